@@ -1,0 +1,105 @@
+// `npm run sandbox -- <build|up|status|rotate|plugin|down>`: drives the local control plane.
+import { Command, InvalidArgumentError } from 'commander';
+import { ensureBinaries } from './build.ts';
+import { defaultSandboxDir, readEnv } from './env-file.ts';
+import { down, pluginStart, pluginStop, rotate, status, up, waitForKeyId } from './sandbox.ts';
+
+const log = (line: string) => process.stderr.write(`sandbox: ${line}\n`);
+
+function indexList(value: string): number[] {
+  const list = value.split(',').map((v) => Number(v));
+  if (list.some((n) => !Number.isInteger(n) || n < 0)) {
+    throw new InvalidArgumentError('expected apiserver indexes such as 0 or 0,1');
+  }
+  return list;
+}
+
+function whole(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number >= 1');
+  return n;
+}
+
+const program = new Command('sandbox')
+  .description(
+    'A real kube-apiserver + etcd + KMS v2 plugin on this machine, for rekey tests and demos.',
+  )
+  .option('--dir <path>', 'state folder (env.json, kubeconfig, logs)', defaultSandboxDir())
+  .showHelpAfterError();
+
+program
+  .command('build')
+  .description('build (once per pin) kube-apiserver, etcd and kubectl from their Go modules')
+  .action(() => {
+    const bins = ensureBinaries({ log });
+    process.stdout.write(`${JSON.stringify(bins, null, 2)}\n`);
+  });
+
+program
+  .command('up')
+  .description('start etcd, the KMS plugin(s) and kube-apiserver(s); writes <dir>/env.json')
+  .option('--apiservers <n>', 'how many kube-apiservers (each with its own plugin)', whole, 1)
+  .action(async (o: { apiservers: number }) => {
+    const started = Date.now();
+    const env = await up({ dir: program.opts().dir, apiservers: o.apiservers, log });
+    log(`up in ${((Date.now() - started) / 1000).toFixed(1)} s; kubeconfig: ${env.kubeconfig}`);
+    process.stdout.write(`${JSON.stringify(env, null, 2)}\n`);
+  });
+
+program
+  .command('status')
+  .description("each apiserver's reported KMS key_id (from its metrics)")
+  .action(async () => {
+    const s = await status({ dir: program.opts().dir });
+    process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
+    if (s.some((x) => !x.up)) process.exitCode = 1;
+  });
+
+program
+  .command('rotate')
+  .description('rotate the keyring key for the plugins (all by default); prints the new key_id')
+  .option('--only <indexes>', 'rotate only the plugins of these apiservers, e.g. 0', indexList)
+  .option('--wait', 'wait until those apiservers report the new key_id')
+  .action(async (o: { only?: number[]; wait?: boolean }) => {
+    const dir = program.opts().dir;
+    const keyId = await rotate({ dir, ...(o.only ? { only: o.only } : {}) });
+    process.stdout.write(`${keyId}\n`);
+    if (o.wait) {
+      const ms = await waitForKeyId(keyId, { dir, ...(o.only ? { only: o.only } : {}) });
+      log(`apiservers report ${keyId} after ${(ms / 1000).toFixed(1)} s`);
+    }
+  });
+
+program
+  .command('plugin')
+  .description('stop or start the KMS plugin of one apiserver (fault injection)')
+  .argument('<action>', 'stop | start')
+  .option('--index <i>', "which apiserver's plugin", (v) => indexList(v)[0] ?? 0, 0)
+  .action(async (action: string, o: { index: number }) => {
+    const dir = program.opts().dir;
+    if (action === 'stop') await pluginStop({ dir, index: o.index });
+    else if (action === 'start') await pluginStart({ dir, index: o.index });
+    else throw new InvalidArgumentError(`unknown action ${action}: use stop or start`);
+  });
+
+program
+  .command('env')
+  .description('print env.json of the running sandbox')
+  .action(() => {
+    process.stdout.write(`${JSON.stringify(readEnv(program.opts().dir), null, 2)}\n`);
+  });
+
+program
+  .command('down')
+  .description('stop every sandbox process and remove its temporary data')
+  .action(async () => {
+    await down({ dir: program.opts().dir });
+    log('down');
+  });
+
+try {
+  await program.parseAsync();
+} catch (err) {
+  log(`error: ${(err as Error).message}`);
+  process.exitCode = 2;
+}

@@ -1,0 +1,338 @@
+// The sandbox's verbs: up, down, status, rotate, and plugin stop/start for fault injection.
+// Each verb reads and writes env.json, so they work across processes (the CLI, tests).
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { keyIdHash } from '../../../shared/domain/key-id.ts';
+import { currentKeyIdHashes, parseKeyIdStatus } from '../../../shared/domain/key-id-metrics.ts';
+import { openKeyring, rotate as rotateKeyring } from '../kms-plugin/keyring.ts';
+import { apiserverGet } from './apiserver-http.ts';
+import { ensureBinaries } from './build.ts';
+import { startApiserver, startEtcd, startPlugin } from './components.ts';
+import {
+  writeEncryptionConfig,
+  writeIdentities,
+  writeKubeconfig,
+  writeServiceAccountKeys,
+} from './config-files.ts';
+import {
+  type ApiserverEnv,
+  defaultSandboxDir,
+  envPath,
+  readEnv,
+  type SandboxEnv,
+  writeEnv,
+} from './env-file.ts';
+import { freePort, waitFor } from './net.ts';
+import { createPki } from './pki.ts';
+import { isAlive, type ProcessRecord, stopProcess } from './processes.ts';
+
+export const PROVIDER_NAME = 'sandbox-kms';
+export const ETCD_PREFIX = '/registry';
+const SERVICE_IP = '10.0.0.1'; // first address of --service-cluster-ip-range
+const SERVICE_DNS = ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'];
+
+export interface UpOptions {
+  dir?: string;
+  apiservers?: number;
+  resources?: string[];
+  log?: (line: string) => void;
+}
+
+function apiserverHosts(n: number): string[] {
+  // One apiserver on the usual loopback address; an HA pair each on its own, same port.
+  return n === 1 ? ['127.0.0.1'] : Array.from({ length: n }, (_, i) => `127.0.0.${i + 2}`);
+}
+
+/** Starts etcd, one KMS plugin per apiserver over a shared keyring, and the apiservers. */
+export async function up({
+  dir = defaultSandboxDir(),
+  apiservers = 1,
+  resources = ['secrets', 'configmaps'],
+  log = () => {},
+}: UpOptions = {}): Promise<SandboxEnv> {
+  dir = resolve(dir);
+  if (!Number.isInteger(apiservers) || apiservers < 1 || apiservers > 5) {
+    throw new Error(`--apiservers must be a whole number from 1 to 5, got ${apiservers}`);
+  }
+  if (existsSync(envPath(dir))) {
+    const old = readEnv(dir);
+    if (old.processes.some((p) => isAlive(p.pid))) {
+      throw new Error(`a sandbox is already up in ${dir}: run \`npm run sandbox -- down\` first`);
+    }
+    await down({ dir });
+  }
+  mkdirSync(join(dir, 'logs'), { recursive: true });
+  const binaries = ensureBinaries({ log });
+  const tmpDir = mkdtempSync(join(tmpdir(), 'rekey-sandbox-'));
+  const keyringDir = join(dir, 'keyring');
+  rmSync(keyringDir, { recursive: true, force: true }); // a new sandbox starts at local-1
+  const ids = writeIdentities(dir);
+  const sa = writeServiceAccountKeys(dir);
+  const pki = await createPki(dir);
+  const logDir = join(dir, 'logs');
+  const hosts = apiserverHosts(apiservers);
+  const port = await freePort(hosts);
+
+  const env: SandboxEnv = {
+    version: 1,
+    dir,
+    kubeconfig: join(dir, 'kubeconfig'),
+    apiservers: [],
+    etcd: { url: '', prefix: ETCD_PREFIX },
+    kms: { providerName: PROVIDER_NAME, keyringDir },
+    resources,
+    tokens: { adminFile: ids.adminFile, rekeyFile: ids.rekeyFile },
+    tmpDir,
+    processes: [],
+    binaries,
+  };
+  const track = (rec: ProcessRecord) => {
+    env.processes.push(rec);
+    writeEnv(env); // so that `down` can clean up even after a failed `up`
+  };
+
+  try {
+    log('starting etcd');
+    env.etcd.url = await startEtcd(binaries.etcd, { dataDir: join(tmpDir, 'etcd'), logDir }, track);
+
+    const planned = hosts.map((host, i) => {
+      const name = `apiserver-${i}`;
+      const socket = join(tmpDir, `kms-${i}.sock`);
+      const encryptionConfig = join(dir, `encryption-config-${i}.yaml`);
+      writeEncryptionConfig(encryptionConfig, { providerName: PROVIDER_NAME, socket, resources });
+      return {
+        name,
+        host,
+        port,
+        hostname: `rekey-sandbox-${name}`,
+        encryptionConfig,
+        socket,
+        instance: `p${i}`,
+      };
+    });
+    for (const p of planned) {
+      log(`starting KMS v2 plugin ${p.instance} on ${p.socket}`);
+      await startPlugin({ instance: p.instance, socket: p.socket, keyringDir, logDir }, track);
+    }
+    log(`starting ${apiservers} kube-apiserver(s) on port ${port}`);
+    const started = await Promise.all(
+      planned.map(async (p) => {
+        const tls = await pki.issueServing(p.name, [p.host, SERVICE_IP], SERVICE_DNS);
+        await startApiserver(
+          binaries['kube-apiserver'],
+          p,
+          tls,
+          {
+            etcdUrl: env.etcd.url,
+            etcdPrefix: ETCD_PREFIX,
+            tokenFile: ids.tokenFile,
+            saKey: sa.key,
+            saPub: sa.pub,
+            logDir,
+            adminToken: ids.adminToken,
+            caFile: pki.caFile,
+          },
+          track,
+        );
+        return p;
+      }),
+    );
+    env.apiservers = started.map(
+      (p): ApiserverEnv => ({
+        name: p.name,
+        url: `https://${p.host}:${p.port}`,
+        host: p.host,
+        port: p.port,
+        hostname: p.hostname,
+        caFile: pki.caFile,
+        context: p.name,
+        encryptionConfig: p.encryptionConfig,
+        plugin: { instance: p.instance, socket: p.socket },
+      }),
+    );
+    writeKubeconfig(env.kubeconfig, {
+      clusters: env.apiservers.map((a) => ({
+        name: a.name,
+        url: a.url,
+        caData: Buffer.from(pki.caPem).toString('base64'),
+      })),
+      adminToken: ids.adminToken,
+      rekeyToken: ids.rekeyToken,
+    });
+    writeEnv(env);
+    return env;
+  } catch (err) {
+    await down({ dir }).catch(() => {});
+    throw err;
+  }
+}
+
+/** Stops every process of the sandbox and removes its temporary data. Idempotent. */
+export async function down({ dir = defaultSandboxDir() }: { dir?: string } = {}): Promise<void> {
+  if (!existsSync(envPath(dir))) return;
+  const env = readEnv(dir);
+  // apiservers first, so they do not log storms about a vanished etcd or plugin
+  const order = [...env.processes].sort((a, b) => rank(a) - rank(b));
+  for (const p of order) await stopProcess(p);
+  rmSync(env.tmpDir, { recursive: true, force: true });
+  rmSync(envPath(dir), { force: true });
+}
+
+function rank(p: ProcessRecord): number {
+  if (p.name.startsWith('apiserver')) return 0;
+  if (p.name.startsWith('kms-plugin')) return 1;
+  return 2;
+}
+
+function adminToken(env: SandboxEnv): string {
+  return readFileSync(env.tokens.adminFile, 'utf8').trim();
+}
+
+/** Every key_id the keyring ever issued, by metrics hash, so status can name what it sees. */
+async function keyIdsByHash(env: SandboxEnv): Promise<Map<string, string>> {
+  const ids = await openKeyring({ dir: env.kms.keyringDir }).keyIds();
+  return new Map(ids.map((id) => [keyIdHash(id), id]));
+}
+
+export interface ApiserverKeyStatus {
+  apiserver: string;
+  url: string;
+  up: boolean;
+  /** key_id the apiserver last got from its plugin's Status, per its metrics. */
+  keyId?: string;
+  keyIdHash?: string;
+  apiserverIdHash?: string;
+  error?: string;
+}
+
+/** What key_id each apiserver reports, read from its metrics. */
+export async function status({
+  dir = defaultSandboxDir(),
+}: {
+  dir?: string;
+} = {}): Promise<ApiserverKeyStatus[]> {
+  const env = readEnv(dir);
+  const names = await keyIdsByHash(env);
+  const token = adminToken(env);
+  return Promise.all(
+    env.apiservers.map(async (a): Promise<ApiserverKeyStatus> => {
+      try {
+        const r = await apiserverGet(a, '/metrics', token);
+        if (r.status !== 200)
+          return { apiserver: a.name, url: a.url, up: false, error: `metrics: HTTP ${r.status}` };
+        const now = currentKeyIdHashes(parseKeyIdStatus(r.body)).find(
+          (s) => s.providerName === env.kms.providerName,
+        );
+        if (!now)
+          return {
+            apiserver: a.name,
+            url: a.url,
+            up: true,
+            error: 'no key_id status reported yet',
+          };
+        const keyId = names.get(now.keyIdHash);
+        return {
+          apiserver: a.name,
+          url: a.url,
+          up: true,
+          ...(keyId ? { keyId } : {}),
+          keyIdHash: now.keyIdHash,
+          apiserverIdHash: now.apiserverIdHash,
+        };
+      } catch (err) {
+        return { apiserver: a.name, url: a.url, up: false, error: (err as Error).message };
+      }
+    }),
+  );
+}
+
+/** Asks each apiserver to re-check its KMS plugin now (it does when its last check is >20 s old). */
+export async function pokeKmsHealth(env: SandboxEnv): Promise<void> {
+  const token = adminToken(env);
+  await Promise.all(
+    env.apiservers.map((a) => apiserverGet(a, '/readyz/kms-providers', token).catch(() => {})),
+  );
+}
+
+/**
+ * Rotates the keyring for the given plugins (all by default) and returns the new key_id.
+ * The plugins pick it up on their next Status; the apiservers within their poll interval.
+ */
+export function rotate({
+  dir = defaultSandboxDir(),
+  only,
+}: {
+  dir?: string;
+  only?: number[];
+} = {}): Promise<string> {
+  const env = readEnv(dir);
+  const instances = (only ?? env.apiservers.map((_, i) => i)).map((i) => {
+    const a = env.apiservers[i];
+    if (!a) throw new Error(`no apiserver ${i}: this sandbox has ${env.apiservers.length}`);
+    return a.plugin.instance;
+  });
+  return rotateKeyring(env.kms.keyringDir, instances);
+}
+
+/** Waits until the given apiservers (all by default) report `keyId`, poking them to hurry. */
+export async function waitForKeyId(
+  keyId: string,
+  {
+    dir = defaultSandboxDir(),
+    only,
+    timeoutMs = 180_000,
+  }: { dir?: string; only?: number[]; timeoutMs?: number } = {},
+): Promise<number> {
+  const env = readEnv(dir);
+  const started = Date.now();
+  const which = new Set(only ?? env.apiservers.map((_, i) => i));
+  await waitFor(
+    `apiservers ${[...which].join(',')} to report key_id ${keyId}`,
+    async () => {
+      await pokeKmsHealth(env);
+      const s = await status({ dir });
+      return s.every((x, i) => !which.has(i) || x.keyId === keyId) ? true : undefined;
+    },
+    { timeoutMs, intervalMs: 2000 },
+  );
+  return Date.now() - started;
+}
+
+function pluginRecord(env: SandboxEnv, i: number): { a: ApiserverEnv; rec?: ProcessRecord } {
+  const a = env.apiservers[i];
+  if (!a) throw new Error(`no apiserver ${i}: this sandbox has ${env.apiservers.length}`);
+  const rec = env.processes.find((p) => p.name === `kms-plugin-${a.plugin.instance}`);
+  return rec ? { a, rec } : { a };
+}
+
+/** Stops the KMS plugin next to apiserver `i` (fault injection). */
+export async function pluginStop({ dir = defaultSandboxDir(), index = 0 } = {}): Promise<void> {
+  const env = readEnv(dir);
+  const { rec } = pluginRecord(env, index);
+  if (rec) await stopProcess(rec);
+  env.processes = env.processes.filter((p) => p !== rec && p.pid !== rec?.pid);
+  writeEnv(env);
+}
+
+/** Starts the KMS plugin next to apiserver `i` again, on the same keyring and socket. */
+export async function pluginStart({ dir = defaultSandboxDir(), index = 0 } = {}): Promise<void> {
+  const env = readEnv(dir);
+  const { a, rec } = pluginRecord(env, index);
+  if (rec && isAlive(rec.pid)) return;
+  const name = `kms-plugin-${a.plugin.instance}`;
+  await startPlugin(
+    {
+      instance: a.plugin.instance,
+      socket: a.plugin.socket,
+      keyringDir: env.kms.keyringDir,
+      logDir: join(env.dir, 'logs'),
+    },
+    (started) => {
+      env.processes = [...env.processes.filter((p) => p.name !== name), started];
+      writeEnv(env);
+    },
+  );
+}
+
+export { readEnv };
