@@ -146,7 +146,18 @@ export async function startApiserver(
   const rec = startDetached(
     a.name,
     'unshare',
-    ['--uts', '--', 'sh', '-c', 'hostname "$0" && exec "$@"', a.hostname, binary, ...args],
+    // root may make a UTS namespace directly; anyone else through a user namespace
+    [
+      ...(process.getuid?.() === 0 ? [] : ['--user', '--map-root-user']),
+      '--uts',
+      '--',
+      'sh',
+      '-c',
+      'hostname "$0" && exec "$@"',
+      a.hostname,
+      binary,
+      ...args,
+    ],
     { log: join(f.logDir, `${a.name}.log`) },
   );
   track(rec);

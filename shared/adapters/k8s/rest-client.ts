@@ -1,0 +1,88 @@
+// A thin REST client over a KubeConfig for the calls rekey makes by hand (metadata-only lists,
+// no-op patches, raw /metrics): full control of Accept headers, status codes and Retry-After.
+import { Agent, request } from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
+
+export interface RestResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+export interface RestRequest {
+  method?: 'GET' | 'PATCH' | 'POST' | 'PUT' | 'DELETE';
+  path: string;
+  query?: Record<string, string | number | undefined>;
+  body?: unknown;
+  contentType?: string;
+  accept?: string;
+  timeoutMs?: number;
+  /** Use this server instead of the kubeconfig's (one apiserver of several). */
+  server?: string;
+}
+
+export interface RestClient {
+  request(req: RestRequest): Promise<RestResponse>;
+  close(): void;
+}
+
+/** Network-level failures surface as status 0 so callers classify them like a 503. */
+export function createRestClient(kc: KubeConfig, { maxSockets = 32 } = {}): RestClient {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('kubeconfig has no current cluster');
+  const agent = new Agent({ keepAlive: true, maxSockets });
+  return {
+    async request({
+      method = 'GET',
+      path,
+      query,
+      body,
+      contentType,
+      accept = 'application/json',
+      timeoutMs = 30_000,
+      server,
+    }) {
+      const url = new URL(path, server ?? cluster.server);
+      for (const [k, v] of Object.entries(query ?? {}))
+        if (v !== undefined) url.searchParams.set(k, String(v));
+      const opts: import('node:https').RequestOptions = {
+        method,
+        headers: { accept },
+        agent,
+        timeout: timeoutMs,
+      };
+      await kc.applyToHTTPSOptions(opts);
+      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+      if (payload) {
+        opts.headers = {
+          ...opts.headers,
+          'content-type': contentType ?? 'application/json',
+          'content-length': payload.length,
+        };
+      }
+      return new Promise<RestResponse>((resolve) => {
+        const req = request(url, opts, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: res.headers,
+              body: Buffer.concat(chunks).toString('utf8'),
+            }),
+          );
+          res.on('error', (err) => resolve({ status: 0, headers: {}, body: err.message }));
+        });
+        req.on('timeout', () =>
+          req.destroy(new Error(`${method} ${url.pathname} timed out after ${timeoutMs} ms`)),
+        );
+        req.on('error', (err) => resolve({ status: 0, headers: {}, body: err.message }));
+        if (payload) req.write(payload);
+        req.end();
+      });
+    },
+    close() {
+      agent.destroy();
+    },
+  };
+}

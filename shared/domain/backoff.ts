@@ -1,0 +1,47 @@
+// How long to wait before retrying a transient failure: exponential backoff with jitter, and never
+// sooner than the server's Retry-After (APF 429s carry one). The random source is injected so the
+// delay is a pure function of its inputs in tests.
+
+/** Inputs of {@link backoffDelayMs}. */
+export interface BackoffOptions {
+  /** The attempt that just failed, counting from 1. */
+  attempt: number;
+  /** The server's Retry-After, in seconds, when it sent one. */
+  retryAfterSeconds?: number;
+  /** A source of numbers in [0, 1); `Math.random` by default. */
+  random?: () => number;
+  /** The first backoff step. */
+  baseDelayMs?: number;
+  /** No delay is ever longer than this, Retry-After included. */
+  maxDelayMs?: number;
+}
+
+/**
+ * The delay before the next attempt: `base * 2^(attempt-1)` capped at `maxDelayMs`, of which the
+ * upper half is random ("equal jitter": never less than half the step). With a Retry-After, at least
+ * that long plus up to one base step of jitter, so clients told the same Retry-After spread out.
+ *
+ * @example backoffDelayMs({ attempt: 3, random: () => 0 }) // 1000 with the default 500 ms base
+ */
+export function backoffDelayMs({
+  attempt,
+  retryAfterSeconds,
+  random = Math.random,
+  baseDelayMs = 500,
+  maxDelayMs = 30_000,
+}: BackoffOptions): number {
+  const r = clampUnit(random());
+  const n = Number.isFinite(attempt) ? Math.max(1, Math.floor(attempt)) : 1;
+  const step = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(n - 1, 30));
+  const jittered = step / 2 + (r * step) / 2;
+  const told =
+    retryAfterSeconds !== undefined && Number.isFinite(retryAfterSeconds) && retryAfterSeconds > 0
+      ? retryAfterSeconds * 1000 + r * baseDelayMs
+      : 0;
+  return Math.round(Math.min(maxDelayMs, Math.max(jittered, told)));
+}
+
+function clampUnit(x: number): number {
+  if (!Number.isFinite(x) || x < 0) return 0;
+  return x >= 1 ? 0.999_999 : x;
+}

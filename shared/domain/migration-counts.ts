@@ -1,0 +1,84 @@
+// Counting what a rewrite did, object by object, and remembering which objects failed (names and
+// a short reason only: never data). Pure folds, so a page's tally is easy to test and to merge.
+
+import type { RewriteOutcome } from './rewrite-outcome.ts';
+
+/** Running totals of a migration (per resource, or summed over resources). */
+export interface MigrationCounts {
+  /** Objects returned by the metadata-only list. */
+  listed: number;
+  /** Patched and the resourceVersion changed: the apiserver re-encrypted the object. */
+  reencrypted: number;
+  /** Patched and the resourceVersion did not change: it was already under the current key. */
+  unchanged: number;
+  /** 409: someone wrote the object meanwhile, with the current key. Done. */
+  conflicts: number;
+  /** 404: deleted meanwhile. Done. */
+  gone: number;
+  /** Given up on (403, 422, admission denial, retries exhausted): recorded, not retried. */
+  failed: number;
+  /** Attempts that will be retried (429, 5xx, network); not objects. */
+  retried: number;
+}
+
+/** An object the rewrite gave up on. `namespace` is '' for cluster-scoped objects. */
+export interface ObjectFailure {
+  resource?: string;
+  namespace: string;
+  name: string;
+  reason: string;
+}
+
+/** The most failures a revision keeps by name; `counts.failed` still holds the total. */
+export const MAX_RECORDED_FAILURES = 100;
+
+const COUNT_KEYS = [
+  'listed',
+  'reencrypted',
+  'unchanged',
+  'conflicts',
+  'gone',
+  'failed',
+  'retried',
+] as const satisfies readonly (keyof MigrationCounts)[];
+
+/** The names of the counters, in a stable order (for serialisation and metrics). */
+export const MIGRATION_COUNT_KEYS: readonly (keyof MigrationCounts)[] = COUNT_KEYS;
+
+/** All counters at zero. */
+export function emptyCounts(): MigrationCounts {
+  return { listed: 0, reencrypted: 0, unchanged: 0, conflicts: 0, gone: 0, failed: 0, retried: 0 };
+}
+
+/** `counts` with one more object outcome; `{ retry }` counts an attempt, not an object. */
+export function addOutcome(counts: MigrationCounts, outcome: RewriteOutcome): MigrationCounts {
+  const next = { ...counts };
+  if (outcome === 'reencrypted') next.reencrypted += 1;
+  else if (outcome === 'unchanged') next.unchanged += 1;
+  else if (outcome === 'conflict') next.conflicts += 1;
+  else if (outcome === 'gone') next.gone += 1;
+  else if ('failed' in outcome) next.failed += 1;
+  else next.retried += 1;
+  return next;
+}
+
+/** `counts` with `n` more listed objects. */
+export function addListed(counts: MigrationCounts, n: number): MigrationCounts {
+  return { ...counts, listed: counts.listed + n };
+}
+
+/** The sum of several tallies. */
+export function sumCounts(all: readonly MigrationCounts[]): MigrationCounts {
+  const total = emptyCounts();
+  for (const c of all) for (const k of COUNT_KEYS) total[k] += c[k];
+  return total;
+}
+
+/** `failures` with `failure` appended, keeping only the first `max` (the count keeps the total). */
+export function recordFailure(
+  failures: readonly ObjectFailure[],
+  failure: ObjectFailure,
+  { max = MAX_RECORDED_FAILURES }: { max?: number } = {},
+): ObjectFailure[] {
+  return failures.length >= max ? [...failures] : [...failures, failure];
+}

@@ -1,0 +1,30 @@
+// What rekey saw: a key_id reported for one KMS provider, by which source, and when.
+// Cloud events are hints that trigger a fresh observation; an observation is the truth rekey acts on.
+
+/** Every place a key_id observation can come from (a const list, so adapters can validate input). */
+export const OBSERVATION_SOURCES = [
+  'plugin-status',
+  'apiserver-metrics',
+  'aws-kms',
+  'gcp-kms',
+  'event-hint',
+  'webhook',
+  'manual',
+] as const;
+
+/** Where a key_id observation came from. */
+export type ObservationSource = (typeof OBSERVATION_SOURCES)[number];
+
+/** A key_id seen for a KMS provider (the provider name in the EncryptionConfiguration). */
+export interface Observation {
+  provider: string;
+  keyId: string;
+  source: ObservationSource;
+  /** ISO 8601 time of the observation. */
+  observedAt: string;
+}
+
+/** Whether `value` is one of {@link OBSERVATION_SOURCES}. */
+export function isObservationSource(value: unknown): value is ObservationSource {
+  return (OBSERVATION_SOURCES as readonly unknown[]).includes(value);
+}

@@ -1,0 +1,173 @@
+// The rotation state machine (DESIGN "Phases", rules 2, 5 and 6): a pure function from what was
+// observed to the one next step. Handlers do the I/O around it; the phase they store is derived
+// from the step, so a Degraded revision recovers on its own once its cause is gone.
+
+import type { ConvergenceVerdict } from './convergence.ts';
+import { listNames } from './format.ts';
+import type { MigrationSummary } from './migration-progress.ts';
+import type { Revision } from './revision.ts';
+import type { VerificationResult } from './verification.ts';
+
+/** Every phase, in the order a healthy rotation passes through them. */
+export const PHASES = [
+  'Observed',
+  'Converging',
+  'Migrating',
+  'Verifying',
+  'Completed',
+  'Degraded',
+] as const;
+
+/** Where a revision stands; stored for humans and metrics, recomputed every step. */
+export type Phase = (typeof PHASES)[number];
+
+/** The KMS plugin's health as the key-id reporter saw it; `unknown` (no reporter) does not block. */
+export type PluginHealth =
+  | { status: 'healthy' }
+  | { status: 'unhealthy'; reason: string }
+  | { status: 'unknown' };
+
+/** Whether etcd verification is set up and what the last scan found. */
+export interface VerificationInput {
+  configured: boolean;
+  result?: VerificationResult;
+  /** Set when verification is configured but etcd could not be scanned just now. */
+  unavailable?: string;
+}
+
+/** Everything {@link decideNextStep} decides on. */
+export interface StepInput {
+  revision: Pick<Revision, 'name' | 'phase' | 'forced'>;
+  convergence: Pick<ConvergenceVerdict, 'converged' | 'reason' | 'pending'>;
+  migration: MigrationSummary;
+  verification: VerificationInput;
+  plugin: PluginHealth;
+  /** The KMS rotated key material but the plugin's key_id did not change (DESIGN rule 7). */
+  hiddenRotation?: true;
+}
+
+/** The one thing to do next. `degraded.recoverable`: clears by itself once its cause is gone. */
+export type Step =
+  | { kind: 'wait-convergence'; reason: string; pending: string[] }
+  | { kind: 'migrate' }
+  | { kind: 'verify' }
+  | { kind: 'complete'; verified: boolean; note?: string }
+  | { kind: 'degraded'; reason: string; recoverable: boolean }
+  | { kind: 'nothing-to-do'; reason: string };
+
+/** Said when a migration completes without etcd access: the result is not proven. */
+export const UNVERIFIED_NOTE =
+  'unverified: no etcd access is configured, so nothing proves that no object is left under an older key_id';
+
+/**
+ * The next step for a revision:
+ * 1. Completed: nothing to do (with the hidden-rotation explanation when that is why we were called).
+ * 2. Not every live apiserver has adopted the key_id: wait (rewriting now would be useless).
+ * 3. Migration not done: migrate. Per-object failures do not stop it; they are judged at the end.
+ * 4. Done, with etcd verification: verify (again, if the last scan predates the end of the
+ *    migration); complete only when the scan is clean, else Degraded naming the offenders.
+ *    Failed objects then only add a note: the scan proves they are not under an older key.
+ * 5. Done, without etcd: Degraded if objects failed (nothing proves them), else complete, unverified.
+ * An unhealthy plugin turns 2 and 3 into a recoverable Degraded: the migration waits for it.
+ */
+export function decideNextStep(input: StepInput): Step {
+  const { revision, hiddenRotation, plugin } = input;
+  if (revision.phase === 'Completed') {
+    const hidden = hiddenRotation && !revision.forced;
+    return {
+      kind: 'nothing-to-do',
+      reason: hidden
+        ? `the KMS rotated key material but the plugin's key_id is unchanged: no object became stale, ${revision.name} stays Completed`
+        : `${revision.name} is already Completed`,
+    };
+  }
+  const step = progressStep(input);
+  if (
+    plugin.status === 'unhealthy' &&
+    (step.kind === 'wait-convergence' || step.kind === 'migrate')
+  ) {
+    return {
+      kind: 'degraded',
+      reason: `KMS plugin unhealthy (${plugin.reason}): the migration waits until it recovers`,
+      recoverable: true,
+    };
+  }
+  return step;
+}
+
+function progressStep({ convergence, migration, verification }: StepInput): Step {
+  if (!convergence.converged) {
+    return { kind: 'wait-convergence', reason: convergence.reason, pending: convergence.pending };
+  }
+  if (!migration.done) return { kind: 'migrate' };
+  const failures = failureText(migration);
+  if (!verification.configured) {
+    if (failures) {
+      return {
+        kind: 'degraded',
+        reason: `${failures}; without etcd access nothing proves they are under the current key`,
+        recoverable: false,
+      };
+    }
+    return { kind: 'complete', verified: false, note: UNVERIFIED_NOTE };
+  }
+  const result = verification.result;
+  if (!result || predates(result.checkedAt, migration.finishedAt)) {
+    if (verification.unavailable) {
+      return {
+        kind: 'degraded',
+        reason: `etcd verification is configured but unavailable: ${verification.unavailable}`,
+        recoverable: true,
+      };
+    }
+    return { kind: 'verify' };
+  }
+  if (!result.clean) {
+    const count = Math.max(result.offenderCount ?? 0, result.offenders.length);
+    return {
+      kind: 'degraded',
+      reason:
+        `etcd verification found ${count} object(s) still under an older key_id: ` +
+        `${listNames(result.offenders)}${failures ? `; ${failures}` : ''}`,
+      recoverable: false,
+    };
+  }
+  if (failures) {
+    return {
+      kind: 'complete',
+      verified: true,
+      note: `${failures}; the etcd scan found none of them under an older key_id`,
+    };
+  }
+  return { kind: 'complete', verified: true };
+}
+
+/** The phase a step puts the revision in; `nothing-to-do` leaves it where it is. */
+export function phaseFor(step: Step, current: Phase): Phase {
+  switch (step.kind) {
+    case 'wait-convergence':
+      return 'Converging';
+    case 'migrate':
+      return 'Migrating';
+    case 'verify':
+      return 'Verifying';
+    case 'complete':
+      return 'Completed';
+    case 'degraded':
+      return 'Degraded';
+    case 'nothing-to-do':
+      return current;
+  }
+}
+
+function failureText({ failed, counts }: MigrationSummary): string | undefined {
+  const count = Math.max(counts.failed, failed.length);
+  if (count === 0) return undefined;
+  const names = failed.map((f) => `${f.namespace ? `${f.namespace}/` : ''}${f.name} (${f.reason})`);
+  const head = `${count} object(s) could not be rewritten`;
+  return names.length > 0 ? `${head}: ${listNames(names, { max: 3 })}` : head;
+}
+
+function predates(checkedAt: string, finishedAt: string | undefined): boolean {
+  return finishedAt !== undefined && Date.parse(checkedAt) < Date.parse(finishedAt);
+}

@@ -1,0 +1,109 @@
+// What one no-op patch attempt means for the migration (KMS-FACTS section 3, DESIGN rules 3 and 5).
+// The adapter reports the raw HTTP result; this decides: done, failed for good, or retry later.
+//
+// 410 Gone is deliberately absent: it answers a LIST with an expired continue token, a list-level
+// event (restart or continue the listing), never the outcome of one object's patch. A 410 here is
+// unexpected and is classified like any other unknown 4xx: a per-object failure.
+
+import { backoffDelayMs } from './backoff.ts';
+import { oneLine } from './format.ts';
+
+/** The raw result of one no-op patch, as an adapter saw it. `status` 0 = no HTTP response. */
+export type PatchAttempt =
+  | { ok: true; before: string; after: string }
+  | {
+      ok: false;
+      status: number;
+      reason?: string;
+      message?: string;
+      retryAfterSeconds?: number;
+    };
+
+/**
+ * The verdict on one object: `reencrypted` (resourceVersion changed), `unchanged` (already under
+ * the current key), `conflict` (409) and `gone` (404) are done; `failed` is recorded and never
+ * retried; `retry` asks to try again after that many milliseconds.
+ */
+export type RewriteOutcome =
+  | 'reencrypted'
+  | 'unchanged'
+  | 'conflict'
+  | 'gone'
+  | { failed: string }
+  | { retry: number };
+
+/** Options of {@link classifyPatch}. */
+export interface ClassifyOptions {
+  /** The attempt this result belongs to, counting from 1. */
+  attempt?: number;
+  /** After this many attempts, a transient failure becomes a permanent one. */
+  maxAttempts?: number;
+  random?: () => number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+/** Statuses worth retrying: throttling (429), server trouble (5xx gateways), no response (0). */
+export const TRANSIENT_STATUSES: readonly number[] = [0, 408, 429, 500, 502, 503, 504];
+
+const WEBHOOK_DENIAL = /admission webhook "([^"]+)" denied the request:?\s*(.*)/s;
+const POLICY_DENIAL = /ValidatingAdmissionPolicy '([^']+)'.*?denied request:?\s*(.*)/s;
+
+/**
+ * Classifies one patch result.
+ *
+ * @example classifyPatch({ ok: false, status: 429, retryAfterSeconds: 2 }, { random: () => 0 })
+ * // { retry: 2000 }
+ */
+export function classifyPatch(result: PatchAttempt, options: ClassifyOptions = {}): RewriteOutcome {
+  if (result.ok) return result.after === result.before ? 'unchanged' : 'reencrypted';
+  if (result.status === 409) return 'conflict';
+  if (result.status === 404) return 'gone';
+  if (!TRANSIENT_STATUSES.includes(result.status)) return { failed: failureReason(result) };
+  const { attempt = 1, maxAttempts = 5, random, baseDelayMs, maxDelayMs } = options;
+  if (attempt >= maxAttempts) {
+    return { failed: `gave up after ${attempt} attempts: ${describe(result)}` };
+  }
+  return {
+    retry: backoffDelayMs({
+      attempt,
+      retryAfterSeconds: result.retryAfterSeconds,
+      random,
+      baseDelayMs,
+      maxDelayMs,
+    }),
+  };
+}
+
+/** Whether an outcome means the object needs no more work (everything but `retry`). */
+export function isFinal(outcome: RewriteOutcome): boolean {
+  return typeof outcome === 'string' || 'failed' in outcome;
+}
+
+type Failure = Extract<PatchAttempt, { ok: false }>;
+
+/** A short reason for a permanent failure; admission denials name the webhook or policy. */
+function failureReason(result: Failure): string {
+  const message = result.message ?? '';
+  const webhook = WEBHOOK_DENIAL.exec(message);
+  if (webhook) return withDetail(`denied by admission webhook "${webhook[1]}"`, webhook[2]);
+  const policy = POLICY_DENIAL.exec(message);
+  if (policy) return withDetail(`denied by ValidatingAdmissionPolicy "${policy[1]}"`, policy[2]);
+  if (result.status === 403) return withDetail('forbidden', message || result.reason);
+  if (result.status === 422) return withDetail('invalid', message || result.reason);
+  if (result.status === 400) return withDetail('bad request', message || result.reason);
+  return describe(result);
+}
+
+function describe(result: Failure): string {
+  const head =
+    result.status === 0
+      ? 'no response'
+      : `HTTP ${result.status}${result.reason ? ` ${result.reason}` : ''}`;
+  return withDetail(head, result.message);
+}
+
+function withDetail(head: string, detail: string | undefined): string {
+  const text = detail ? oneLine(detail, { max: 120 }) : '';
+  return text ? `${head}: ${text}` : head;
+}

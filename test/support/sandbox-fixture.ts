@@ -1,0 +1,26 @@
+// Starts a private sandbox for one test file (its own folder and free ports, so files can run
+// side by side) and stops it afterwards.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { SandboxEnv } from './sandbox/env-file.ts';
+import { down, up } from './sandbox/sandbox.ts';
+
+export interface TestSandbox {
+  env: SandboxEnv;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+export async function startSandbox({ apiservers = 1 } = {}): Promise<TestSandbox> {
+  const dir = mkdtempSync(join(tmpdir(), 'rekey-test-'));
+  const env = await up({ dir, apiservers });
+  return {
+    env,
+    dir,
+    async stop() {
+      await down({ dir });
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
