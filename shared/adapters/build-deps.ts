@@ -1,0 +1,92 @@
+// Builds the reconcile ports from validated settings. Reads no environment itself: each main.ts
+// loads the config and calls this, so tests can build the same graph against the sandbox.
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { CoordinationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import type { RekeyConfig } from '../config/config.ts';
+import type { ReconcileConfig, ReconcileDeps } from '../core/deps.ts';
+import { type Clock, systemClock } from '../ports/clock.ts';
+import { createAdoptionReader } from './apiserver-metrics/adoption-reader.ts';
+import { createEtcdVerifier } from './etcd/verifier.ts';
+import { createLeaseLock } from './k8s/lease-lock.ts';
+import { createObjectRewriter } from './k8s/object-rewriter.ts';
+import { createReportKeyObserver } from './k8s/report-key-observer.ts';
+import { createRestClient } from './k8s/rest-client.ts';
+import { createRevisionStore } from './k8s/revision-store.ts';
+import { createPluginKeyObserver } from './kms-plugin/plugin-key-observer.ts';
+
+export interface Built {
+  deps: ReconcileDeps;
+  reconcile: ReconcileConfig;
+  kubeConfig: KubeConfig;
+  close(): void;
+}
+
+export function kubeConfigFor(config: Pick<RekeyConfig, 'KUBECONFIG'>): KubeConfig {
+  const kc = new KubeConfig();
+  if (config.KUBECONFIG) kc.loadFromFile(config.KUBECONFIG);
+  else kc.loadFromCluster();
+  return kc;
+}
+
+export function buildDeps(
+  config: RekeyConfig,
+  {
+    clock = systemClock,
+    log,
+    kubeConfig,
+  }: { clock?: Clock; log?: ReconcileDeps['log']; kubeConfig?: KubeConfig } = {},
+): Built {
+  const kc = kubeConfig ?? kubeConfigFor(config);
+  const rest = createRestClient(kc, { maxSockets: config.REKEY_CONCURRENCY + 4 });
+  const core = kc.makeApiClient(CoreV1Api);
+  const coordination = kc.makeApiClient(CoordinationV1Api);
+  const namespace = config.REKEY_NAMESPACE;
+  const server = kc.getCurrentCluster()?.server;
+  const apiserverUrls = config.REKEY_APISERVER_URLS ?? (server ? [server] : []);
+  const etcd = config.REKEY_ETCD_ENDPOINTS;
+  const read = (f?: string) => (f ? readFileSync(f) : undefined);
+  const tls =
+    config.REKEY_ETCD_CA_FILE || config.REKEY_ETCD_CERT_FILE
+      ? {
+          ca: read(config.REKEY_ETCD_CA_FILE) ?? Buffer.alloc(0),
+          ...(config.REKEY_ETCD_CERT_FILE
+            ? { cert: read(config.REKEY_ETCD_CERT_FILE) as Buffer }
+            : {}),
+          ...(config.REKEY_ETCD_KEY_FILE
+            ? { key: read(config.REKEY_ETCD_KEY_FILE) as Buffer }
+            : {}),
+        }
+      : undefined;
+
+  const deps: ReconcileDeps = {
+    store: createRevisionStore(core, { namespace }),
+    observer: config.REKEY_PLUGIN_SOCKETS
+      ? createPluginKeyObserver({ sockets: config.REKEY_PLUGIN_SOCKETS, clock })
+      : createReportKeyObserver(core, { namespace, clock }),
+    adoption: createAdoptionReader({ rest, coordination, apiserverUrls, clock }),
+    rewriter: createObjectRewriter(rest),
+    lock: createLeaseLock(coordination, { namespace, clock }),
+    clock,
+    ...(etcd
+      ? {
+          verifier: createEtcdVerifier(
+            { endpoints: etcd, prefix: config.REKEY_ETCD_PREFIX, ...(tls ? { tls } : {}) },
+            { clock },
+          ),
+        }
+      : {}),
+    ...(log ? { log } : {}),
+  };
+  const reconcile: ReconcileConfig = {
+    provider: config.REKEY_PROVIDER,
+    resources: config.REKEY_RESOURCES,
+    holder: config.REKEY_HOLDER ?? `${hostname()}-${process.pid}`,
+    budgetMs: config.REKEY_BUDGET_SECONDS * 1000,
+    pageSize: config.REKEY_PAGE_SIZE,
+    concurrency: config.REKEY_CONCURRENCY,
+    fallbackWaitMs: config.REKEY_FALLBACK_WAIT_SECONDS * 1000,
+    keepRevisions: config.REKEY_KEEP_REVISIONS,
+  };
+  return { deps, reconcile, kubeConfig: kc, close: () => rest.close() };
+}

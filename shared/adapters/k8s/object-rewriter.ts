@@ -1,0 +1,131 @@
+// The ObjectRewriter port over the Kubernetes API: metadata-only paged lists and no-op patches
+// guarded by uid + resourceVersion, whose responses are metadata only too. Secret data never
+// crosses this boundary in either direction.
+import type { PatchAttempt } from '../../domain/rewrite-outcome.ts';
+import type { ListPage, ObjectRef, ObjectRewriter } from '../../ports/object-rewriter.ts';
+import { createResourceResolver } from './resource-paths.ts';
+import type { RestClient, RestResponse } from './rest-client.ts';
+
+export const METADATA_LIST = 'application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io';
+export const METADATA_ONE = 'application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io';
+const MERGE_PATCH = 'application/merge-patch+json';
+
+/** Raised for a list that failed for good (not an object outcome): the caller records it. */
+export class ListError extends Error {
+  override name = 'ListError';
+  readonly status: number;
+  readonly retryAfterSeconds: number | undefined;
+  constructor(message: string, status: number, retryAfterSeconds?: number) {
+    super(message);
+    this.status = status;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+interface Meta {
+  namespace?: string;
+  name?: string;
+  uid?: string;
+  resourceVersion?: string;
+}
+
+function retryAfter(r: RestResponse): number | undefined {
+  const h = r.headers['retry-after'];
+  const v = Number(Array.isArray(h) ? h[0] : h);
+  return Number.isFinite(v) && v >= 0 ? v : undefined;
+}
+
+function statusOf(r: RestResponse): { reason?: string; message?: string } {
+  try {
+    const s = JSON.parse(r.body) as { reason?: string; message?: string };
+    return {
+      ...(s.reason ? { reason: s.reason } : {}),
+      ...(s.message ? { message: s.message } : {}),
+    };
+  } catch {
+    return r.body ? { message: r.body.slice(0, 300) } : {};
+  }
+}
+
+function toAttempt(before: string, r: RestResponse): PatchAttempt {
+  if (r.status === 200) {
+    const after = (JSON.parse(r.body) as { metadata?: Meta }).metadata?.resourceVersion ?? '';
+    return { ok: true, before, after };
+  }
+  const ra = retryAfter(r);
+  return {
+    ok: false,
+    status: r.status,
+    ...statusOf(r),
+    ...(ra === undefined ? {} : { retryAfterSeconds: ra }),
+  };
+}
+
+export function createObjectRewriter(
+  rest: RestClient,
+  { fieldManager = 'rekey' } = {},
+): ObjectRewriter {
+  const paths = createResourceResolver(rest);
+
+  async function patch(resource: string, ref: ObjectRef, annotations?: Record<string, string>) {
+    const p = await paths(resource);
+    // uid + resourceVersion in a merge patch are preconditions: the write applies only to this
+    // incarnation at this version, so a concurrent update wins (409) instead of being lost.
+    const body = {
+      metadata: {
+        uid: ref.uid,
+        resourceVersion: ref.resourceVersion,
+        ...(annotations ? { annotations } : {}),
+      },
+    };
+    const r = await rest.request({
+      method: 'PATCH',
+      path: p.itemPath(ref.namespace, ref.name),
+      query: { fieldManager },
+      body,
+      contentType: MERGE_PATCH,
+      accept: METADATA_ONE,
+    });
+    return toAttempt(ref.resourceVersion, r);
+  }
+
+  return {
+    async listPage({ resource, continueToken, limit }): Promise<ListPage> {
+      const p = await paths(resource);
+      const r = await rest.request({
+        path: p.listPath,
+        query: { limit, continue: continueToken },
+        accept: METADATA_LIST,
+      });
+      if (r.status === 410) return { items: [], expired: true };
+      if (r.status !== 200) {
+        const s = statusOf(r);
+        throw new ListError(
+          `list ${resource}: HTTP ${r.status} ${s.message ?? ''}`.trim(),
+          r.status,
+          retryAfter(r),
+        );
+      }
+      const list = JSON.parse(r.body) as {
+        metadata?: { continue?: string };
+        items?: { metadata?: Meta }[];
+      };
+      const items: ObjectRef[] = [];
+      for (const it of list.items ?? []) {
+        const m = it.metadata;
+        if (!m?.name || !m.uid || !m.resourceVersion) continue;
+        items.push({
+          namespace: m.namespace ?? '',
+          name: m.name,
+          uid: m.uid,
+          resourceVersion: m.resourceVersion,
+        });
+      }
+      const next = list.metadata?.continue;
+      return next ? { items, continue: next } : { items };
+    },
+    noOpPatch: (resource, ref) => patch(resource, ref),
+    forcedPatch: (resource, ref, marker) =>
+      patch(resource, ref, { 'rekey.dev/forced-rewrite': marker }),
+  };
+}

@@ -1,0 +1,41 @@
+// The KeyObserver port on key-id reports: each fresh, healthy report is an observation from the
+// plugin's own Status; stale reports (the reporter stopped) are ignored, and say so in health.
+import type { CoreV1Api } from '@kubernetes/client-node';
+import type { Observation } from '../../domain/observation.ts';
+import type { Clock } from '../../ports/clock.ts';
+import type { KeyObservation, KeyObserver } from '../../ports/key-observer.ts';
+import { readReports } from './key-id-reports.ts';
+
+export function createReportKeyObserver(
+  api: CoreV1Api,
+  {
+    namespace,
+    clock,
+    maxAgeMs = 5 * 60_000,
+  }: { namespace: string; clock: Clock; maxAgeMs?: number },
+): KeyObserver {
+  return {
+    async observe(provider): Promise<KeyObservation> {
+      const now = clock.now().getTime();
+      const reports = await readReports(api, namespace, provider);
+      const fresh = reports.filter((r) => now - Date.parse(r.observedAt) <= maxAgeMs);
+      const observations: Observation[] = fresh
+        .filter((r) => !r.error && r.healthz === 'ok' && r.keyId)
+        .map((r) => ({
+          provider,
+          keyId: r.keyId,
+          source: 'plugin-status',
+          observedAt: r.observedAt,
+        }));
+      const unhealthy = fresh.filter((r) => r.error || r.healthz !== 'ok');
+      if (fresh.length === 0) return { observations, pluginHealth: { status: 'unknown' } };
+      if (unhealthy.length) {
+        const why = unhealthy
+          .map((r) => `${r.node}: ${r.error ?? `healthz ${r.healthz}`}`)
+          .join('; ');
+        return { observations, pluginHealth: { status: 'unhealthy', reason: why } };
+      }
+      return { observations, pluginHealth: { status: 'healthy' } };
+    },
+  };
+}

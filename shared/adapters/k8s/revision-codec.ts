@@ -1,0 +1,120 @@
+// A Revision as a Secret in rekey's namespace (the OpenShift library-go convention of numbered
+// key Secrets): the key_id in `data`, everything else in `rekey.dev/` annotations and labels.
+import type { V1Secret } from '@kubernetes/client-node';
+import {
+  ANNOTATION_PREFIX,
+  checkpointsToAnnotations,
+  parseCheckpoints,
+} from '../../domain/checkpoint.ts';
+import { keyIdHash } from '../../domain/key-id.ts';
+import type { ObjectFailure } from '../../domain/migration-counts.ts';
+import { isObservationSource } from '../../domain/observation.ts';
+import type { Phase } from '../../domain/phase.ts';
+import { providerSegment, type Revision } from '../../domain/revision.ts';
+
+export const REVISION_SECRET_TYPE = 'rekey.dev/encryption-key-revision';
+export const LABEL_REVISION = `${ANNOTATION_PREFIX}revision`;
+export const LABEL_PROVIDER = `${ANNOTATION_PREFIX}provider`;
+const A = (k: string) => `${ANNOTATION_PREFIX}${k}`;
+const PHASES: readonly Phase[] = [
+  'Observed',
+  'Converging',
+  'Migrating',
+  'Verifying',
+  'Completed',
+  'Degraded',
+];
+
+/** A label value for the provider (at most 63 characters, so long names are cut; the annotation is exact). */
+export function providerLabel(provider: string): string {
+  return providerSegment(provider)
+    .slice(0, 63)
+    .replace(/[-.]+$/, '');
+}
+
+export function revisionToSecret(r: Revision, namespace: string): V1Secret {
+  const annotations: Record<string, string> = {
+    [A('provider')]: r.provider,
+    [A('number')]: String(r.number),
+    [A('key-id-hash')]: r.keyIdHash,
+    [A('source')]: r.source,
+    [A('observed-at')]: r.observedAt,
+    [A('phase')]: r.phase,
+    [A('created-at')]: r.createdAt,
+    ...checkpointsToAnnotations(r.progress.resources),
+  };
+  if (r.updatedAt) annotations[A('updated-at')] = r.updatedAt;
+  if (r.lastError) annotations[A('last-error')] = r.lastError;
+  if (r.forced) annotations[A('forced')] = 'true';
+  if (r.progress.failed.length) annotations[A('failed')] = JSON.stringify(r.progress.failed);
+  if (r.verification) annotations[A('verification')] = JSON.stringify(r.verification);
+  if (r.convergence) annotations[A('convergence')] = JSON.stringify(r.convergence);
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: REVISION_SECRET_TYPE,
+    metadata: {
+      name: r.name,
+      namespace,
+      labels: {
+        'app.kubernetes.io/managed-by': 'rekey',
+        [LABEL_REVISION]: 'true',
+        [LABEL_PROVIDER]: providerLabel(r.provider),
+      },
+      annotations,
+    },
+    // Not secret material: the key_id is stored in plaintext in etcd by the apiserver anyway.
+    data: { keyId: Buffer.from(r.keyId, 'utf8').toString('base64') },
+  };
+}
+
+function json<T>(v: string | undefined): T | undefined {
+  if (!v) return undefined;
+  try {
+    return JSON.parse(v) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads a revision Secret back; a record that is not one (or is damaged) gives an error string. */
+export function secretToRevision(
+  s: V1Secret,
+): { ok: true; revision: Revision } | { ok: false; error: string } {
+  const a = s.metadata?.annotations ?? {};
+  const name = s.metadata?.name;
+  const raw = s.data?.keyId;
+  if (!name || raw === undefined) return { ok: false, error: `${name ?? '?'}: no name or keyId` };
+  const keyId = Buffer.from(raw, 'base64').toString('utf8');
+  const provider = a[A('provider')];
+  const number = Number(a[A('number')]);
+  const source = a[A('source')];
+  const phase = a[A('phase')] as Phase | undefined;
+  if (!provider || !Number.isSafeInteger(number) || number < 1)
+    return { ok: false, error: `${name}: bad provider/number` };
+  if (!isObservationSource(source)) return { ok: false, error: `${name}: bad source` };
+  if (!phase || !PHASES.includes(phase)) return { ok: false, error: `${name}: bad phase` };
+  const { checkpoints } = parseCheckpoints(a);
+  const revision: Revision = {
+    provider,
+    number,
+    name,
+    keyId,
+    keyIdHash: keyIdHash(keyId),
+    source,
+    observedAt: a[A('observed-at')] ?? '',
+    phase,
+    createdAt: a[A('created-at')] ?? s.metadata?.creationTimestamp?.toISOString() ?? '',
+    progress: { resources: checkpoints, failed: json<ObjectFailure[]>(a[A('failed')]) ?? [] },
+  };
+  const updatedAt = a[A('updated-at')];
+  if (updatedAt) revision.updatedAt = updatedAt;
+  const lastError = a[A('last-error')];
+  if (lastError) revision.lastError = lastError;
+  if (a[A('forced')] === 'true') revision.forced = true;
+  const verification = json<Revision['verification']>(a[A('verification')]);
+  if (verification) revision.verification = verification;
+  const convergence = json<Revision['convergence']>(a[A('convergence')]);
+  if (convergence) revision.convergence = convergence;
+  return { ok: true, revision };
+}

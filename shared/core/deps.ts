@@ -1,0 +1,44 @@
+// What a reconcile step needs (ports) and how it is tuned (config); main.ts files fill these in.
+import type { Revision } from '../domain/revision.ts';
+import type { AdoptionReader } from '../ports/adoption-reader.ts';
+import type { Clock } from '../ports/clock.ts';
+import type { EventSink } from '../ports/event-sink.ts';
+import type { KeyObserver } from '../ports/key-observer.ts';
+import type { Lock } from '../ports/lock.ts';
+import type { ObjectRewriter } from '../ports/object-rewriter.ts';
+import type { RevisionStore } from '../ports/revision-store.ts';
+import type { Verifier } from '../ports/verifier.ts';
+
+export type Log = (message: string, fields?: Record<string, unknown>) => void;
+
+export interface ReconcileDeps {
+  store: RevisionStore;
+  observer: KeyObserver;
+  adoption: AdoptionReader;
+  rewriter: ObjectRewriter;
+  /** Absent when etcd is not reachable: completions are then reported unverified. */
+  verifier?: Verifier;
+  lock: Lock;
+  clock: Clock;
+  events?: EventSink;
+  log?: Log;
+  /** Called after every checkpoint (progress bars, metrics). */
+  onProgress?: (revision: Revision) => void;
+}
+
+export interface ReconcileConfig {
+  /** The KMS provider name in the EncryptionConfiguration. */
+  provider: string;
+  /** Resources the provider encrypts (EncryptionConfiguration `resources`), e.g. ['secrets']. */
+  resources: string[];
+  /** Who runs this step (pod name, CLI host+pid): the Lease holder. */
+  holder: string;
+  /** Work no longer than this per call (well under the Knative request timeout). */
+  budgetMs?: number;
+  pageSize?: number;
+  concurrency?: number;
+  /** When apiserver metrics cannot be read, wait this long after the key_id was observed. */
+  fallbackWaitMs?: number;
+  keepRevisions?: number;
+  lockTtlMs?: number;
+}
