@@ -1,6 +1,6 @@
 // The Lock port on coordination.k8s.io Leases: at most one runner per provider. Every write
 // carries the resourceVersion it read, so two runners racing for an expired Lease cannot both win.
-import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
+import { type CoordinationV1Api, type V1Lease, V1MicroTime } from '@kubernetes/client-node';
 import type { Clock } from '../../ports/clock.ts';
 import type { AcquireResult, Lock, LockHandle } from '../../ports/lock.ts';
 
@@ -19,7 +19,8 @@ export function createLeaseLock(
   { namespace, clock }: { namespace: string; clock: Clock },
 ): Lock {
   const body = (name: string, holder: string, ttlMs: number, rv?: string): V1Lease => {
-    const now = clock.now();
+    // Lease times are MicroTime: a plain Date serialises with milliseconds and is rejected
+    const now = new V1MicroTime(clock.now().getTime());
     return {
       metadata: {
         name,
@@ -90,7 +91,7 @@ export function createLeaseLock(
             ...l,
             spec: {
               ...l.spec,
-              renewTime: clock.now(),
+              renewTime: new V1MicroTime(clock.now().getTime()),
               leaseDurationSeconds: Math.max(1, Math.ceil(ttlMs / 1000)),
             },
           },

@@ -7,26 +7,32 @@ import { join } from 'node:path';
 export interface Identities {
   adminToken: string;
   rekeyToken: string;
+  reporterToken: string;
   tokenFile: string;
   adminFile: string;
   rekeyFile: string;
 }
 
-/** Token-file identities: `admin` (system:masters) and `rekey` (no rights until RBAC grants them). */
+/**
+ * Token-file identities: `admin` (system:masters), `rekey` and `key-id-reporter` (no rights
+ * until RBAC grants them: the sandbox binds them to infra/'s roles).
+ */
 export function writeIdentities(dir: string): Identities {
   const adminToken = randomBytes(24).toString('hex');
   const rekeyToken = randomBytes(24).toString('hex');
+  const reporterToken = randomBytes(24).toString('hex');
   const tokenFile = join(dir, 'tokens.csv');
   writeFileSync(
     tokenFile,
-    `${adminToken},admin,admin,"system:masters"\n${rekeyToken},rekey,rekey,"rekey"\n`,
+    `${adminToken},admin,admin,"system:masters"\n${rekeyToken},rekey,rekey,"rekey"\n` +
+      `${reporterToken},key-id-reporter,key-id-reporter,"rekey"\n`,
     { mode: 0o600 },
   );
   const adminFile = join(dir, 'admin.token');
   const rekeyFile = join(dir, 'rekey.token');
   writeFileSync(adminFile, adminToken, { mode: 0o600 });
   writeFileSync(rekeyFile, rekeyToken, { mode: 0o600 });
-  return { adminToken, rekeyToken, tokenFile, adminFile, rekeyFile };
+  return { adminToken, rekeyToken, reporterToken, tokenFile, adminFile, rekeyFile };
 }
 
 export function writeServiceAccountKeys(dir: string): { key: string; pub: string } {
@@ -86,11 +92,18 @@ export function writeKubeconfig(
     clusters,
     adminToken,
     rekeyToken,
-  }: { clusters: KubeconfigCluster[]; adminToken: string; rekeyToken: string },
+    reporterToken,
+  }: {
+    clusters: KubeconfigCluster[];
+    adminToken: string;
+    rekeyToken: string;
+    reporterToken: string;
+  },
 ): void {
   const users = [
     { name: 'admin', user: { token: adminToken } },
     { name: 'rekey', user: { token: rekeyToken } },
+    { name: 'key-id-reporter', user: { token: reporterToken } },
   ];
   const contexts = clusters.flatMap((c) =>
     users.map((u) => ({

@@ -3,6 +3,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
 import { keyIdHash } from '../../../shared/domain/key-id.ts';
 import { currentKeyIdHashes, parseKeyIdStatus } from '../../../shared/domain/key-id-metrics.ts';
 import { openKeyring, rotate as rotateKeyring } from '../kms-plugin/keyring.ts';
@@ -23,6 +24,7 @@ import {
   type SandboxEnv,
   writeEnv,
 } from './env-file.ts';
+import { installInfraBase } from './install-infra.ts';
 import { freePort, waitFor } from './net.ts';
 import { createPki } from './pki.ts';
 import { isAlive, type ProcessRecord, stopProcess } from './processes.ts';
@@ -159,7 +161,11 @@ export async function up({
       })),
       adminToken: ids.adminToken,
       rekeyToken: ids.rekeyToken,
+      reporterToken: ids.reporterToken,
     });
+    const kc = new KubeConfig();
+    kc.loadFromFile(env.kubeconfig);
+    await installInfraBase(kc);
     writeEnv(env);
     return env;
   } catch (err) {

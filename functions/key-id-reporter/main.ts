@@ -1,0 +1,113 @@
+// Composition root of the key-id reporter, which runs next to the KMS v2 plugin on each
+// control-plane node: reads the environment, builds the plugin and Kubernetes clients, and
+// reports until SIGTERM/SIGINT. The only file of the reporter that touches process or env.
+import { hostname } from 'node:os';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { z } from 'zod';
+import { writeReport } from '../../shared/adapters/k8s/key-id-reports.ts';
+import { createKmsPluginClient } from '../../shared/adapters/kms-plugin/status-client.ts';
+import { systemClock } from '../../shared/ports/clock.ts';
+import { runReporter } from './run-loop.ts';
+
+// Exit codes as for the rekey CLI: 2 = configuration error.
+const EXIT_CONFIG = 2;
+const EXIT_FAILURE = 1;
+
+const required = (what: string) =>
+  z.string({ error: `is required: ${what}` }).min(1, `is required: ${what}`);
+
+const schema = z.object({
+  KMS_PLUGIN_SOCKET: required('the KMS v2 plugin unix socket path'),
+  REKEY_PROVIDER: required('the kms provider name in the EncryptionConfiguration'),
+  NODE_NAME: z.string().min(1).default(hostname()),
+  REKEY_NAMESPACE: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name')
+    .default('rekey-system'),
+  REPORT_INTERVAL_SECONDS: z.coerce
+    .number({ error: 'must be a number of seconds' })
+    .positive('must be more than 0 seconds')
+    .max(3600, 'must be at most 3600 seconds, or rekey will consider the reports stale')
+    .default(15),
+  KUBECONFIG: z.string().min(1).optional(),
+});
+
+// A DaemonSet often sets optional variables to '' rather than leaving them out.
+function unsetEmpty(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ''),
+  );
+}
+
+const log = pino({ name: 'key-id-reporter', base: { pid: process.pid } });
+
+function fail(code: number, msg: string, fields: object = {}): never {
+  log.fatal(fields, msg);
+  process.exit(code);
+}
+
+const parsed = schema.safeParse(unsetEmpty(process.env));
+if (!parsed.success) {
+  const problems = parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`);
+  fail(EXIT_CONFIG, `invalid configuration: ${problems.join('; ')}`, { problems });
+}
+const config = parsed.data;
+
+const kc = new KubeConfig();
+if (config.KUBECONFIG) {
+  try {
+    kc.loadFromFile(config.KUBECONFIG);
+  } catch (err) {
+    fail(EXIT_CONFIG, `invalid configuration: KUBECONFIG ${config.KUBECONFIG} cannot be loaded`, {
+      err: (err as Error).message,
+    });
+  }
+} else {
+  // loadFromCluster does not check that we are in a pod; without this, every write would fail.
+  if (!process.env.KUBERNETES_SERVICE_HOST) {
+    fail(EXIT_CONFIG, 'invalid configuration: KUBECONFIG is not set and this is not a pod');
+  }
+  kc.loadFromCluster();
+}
+const api = kc.makeApiClient(CoreV1Api);
+const plugin = createKmsPluginClient({ socketPath: config.KMS_PLUGIN_SOCKET });
+
+const controller = new AbortController();
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    log.info({ signal }, 'stopping');
+    controller.abort();
+  });
+}
+
+log.info(
+  {
+    node: config.NODE_NAME,
+    provider: config.REKEY_PROVIDER,
+    namespace: config.REKEY_NAMESPACE,
+    socket: config.KMS_PLUGIN_SOCKET,
+    intervalSeconds: config.REPORT_INTERVAL_SECONDS,
+  },
+  'key-id reporter starting',
+);
+
+try {
+  await runReporter({
+    plugin,
+    write: (report) => writeReport(api, config.REKEY_NAMESPACE, report),
+    node: config.NODE_NAME,
+    provider: config.REKEY_PROVIDER,
+    clock: systemClock,
+    intervalMs: config.REPORT_INTERVAL_SECONDS * 1000,
+    signal: controller.signal,
+    log,
+  });
+} catch (err) {
+  fail(EXIT_FAILURE, 'key-id reporter crashed', { err: (err as Error).message });
+} finally {
+  plugin.close();
+}
+log.info({}, 'key-id reporter stopped');
+// Keep-alive sockets of the Kubernetes client would otherwise hold the process open.
+process.exit(0);
