@@ -18,7 +18,11 @@ export function printJson(value: unknown): void {
 
 export function printTable(rows: readonly (readonly string[])[]): void {
   const widths: number[] = [];
-  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  for (const r of rows) {
+    r.forEach((c, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, c.length);
+    });
+  }
   for (const r of rows)
     process.stdout.write(
       `${r
