@@ -11,7 +11,7 @@ import { createEtcdVerifier } from './etcd/verifier.ts';
 import { createLeaseLock } from './k8s/lease-lock.ts';
 import { createObjectRewriter } from './k8s/object-rewriter.ts';
 import { createReportKeyObserver } from './k8s/report-key-observer.ts';
-import { createRestClient } from './k8s/rest-client.ts';
+import { createRestClient, type RestClient } from './k8s/rest-client.ts';
 import { createRevisionStore } from './k8s/revision-store.ts';
 import { createPluginKeyObserver } from './kms-plugin/plugin-key-observer.ts';
 
@@ -35,10 +35,17 @@ export function buildDeps(
     clock = systemClock,
     log,
     kubeConfig,
-  }: { clock?: Clock; log?: ReconcileDeps['log']; kubeConfig?: KubeConfig } = {},
+    wrapRest = (r) => r,
+  }: {
+    clock?: Clock;
+    log?: ReconcileDeps['log'];
+    kubeConfig?: KubeConfig;
+    /** Decorates the REST client (tests record what rekey sends and receives). */
+    wrapRest?: (rest: RestClient) => RestClient;
+  } = {},
 ): Built {
   const kc = kubeConfig ?? kubeConfigFor(config);
-  const rest = createRestClient(kc, { maxSockets: config.REKEY_CONCURRENCY + 4 });
+  const rest = wrapRest(createRestClient(kc, { maxSockets: config.REKEY_CONCURRENCY + 4 }));
   const core = kc.makeApiClient(CoreV1Api);
   const coordination = kc.makeApiClient(CoordinationV1Api);
   const namespace = config.REKEY_NAMESPACE;

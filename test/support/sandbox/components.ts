@@ -10,6 +10,35 @@ import { freePort, waitFor } from './net.ts';
 import { isAlive, type ProcessRecord, startDetached } from './processes.ts';
 
 const PLUGIN_MAIN = fileURLToPath(new URL('../kms-plugin/main.ts', import.meta.url));
+const REPORTER_MAIN = fileURLToPath(
+  new URL('../../../functions/key-id-reporter/main.ts', import.meta.url),
+);
+
+/** rekey's key-id reporter next to one plugin, as the DaemonSet runs it on a control-plane node. */
+export function startReporter(
+  {
+    node,
+    socket,
+    provider,
+    kubeconfig,
+    logDir,
+  }: { node: string; socket: string; provider: string; kubeconfig: string; logDir: string },
+  track: Track,
+): void {
+  track(
+    startDetached('key-id-reporter-' + node, process.execPath, [REPORTER_MAIN], {
+      log: join(logDir, `key-id-reporter-${node}.log`),
+      env: {
+        ...process.env,
+        KMS_PLUGIN_SOCKET: socket,
+        REKEY_PROVIDER: provider,
+        NODE_NAME: node,
+        KUBECONFIG: kubeconfig,
+        REPORT_INTERVAL_SECONDS: '2',
+      },
+    }),
+  );
+}
 
 function failIfDead(rec: ProcessRecord): void {
   if (!isAlive(rec.pid)) {

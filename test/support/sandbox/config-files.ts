@@ -93,11 +93,13 @@ export function writeKubeconfig(
     adminToken,
     rekeyToken,
     reporterToken,
+    currentContext = clusters[0]?.name,
   }: {
     clusters: KubeconfigCluster[];
     adminToken: string;
     rekeyToken: string;
     reporterToken: string;
+    currentContext?: string | undefined;
   },
 ): void {
   const users = [
@@ -120,7 +122,7 @@ export function writeKubeconfig(
     })),
     users,
     contexts,
-    'current-context': clusters[0]?.name,
+    'current-context': currentContext,
   };
   writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
 }

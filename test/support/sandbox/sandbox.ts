@@ -9,7 +9,7 @@ import { currentKeyIdHashes, parseKeyIdStatus } from '../../../shared/domain/key
 import { openKeyring, rotate as rotateKeyring } from '../kms-plugin/keyring.ts';
 import { apiserverGet } from './apiserver-http.ts';
 import { ensureBinaries } from './build.ts';
-import { startApiserver, startEtcd, startPlugin } from './components.ts';
+import { startApiserver, startEtcd, startPlugin, startReporter } from './components.ts';
 import {
   writeEncryptionConfig,
   writeIdentities,
@@ -166,6 +166,20 @@ export async function up({
     const kc = new KubeConfig();
     kc.loadFromFile(env.kubeconfig);
     await installInfraBase(kc);
+    for (const a of env.apiservers) {
+      const kubeconfig = join(dir, `kubeconfig-reporter-${a.name}`);
+      writeKubeconfig(kubeconfig, {
+        clusters: [{ name: a.name, url: a.url, caData: Buffer.from(pki.caPem).toString('base64') }],
+        adminToken: ids.adminToken,
+        rekeyToken: ids.rekeyToken,
+        reporterToken: ids.reporterToken,
+        currentContext: `key-id-reporter@${a.name}`,
+      });
+      startReporter(
+        { node: a.hostname, socket: a.plugin.socket, provider: PROVIDER_NAME, kubeconfig, logDir },
+        track,
+      );
+    }
     writeEnv(env);
     return env;
   } catch (err) {

@@ -1,0 +1,65 @@
+// Builds rekey's real reconcile graph against a sandbox, as the `rekey` identity (least-privilege
+// RBAC from infra/base), with every REST exchange recorded so tests can check what rekey asked for.
+import { buildDeps } from '../../shared/adapters/build-deps.ts';
+import type {
+  RestClient,
+  RestRequest,
+  RestResponse,
+} from '../../shared/adapters/k8s/rest-client.ts';
+import { loadConfig } from '../../shared/config/config.ts';
+import type { ReconcileConfig, ReconcileDeps } from '../../shared/core/deps.ts';
+import { kubeConfig } from './kube.ts';
+import type { SandboxEnv } from './sandbox/env-file.ts';
+
+/** Settings rekey would get from its environment for this sandbox. */
+export function rekeySettings(
+  env: SandboxEnv,
+  overrides: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    REKEY_PROVIDER: env.kms.providerName,
+    REKEY_RESOURCES: 'secrets',
+    REKEY_APISERVER_URLS: env.apiservers.map((a) => a.url).join(','),
+    REKEY_ETCD_ENDPOINTS: env.etcd.url,
+    REKEY_ETCD_PREFIX: env.etcd.prefix,
+    REKEY_BUDGET_SECONDS: '20',
+    ...overrides,
+  };
+}
+
+export interface Exchange {
+  request: RestRequest;
+  response: RestResponse;
+}
+
+export interface RekeyUnderTest {
+  deps: ReconcileDeps;
+  config: ReconcileConfig;
+  exchanges: Exchange[];
+  logs: string[];
+  close(): void;
+}
+
+export function rekeyFor(env: SandboxEnv, overrides: Record<string, string> = {}): RekeyUnderTest {
+  const config = loadConfig(rekeySettings(env, overrides));
+  const logs: string[] = [];
+  const exchanges: Exchange[] = [];
+  const built = buildDeps(config, {
+    wrapRest: (rest) => recording(rest, exchanges),
+    kubeConfig: kubeConfig(env, { user: 'rekey' }),
+    log: (message, fields) => logs.push(JSON.stringify({ message, ...fields })),
+  });
+  return { deps: built.deps, config: built.reconcile, exchanges, logs, close: built.close };
+}
+
+/** Wraps a RestClient so every exchange is kept (tests only). */
+export function recording(rest: RestClient, into: Exchange[]): RestClient {
+  return {
+    async request(request) {
+      const response = await rest.request(request);
+      into.push({ request, response });
+      return response;
+    },
+    close: () => rest.close(),
+  };
+}
