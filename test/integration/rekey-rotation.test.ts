@@ -4,38 +4,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createEtcdInspector } from '../../shared/adapters/etcd/inspector.ts';
-import { reconcileStep, type StepOutcome } from '../../shared/core/reconcile-step.ts';
-import { keyIdHash } from '../../shared/domain/key-id.ts';
 import { coreApi } from '../support/kube.ts';
 import { type RekeyUnderTest, rekeyFor } from '../support/rekey-fixture.ts';
 import { rotate } from '../support/sandbox/sandbox.ts';
 import { startSandbox, type TestSandbox } from '../support/sandbox-fixture.ts';
 import { type Seeded, seedMany } from '../support/seed.ts';
+import { untilSettled } from '../support/settle.ts';
 import { startWorkload } from '../support/workload.ts';
-
-/**
- * Reconcile steps until one settles (no more work) on the revision of `keyId`, if given: the key-id
- * reporter needs a moment (its interval) to see a rotation, like the event that would trigger us.
- */
-async function untilSettled(
-  rekey: RekeyUnderTest,
-  limitMs: number,
-  keyId?: string,
-): Promise<StepOutcome[]> {
-  const steps: StepOutcome[] = [];
-  const deadline = Date.now() + limitMs;
-  while (Date.now() < deadline) {
-    const o = await reconcileStep(rekey.deps, rekey.config);
-    steps.push(o);
-    const onTarget = keyId === undefined || (o.kind === 'step' && o.keyIdHash === keyIdHash(keyId));
-    if (o.kind === 'step' && !o.more && onTarget) return steps;
-    if (o.kind !== 'step' || o.step.kind !== 'migrate')
-      await new Promise((r) => setTimeout(r, 2000));
-  }
-  throw new Error(
-    `rekey did not settle in ${limitMs / 1000} s; last: ${JSON.stringify(steps.at(-1))}`,
-  );
-}
 
 describe('rekey: rotation under concurrent load', () => {
   let sb: TestSandbox;
@@ -61,7 +36,7 @@ describe('rekey: rotation under concurrent load', () => {
     const k2 = await rotate({ dir: sb.dir });
     const writers = startWorkload(coreApi(sb.env), seeded.slice(0, 160), { clients: 8 });
     const began = Date.now();
-    const steps = await untilSettled(rekey, 300_000, k2);
+    const steps = await untilSettled(rekey, 300_000, { keyId: k2 });
     const load = await writers.stop();
     t.diagnostic(
       `settled in ${((Date.now() - began) / 1000).toFixed(1)} s over ${steps.length} steps; ${load.writes} writes, ${load.reads} reads by clients`,
