@@ -52,13 +52,21 @@ addSettingFlags(
     .description(
       'observe the key_id, record a revision, wait for adoption, migrate a slice, verify',
     )
-    .option('--until-complete', 'repeat steps until Completed or Degraded for good'),
+    .option('--until-complete', 'repeat steps until Completed or Degraded for good')
+    .option(
+      '--force',
+      'rewrite every object with a real change (new resourceVersions, watch events), for providers whose key_id hides a rotation',
+    ),
 ).action(
   action((b, o) =>
-    reconcileCommand(b.deps, b.reconcile, {
-      format: parseFormat(o.output),
-      untilComplete: o.untilComplete === true,
-    }),
+    reconcileCommand(
+      b.deps,
+      { ...b.reconcile, force: o.force === true },
+      {
+        format: parseFormat(o.output),
+        untilComplete: o.untilComplete === true,
+      },
+    ),
   ),
 );
 

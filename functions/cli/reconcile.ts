@@ -67,8 +67,9 @@ export async function reconcileCommand(
   const began = Date.now();
   const steps: StepOutcome[] = [];
   try {
-    for (;;) {
-      const o = await reconcileStep(withProgress, config);
+    for (let n = 0; ; n++) {
+      // --force asks once; later steps continue the forced revision it created
+      const o = await reconcileStep(withProgress, n === 0 ? config : { ...config, force: false });
       steps.push(o);
       if (!bar && format === 'text') process.stdout.write(`${describe(o)}\n`);
       const more = o.kind === 'busy' || o.kind === 'no-key-id' || o.more;

@@ -41,4 +41,9 @@ export interface ReconcileConfig {
   fallbackWaitMs?: number;
   keepRevisions?: number;
   lockTtlMs?: number;
+  /**
+   * Rewrite everything with a real change (an annotation), for providers whose key_id hides a
+   * rotation (DESIGN rule 7). New resourceVersions and watch events for every object: opt-in only.
+   */
+  force?: boolean;
 }

@@ -41,20 +41,20 @@ export async function reconcileStep(
   try {
     const seen = await deps.observer.observe(provider);
     let stored = await deps.store.list(provider);
-    const chosen = chooseObservation(
-      seen.observations,
-      stored.map((s) => s.revision),
-    );
+    const revisions = stored.map((s) => s.revision);
+    const latest = [...revisions].sort((a, b) => b.number - a.number)[0];
+    // a forced rewrite re-records the key_id the plugin reports now, as a new, forced revision
+    const forcedObservation =
+      config.force && latest ? seen.observations.find((o) => o.keyId === latest.keyId) : undefined;
+    const chosen = forcedObservation ?? chooseObservation(seen.observations, revisions);
     if (chosen) {
-      const plan = planRevision(
-        stored.map((s) => s.revision),
-        chosen,
-      );
+      const plan = planRevision(revisions, chosen, { force: forcedObservation !== undefined });
       if (plan.action === 'create') {
         const rev = newRevision({
           observation: chosen,
           number: plan.number,
           now: deps.clock.now().toISOString(),
+          forced: plan.forced === true,
         });
         const created = await deps.store.createIfAbsent(rev);
         if (created.result === 'created') {

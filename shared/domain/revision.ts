@@ -43,6 +43,17 @@ export interface Revision {
   convergence?: RevisionConvergence;
   /** Recorded by an explicit forced rewrite of an unchanged key_id (DESIGN rule 7). */
   forced?: boolean;
+  /** The last rotation the KMS itself reported while this revision was newest, and what it meant. */
+  kmsRotation?: KmsRotationNote;
+}
+
+/** A KMS-reported rotation as recorded on a revision (see hidden-rotation.ts). */
+export interface KmsRotationNote {
+  key: string;
+  at: string;
+  materialId?: string;
+  verdict: 'key-id-changed' | 'hidden' | 'not-yet-adopted';
+  explanation: string;
 }
 
 /** The fixed start of every revision name. */

@@ -49,6 +49,7 @@ export function revisionToSecret(r: Revision, namespace: string): V1Secret {
   if (r.progress.failed.length) annotations[A('failed')] = JSON.stringify(r.progress.failed);
   if (r.verification) annotations[A('verification')] = JSON.stringify(r.verification);
   if (r.convergence) annotations[A('convergence')] = JSON.stringify(r.convergence);
+  if (r.kmsRotation) annotations[A('kms-rotation')] = JSON.stringify(r.kmsRotation);
   return {
     apiVersion: 'v1',
     kind: 'Secret',
@@ -116,5 +117,7 @@ export function secretToRevision(
   if (verification) revision.verification = verification;
   const convergence = json<Revision['convergence']>(a[A('convergence')]);
   if (convergence) revision.convergence = convergence;
+  const kmsRotation = json<Revision['kmsRotation']>(a[A('kms-rotation')]);
+  if (kmsRotation) revision.kmsRotation = kmsRotation;
   return { ok: true, revision };
 }

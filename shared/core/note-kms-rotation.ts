@@ -1,0 +1,56 @@
+// A rotation the KMS itself reported (an AWS/GCP/Azure event, or its API): decide whether it made
+// anything stale (DESIGN rule 7) and record the verdict on the newest revision, so that a rotation
+// hidden behind an unchanged key_id is explained instead of starting a useless migration.
+import {
+  assessKmsRotation,
+  type KmsRotation,
+  type KmsRotationAssessment,
+} from '../domain/hidden-rotation.ts';
+import type { ReconcileDeps } from './deps.ts';
+import { openSession } from './revision-session.ts';
+
+export type NoteResult =
+  | { recorded: true; revision: string; assessment: KmsRotationAssessment }
+  | { recorded: false; reason: string; assessment?: KmsRotationAssessment };
+
+export async function noteKmsRotation(
+  deps: Pick<ReconcileDeps, 'store' | 'observer' | 'clock' | 'log'>,
+  provider: string,
+  rotation: KmsRotation,
+): Promise<NoteResult> {
+  const [seen, stored] = await Promise.all([
+    deps.observer.observe(provider),
+    deps.store.list(provider),
+  ]);
+  const newest = [...stored].sort((a, b) => b.revision.number - a.revision.number)[0];
+  const reported = [...seen.observations].sort(
+    (a, b) => Date.parse(b.observedAt) - Date.parse(a.observedAt),
+  )[0];
+  const pluginKeyId = reported?.keyId ?? newest?.revision.keyId;
+  if (!pluginKeyId)
+    return { recorded: false, reason: `no key_id known yet for provider "${provider}"` };
+  const assessment = assessKmsRotation({
+    provider,
+    pluginKeyId,
+    ...(newest ? { recordedKeyId: newest.revision.keyId } : {}),
+    kmsRotation: rotation,
+  });
+  deps.log?.('kms rotation assessed', {
+    provider,
+    verdict: assessment.kind,
+    stale: assessment.stale,
+  });
+  if (!newest) return { recorded: false, reason: 'no revision to record it on yet', assessment };
+  const session = openSession(deps.store, newest, deps.clock);
+  await session.save((r) => ({
+    ...r,
+    kmsRotation: {
+      key: rotation.keyArnOrName,
+      at: rotation.at,
+      ...(rotation.newMaterialId ? { materialId: rotation.newMaterialId } : {}),
+      verdict: assessment.kind,
+      explanation: assessment.explanation,
+    },
+  }));
+  return { recorded: true, revision: newest.revision.name, assessment };
+}
