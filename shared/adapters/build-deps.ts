@@ -88,6 +88,7 @@ export function buildDeps(
   const reconcile: ReconcileConfig = {
     provider: config.REKEY_PROVIDER,
     resources: config.REKEY_RESOURCES,
+    namespace,
     holder: config.REKEY_HOLDER ?? `${hostname()}-${process.pid}`,
     budgetMs: config.REKEY_BUDGET_SECONDS * 1000,
     pageSize: config.REKEY_PAGE_SIZE,

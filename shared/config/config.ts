@@ -2,12 +2,18 @@
 // validated at start with messages that name the variable and what is wrong.
 import { z } from 'zod';
 
-const list = z.string().transform((s) =>
-  s
-    .split(',')
-    .map((x) => x.trim())
-    .filter(Boolean),
-);
+// `value: ""` in a manifest means unset, not an empty list
+const emptyIsUnset = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+const list = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  )
+  .refine((xs) => xs.length > 0, 'must list at least one value');
+const optionalList = z.preprocess(emptyIsUnset, list.optional());
 const seconds = (def: number) => z.coerce.number().int().positive().default(def);
 
 export const configSchema = z.object({
@@ -15,7 +21,7 @@ export const configSchema = z.object({
   REKEY_PROVIDER: z
     .string({ error: 'is required: the kms provider name in the EncryptionConfiguration' })
     .min(1, 'is required: the kms provider name in the EncryptionConfiguration'),
-  REKEY_RESOURCES: list.default(['secrets']),
+  REKEY_RESOURCES: z.preprocess(emptyIsUnset, list.default(['secrets'])),
   REKEY_NAMESPACE: z
     .string()
     .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name')
@@ -23,10 +29,10 @@ export const configSchema = z.object({
   /** kubeconfig file; unset = in-cluster service account. */
   KUBECONFIG: z.string().optional(),
   /** Every apiserver, each scraped for its own key_id metric; unset = the kubeconfig's server. */
-  REKEY_APISERVER_URLS: list.optional(),
+  REKEY_APISERVER_URLS: optionalList,
   /** KMS plugin sockets to ask directly (rekey on a control-plane node); unset = key-id reports. */
-  REKEY_PLUGIN_SOCKETS: list.optional(),
-  REKEY_ETCD_ENDPOINTS: list.optional(),
+  REKEY_PLUGIN_SOCKETS: optionalList,
+  REKEY_ETCD_ENDPOINTS: optionalList,
   REKEY_ETCD_PREFIX: z.string().startsWith('/').default('/registry'),
   REKEY_ETCD_CA_FILE: z.string().optional(),
   REKEY_ETCD_CERT_FILE: z.string().optional(),

@@ -31,6 +31,8 @@ export interface ReconcileConfig {
   provider: string;
   /** Resources the provider encrypts (EncryptionConfiguration `resources`), e.g. ['secrets']. */
   resources: string[];
+  /** rekey's namespace: where its revision records live (they are Secrets in scope too). */
+  namespace?: string;
   /** Who runs this step (pod name, CLI host+pid): the Lease holder. */
   holder: string;
   /** Work no longer than this per call (well under the Knative request timeout). */

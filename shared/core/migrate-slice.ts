@@ -34,6 +34,11 @@ export interface MigrateSliceOptions {
   forcedMarker?: string;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
+  /**
+   * Objects this run writes itself (the active revision record): patching them would race our own
+   * checkpoint saves, and each save already stores them under the current key. Counted as conflicts.
+   */
+  ownWrite?: (ref: ObjectRef) => boolean;
   /** Persists the checkpoint after each page; returning false stops the slice (lock lost). */
   onPage: (checkpoint: ResourceCheckpoint, failures: ObjectFailure[]) => Promise<boolean>;
 }
@@ -78,6 +83,7 @@ async function rewriteOne(
   ref: ObjectRef,
 ): Promise<{ outcome: RewriteOutcome; retries: number }> {
   const { maxAttempts = 5, sleep = defaultSleep } = o;
+  if (o.ownWrite?.(ref)) return { outcome: 'conflict', retries: 0 };
   for (let attempt = 1; ; attempt++) {
     const result = o.forcedMarker
       ? await o.rewriter.forcedPatch(resource, ref, o.forcedMarker)

@@ -32,6 +32,7 @@ export async function reconcileStep(
   config: ReconcileConfig,
 ): Promise<StepOutcome> {
   const { provider } = config;
+  if (config.resources.length === 0) throw new Error('reconcileStep: no resources in scope');
   const budgetMs = config.budgetMs ?? 60_000;
   const deadline = deps.clock.now().getTime() + budgetMs;
   const ttl = config.lockTtlMs ?? Math.max(30_000, 2 * budgetMs);
@@ -118,20 +119,26 @@ export async function reconcileStep(
           return out(false);
         case 'wait-convergence':
           await deps.adoption.hurry();
-          await session.save((x) => ({
-            ...x,
-            phase: phaseFor(step, x.phase),
-            convergence: converged,
-          }));
+          // write only when something a reader cares about changed: an unchanged wait rewritten
+          // on every trigger would itself trigger watchers of the revision, in a loop
+          if (r.phase !== 'Converging' || !sameVerdict(r.convergence, converged)) {
+            await session.save((x) => ({
+              ...x,
+              phase: phaseFor(step, x.phase),
+              convergence: converged,
+            }));
+          }
           return out(true);
         case 'degraded': {
           const was = r.phase;
-          await session.save((x) => ({
-            ...x,
-            phase: 'Degraded',
-            lastError: step.reason,
-            convergence: converged,
-          }));
+          if (was !== 'Degraded' || r.lastError !== step.reason) {
+            await session.save((x) => ({
+              ...x,
+              phase: 'Degraded',
+              lastError: step.reason,
+              convergence: converged,
+            }));
+          }
           if (was !== 'Degraded')
             await emit(deps, 'migration.degraded', session.revision, step.reason);
           return out(step.recoverable);
@@ -199,6 +206,10 @@ export async function reconcileStep(
         ...(c.pageSize ? { pageSize: c.pageSize } : {}),
         ...(c.concurrency ? { concurrency: c.concurrency } : {}),
         ...(session.revision.forced ? { forcedMarker: session.revision.name } : {}),
+        ownWrite: (ref) =>
+          c.namespace !== undefined &&
+          ref.namespace === c.namespace &&
+          ref.name === session.revision.name,
         onPage: async (checkpoint, failed) => {
           await session.save((x) => ({
             ...x,
@@ -220,6 +231,16 @@ export async function reconcileStep(
     }
     return 'done';
   }
+}
+
+function sameVerdict(a: Revision['convergence'], b: NonNullable<Revision['convergence']>): boolean {
+  return (
+    a !== undefined &&
+    a.converged === b.converged &&
+    a.via === b.via &&
+    a.reason === b.reason &&
+    a.pending.join() === b.pending.join()
+  );
 }
 
 async function emit(

@@ -45,6 +45,16 @@ export interface Revision {
   forced?: boolean;
   /** The last rotation the KMS itself reported while this revision was newest, and what it meant. */
   kmsRotation?: KmsRotationNote;
+  /** The KMS said the key is being deleted, destroyed or expiring while it may still protect data. */
+  keyDanger?: KeyDangerNote;
+}
+
+/** A danger to the key behind a revision, as the KMS reported it (a status condition for people). */
+export interface KeyDangerNote {
+  key: string;
+  what: string;
+  at: string;
+  via: string;
 }
 
 /** A KMS-reported rotation as recorded on a revision (see hidden-rotation.ts). */

@@ -50,6 +50,7 @@ export function revisionToSecret(r: Revision, namespace: string): V1Secret {
   if (r.verification) annotations[A('verification')] = JSON.stringify(r.verification);
   if (r.convergence) annotations[A('convergence')] = JSON.stringify(r.convergence);
   if (r.kmsRotation) annotations[A('kms-rotation')] = JSON.stringify(r.kmsRotation);
+  if (r.keyDanger) annotations[A('key-danger')] = JSON.stringify(r.keyDanger);
   return {
     apiVersion: 'v1',
     kind: 'Secret',
@@ -119,5 +120,7 @@ export function secretToRevision(
   if (convergence) revision.convergence = convergence;
   const kmsRotation = json<Revision['kmsRotation']>(a[A('kms-rotation')]);
   if (kmsRotation) revision.kmsRotation = kmsRotation;
+  const keyDanger = json<Revision['keyDanger']>(a[A('key-danger')]);
+  if (keyDanger) revision.keyDanger = keyDanger;
   return { ok: true, revision };
 }

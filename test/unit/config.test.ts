@@ -1,0 +1,162 @@
+// Settings from the environment: defaults, lists, and errors that name every variable at fault.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig } from '../../shared/config/config.ts';
+
+/** Asserts that `env` is rejected with a ConfigError, and returns its message. */
+function rejected(env: Record<string, string | undefined>): string {
+  let message = '';
+  assert.throws(
+    () => loadConfig(env),
+    (err: Error) => {
+      assert.ok(err instanceof ConfigError, `${err.name}: ${err.message}`);
+      assert.equal(err.name, 'ConfigError');
+      message = err.message;
+      return true;
+    },
+  );
+  return message;
+}
+
+describe('loadConfig', () => {
+  it('fills in the defaults around the one required setting', () => {
+    assert.deepEqual(loadConfig({ REKEY_PROVIDER: 'aws-kms' }), {
+      REKEY_PROVIDER: 'aws-kms',
+      REKEY_RESOURCES: ['secrets'],
+      REKEY_NAMESPACE: 'rekey-system',
+      REKEY_ETCD_PREFIX: '/registry',
+      REKEY_PAGE_SIZE: 500,
+      REKEY_CONCURRENCY: 16,
+      REKEY_BUDGET_SECONDS: 60,
+      REKEY_FALLBACK_WAIT_SECONDS: 300,
+      REKEY_KEEP_REVISIONS: 10,
+    });
+  });
+
+  it('leaves optional connections unset when their variables are absent', () => {
+    const c = loadConfig({ REKEY_PROVIDER: 'p' });
+    assert.equal(c.KUBECONFIG, undefined);
+    assert.equal(c.REKEY_APISERVER_URLS, undefined);
+    assert.equal(c.REKEY_PLUGIN_SOCKETS, undefined);
+    assert.equal(c.REKEY_ETCD_ENDPOINTS, undefined);
+    assert.equal(c.REKEY_HOLDER, undefined);
+  });
+
+  it('splits lists on commas, trims each entry and drops empty ones', () => {
+    const c = loadConfig({
+      REKEY_PROVIDER: 'p',
+      REKEY_RESOURCES: ' secrets , configmaps,,',
+      REKEY_APISERVER_URLS: 'https://10.0.0.1:6443, https://10.0.0.2:6443 ',
+      REKEY_PLUGIN_SOCKETS: '/var/run/kms/a.sock',
+      REKEY_ETCD_ENDPOINTS: ' https://etcd-0:2379 ,https://etcd-1:2379',
+    });
+    assert.deepEqual(c.REKEY_RESOURCES, ['secrets', 'configmaps']);
+    assert.deepEqual(c.REKEY_APISERVER_URLS, ['https://10.0.0.1:6443', 'https://10.0.0.2:6443']);
+    assert.deepEqual(c.REKEY_PLUGIN_SOCKETS, ['/var/run/kms/a.sock']);
+    assert.deepEqual(c.REKEY_ETCD_ENDPOINTS, ['https://etcd-0:2379', 'https://etcd-1:2379']);
+  });
+
+  it('reads numbers from their string form', () => {
+    const c = loadConfig({
+      REKEY_PROVIDER: 'p',
+      REKEY_PAGE_SIZE: '250',
+      REKEY_CONCURRENCY: '4',
+      REKEY_BUDGET_SECONDS: '20',
+      REKEY_FALLBACK_WAIT_SECONDS: '600',
+      REKEY_KEEP_REVISIONS: '3',
+    });
+    assert.equal(c.REKEY_PAGE_SIZE, 250);
+    assert.equal(c.REKEY_CONCURRENCY, 4);
+    assert.equal(c.REKEY_BUDGET_SECONDS, 20);
+    assert.equal(c.REKEY_FALLBACK_WAIT_SECONDS, 600);
+    assert.equal(c.REKEY_KEEP_REVISIONS, 3);
+  });
+
+  it('ignores variables it does not know (the rest of the environment)', () => {
+    const c = loadConfig({ REKEY_PROVIDER: 'p', PATH: '/usr/bin', HOME: undefined });
+    assert.ok(!('PATH' in c));
+  });
+
+  it('rejects a missing REKEY_PROVIDER, naming it and saying what it is', () => {
+    const message = rejected({});
+    assert.match(message, /REKEY_PROVIDER/);
+    assert.match(message, /kms provider name/);
+  });
+
+  it('rejects an empty REKEY_PROVIDER', () => {
+    assert.match(rejected({ REKEY_PROVIDER: '' }), /REKEY_PROVIDER/);
+  });
+
+  it('lists every bad number, each under its variable', () => {
+    const message = rejected({
+      REKEY_PROVIDER: 'p',
+      REKEY_PAGE_SIZE: '0',
+      REKEY_CONCURRENCY: 'abc',
+    });
+    const lines = message.split('\n');
+    assert.ok(lines.some((l) => l.includes('REKEY_PAGE_SIZE')));
+    assert.ok(lines.some((l) => l.includes('REKEY_CONCURRENCY')));
+    assert.ok(!message.includes('REKEY_PROVIDER'), 'only the variables at fault');
+  });
+
+  it('lists a missing provider and bad numbers together', () => {
+    const message = rejected({ REKEY_PAGE_SIZE: '0', REKEY_CONCURRENCY: 'abc' });
+    for (const v of ['REKEY_PROVIDER', 'REKEY_PAGE_SIZE', 'REKEY_CONCURRENCY']) {
+      assert.match(message, new RegExp(v));
+    }
+  });
+
+  const badNumbers: [string, string][] = [
+    ['REKEY_PAGE_SIZE', '10001'],
+    ['REKEY_PAGE_SIZE', '1.5'],
+    ['REKEY_CONCURRENCY', '0'],
+    ['REKEY_CONCURRENCY', '257'],
+    ['REKEY_BUDGET_SECONDS', '-1'],
+    ['REKEY_FALLBACK_WAIT_SECONDS', 'soon'],
+    ['REKEY_KEEP_REVISIONS', '0'],
+  ];
+  for (const [variable, value] of badNumbers) {
+    it(`rejects ${variable}=${value}`, () => {
+      assert.match(rejected({ REKEY_PROVIDER: 'p', [variable]: value }), new RegExp(variable));
+    });
+  }
+
+  for (const namespace of ['Rekey-System', 'rekey_system', '-rekey', 'rekey.system']) {
+    it(`rejects the namespace name ${JSON.stringify(namespace)}`, () => {
+      const message = rejected({ REKEY_PROVIDER: 'p', REKEY_NAMESPACE: namespace });
+      assert.match(message, /REKEY_NAMESPACE/);
+      assert.match(message, /namespace name/);
+    });
+  }
+
+  it('accepts a valid namespace name', () => {
+    assert.equal(
+      loadConfig({ REKEY_PROVIDER: 'p', REKEY_NAMESPACE: 'kube-system' }).REKEY_NAMESPACE,
+      'kube-system',
+    );
+  });
+
+  it('rejects an etcd prefix that is not a path', () => {
+    assert.match(
+      rejected({ REKEY_PROVIDER: 'p', REKEY_ETCD_PREFIX: 'registry' }),
+      /REKEY_ETCD_PREFIX/,
+    );
+  });
+
+  // an empty list variable (`value: ""` in a manifest) means unset; a list of nothing is an error
+  it('treats an empty resource list as an error', () => {
+    assert.match(rejected({ REKEY_PROVIDER: 'p', REKEY_RESOURCES: ' , ' }), /REKEY_RESOURCES/);
+  });
+  it('treats an empty connection list as unset', () => {
+    const c = loadConfig({
+      REKEY_PROVIDER: 'p',
+      REKEY_ETCD_ENDPOINTS: '',
+      REKEY_PLUGIN_SOCKETS: '',
+      REKEY_APISERVER_URLS: '',
+    });
+    assert.equal(c.REKEY_ETCD_ENDPOINTS, undefined);
+    assert.equal(c.REKEY_PLUGIN_SOCKETS, undefined);
+    assert.equal(c.REKEY_APISERVER_URLS, undefined);
+  });
+});
