@@ -1,0 +1,36 @@
+// reconcile: PingSource ticks and rekey's own continuation events each run one bounded step. While
+// a migration has work right now, the step asks for a continuation event (the Broker redelivers it
+// to us at once); waits for adoption are left to the next tick, so nothing spins.
+import type { StepOutcome } from '../../shared/core/reconcile-step.ts';
+
+export const CONTINUATION_TYPE = 'dev.rekey.migration.slice';
+export const ACCEPTED_TYPES = ['dev.knative.sources.ping', CONTINUATION_TYPE] as const;
+
+export interface ReconcileFnDeps {
+  provider: string;
+  step(): Promise<StepOutcome>;
+  continueLater(data: Record<string, unknown>): Promise<void>;
+}
+
+export type ReconcileResult = { outcome: StepOutcome; continued: boolean };
+
+export function accepts(type: string): boolean {
+  return (ACCEPTED_TYPES as readonly string[]).includes(type);
+}
+
+export async function handleReconcile(deps: ReconcileFnDeps): Promise<ReconcileResult> {
+  const outcome = await deps.step();
+  const working =
+    outcome.kind === 'step' &&
+    outcome.more &&
+    (outcome.step.kind === 'migrate' || outcome.step.kind === 'verify');
+  if (working && outcome.kind === 'step') {
+    await deps.continueLater({
+      provider: outcome.provider,
+      revision: outcome.revision,
+      keyIdHash: outcome.keyIdHash,
+      counts: outcome.counts,
+    });
+  }
+  return { outcome, continued: working };
+}
