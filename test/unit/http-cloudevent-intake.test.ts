@@ -230,14 +230,21 @@ describe('readCloudEvent', () => {
       headers: { 'content-type': 'text/plain' },
       body: 'x',
     });
+    // An invalid event's ce-type is the sender's choice, not a label value.
+    await app.request('/kms-event', {
+      method: 'POST',
+      headers: { ...binaryHeaders, 'ce-type': 'attacker.chosen', 'ce-source': '' },
+      body: '{}',
+    });
     const text = await metrics.render();
+    assert.doesNotMatch(text, /attacker\.chosen/);
     assert.match(
       text,
       /rekey_events_received_total\{function="kms-event",type="com.amazon.events.event",outcome="handled"\} 1/,
     );
     assert.match(
       text,
-      /rekey_events_received_total\{function="kms-event",type="invalid",outcome="rejected"\} 1/,
+      /rekey_events_received_total\{function="kms-event",type="invalid",outcome="rejected"\} 2/,
     );
   });
 });

@@ -1,0 +1,137 @@
+// The EventSink adapter: rekey's events as binary-mode CloudEvents (`dev.rekey.<type>`, source
+// `rekey/<function>`, a uuid id, JSON data) to K_SINK, serialised by the cloudevents SDK and sent
+// with fetch (the SDK's own httpTransport ignores the response status), plus optional signed
+// outgoing webhooks. Any delivery that fails rejects the whole emit with a TransientError.
+// `emitRaw` also accepts types outside the port's union, such as `key.danger`.
+
+import { randomUUID } from 'node:crypto';
+import { CloudEvent, emitterFor, HTTP, Mode, type TransportFunction } from 'cloudevents';
+import { TransientError } from '../../http/errors.ts';
+import type { EventSink, RekeyEventData, RekeyEventType } from '../../ports/event-sink.ts';
+import { postEvent } from './http-delivery.ts';
+import { createWebhookSender, type WebhookSender } from './webhook-sender.ts';
+
+/** The prefix every emitted type gets. */
+export const REKEY_TYPE_PREFIX = 'dev.rekey.';
+
+/** Raised loudly when a key that may still protect data is deleted or destroyed. */
+export const KEY_DANGER = 'key.danger';
+
+/** Every type this sink knows by name: the port's, plus {@link KEY_DANGER}. */
+export type RekeyEmittedType = RekeyEventType | typeof KEY_DANGER;
+
+/** Options of {@link CloudEventSink}. */
+export interface CloudEventSinkOptions {
+  /** The emitting function (`kms-event`, `reconcile`, ...): the source is `rekey/<function>`. */
+  functionName: string;
+  /** K_SINK, the Broker's address; optional only when webhooks are configured. */
+  sink?: string | URL;
+  /** Outgoing Standard Webhooks, signed with each secret. */
+  webhooks?: { urls: readonly (string | URL)[]; secrets: readonly string[] };
+  fetch?: typeof globalThis.fetch;
+  /** Per-delivery timeout (default 10 s). */
+  timeoutMs?: number;
+  /** Event ids (default `randomUUID`). */
+  newId?: () => string;
+  now?: () => Date;
+}
+
+/** A type that cannot be emitted (a programming mistake). */
+export class InvalidEventTypeError extends Error {
+  override readonly name = 'InvalidEventTypeError';
+}
+
+const TYPE = /^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)*$/;
+
+export class CloudEventSink implements EventSink {
+  readonly #source: string;
+  readonly #emit: ((event: CloudEvent<unknown>) => Promise<unknown>) | undefined;
+  readonly #webhooks: WebhookSender | undefined;
+  readonly #newId: () => string;
+  readonly #now: () => Date;
+
+  constructor({
+    functionName,
+    sink,
+    webhooks,
+    fetch = globalThis.fetch,
+    timeoutMs = 10_000,
+    newId = randomUUID,
+    now = () => new Date(),
+  }: CloudEventSinkOptions) {
+    if (sink === undefined && (webhooks === undefined || webhooks.urls.length === 0)) {
+      throw new TypeError('CloudEventSink needs K_SINK or at least one webhook URL');
+    }
+    this.#source = `rekey/${functionName}`;
+    if (sink !== undefined) {
+      const url = new URL(sink);
+      const transport: TransportFunction = (message) =>
+        postEvent({
+          url,
+          headers: message.headers as Record<string, string>,
+          body: String(message.body ?? ''),
+          fetch,
+          timeoutMs,
+        });
+      this.#emit = emitterFor(transport, { binding: HTTP, mode: Mode.BINARY });
+    }
+    if (webhooks !== undefined && webhooks.urls.length > 0) {
+      this.#webhooks = createWebhookSender({ ...webhooks, fetch, timeoutMs });
+    }
+    this.#newId = newId;
+    this.#now = now;
+  }
+
+  /** Emits `dev.rekey.<type>` (the port's contract). */
+  emit(type: RekeyEventType, data: RekeyEventData): Promise<void> {
+    return this.emitRaw(type, data);
+  }
+
+  /**
+   * Emits `dev.rekey.<type>` for any well-formed type, e.g. {@link KEY_DANGER}.
+   *
+   * @example await sink.emitRaw(KEY_DANGER, { provider, revision, keyIdHash, reason });
+   */
+  async emitRaw(type: string, data: Record<string, unknown>): Promise<void> {
+    if (!TYPE.test(type) || type.startsWith(REKEY_TYPE_PREFIX)) {
+      throw new InvalidEventTypeError(
+        `event type ${JSON.stringify(type)} must be lower-case dotted words without ${REKEY_TYPE_PREFIX}`,
+      );
+    }
+    const id = this.#newId();
+    const time = this.#now();
+    const fullType = `${REKEY_TYPE_PREFIX}${type}`;
+    const event = new CloudEvent<unknown>({
+      id,
+      type: fullType,
+      source: this.#source,
+      time: time.toISOString(),
+      datacontenttype: 'application/json',
+      ...(typeof data.revision === 'string' && data.revision ? { subject: data.revision } : {}),
+      data,
+    });
+
+    const deliveries: Promise<PromiseSettledResult<void>[]>[] = [];
+    if (this.#emit !== undefined) {
+      deliveries.push(Promise.allSettled([this.#emit(event).then(() => undefined)]));
+    }
+    if (this.#webhooks !== undefined) {
+      deliveries.push(this.#webhooks({ id, type: fullType, timestamp: time, data }));
+    }
+    const failures = (await Promise.all(deliveries))
+      .flat()
+      .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+      .map((r) => r.reason as unknown);
+    if (failures.length > 0) {
+      const reasons = failures.map((f) => (f instanceof Error ? f.message : String(f)));
+      const retryAfter = Math.max(
+        0,
+        ...failures.map((f) => (f instanceof TransientError ? f.retryAfterSeconds : 0)),
+      );
+      throw new TransientError(`could not deliver ${fullType} ${id}: ${reasons.join('; ')}`, {
+        ...(retryAfter > 0 ? { retryAfterSeconds: retryAfter } : {}),
+        cause: new AggregateError(failures),
+      });
+    }
+  }
+}

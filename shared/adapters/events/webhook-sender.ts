@@ -1,0 +1,79 @@
+// Outgoing Standard Webhooks: each rekey event also POSTed as `{ type, timestamp, data }` to a
+// list of URLs, signed by the `standardwebhooks` package. Several secrets give several
+// signatures (space-separated, as the spec allows), so the receiver's secret can be rotated.
+
+import { Webhook } from 'standardwebhooks';
+import { postEvent } from './http-delivery.ts';
+
+/** One event to deliver. */
+export interface OutgoingWebhook {
+  /** Sent as `webhook-id`: the CloudEvent id, so receivers can deduplicate across both paths. */
+  id: string;
+  /** The full type, e.g. `dev.rekey.migration.completed`. */
+  type: string;
+  timestamp: Date;
+  data: unknown;
+}
+
+/** Options of {@link createWebhookSender}. */
+export interface WebhookSenderOptions {
+  urls: readonly (string | URL)[];
+  /** Signing secrets, each `whsec_<base64>`. */
+  secrets: readonly string[];
+  fetch?: typeof globalThis.fetch;
+  /** Per-request timeout (default 10 s). */
+  timeoutMs?: number;
+}
+
+/** Delivers to every URL; each failed delivery settles as rejected with a TransientError. */
+export type WebhookSender = (message: OutgoingWebhook) => Promise<PromiseSettledResult<void>[]>;
+
+/** A webhook secret that cannot sign (raised at start-up). */
+export class WebhookSenderConfigError extends Error {
+  override readonly name = 'WebhookSenderConfigError';
+}
+
+/**
+ * A sender for `urls`, signing with every secret.
+ *
+ * @example const send = createWebhookSender({ urls: ['https://ci.example/hook'], secrets: [secret] });
+ */
+export function createWebhookSender({
+  urls,
+  secrets,
+  fetch = globalThis.fetch,
+  timeoutMs = 10_000,
+}: WebhookSenderOptions): WebhookSender {
+  if (secrets.length === 0) throw new WebhookSenderConfigError('outgoing webhooks need a secret');
+  const hooks = secrets.map((s, i) => {
+    if (!s.startsWith('whsec_')) {
+      throw new WebhookSenderConfigError(
+        `outgoing webhook secret #${i + 1} must be whsec_<base64>`,
+      );
+    }
+    try {
+      return new Webhook(s);
+    } catch (cause) {
+      throw new WebhookSenderConfigError(`outgoing webhook secret #${i + 1} is not valid base64`, {
+        cause,
+      });
+    }
+  });
+
+  return (message) => {
+    const body = JSON.stringify({
+      type: message.type,
+      timestamp: message.timestamp.toISOString(),
+      data: message.data,
+    });
+    const headers = {
+      'Content-Type': 'application/json',
+      'webhook-id': message.id,
+      'webhook-timestamp': String(Math.floor(message.timestamp.getTime() / 1000)),
+      'webhook-signature': hooks.map((h) => h.sign(message.id, message.timestamp, body)).join(' '),
+    };
+    return Promise.allSettled(
+      urls.map((url) => postEvent({ url, headers, body, fetch, timeoutMs })),
+    );
+  };
+}

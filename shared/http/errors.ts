@@ -1,0 +1,171 @@
+// Errors a function raises, and how each maps to an HTTP answer under Knative's retry rules
+// (DESIGN rule 8, KMS-FACTS section 8): Knative retries 5xx, 404, 408, 409 and 429 and gives up on
+// any other 4xx. So a permanent outcome is 400/413/415/422 (never 404/409), a transient one is
+// 503 or 429 with Retry-After, and anything unrecognised is a 500 that says nothing about internals.
+
+import { HTTPException } from 'hono/http-exception';
+import { z } from 'zod';
+import { DomainError } from '../domain/errors.ts';
+
+/** The statuses a permanent rejection may use: 4xx codes Knative does not retry. */
+export type PermanentStatus = 400 | 413 | 415 | 422;
+
+/** The statuses a transient failure may use: codes Knative retries, honouring Retry-After. */
+export type TransientStatus = 503 | 429;
+
+/** The request can never succeed as sent; the sender must not retry it. */
+export class PermanentError extends Error {
+  override readonly name: string = 'PermanentError';
+  readonly status: PermanentStatus;
+
+  constructor(message: string, options: { status?: PermanentStatus; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.status = options.status ?? 400;
+  }
+}
+
+/** The body is larger than this endpoint accepts (413; Knative does not retry it). */
+export class PayloadTooLargeError extends PermanentError {
+  override readonly name = 'PayloadTooLargeError';
+
+  constructor(maxBytes: number, options: { cause?: unknown } = {}) {
+    super(`request body exceeds ${maxBytes} bytes`, { status: 413, cause: options.cause });
+  }
+}
+
+/** Worth retrying later: a dependency is down, throttled or busy. */
+export class TransientError extends Error {
+  override readonly name: string = 'TransientError';
+  readonly status: TransientStatus;
+  /** Sent as Retry-After (whole seconds). */
+  readonly retryAfterSeconds: number;
+
+  constructor(
+    message: string,
+    options: { status?: TransientStatus; retryAfterSeconds?: number; cause?: unknown } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.status = options.status ?? 503;
+    const s = options.retryAfterSeconds ?? 5;
+    this.retryAfterSeconds = Number.isFinite(s) && s >= 0 ? Math.ceil(s) : 5;
+  }
+}
+
+/** The sender did not prove who it is (no, bad or expired credentials, bad signature). */
+export class UnauthorizedError extends Error {
+  override readonly name = 'UnauthorizedError';
+  /** Sent as WWW-Authenticate when set (e.g. `Bearer`). */
+  readonly challenge: string | undefined;
+
+  constructor(message: string, options: { challenge?: string; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.challenge = options.challenge;
+  }
+}
+
+/** The sender is known but not allowed to send here. */
+export class ForbiddenError extends Error {
+  override readonly name = 'ForbiddenError';
+
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, options);
+  }
+}
+
+/** The JSON body of every error answer. */
+export interface ErrorBody {
+  /** A stable, machine-readable code. */
+  error: string;
+  /** A human-readable reason; never internals for unexpected errors. */
+  message: string;
+}
+
+/** Everything needed to answer a request that failed. */
+export interface HttpErrorResponse {
+  status: number;
+  body: ErrorBody;
+  headers: Record<string, string>;
+}
+
+const PERMANENT_CODES: Record<PermanentStatus, string> = {
+  400: 'bad_request',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  422: 'unprocessable',
+};
+
+/** Statuses Knative retries; a permanent HTTPException must not use them. */
+const RETRIED_4XX = new Set([404, 408, 409, 429]);
+
+function codeFor(status: number): string {
+  if (status in PERMANENT_CODES) return PERMANENT_CODES[status as PermanentStatus];
+  if (status === 401) return 'unauthorized';
+  if (status === 403) return 'forbidden';
+  if (status === 429) return 'too_many_requests';
+  if (status === 503) return 'unavailable';
+  return status >= 500 ? 'internal' : 'bad_request';
+}
+
+function zodSummary(err: z.core.$ZodError): string {
+  const parts = err.issues
+    .slice(0, 10)
+    .map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`);
+  return `invalid input: ${parts.join('; ')}`;
+}
+
+/**
+ * Maps any thrown value to a status, a JSON body and headers.
+ *
+ * @example toHttpError(new TransientError('etcd down', { retryAfterSeconds: 10 }))
+ * // => { status: 503, body: { error: 'unavailable', message: 'etcd down' }, headers: { 'Retry-After': '10' } }
+ */
+export function toHttpError(err: unknown): HttpErrorResponse {
+  if (err instanceof PermanentError) {
+    return {
+      status: err.status,
+      body: { error: PERMANENT_CODES[err.status], message: err.message },
+      headers: {},
+    };
+  }
+  if (err instanceof TransientError) {
+    const error = err.status === 429 ? 'too_many_requests' : 'unavailable';
+    return {
+      status: err.status,
+      body: { error, message: err.message },
+      headers: { 'Retry-After': String(err.retryAfterSeconds) },
+    };
+  }
+  if (err instanceof UnauthorizedError) {
+    const headers: Record<string, string> = err.challenge
+      ? { 'WWW-Authenticate': err.challenge }
+      : {};
+    return { status: 401, body: { error: 'unauthorized', message: err.message }, headers };
+  }
+  if (err instanceof ForbiddenError) {
+    return { status: 403, body: { error: 'forbidden', message: err.message }, headers: {} };
+  }
+  if (err instanceof DomainError) {
+    return { status: 422, body: { error: 'unprocessable', message: err.message }, headers: {} };
+  }
+  if (err instanceof z.core.$ZodError) {
+    return { status: 422, body: { error: 'unprocessable', message: zodSummary(err) }, headers: {} };
+  }
+  if (err instanceof HTTPException) {
+    // Raised by hono or its middleware with a deliberate status; keep it unless Knative would
+    // retry a rejection that can never succeed (404/408/409 become 400).
+    const status = err.status !== 429 && RETRIED_4XX.has(err.status) ? 400 : err.status;
+    const headers: Record<string, string> = {};
+    if (status === 429 || status === 503) headers['Retry-After'] = '5';
+    const message = status >= 500 ? 'internal error' : err.message || 'request rejected';
+    return { status, body: { error: codeFor(status), message }, headers };
+  }
+  return { status: 500, body: { error: 'internal', message: 'internal error' }, headers: {} };
+}
+
+/**
+ * The HTTP status for a thrown value: permanent 400/413/415/422, transient 503/429, 401, 403,
+ * otherwise 500. Never 404 or 409 for a permanent outcome.
+ */
+export function toHttpStatus(err: unknown): number {
+  return toHttpError(err).status;
+}

@@ -1,0 +1,185 @@
+// Who may send CloudEvents (Knative sender identity, feature `authentication-oidc`): the sender's
+// `Authorization: Bearer <jwt>` is checked with a TokenReview against the apiserver for rekey's
+// audience, then its ServiceAccount is matched against an allow-list. Missing or rejected token
+// => 401, a ServiceAccount not on the list => 403, the apiserver unreachable => 503 (retry).
+// Positive answers are cached for 60 s under the token's sha256, never the token itself.
+
+import { createHash } from 'node:crypto';
+import type { AuthenticationV1Api } from '@kubernetes/client-node';
+import type { MiddlewareHandler } from 'hono';
+import type { RekeyEnv, SenderIdentity } from './env.ts';
+import { ForbiddenError, TransientError, UnauthorizedError } from './errors.ts';
+import { TtlLru } from './ttl-lru.ts';
+
+/** The TokenReview status fields rekey reads. */
+export interface TokenReviewResult {
+  authenticated?: boolean;
+  audiences?: string[];
+  error?: string;
+  user?: { username?: string; uid?: string; groups?: string[] };
+}
+
+/** Asks the apiserver about a token: a TokenReview `spec` in, its `status` out. */
+export type ReviewToken = (spec: {
+  token: string;
+  audiences: string[];
+}) => Promise<TokenReviewResult>;
+
+/** Decides who sent a request from its Authorization header. */
+export interface Authenticator {
+  /**
+   * The sender's identity, or UnauthorizedError (401), ForbiddenError (403) or
+   * TransientError (503) when the apiserver cannot answer.
+   */
+  authenticate(authorization: string | undefined): Promise<SenderIdentity>;
+  /** Non-secret settings for `/readyz` (audience, allowed senders). */
+  describe(): Record<string, unknown>;
+}
+
+/** Options of {@link createTokenReviewAuthenticator}. */
+export interface TokenReviewAuthenticatorOptions {
+  /** The audience Knative mints sender tokens for (the sink's `status.address.audience`). */
+  audience: string;
+  /** Allowed senders, each `system:serviceaccount:<namespace>:<name>`. */
+  allowedSenders: readonly string[];
+  /** The TokenReview call; {@link tokenReviewerFor} builds it from client-node. */
+  reviewToken: ReviewToken;
+  /** How long a positive answer is reused (default 60 s; never past the token's `exp`). */
+  cacheTtlMs?: number;
+  /** Most cached answers (default 1,000). */
+  cacheMaxEntries?: number;
+  /** Milliseconds since the epoch (default `Date.now`). */
+  now?: () => number;
+}
+
+/** A sender-auth setting that can never work (raised at start-up). */
+export class SenderAuthConfigError extends Error {
+  override readonly name = 'SenderAuthConfigError';
+}
+
+const SA_USERNAME =
+  /^system:serviceaccount:[a-z0-9]([-a-z0-9]*[a-z0-9])?:[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/;
+const BEARER = /^Bearer[ \t]+([A-Za-z0-9._~+/=-]+)[ \t]*$/i;
+const MAX_TOKEN_CHARS = 16 * 1024;
+
+/** The `exp` claim in milliseconds, read without verification and used only to shorten caching. */
+function expiryMs(token: string): number | undefined {
+  try {
+    const payload = token.split('.')[1];
+    if (payload === undefined) return undefined;
+    const exp = (
+      JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { exp?: unknown }
+    ).exp;
+    return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * An {@link Authenticator} backed by TokenReview and a ServiceAccount allow-list.
+ *
+ * @example
+ * const auth = createTokenReviewAuthenticator({
+ *   audience: 'rekey-kms-event',
+ *   allowedSenders: ['system:serviceaccount:knative-eventing:mt-broker-filter'],
+ *   reviewToken: tokenReviewerFor(kc.makeApiClient(AuthenticationV1Api)),
+ * });
+ */
+export function createTokenReviewAuthenticator({
+  audience,
+  allowedSenders,
+  reviewToken,
+  cacheTtlMs = 60_000,
+  cacheMaxEntries = 1_000,
+  now = Date.now,
+}: TokenReviewAuthenticatorOptions): Authenticator {
+  if (audience.trim() === '') throw new SenderAuthConfigError('sender auth needs an audience');
+  if (allowedSenders.length === 0) {
+    throw new SenderAuthConfigError('sender auth needs at least one allowed sender');
+  }
+  for (const s of allowedSenders) {
+    if (!SA_USERNAME.test(s)) {
+      throw new SenderAuthConfigError(
+        `allowed sender ${JSON.stringify(s)} is not system:serviceaccount:<namespace>:<name>`,
+      );
+    }
+  }
+  const allowed = new Set(allowedSenders);
+  const cache = new TtlLru<SenderIdentity>({ maxEntries: cacheMaxEntries, now });
+
+  return {
+    describe: () => ({ audience, allowedSenders: [...allowed] }),
+
+    async authenticate(authorization) {
+      const token = authorization === undefined ? undefined : BEARER.exec(authorization)?.[1];
+      if (token === undefined || token.length > MAX_TOKEN_CHARS) {
+        throw new UnauthorizedError('a bearer token is required', { challenge: 'Bearer' });
+      }
+      const key = createHash('sha256').update(token).digest('hex');
+      const cached = cache.get(key);
+      if (cached !== undefined) return cached;
+
+      let status: TokenReviewResult;
+      try {
+        status = await reviewToken({ token, audiences: [audience] });
+      } catch (cause) {
+        if (cause instanceof TransientError) throw cause;
+        throw new TransientError('cannot review the sender token now', { cause });
+      }
+      if (status.authenticated !== true) {
+        throw new UnauthorizedError('the bearer token was not accepted', {
+          challenge: 'Bearer',
+          cause: status.error,
+        });
+      }
+      // An audience-unaware authenticator may answer without audiences; that is not good enough.
+      if (!status.audiences?.includes(audience)) {
+        throw new UnauthorizedError(`the bearer token is not for audience ${audience}`, {
+          challenge: 'Bearer',
+        });
+      }
+      const username = status.user?.username ?? '';
+      if (!allowed.has(username)) {
+        throw new ForbiddenError(`sender ${username || '(unnamed)'} is not allowed`);
+      }
+      const identity: SenderIdentity = { username };
+      if (status.user?.uid) identity.uid = status.user.uid;
+      if (status.user?.groups) identity.groups = [...status.user.groups];
+
+      const exp = expiryMs(token);
+      const ttl = Math.min(cacheTtlMs, exp === undefined ? cacheTtlMs : exp - now());
+      if (ttl > 0) cache.set(key, identity, ttl);
+      return identity;
+    },
+  };
+}
+
+/**
+ * A {@link ReviewToken} over client-node's AuthenticationV1Api (rekey's ServiceAccount needs
+ * `create` on `tokenreviews`, e.g. the `system:auth-delegator` ClusterRole).
+ */
+export function tokenReviewerFor(api: Pick<AuthenticationV1Api, 'createTokenReview'>): ReviewToken {
+  return async ({ token, audiences }) => {
+    const review = await api.createTokenReview({
+      body: {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenReview',
+        spec: { token, audiences },
+      },
+    });
+    return review.status ?? {};
+  };
+}
+
+/**
+ * Middleware that authenticates the sender and leaves it on `c.var.sender`.
+ *
+ * @example app.use('/kms-event', requireSender(auth));
+ */
+export function requireSender(auth: Authenticator): MiddlewareHandler<RekeyEnv> {
+  return async (c, next) => {
+    c.set('sender', await auth.authenticate(c.req.header('authorization')));
+    await next();
+  };
+}
