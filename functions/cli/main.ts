@@ -5,6 +5,8 @@
 import { Command, CommanderError } from 'commander';
 import { buildDeps } from '../../shared/adapters/build-deps.ts';
 import { ConfigError, loadConfig } from '../../shared/config/config.ts';
+import { FUNCTION_NAMES } from '../mount-all.ts';
+import { startFunctions } from '../start.ts';
 import { addSettingFlags, settingsFrom } from './options.ts';
 import { EXIT, parseFormat, UsageError } from './output.ts';
 import { reconcileCommand } from './reconcile.ts';
@@ -69,6 +71,19 @@ addSettingFlags(
     ),
   ),
 );
+
+addSettingFlags(
+  program
+    .command('serve')
+    .description(
+      'host every function (/kms-event, /cluster-event, /webhook, /reconcile) on one local server',
+    )
+    .option('--port <port>', 'port to listen on [$PORT]'),
+).action((o: Record<string, unknown>) => {
+  const env = settingsFrom(o, process.env);
+  if (typeof o.port === 'string') env.PORT = o.port;
+  startFunctions('serve', FUNCTION_NAMES, env);
+});
 
 try {
   await program.parseAsync();

@@ -21,7 +21,14 @@ export interface KmsEventDeps {
 export type KmsEventResult =
   | { outcome: 'ignored'; reason: string }
   | { outcome: 'unrelated'; reason: string }
-  | { outcome: 'rotation'; verdict?: string; explanation?: string; step: StepOutcome }
+  | {
+      outcome: 'rotation';
+      verdict?: string;
+      explanation?: string;
+      reason?: string;
+      reason?: string;
+      step: StepOutcome;
+    }
   | { outcome: 'danger'; revision?: string; step: StepOutcome }
   | { outcome: 'reobserved'; step: StepOutcome };
 
@@ -45,6 +52,7 @@ export async function handleKmsTrigger(deps: KmsEventDeps, t: KmsTrigger): Promi
       ...(noted.assessment
         ? { verdict: noted.assessment.kind, explanation: noted.assessment.explanation }
         : {}),
+      ...(noted.recorded ? {} : { reason: noted.reason }),
       step,
     };
   }

@@ -1,6 +1,6 @@
-// HTTP binding of kms-event: CloudEvents from Knative sources (AWS, GCP, Azure), raw EventBridge
-// JSON from an API destination (authenticated by a shared-secret header), and the Azure Event
-// Grid abuse-protection handshake (OPTIONS).
+// HTTP binding of kms-event: CloudEvents from Knative sources (AWS, GCP, Azure) on /kms-event, raw
+// EventBridge JSON from an API destination on /kms-event/eventbridge (authenticated by a
+// shared-secret header), and the Azure Event Grid abuse-protection handshake (OPTIONS).
 import { timingSafeEqual } from 'node:crypto';
 import type { Hono } from 'hono';
 import { parseAwsEvent } from '../../shared/domain/events/aws.ts';
@@ -28,6 +28,11 @@ function isCloudEvent(headers: Record<string, string>): boolean {
   );
 }
 
+async function answer(deps: KmsEventDeps, trigger: KmsTriggerResult) {
+  if (isParseError(trigger)) throw new PermanentError(trigger.error, { status: 422 });
+  return handleKmsTrigger(deps, trigger);
+}
+
 export function mountKmsEvent(
   app: Hono<RekeyEnv>,
   deps: KmsEventDeps & { eventBridgeToken?: string },
@@ -39,30 +44,33 @@ export function mountKmsEvent(
     return c.body(null, 200, r.headers);
   });
   app.post(path, async (c) => {
-    const headers = c.req.header();
-    let trigger: KmsTriggerResult;
-    if (isCloudEvent(headers)) {
-      trigger = classifyKmsCloudEvent(toParts(await readCloudEvent(c)));
-    } else {
-      // An EventBridge API destination posts the raw event; only a configured shared secret lets it in.
-      const sent = headers[EVENTBRIDGE_TOKEN_HEADER];
-      if (!deps.eventBridgeToken) {
-        throw new UnauthorizedError(
-          'raw EventBridge events are not accepted: REKEY_EVENTBRIDGE_TOKEN is not set',
-        );
-      }
-      if (!sent || !sameSecret(sent, deps.eventBridgeToken)) {
-        throw new UnauthorizedError(`missing or wrong ${EVENTBRIDGE_TOKEN_HEADER} header`);
-      }
-      let body: unknown;
-      try {
-        body = await c.req.json();
-      } catch {
-        throw new PermanentError('body is not JSON');
-      }
-      trigger = parseAwsEvent(body);
+    if (!isCloudEvent(c.req.header())) {
+      throw new PermanentError(
+        `not a CloudEvent: raw EventBridge events go to ${path}/eventbridge`,
+        { status: 415 },
+      );
     }
-    if (isParseError(trigger)) throw new PermanentError(trigger.error, { status: 422 });
-    return c.json(await handleKmsTrigger(deps, trigger), 200);
+    return c.json(await answer(deps, classifyKmsCloudEvent(toParts(await readCloudEvent(c)))), 200);
+  });
+  // An EventBridge API destination posts the raw event; only the configured shared secret lets it
+  // in (sender authentication does not apply to this path).
+  app.post(`${path}/eventbridge`, async (c) => {
+    const sent = c.req.header(EVENTBRIDGE_TOKEN_HEADER);
+    if (!deps.eventBridgeToken) {
+      throw new UnauthorizedError(
+        'raw EventBridge events are not accepted: REKEY_EVENTBRIDGE_TOKEN is not set',
+      );
+    }
+    if (!sent || !sameSecret(sent, deps.eventBridgeToken)) {
+      throw new UnauthorizedError(`missing or wrong ${EVENTBRIDGE_TOKEN_HEADER} header`);
+    }
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      throw new PermanentError('body is not JSON');
+    }
+    c.set('ceType', 'aws.eventbridge.raw');
+    return c.json(await answer(deps, parseAwsEvent(body)), 200);
   });
 }

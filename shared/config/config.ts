@@ -43,6 +43,26 @@ export const configSchema = z.object({
   REKEY_FALLBACK_WAIT_SECONDS: seconds(300),
   REKEY_KEEP_REVISIONS: z.coerce.number().int().min(1).default(10),
   REKEY_HOLDER: z.string().optional(),
+  // --- the functions (HTTP) ---
+  PORT: z.coerce.number().int().min(1).max(65535).default(8080),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  /** Where rekey's own CloudEvents go (Knative SinkBinding sets it); unset = not emitted. */
+  K_SINK: z.preprocess(emptyIsUnset, z.url().optional()),
+  /** The cloud KMS key behind the provider (ARN, CryptoKey name, Key Vault key URL). */
+  REKEY_KMS_KEY: z.preprocess(emptyIsUnset, z.string().optional()),
+  /** Shared secret an EventBridge API destination sends in X-Rekey-Token with raw events. */
+  REKEY_EVENTBRIDGE_TOKEN: z.preprocess(
+    emptyIsUnset,
+    z.string().min(16, 'must be at least 16 characters').optional(),
+  ),
+  /** Standard Webhooks secrets (`whsec_...`) accepted on /webhook; several during a rotation. */
+  REKEY_WEBHOOK_SECRETS: optionalList,
+  /** Knative sender identity: the audience of sender tokens, and who may send. */
+  REKEY_SENDER_AUDIENCE: z.preprocess(emptyIsUnset, z.string().optional()),
+  REKEY_ALLOWED_SENDERS: optionalList,
+  /** Outgoing webhooks for rekey's events, signed with REKEY_OUTGOING_WEBHOOK_SECRETS. */
+  REKEY_OUTGOING_WEBHOOK_URLS: optionalList,
+  REKEY_OUTGOING_WEBHOOK_SECRETS: optionalList,
 });
 
 export type RekeyConfig = z.infer<typeof configSchema>;
@@ -53,7 +73,24 @@ export class ConfigError extends Error {
 
 /** Parses settings from an environment-like record; throws ConfigError listing every problem. */
 export function loadConfig(env: Record<string, string | undefined>): RekeyConfig {
-  const r = configSchema.safeParse(env);
+  const r = configSchema
+    .refine(
+      (c) => (c.REKEY_SENDER_AUDIENCE === undefined) === (c.REKEY_ALLOWED_SENDERS === undefined),
+      {
+        message: 'set both or neither: sender authentication needs an audience and allowed senders',
+        path: ['REKEY_SENDER_AUDIENCE'],
+      },
+    )
+    .refine(
+      (c) =>
+        (c.REKEY_OUTGOING_WEBHOOK_URLS === undefined) ===
+        (c.REKEY_OUTGOING_WEBHOOK_SECRETS === undefined),
+      {
+        message: 'set both or neither: outgoing webhooks need URLs and signing secrets',
+        path: ['REKEY_OUTGOING_WEBHOOK_URLS'],
+      },
+    )
+    .safeParse(env);
   if (r.success) return r.data;
   const lines = r.error.issues.map((i) => `  ${i.path.join('.') || '(config)'}: ${i.message}`);
   throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);

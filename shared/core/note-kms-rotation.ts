@@ -22,6 +22,16 @@ export async function noteKmsRotation(
     deps.observer.observe(provider),
     deps.store.list(provider),
   ]);
+  // Knative delivers at least once and in any order: a rotation already noted, or older than one
+  // noted, changes nothing
+  const notes = stored.flatMap((s) => (s.revision.kmsRotation ? [s.revision.kmsRotation] : []));
+  const sameKey = notes.filter((n) => n.key === rotation.keyArnOrName);
+  if (sameKey.some((n) => n.at === rotation.at)) {
+    return { recorded: false, reason: 'duplicate: this rotation is already recorded' };
+  }
+  if (sameKey.some((n) => Date.parse(n.at) > Date.parse(rotation.at))) {
+    return { recorded: false, reason: 'late: a newer rotation of this key is already recorded' };
+  }
   const newest = [...stored].sort((a, b) => b.revision.number - a.revision.number)[0];
   const reported = [...seen.observations].sort(
     (a, b) => Date.parse(b.observedAt) - Date.parse(a.observedAt),

@@ -19,7 +19,7 @@ export async function recordKeyDanger(
   deps.log?.('KMS key in danger', { provider, what: note.what, via: note.via });
   if (newest)
     await openSession(deps.store, newest, deps.clock).save((r) => ({ ...r, keyDanger: note }));
-  await deps.sink?.emitRaw('dev.rekey.key.danger', {
+  await deps.sink?.emitRaw('key.danger', {
     provider,
     ...(newest ? { revision: newest.revision.name, keyIdHash: newest.revision.keyIdHash } : {}),
     what: note.what,

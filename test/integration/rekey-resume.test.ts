@@ -14,7 +14,7 @@ import { type RekeyUnderTest, rekeyFor, rekeySettings } from '../support/rekey-f
 import { rotate, waitForKeyId } from '../support/sandbox/sandbox.ts';
 import { startSandbox, type TestSandbox } from '../support/sandbox-fixture.ts';
 import { seedMany } from '../support/seed.ts';
-import { untilSettled } from '../support/settle.ts';
+import { untilSettled, waitForObservation } from '../support/settle.ts';
 
 const CLI = fileURLToPath(new URL('../../functions/cli/main.ts', import.meta.url));
 
@@ -69,13 +69,8 @@ describe('rekey: resume after SIGKILL, and one runner per provider', () => {
   async function rotateAndWaitForReport(): Promise<string> {
     const k = await rotate({ dir: sb.dir });
     await waitForKeyId(k, { dir: sb.dir });
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
-      const seen = await rekey.deps.observer.observe(sb.env.kms.providerName);
-      if (seen.observations.some((o) => o.keyId === k)) return k;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    throw new Error(`the key-id reporter did not report ${k}`);
+    await waitForObservation(rekey, k);
+    return k;
   }
 
   it('a runner killed mid-migration is resumed from its checkpoint, nothing skipped', async (t) => {

@@ -43,6 +43,8 @@ export async function deliver(
     const r = await fetch(url, { method: 'POST', headers, body: JSON.stringify(ev.data) });
     const body = await r.text();
     const retry = r.status >= 500 || RETRIED.has(r.status);
+    if (retry && process.env.REKEY_TEST_DEBUG)
+      process.stderr.write(`deliver ${url}: ${r.status} ${body}\n`);
     if (!retry || attempt >= retries) return { status: r.status, body };
     await new Promise((res) => setTimeout(res, backoffMs * 2 ** attempt));
   }

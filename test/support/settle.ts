@@ -32,3 +32,18 @@ export async function untilSettled(
     `rekey did not settle in ${limitMs / 1000} s; last: ${JSON.stringify(steps.at(-1))}`,
   );
 }
+
+/** Waits until rekey's observer (the key-id reports) sees `keyId`, as a rotation event would find it. */
+export async function waitForObservation(
+  rekey: Pick<RekeyUnderTest, 'deps' | 'config'>,
+  keyId: string,
+  limitMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (Date.now() < deadline) {
+    const seen = await rekey.deps.observer.observe(rekey.config.provider);
+    if (seen.observations.some((o) => o.keyId === keyId)) return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`the key-id reporter did not report ${keyId} within ${limitMs / 1000} s`);
+}

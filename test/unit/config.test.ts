@@ -31,7 +31,34 @@ describe('loadConfig', () => {
       REKEY_BUDGET_SECONDS: 60,
       REKEY_FALLBACK_WAIT_SECONDS: 300,
       REKEY_KEEP_REVISIONS: 10,
+      PORT: 8080,
+      LOG_LEVEL: 'info',
     });
+  });
+
+  it('wants sender authentication and outgoing webhooks configured whole or not at all', () => {
+    assert.match(
+      rejected({ REKEY_PROVIDER: 'p', REKEY_SENDER_AUDIENCE: 'rekey' }),
+      /REKEY_SENDER_AUDIENCE: set both/,
+    );
+    assert.match(
+      rejected({ REKEY_PROVIDER: 'p', REKEY_OUTGOING_WEBHOOK_URLS: 'https://x.example' }),
+      /REKEY_OUTGOING_WEBHOOK_URLS: set both/,
+    );
+    const c = loadConfig({
+      REKEY_PROVIDER: 'p',
+      REKEY_SENDER_AUDIENCE: 'a',
+      REKEY_ALLOWED_SENDERS: 'system:serviceaccount:ns:sa',
+    });
+    assert.deepEqual(c.REKEY_ALLOWED_SENDERS, ['system:serviceaccount:ns:sa']);
+  });
+
+  it('rejects a K_SINK that is not a URL and a short EventBridge token', () => {
+    assert.match(rejected({ REKEY_PROVIDER: 'p', K_SINK: 'not a url' }), /K_SINK/);
+    assert.match(
+      rejected({ REKEY_PROVIDER: 'p', REKEY_EVENTBRIDGE_TOKEN: 'short' }),
+      /REKEY_EVENTBRIDGE_TOKEN/,
+    );
   });
 
   it('leaves optional connections unset when their variables are absent', () => {

@@ -1,0 +1,62 @@
+// Every function on one app, for `rekey serve` (local runs, the sandbox e2e tests): the same routes
+// the four Knative Services expose, each at its own path.
+
+import { mountClusterEvent } from './cluster-event/route.ts';
+import { mountKmsEvent } from './kms-event/route.ts';
+import { mountReconcile } from './reconcile/route.ts';
+import type { Runtime } from './runtime.ts';
+import { statusReport } from './status-report.ts';
+import { mountWebhook } from './webhook/route.ts';
+
+export type FunctionName = 'kms-event' | 'cluster-event' | 'webhook' | 'reconcile';
+export const FUNCTION_NAMES: readonly FunctionName[] = [
+  'kms-event',
+  'cluster-event',
+  'webhook',
+  'reconcile',
+];
+
+export function mountFunction(rt: Runtime, name: FunctionName): void {
+  const { app, config } = rt;
+  switch (name) {
+    case 'kms-event':
+      mountKmsEvent(app, {
+        ...rt.kmsEventDeps,
+        ...(config.REKEY_EVENTBRIDGE_TOKEN
+          ? { eventBridgeToken: config.REKEY_EVENTBRIDGE_TOKEN }
+          : {}),
+      });
+      return;
+    case 'cluster-event':
+      mountClusterEvent(app, { namespace: config.REKEY_NAMESPACE, step: rt.step });
+      return;
+    case 'reconcile':
+      mountReconcile(app, {
+        provider: config.REKEY_PROVIDER,
+        step: rt.step,
+        continueLater: (data) =>
+          rt.sink.emit('migration.slice', {
+            provider: String(data.provider),
+            revision: String(data.revision),
+            keyIdHash: String(data.keyIdHash),
+            ...data,
+          }),
+      });
+      return;
+    case 'webhook':
+      if (!config.REKEY_WEBHOOK_SECRETS) {
+        rt.logger.warn('webhook: REKEY_WEBHOOK_SECRETS is not set, /webhook is not served');
+        return;
+      }
+      mountWebhook(
+        app,
+        {
+          provider: config.REKEY_PROVIDER,
+          step: rt.step,
+          status: () => statusReport(rt.deps, rt.reconcile),
+        },
+        { secrets: config.REKEY_WEBHOOK_SECRETS },
+      );
+      return;
+  }
+}

@@ -1,0 +1,120 @@
+// What every function's composition root builds from validated settings: the reconcile graph,
+// logger, metrics, event sink, sender authentication, and the hono app with probes. main.ts files
+// read the environment and call this; nothing here reads process.env.
+import { AuthenticationV1Api } from '@kubernetes/client-node';
+import type { Hono } from 'hono';
+import { buildDeps } from '../shared/adapters/build-deps.ts';
+import { CloudEventSink } from '../shared/adapters/events/cloudevent-sink.ts';
+import type { RekeyConfig } from '../shared/config/config.ts';
+import type { ReconcileConfig, ReconcileDeps } from '../shared/core/deps.ts';
+import { noteKmsRotation } from '../shared/core/note-kms-rotation.ts';
+import { reconcileStep, type StepOutcome } from '../shared/core/reconcile-step.ts';
+import { recordKeyDanger } from '../shared/core/record-key-danger.ts';
+import { createApp } from '../shared/http/app.ts';
+import type { RekeyEnv } from '../shared/http/env.ts';
+import { TransientError } from '../shared/http/errors.ts';
+import { createTokenReviewAuthenticator, tokenReviewerFor } from '../shared/http/sender-auth.ts';
+import { createLogger, type Logger } from '../shared/observability/logger.ts';
+import { createMetrics, type MetricsWithRegistry } from '../shared/observability/metrics.ts';
+import type { KmsEventDeps } from './kms-event/handler.ts';
+
+export interface Runtime {
+  config: RekeyConfig;
+  deps: ReconcileDeps;
+  reconcile: ReconcileConfig;
+  logger: Logger;
+  metrics: MetricsWithRegistry;
+  sink: CloudEventSink;
+  app: Hono<RekeyEnv>;
+  /** One bounded reconcile step; failures of the cluster API become a retryable 503. */
+  step(): Promise<StepOutcome>;
+  kmsEventDeps: KmsEventDeps;
+  close(): void;
+}
+
+export function buildRuntime(config: RekeyConfig, { name }: { name: string }): Runtime {
+  const logger = createLogger({ name: `rekey-${name}`, level: config.LOG_LEVEL });
+  const metrics = createMetrics({ defaultLabels: { function: name } });
+  const sink = new CloudEventSink({
+    functionName: name,
+    ...(config.K_SINK ? { sink: config.K_SINK } : {}),
+    ...(config.REKEY_OUTGOING_WEBHOOK_URLS && config.REKEY_OUTGOING_WEBHOOK_SECRETS
+      ? {
+          webhooks: {
+            urls: config.REKEY_OUTGOING_WEBHOOK_URLS,
+            secrets: config.REKEY_OUTGOING_WEBHOOK_SECRETS,
+          },
+        }
+      : {}),
+  });
+  const built = buildDeps(config, { log: (msg, fields) => logger.info(fields ?? {}, msg) });
+  const deps: ReconcileDeps = {
+    ...built.deps,
+    ...(config.K_SINK || config.REKEY_OUTGOING_WEBHOOK_URLS ? { events: sink } : {}),
+    onProgress: (r) =>
+      metrics.revisionPhase({ provider: r.provider, revision: r.name, phase: r.phase }),
+  };
+  const auth =
+    config.REKEY_SENDER_AUDIENCE && config.REKEY_ALLOWED_SENDERS
+      ? createTokenReviewAuthenticator({
+          audience: config.REKEY_SENDER_AUDIENCE,
+          allowedSenders: config.REKEY_ALLOWED_SENDERS,
+          reviewToken: tokenReviewerFor(built.kubeConfig.makeApiClient(AuthenticationV1Api)),
+        })
+      : undefined;
+  const app = createApp({
+    name,
+    logger,
+    metrics,
+    ...(auth ? { auth } : {}),
+    // raw EventBridge posts authenticate with their shared secret, webhooks with their signature
+    unauthenticatedPaths: ['/webhook', '/kms-event/eventbridge'],
+    readiness: async () => {
+      const adoption = await deps.adoption.read();
+      return {
+        ready: true,
+        details: {
+          provider: config.REKEY_PROVIDER,
+          liveApiservers: adoption.liveApiservers.length,
+          metricsReadable: adoption.metricsReadable,
+          etcdVerification: deps.verifier ? 'on' : 'off (completions are reported unverified)',
+          eventSink: config.K_SINK ? 'on' : 'off',
+        },
+      };
+    },
+  });
+
+  const step = async (): Promise<StepOutcome> => {
+    let o: StepOutcome;
+    try {
+      o = await reconcileStep(deps, built.reconcile);
+    } catch (err) {
+      logger.warn({ err }, 'reconcile step failed');
+      throw new TransientError('reconcile step failed; it will be retried', {
+        cause: err,
+        retryAfterSeconds: 10,
+      });
+    }
+    if (o.kind === 'step') metrics.stepDone({ provider: o.provider, step: o.step.kind });
+    return o;
+  };
+  const provider = config.REKEY_PROVIDER;
+  return {
+    config,
+    deps,
+    reconcile: built.reconcile,
+    logger,
+    metrics,
+    sink,
+    app,
+    step,
+    kmsEventDeps: {
+      provider,
+      ...(config.REKEY_KMS_KEY ? { kmsKey: config.REKEY_KMS_KEY } : {}),
+      note: (rotation) => noteKmsRotation(deps, provider, rotation),
+      danger: (note) => recordKeyDanger({ ...deps, sink }, provider, note),
+      step,
+    },
+    close: built.close,
+  };
+}

@@ -1,0 +1,234 @@
+// End to end, as Knative would drive rekey: `rekey serve` hosts the functions; an AWS rotation
+// event (TriggerMesh form) arrives at /kms-event, duplicated and followed by an older one; the
+// reconcile function's continuation events go through a broker back to /reconcile; PingSource
+// ticks keep it going; the rotation completes, proven from etcd.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { createEtcdInspector } from '../../shared/adapters/etcd/inspector.ts';
+import { keyIdHash } from '../../shared/domain/key-id.ts';
+import { type Broker, deliver, startBroker } from '../support/knative-broker.ts';
+import { coreApi, kubeConfig } from '../support/kube.ts';
+import { type RekeyUnderTest, rekeyFor, rekeySettings } from '../support/rekey-fixture.ts';
+import { freePort, waitFor } from '../support/sandbox/net.ts';
+import { rotate, waitForKeyId } from '../support/sandbox/sandbox.ts';
+import { startSandbox, type TestSandbox } from '../support/sandbox-fixture.ts';
+import { seedMany } from '../support/seed.ts';
+import { waitForObservation } from '../support/settle.ts';
+
+const CLI = fileURLToPath(new URL('../../functions/cli/main.ts', import.meta.url));
+const fixture = (name: string) =>
+  JSON.parse(
+    readFileSync(new URL(`../fixtures/events/${name}`, import.meta.url), 'utf8'),
+  ) as Record<string, unknown>;
+const AWS_KEY = 'arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+const PING = {
+  type: 'dev.knative.sources.ping',
+  source: '/apis/v1/namespaces/rekey-system/pingsources/rekey-tick',
+  data: {},
+};
+
+/** A TriggerMesh-form CloudEvent of a fixture, as binary-mode parts. */
+function triggermesh(file: string) {
+  const { type, source, id, data, awseventssource, awseventsdetailtype } = fixture(file);
+  return {
+    type: String(type),
+    source: String(source),
+    id: String(id),
+    data,
+    extensions: {
+      awseventssource: String(awseventssource),
+      awseventsdetailtype: String(awseventsdetailtype),
+    },
+  };
+}
+
+describe('e2e: an AWS rotation event drives a full rotation through the functions', () => {
+  let sb: TestSandbox;
+  let broker: Broker;
+  let serve: ChildProcess;
+  let base: string;
+  let rekey: RekeyUnderTest;
+  const out: string[] = [];
+  const routes: Record<string, string> = {};
+
+  before(async () => {
+    sb = await startSandbox();
+    await seedMany(coreApi(sb.env), { namespaces: 3, perNamespace: 100, prefix: 'e2e' });
+    broker = await startBroker(routes);
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    routes['dev.rekey.migration.slice'] = `${base}/reconcile`;
+    const kubeconfig = join(sb.dir, 'kubeconfig-rekey');
+    writeFileSync(kubeconfig, kubeConfig(sb.env, { user: 'rekey' }).exportConfig());
+    serve = spawn(process.execPath, [CLI, 'serve', '--port', String(port)], {
+      env: {
+        ...process.env,
+        ...rekeySettings(sb.env, {
+          REKEY_BUDGET_SECONDS: '3',
+          REKEY_PAGE_SIZE: '50',
+          REKEY_CONCURRENCY: '4',
+        }),
+        KUBECONFIG: kubeconfig,
+        K_SINK: broker.url,
+        REKEY_KMS_KEY: AWS_KEY,
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    serve.stdout?.on('data', (d: Buffer) => out.push(d.toString()));
+    serve.stderr?.on('data', (d: Buffer) => out.push(d.toString()));
+    await waitFor('rekey serve /healthz', async () =>
+      (await fetch(`${base}/healthz`).catch(() => undefined))?.ok ? true : undefined,
+    );
+    rekey = rekeyFor(sb.env);
+  });
+  after(async () => {
+    serve?.kill('SIGTERM');
+    rekey?.close();
+    await broker?.close();
+    await sb?.stop();
+  });
+
+  async function newest() {
+    const all = await rekey.deps.store.list(sb.env.kms.providerName);
+    return all.map((s) => s.revision).sort((a, b) => b.number - a.number)[0];
+  }
+
+  async function tickUntil(done: () => Promise<boolean>, limitMs: number): Promise<void> {
+    const deadline = Date.now() + limitMs;
+    while (!(await done())) {
+      assert.ok(
+        Date.now() < deadline,
+        `not done in ${limitMs / 1000} s; serve said:\n${out.join('').slice(-2000)}`,
+      );
+      const r = await deliver(`${base}/reconcile`, PING);
+      assert.equal(r.status, 200, r.body);
+      await new Promise((res) => setTimeout(res, 2000));
+    }
+  }
+
+  it('completes the rotation, harmless under duplicate and reordered deliveries', async (t) => {
+    await tickUntil(async () => (await newest())?.phase === 'Completed', 60_000); // baseline K1
+
+    const k2 = await rotate({ dir: sb.dir });
+    await waitForKeyId(k2, { dir: sb.dir });
+    await waitForObservation(rekey, k2);
+
+    const event = triggermesh('ce-triggermesh-eventbridge.json');
+    const first = await deliver(`${base}/kms-event`, event);
+    assert.equal(first.status, 200, first.body);
+    const answer = JSON.parse(first.body) as { outcome: string; verdict?: string };
+    assert.equal(answer.outcome, 'rotation');
+    assert.equal(answer.verdict, 'key-id-changed', `${first.body}\n${out.join('').slice(-3000)}`);
+    const dup = await deliver(`${base}/kms-event`, event); // Knative delivers at least once
+    assert.equal(dup.status, 200, dup.body);
+    assert.equal(JSON.parse(dup.body).outcome, 'rotation');
+    const older = { ...event, id: 'older-event', data: fixture('aws-cmk-rotation-legacy.json') };
+    const late = await deliver(`${base}/kms-event`, older); // an older rotation, arriving late
+    assert.equal(late.status, 200, late.body);
+
+    await tickUntil(async () => {
+      const r = await newest();
+      return r?.keyIdHash === keyIdHash(k2) && (r.phase === 'Completed' || r.phase === 'Degraded');
+    }, 240_000);
+    const done = await newest();
+    assert.equal(done?.phase, 'Completed', done?.lastError);
+    assert.equal(done?.verification?.clean, true);
+    const revisions = await rekey.deps.store.list(sb.env.kms.providerName);
+    assert.equal(revisions.length, 2, 'duplicates and the late event created no extra revision');
+    const notes = revisions.flatMap((s) =>
+      s.revision.kmsRotation ? [s.revision.kmsRotation] : [],
+    );
+    assert.deepEqual(
+      notes.map((n) => n.verdict),
+      ['key-id-changed'],
+      `the rotation is noted once; the duplicate and the older event change nothing: ${JSON.stringify(notes)} ${dup.body.slice(0, 300)} ${late.body.slice(0, 300)}`,
+    );
+    assert.match(JSON.parse(dup.body).reason ?? '', /duplicate/);
+
+    const inspector = createEtcdInspector({
+      endpoints: [sb.env.etcd.url],
+      prefix: sb.env.etcd.prefix,
+      resources: ['secrets'],
+    });
+    const summary = await inspector.summarise();
+    inspector.close();
+    assert.deepEqual(
+      summary.rows.map((r) => r.keyID),
+      [k2],
+    );
+
+    const types = new Set(broker.events.map((e) => e.type));
+    for (const ty of [
+      'revision.created',
+      'migration.slice',
+      'verification.completed',
+      'migration.completed',
+    ]) {
+      assert.ok(types.has(`dev.rekey.${ty}`), `emitted dev.rekey.${ty}: ${[...types].join(', ')}`);
+    }
+    for (const e of broker.events)
+      assert.ok(!JSON.stringify(e.data).includes('local-'), 'events carry key_id hashes only');
+    t.diagnostic(`broker saw ${broker.events.length} events: ${[...types].join(', ')}`);
+  });
+
+  it('records a rotation of a key the cluster does not use as unrelated, and rewrites nothing', async () => {
+    const before = await newest();
+    const other = triggermesh('ce-triggermesh-eventbridge.json');
+    const data = structuredClone(other.data) as { resources: string[] };
+    data.resources = [
+      'arn:aws:kms:us-west-2:111122223333:key/ffffffff-0000-0000-0000-000000000000',
+    ];
+    const r = await deliver(`${base}/kms-event`, { ...other, id: 'other-key', data });
+    assert.equal(r.status, 200);
+    assert.equal((JSON.parse(r.body) as { outcome: string }).outcome, 'unrelated');
+    const afterwards = await newest();
+    assert.equal(afterwards?.name, before?.name);
+    assert.equal(afterwards?.updatedAt, before?.updatedAt, 'the revision was not touched');
+  });
+
+  it('answers bad input with a clear 4xx and never a 5xx', async () => {
+    const post = (path: string, init: RequestInit) =>
+      fetch(`${base}${path}`, { method: 'POST', ...init });
+    const notJson = await post('/kms-event', {
+      headers: { 'content-type': 'application/cloudevents+json' },
+      body: '{',
+    });
+    assert.equal(notJson.status, 400);
+    const unknownType = await deliver(`${base}/kms-event`, {
+      type: 'com.example.other',
+      source: 'x',
+      data: {},
+    });
+    assert.equal(unknownType.status, 422);
+    const noCe = await post('/kms-event', {
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    assert.equal(noCe.status, 415);
+    const raw = await post('/kms-event/eventbridge', {
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    assert.equal(raw.status, 401, 'raw EventBridge needs the shared secret');
+    const wrongPing = await deliver(`${base}/reconcile`, {
+      type: 'com.example.other',
+      source: 'x',
+      data: {},
+    });
+    assert.equal(wrongPing.status, 422);
+    const resourceMode = await deliver(`${base}/cluster-event`, {
+      type: 'dev.knative.apiserver.resource.update',
+      source: 'x',
+      data: { kind: 'Secret', data: { password: 'aGVsbG8=' } },
+    });
+    assert.equal(resourceMode.status, 422);
+    assert.ok(!resourceMode.body.includes('aGVsbG8='), 'the secret value is not echoed');
+    const health = await fetch(`${base}/healthz`);
+    assert.equal(health.status, 200, 'still serving');
+  });
+});
