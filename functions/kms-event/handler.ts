@@ -26,7 +26,6 @@ export type KmsEventResult =
       verdict?: string;
       explanation?: string;
       reason?: string;
-      reason?: string;
       step: StepOutcome;
     }
   | { outcome: 'danger'; revision?: string; step: StepOutcome }
