@@ -24,7 +24,7 @@ function sameSecret(a: string, b: string): boolean {
 function isCloudEvent(headers: Record<string, string>): boolean {
   return (
     headers['ce-type'] !== undefined ||
-    (headers['content-type'] ?? '').startsWith('application/cloudevents')
+    (headers['content-type'] ?? '').toLowerCase().startsWith('application/cloudevents')
   );
 }
 

@@ -20,6 +20,33 @@ const BATCH_MEDIA_TYPE = 'application/cloudevents-batch+json';
 const STRUCTURED_MEDIA_TYPE = 'application/cloudevents';
 const SPEC_VERSIONS = new Set(['1.0', '0.3']);
 
+const inventedTime = new WeakSet<object>();
+
+/** True when the sender gave no `time` and the SDK filled in the receive time. */
+export function timeWasInvented(event: object): boolean {
+  return inventedTime.has(event);
+}
+
+function normalisedContentType(contentType: string | undefined): string | undefined {
+  if (contentType === undefined) return undefined;
+  const [media = '', ...params] = contentType.split(';');
+  return [media.trim().toLowerCase(), ...params].join(';');
+}
+
+function timeWasSent(headers: Record<string, string>, body: unknown, structured: boolean): boolean {
+  if (!structured) return headers['ce-time'] !== undefined;
+  const parsed = typeof body === 'string' ? safeJson(body) : body;
+  return typeof parsed === 'object' && parsed !== null && 'time' in parsed;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 function mediaType(contentType: string | undefined): string {
   return (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
 }
@@ -95,7 +122,11 @@ export async function readCloudEvent(
 
   let event: CloudEvent<unknown>;
   try {
-    const parsed = HTTP.toEvent<unknown>({ headers, body });
+    // the SDK matches media types case-sensitively; RFC 9110 says they are not
+    const parsed = HTTP.toEvent<unknown>({
+      headers: { ...headers, 'content-type': normalisedContentType(headers['content-type']) },
+      body,
+    });
     if (Array.isArray(parsed)) {
       throw new PermanentError('CloudEvents batch mode is not supported', { status: 422 });
     }
@@ -109,6 +140,9 @@ export async function readCloudEvent(
     throw new PermanentError(`malformed CloudEvent: unsupported specversion ${event.specversion}`);
   }
 
+  // The SDK stamps "now" on an event sent without `time` (an optional attribute); remember that,
+  // so a parser never mistakes the moment of delivery for the moment of the change.
+  if (!timeWasSent(headers, body, structured)) inventedTime.add(event);
   c.set('ceId', event.id);
   c.set('ceType', event.type);
   const traceExt = event.traceparent;

@@ -1,5 +1,6 @@
 // The parts of a received CloudEvent the pure parsers read: core attributes plus every extension.
 import type { CloudEvent } from 'cloudevents';
+import { timeWasInvented } from './cloudevent-intake.ts';
 
 const CORE = new Set([
   'id',
@@ -31,7 +32,7 @@ export function toParts(ce: CloudEvent<unknown>): CloudEventParts {
     id: ce.id,
     type: ce.type,
     source: ce.source,
-    ...(ce.time ? { time: ce.time } : {}),
+    ...(ce.time && !timeWasInvented(ce) ? { time: ce.time } : {}),
     ...(ce.subject ? { subject: ce.subject } : {}),
     data: ce.data,
     extensions,
