@@ -1,70 +1,50 @@
-// `rekey status`: the provider's revisions (phase, progress) and which key_id hash each live
-// apiserver reports now.
-
+// `rekey status`: the provider's revisions (phase, progress, notes) and which key_id hash each
+// live apiserver reports now, with the convergence verdict for the newest revision.
 import type { ReconcileConfig, ReconcileDeps } from '../../shared/core/deps.ts';
 import { assessConvergence } from '../../shared/domain/convergence.ts';
-import { currentKeyIdHashes } from '../../shared/domain/key-id-metrics.ts';
-import { summariseProgress } from '../../shared/domain/migration-progress.ts';
+import { statusReport } from '../status-report.ts';
 import { type Format, printJson, printTable } from './output.ts';
+
+const short = (h: string | null) => (h ? `${h.slice(0, 19)}…` : '-');
 
 export async function statusCommand(
   deps: ReconcileDeps,
   config: ReconcileConfig,
   format: Format,
 ): Promise<number> {
-  const [stored, adoption] = await Promise.all([
-    deps.store.list(config.provider),
-    deps.adoption.read(),
-  ]);
-  const revisions = stored
-    .map((s) => s.revision)
-    .sort((a, b) => b.number - a.number)
-    .map((r) => ({
-      name: r.name,
-      keyIdHash: r.keyIdHash,
-      phase: r.phase,
-      source: r.source,
-      observedAt: r.observedAt,
-      counts: summariseProgress(r.progress).counts,
-      verified: r.verification ? r.verification.clean : null,
-      ...(r.lastError ? { message: r.lastError } : {}),
-    }));
-  const reporting = currentKeyIdHashes(adoption.samples).filter(
-    (s) => s.providerName === config.provider,
-  );
-  const newest = stored.map((s) => s.revision).sort((a, b) => b.number - a.number)[0];
+  const report = await statusReport(deps, config);
+  const newest = report.revisions[0];
   const convergence = newest
     ? assessConvergence({
         keyIdHash: newest.keyIdHash,
         provider: config.provider,
-        liveApiservers: adoption.liveApiservers,
-        samples: adoption.samples,
-        metricsReadable: adoption.metricsReadable,
+        liveApiservers: report.apiservers.map((a) => a.apiserverIdHash),
+        samples: report.apiservers.flatMap((a) =>
+          a.keyIdHash
+            ? [
+                {
+                  providerName: config.provider,
+                  keyIdHash: a.keyIdHash,
+                  apiserverIdHash: a.apiserverIdHash,
+                  timestamp: 0,
+                },
+              ]
+            : [],
+        ),
+        metricsReadable: report.metricsReadable,
         observedAt: newest.observedAt,
         now: deps.clock.now(),
       })
     : undefined;
-  const apiservers = adoption.liveApiservers.map((id) => ({
-    apiserverIdHash: id,
-    keyIdHash: reporting.find((s) => s.apiserverIdHash === id)?.keyIdHash ?? null,
-  }));
-  const report = {
-    provider: config.provider,
-    revisions,
-    apiservers,
-    metricsReadable: adoption.metricsReadable,
-    ...(adoption.unreadableReason ? { metricsProblem: adoption.unreadableReason } : {}),
-    ...(convergence ? { convergence } : {}),
-  };
-  if (format === 'json') printJson(report);
+  if (format === 'json') printJson({ ...report, ...(convergence ? { convergence } : {}) });
   else {
     process.stdout.write(`provider ${config.provider}\n\nrevisions:\n`);
     printTable([
       ['NAME', 'PHASE', 'KEY-ID-HASH', 'LISTED', 'RE-ENCRYPTED', 'FAILED', 'VERIFIED'],
-      ...revisions.map((r) => [
+      ...report.revisions.map((r) => [
         r.name,
         r.phase,
-        `${r.keyIdHash.slice(0, 19)}…`,
+        short(r.keyIdHash),
         String(r.counts.listed),
         String(r.counts.reencrypted),
         String(r.counts.failed),
@@ -74,13 +54,19 @@ export async function statusCommand(
     process.stdout.write('\napiservers:\n');
     printTable([
       ['APISERVER-ID-HASH', 'REPORTS-KEY-ID-HASH'],
-      ...apiservers.map((a) => [
-        `${a.apiserverIdHash.slice(0, 19)}…`,
-        a.keyIdHash ? `${a.keyIdHash.slice(0, 19)}…` : '-',
-      ]),
+      ...report.apiservers.map((a) => [short(a.apiserverIdHash), short(a.keyIdHash)]),
     ]);
+    if (report.metricsProblem) process.stdout.write(`\nmetrics: ${report.metricsProblem}\n`);
     if (convergence) process.stdout.write(`\nconvergence: ${convergence.reason}\n`);
-    if (revisions[0]?.message) process.stdout.write(`note: ${revisions[0].message}\n`);
+    if (newest?.message) process.stdout.write(`note: ${newest.message}\n`);
+    if (newest?.kmsRotation)
+      process.stdout.write(
+        `KMS rotation (${newest.kmsRotation.verdict}): ${newest.kmsRotation.explanation}\n`,
+      );
+    if (newest?.keyDanger)
+      process.stdout.write(
+        `DANGER: the KMS reports ${newest.keyDanger.what} for ${newest.keyDanger.key} at ${newest.keyDanger.at}\n`,
+      );
   }
-  return revisions[0]?.phase === 'Degraded' ? 1 : 0;
+  return newest?.phase === 'Degraded' || newest?.keyDanger ? 1 : 0;
 }

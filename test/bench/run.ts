@@ -16,6 +16,16 @@ const RUNNER = fileURLToPath(new URL('./runner.ts', import.meta.url));
 const THROUGHPUT_N = Number(process.env.BENCH_SECRETS ?? 10_000);
 const RSS_SIZES = (process.env.BENCH_RSS_SIZES ?? '10000,50000').split(',').map(Number);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+/**
+ * V8 heap settings of the runner: by default those the deployed functions run with (infra sets
+ * NODE_OPTIONS to the same), since Node's defaults let garbage pile up to several hundred MB before
+ * collecting it. BENCH_NODE_FLAGS='' measures Node's defaults.
+ */
+const NODE_FLAGS = (
+  process.env.BENCH_NODE_FLAGS ?? '--max-semi-space-size=4 --max-old-space-size=160'
+)
+  .split(' ')
+  .filter(Boolean);
 
 interface RunnerResult {
   counts: { listed: number; reencrypted: number; failed: number };
@@ -59,7 +69,7 @@ async function measure(n: number): Promise<RunnerResult[]> {
     };
     const run = (keyId: string) =>
       JSON.parse(
-        execFileSync(process.execPath, [RUNNER], {
+        execFileSync(process.execPath, [...NODE_FLAGS, RUNNER], {
           env: { ...env, BENCH_KEY_ID: keyId },
           encoding: 'utf8',
         }),
