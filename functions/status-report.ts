@@ -2,6 +2,7 @@
 // `status` command and the CLI's JSON output.
 
 import type { ReconcileConfig, ReconcileDeps } from '../shared/core/deps.ts';
+import { assessConvergence } from '../shared/domain/convergence.ts';
 import { currentKeyIdHashes } from '../shared/domain/key-id-metrics.ts';
 import { summariseProgress } from '../shared/domain/migration-progress.ts';
 
@@ -13,7 +14,20 @@ export async function statusReport(deps: ReconcileDeps, config: ReconcileConfig)
   const reporting = currentKeyIdHashes(adoption.samples).filter(
     (s) => s.providerName === config.provider,
   );
+  const newest = stored.map((s) => s.revision).sort((a, b) => b.number - a.number)[0];
+  const convergence = newest
+    ? assessConvergence({
+        keyIdHash: newest.keyIdHash,
+        provider: config.provider,
+        liveApiservers: adoption.liveApiservers,
+        samples: adoption.samples,
+        metricsReadable: adoption.metricsReadable,
+        observedAt: newest.observedAt,
+        now: deps.clock.now(),
+      })
+    : undefined;
   return {
+    ...(convergence ? { convergence } : {}),
     provider: config.provider,
     revisions: stored
       .map((s) => s.revision)

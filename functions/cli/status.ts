@@ -1,7 +1,6 @@
 // `rekey status`: the provider's revisions (phase, progress, notes) and which key_id hash each
 // live apiserver reports now, with the convergence verdict for the newest revision.
 import type { ReconcileConfig, ReconcileDeps } from '../../shared/core/deps.ts';
-import { assessConvergence } from '../../shared/domain/convergence.ts';
 import { statusReport } from '../status-report.ts';
 import { type Format, printJson, printTable } from './output.ts';
 
@@ -14,29 +13,8 @@ export async function statusCommand(
 ): Promise<number> {
   const report = await statusReport(deps, config);
   const newest = report.revisions[0];
-  const convergence = newest
-    ? assessConvergence({
-        keyIdHash: newest.keyIdHash,
-        provider: config.provider,
-        liveApiservers: report.apiservers.map((a) => a.apiserverIdHash),
-        samples: report.apiservers.flatMap((a) =>
-          a.keyIdHash
-            ? [
-                {
-                  providerName: config.provider,
-                  keyIdHash: a.keyIdHash,
-                  apiserverIdHash: a.apiserverIdHash,
-                  timestamp: 0,
-                },
-              ]
-            : [],
-        ),
-        metricsReadable: report.metricsReadable,
-        observedAt: newest.observedAt,
-        now: deps.clock.now(),
-      })
-    : undefined;
-  if (format === 'json') printJson({ ...report, ...(convergence ? { convergence } : {}) });
+  const convergence = report.convergence;
+  if (format === 'json') printJson(report);
   else {
     process.stdout.write(`provider ${config.provider}\n\nrevisions:\n`);
     printTable([
