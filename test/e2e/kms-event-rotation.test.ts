@@ -8,8 +8,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { createEtcdInspector } from '../../shared/adapters/etcd/inspector.ts';
 import { keyIdHash } from '../../shared/domain/key-id.ts';
+import { etcdSummary } from '../support/etcd-keys.ts';
 import { type Broker, deliver, startBroker } from '../support/knative-broker.ts';
 import { coreApi, kubeConfig } from '../support/kube.ts';
 import { type RekeyUnderTest, rekeyFor, rekeySettings } from '../support/rekey-fixture.ts';
@@ -150,13 +150,7 @@ describe('e2e: an AWS rotation event drives a full rotation through the function
     );
     assert.match(JSON.parse(dup.body).reason ?? '', /duplicate/);
 
-    const inspector = createEtcdInspector({
-      endpoints: [sb.env.etcd.url],
-      prefix: sb.env.etcd.prefix,
-      resources: ['secrets'],
-    });
-    const summary = await inspector.summarise();
-    inspector.close();
+    const summary = await etcdSummary(sb.env);
     assert.deepEqual(
       summary.rows.map((r) => r.keyID),
       [k2],

@@ -3,7 +3,7 @@
 // value ever requested or logged by rekey.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createEtcdInspector } from '../../shared/adapters/etcd/inspector.ts';
+import { etcdSummary } from '../support/etcd-keys.ts';
 import { coreApi } from '../support/kube.ts';
 import { type RekeyUnderTest, rekeyFor } from '../support/rekey-fixture.ts';
 import { rotate } from '../support/sandbox/sandbox.ts';
@@ -61,13 +61,7 @@ describe('rekey: rotation under concurrent load', () => {
     );
 
     // independent proof: every secret in etcd is under K2
-    const inspector = createEtcdInspector({
-      endpoints: [sb.env.etcd.url],
-      prefix: sb.env.etcd.prefix,
-      resources: ['secrets'],
-    });
-    const summary = await inspector.summarise();
-    inspector.close();
+    const summary = await etcdSummary(sb.env);
     assert.deepEqual(
       summary.rows.map((r) => [r.kind, r.provider, r.keyID]),
       [['kms-v2', sb.env.kms.providerName, k2]],

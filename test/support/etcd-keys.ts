@@ -24,3 +24,17 @@ export async function keyIdsInEtcd(
     inspector.close();
   }
 }
+
+/** The per-(kind, provider, keyID) summary of every object of `resource` in the sandbox's etcd. */
+export async function etcdSummary(env: SandboxEnv, resource = 'secrets') {
+  const inspector = createEtcdInspector({
+    endpoints: [env.etcd.url],
+    prefix: env.etcd.prefix,
+    resources: [resource],
+  });
+  try {
+    return await inspector.summarise();
+  } finally {
+    inspector.close();
+  }
+}

@@ -9,21 +9,13 @@ import {
 import { keyIdHash } from '../../domain/key-id.ts';
 import type { ObjectFailure } from '../../domain/migration-counts.ts';
 import { isObservationSource } from '../../domain/observation.ts';
-import type { Phase } from '../../domain/phase.ts';
+import { PHASES, type Phase } from '../../domain/phase.ts';
 import { providerSegment, type Revision } from '../../domain/revision.ts';
 
 export const REVISION_SECRET_TYPE = 'rekey.dev/encryption-key-revision';
 export const LABEL_REVISION = `${ANNOTATION_PREFIX}revision`;
 export const LABEL_PROVIDER = `${ANNOTATION_PREFIX}provider`;
 const A = (k: string) => `${ANNOTATION_PREFIX}${k}`;
-const PHASES: readonly Phase[] = [
-  'Observed',
-  'Converging',
-  'Migrating',
-  'Verifying',
-  'Completed',
-  'Degraded',
-];
 
 /** A label value for the provider (at most 63 characters, so long names are cut; the annotation is exact). */
 export function providerLabel(provider: string): string {
