@@ -26,7 +26,7 @@ export function startReporter(
   track: Track,
 ): void {
   track(
-    startDetached('key-id-reporter-' + node, process.execPath, [REPORTER_MAIN], {
+    startDetached(`key-id-reporter-${node}`, process.execPath, [REPORTER_MAIN], {
       log: join(logDir, `key-id-reporter-${node}.log`),
       env: {
         ...process.env,
