@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { PluginBackend } from './sandbox/components.ts';
 import type { SandboxEnv } from './sandbox/env-file.ts';
 import { down, up } from './sandbox/sandbox.ts';
 
@@ -12,9 +13,15 @@ export interface TestSandbox {
   stop(): Promise<void>;
 }
 
-export async function startSandbox({ apiservers = 1 } = {}): Promise<TestSandbox> {
+export async function startSandbox({
+  apiservers = 1,
+  pluginBackend,
+}: {
+  apiservers?: number;
+  pluginBackend?: PluginBackend;
+} = {}): Promise<TestSandbox> {
   const dir = mkdtempSync(join(tmpdir(), 'rekey-test-'));
-  const env = await up({ dir, apiservers });
+  const env = await up({ dir, apiservers, ...(pluginBackend ? { pluginBackend } : {}) });
   return {
     env,
     dir,

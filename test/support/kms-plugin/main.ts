@@ -2,13 +2,32 @@
 // EncryptionConfiguration points at. Also `rotate`, for shells; in-process callers use keyring.ts.
 //
 //   node test/support/kms-plugin/main.ts --socket <path> --keyring <dir> --instance <name>
+//        [--backend aws|gcp --endpoint <url|host:port> --key <key ARN|CryptoKey name>]
 //   node test/support/kms-plugin/main.ts rotate --keyring <dir> --instance a [--instance b ...]
 import { parseArgs } from 'node:util';
+import { createAwsKms } from '../../../shared/adapters/aws-kms/index.ts';
+import { localKmsClientOptions } from '../../../shared/adapters/gcp-kms/client.ts';
+import { createGcpKms } from '../../../shared/adapters/gcp-kms/gcp-kms.ts';
+import { awsBackend } from './backends/aws-backend.ts';
+import type { KeyBackend } from './backends/backend.ts';
+import { gcpBackend } from './backends/gcp-backend.ts';
 import { rotate } from './keyring.ts';
 import { startKmsPlugin } from './server.ts';
 
+/** A cloud backend against a local KMS endpoint (the sandbox has no real cloud). */
+function cloudBackend(kind: string, endpoint: string, key: string): KeyBackend {
+  if (kind === 'aws') {
+    const region = key.split(':')[3] || 'us-east-1';
+    // the local endpoint checks that requests are SigV4-signed, not by whom
+    const credentials = { accessKeyId: 'rekey-sandbox', secretAccessKey: 'rekey-sandbox' };
+    return awsBackend(createAwsKms({ endpoint, region, credentials }), key);
+  }
+  if (kind === 'gcp') return gcpBackend(createGcpKms(localKmsClientOptions(endpoint)), key);
+  throw new Error(`unknown --backend ${kind}: use keyring, aws or gcp`);
+}
+
 const USAGE = `usage:
-  main.ts [serve] --socket <path> --keyring <dir> --instance <name>
+  main.ts [serve] --socket <path> --keyring <dir> --instance <name> [--backend aws|gcp --endpoint <e> --key <k>]
   main.ts rotate --keyring <dir> --instance <name> [--instance <name> ...]`;
 
 function log(event: Record<string, unknown>): void {
@@ -21,8 +40,19 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-async function serve(socketPath: string, keyringDir: string, instance: string): Promise<void> {
-  const plugin = await startKmsPlugin({ socketPath, keyringDir, instance, log });
+async function serve(
+  socketPath: string,
+  keyringDir: string,
+  instance: string,
+  backend?: KeyBackend,
+): Promise<void> {
+  const plugin = await startKmsPlugin({
+    socketPath,
+    keyringDir,
+    instance,
+    log,
+    ...(backend ? { backend } : {}),
+  });
   const shutdown = (signal: string) => {
     log({ level: 'info', msg: 'shutting down', signal, instance });
     plugin.stop().then(
@@ -48,6 +78,9 @@ async function main(argv: string[]): Promise<void> {
       socket: { type: 'string' },
       keyring: { type: 'string' },
       instance: { type: 'string', multiple: true },
+      backend: { type: 'string' },
+      endpoint: { type: 'string' },
+      key: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -68,7 +101,13 @@ async function main(argv: string[]): Promise<void> {
   if (!values.socket) fail('--socket is required');
   const [instance, ...extra] = instances;
   if (instance === undefined || extra.length > 0) fail('serve needs exactly one --instance');
-  await serve(values.socket, values.keyring, instance);
+  const kind = values.backend ?? 'keyring';
+  let backend: KeyBackend | undefined;
+  if (kind !== 'keyring') {
+    if (!values.endpoint || !values.key) fail(`--backend ${kind} needs --endpoint and --key`);
+    backend = cloudBackend(kind, values.endpoint, values.key);
+  }
+  await serve(values.socket, values.keyring, instance, backend);
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

@@ -1,6 +1,6 @@
-// The sandbox KMS v2 plugin: a gRPC v2.KeyManagementService on a unix socket, backed by the
-// file keyring. The current key_id is re-read on every call, so a rotation made by another
-// process (the sandbox CLI) shows up on the next Status without a restart.
+// The sandbox KMS v2 plugin: a gRPC v2.KeyManagementService on a unix socket over a key backend
+// (the file keyring by default; AWS or GCP KMS through rekey's adapters). The current key_id is
+// re-read on every call, so a rotation made elsewhere shows up on the next Status.
 
 import { rm, stat } from 'node:fs/promises';
 import { connect } from 'node:net';
@@ -14,12 +14,11 @@ import {
   kmsV2ServiceClient,
   type StatusResponseWire,
 } from '../../../shared/adapters/kms-plugin/proto.ts';
-import { MAX_PLAINTEXT_BYTES, unwrap, wrap } from './envelope.ts';
+import { BackendError, type KeyBackend } from './backends/backend.ts';
+import { keyringBackend } from './backends/keyring-backend.ts';
 import { type Keyring, openKeyring } from './keyring.ts';
 
-/** Stored in etcd in plaintext next to each object: names the wrapping format, nothing secret. */
-export const ANNOTATION_KEY = 'keyring.rekey.dev';
-const ANNOTATION_VALUE = Buffer.from('aes-256-gcm;aad=key_id;v1');
+export { ANNOTATION_KEY } from './backends/keyring-backend.ts';
 
 type Log = (event: Record<string, unknown>) => void;
 
@@ -27,20 +26,25 @@ function rpcError(code: grpc.status, details: string): Partial<grpc.ServiceError
   return { code, details, message: details };
 }
 
-/** Handlers for v2.KeyManagementService. Logs carry key ids and errors, never plaintext or keys. */
-export function kmsV2Handlers(
-  keyring: Keyring,
-  instance: string,
+/** Handlers for v2.KeyManagementService over a backend. Logs carry key ids and errors, never plaintext or keys. */
+export function kmsV2BackendHandlers(
+  backend: KeyBackend,
   log: Log,
 ): grpc.UntypedServiceImplementation {
   function fail(rpc: string, err: unknown): Partial<grpc.ServiceError> {
     const details = err instanceof Error ? err.message : String(err);
+    if (err instanceof BackendError) {
+      return rpcError(
+        err.kind === 'not-found' ? grpc.status.NOT_FOUND : grpc.status.INVALID_ARGUMENT,
+        details,
+      );
+    }
     log({ level: 'error', rpc, error: details });
-    return rpcError(grpc.status.UNAVAILABLE, `keyring unavailable: ${details}`);
+    return rpcError(grpc.status.UNAVAILABLE, `key backend unavailable: ${details}`);
   }
 
   const Status: grpc.handleUnaryCall<unknown, StatusResponseWire> = (_call, callback) => {
-    keyring.current(instance).then(
+    backend.current().then(
       (keyId) => callback(null, { version: 'v2', healthz: 'ok', key_id: keyId }),
       (err) => callback(fail('Status', err)),
     );
@@ -50,28 +54,9 @@ export function kmsV2Handlers(
     call,
     callback,
   ) => {
-    const { plaintext } = call.request;
-    if (plaintext.length === 0 || plaintext.length > MAX_PLAINTEXT_BYTES) {
-      callback(
-        rpcError(
-          grpc.status.INVALID_ARGUMENT,
-          `plaintext must be 1..${MAX_PLAINTEXT_BYTES} bytes, got ${plaintext.length}`,
-        ),
-      );
-      return;
-    }
-    (async () => {
-      // Read the pointer once: the key_id returned must be the one the ciphertext was made with.
-      const keyId = await keyring.current(instance);
-      const key = await keyring.keyFor(keyId);
-      if (!key) throw new Error(`current key_id ${keyId} is missing from the keyring`);
-      return {
-        ciphertext: wrap(key, keyId, plaintext),
-        key_id: keyId,
-        annotations: { [ANNOTATION_KEY]: ANNOTATION_VALUE },
-      };
-    })().then(
-      (response) => callback(null, response),
+    backend.encrypt(call.request.plaintext).then(
+      (r) =>
+        callback(null, { ciphertext: r.ciphertext, key_id: r.keyId, annotations: r.annotations }),
       (err) => callback(fail('Encrypt', err)),
     );
   };
@@ -81,44 +66,22 @@ export function kmsV2Handlers(
     callback,
   ) => {
     const { ciphertext, key_id: keyId, annotations } = call.request;
-    const format = annotations[ANNOTATION_KEY];
-    if (format !== undefined && !format.equals(ANNOTATION_VALUE)) {
-      callback(
-        rpcError(
-          grpc.status.INVALID_ARGUMENT,
-          `unsupported ${ANNOTATION_KEY} annotation ${JSON.stringify(format.toString())}`,
-        ),
-      );
-      return;
-    }
-    keyring.keyFor(keyId).then(
-      (key) => {
-        if (!key) {
-          callback(
-            rpcError(
-              grpc.status.NOT_FOUND,
-              `unknown key_id ${JSON.stringify(keyId)}: not in keyring ${keyring.dir}`,
-            ),
-          );
-          return;
-        }
-        try {
-          callback(null, { plaintext: unwrap(key, keyId, ciphertext) });
-        } catch (err) {
-          const reason = err instanceof Error ? err.message : String(err);
-          callback(
-            rpcError(
-              grpc.status.INVALID_ARGUMENT,
-              `ciphertext does not decrypt under key_id ${JSON.stringify(keyId)}: ${reason}`,
-            ),
-          );
-        }
-      },
+    backend.decrypt({ keyId, ciphertext, annotations }).then(
+      (plaintext) => callback(null, { plaintext }),
       (err) => callback(fail('Decrypt', err)),
     );
   };
 
   return { Status, Encrypt, Decrypt };
+}
+
+/** Handlers over the local keyring (the sandbox default). */
+export function kmsV2Handlers(
+  keyring: Keyring,
+  instance: string,
+  log: Log,
+): grpc.UntypedServiceImplementation {
+  return kmsV2BackendHandlers(keyringBackend(keyring, instance), log);
 }
 
 /** Refuses to steal a socket a live process serves; removes one left behind by a dead plugin. */
@@ -146,6 +109,8 @@ export interface KmsPluginOptions {
   socketPath: string;
   keyringDir: string;
   instance: string;
+  /** Another key backend (AWS, GCP); the keyring is still opened for the local default. */
+  backend?: KeyBackend;
   log?: Log;
 }
 
@@ -163,14 +128,18 @@ export async function startKmsPlugin({
   socketPath,
   keyringDir,
   instance,
+  backend,
   log = () => {},
 }: KmsPluginOptions): Promise<RunningKmsPlugin> {
   const keyring = openKeyring({ dir: keyringDir });
-  const keyId = await keyring.ensureInitialised(instance);
+  const keyId = backend ? await backend.current() : await keyring.ensureInitialised(instance);
   await removeStaleSocket(socketPath);
 
   const server = new grpc.Server();
-  server.addService(kmsV2ServiceClient().service, kmsV2Handlers(keyring, instance, log));
+  server.addService(
+    kmsV2ServiceClient().service,
+    kmsV2BackendHandlers(backend ?? keyringBackend(keyring, instance), log),
+  );
   await new Promise<void>((resolve, reject) => {
     server.bindAsync(kmsSocketTarget(socketPath), grpc.ServerCredentials.createInsecure(), (err) =>
       err ? reject(err) : resolve(),

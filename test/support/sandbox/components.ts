@@ -61,6 +61,13 @@ function httpOk(url: string): Promise<boolean> {
   });
 }
 
+/** A cloud KMS (its local endpoint) behind the sandbox plugins instead of the file keyring. */
+export interface PluginBackend {
+  kind: 'aws' | 'gcp';
+  endpoint: string;
+  key: string;
+}
+
 /** Called with each process as soon as it is spawned, so a failed start can still be cleaned up. */
 export type Track = (rec: ProcessRecord) => void;
 
@@ -103,18 +110,23 @@ export async function startPlugin(
     socket,
     keyringDir,
     logDir,
+    backend,
   }: {
     instance: string;
     socket: string;
     keyringDir: string;
     logDir: string;
+    backend?: PluginBackend | undefined;
   },
   track: Track,
 ): Promise<void> {
+  const cloud = backend
+    ? ['--backend', backend.kind, '--endpoint', backend.endpoint, '--key', backend.key]
+    : [];
   const rec = startDetached(
     `kms-plugin-${instance}`,
     process.execPath,
-    [PLUGIN_MAIN, '--socket', socket, '--keyring', keyringDir, '--instance', instance],
+    [PLUGIN_MAIN, '--socket', socket, '--keyring', keyringDir, '--instance', instance, ...cloud],
     { log: join(logDir, `kms-plugin-${instance}.log`) },
   );
   track(rec);

@@ -28,7 +28,14 @@ export const sandboxEnv = z.object({
   // empty while `up` is still starting them
   apiservers: z.array(apiserver),
   etcd: z.object({ url: z.string(), prefix: z.string() }),
-  kms: z.object({ providerName: z.string(), keyringDir: z.string() }),
+  kms: z.object({
+    providerName: z.string(),
+    keyringDir: z.string(),
+    /** A cloud KMS behind the plugins (a local endpoint); absent = the file keyring. */
+    backend: z
+      .object({ kind: z.enum(['aws', 'gcp']), endpoint: z.string(), key: z.string() })
+      .optional(),
+  }),
   resources: z.array(z.string()),
   tokens: z.object({ adminFile: z.string(), rekeyFile: z.string() }),
   /** Temporary folder holding etcd data and plugin sockets, removed by `down`. */

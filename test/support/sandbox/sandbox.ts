@@ -9,7 +9,13 @@ import { currentKeyIdHashes, parseKeyIdStatus } from '../../../shared/domain/key
 import { openKeyring, rotate as rotateKeyring } from '../kms-plugin/keyring.ts';
 import { apiserverGet } from './apiserver-http.ts';
 import { ensureBinaries } from './build.ts';
-import { startApiserver, startEtcd, startPlugin, startReporter } from './components.ts';
+import {
+  type PluginBackend,
+  startApiserver,
+  startEtcd,
+  startPlugin,
+  startReporter,
+} from './components.ts';
 import {
   writeEncryptionConfig,
   writeIdentities,
@@ -38,6 +44,8 @@ export interface UpOptions {
   dir?: string;
   apiservers?: number;
   resources?: string[];
+  /** A cloud KMS endpoint behind the plugins (AWS or GCP, local); default the file keyring. */
+  pluginBackend?: PluginBackend;
   log?: (line: string) => void;
 }
 
@@ -51,6 +59,7 @@ export async function up({
   dir = defaultSandboxDir(),
   apiservers = 1,
   resources = ['secrets', 'configmaps'],
+  pluginBackend,
   log = () => {},
 }: UpOptions = {}): Promise<SandboxEnv> {
   dir = resolve(dir);
@@ -82,7 +91,11 @@ export async function up({
     kubeconfig: join(dir, 'kubeconfig'),
     apiservers: [],
     etcd: { url: '', prefix: ETCD_PREFIX },
-    kms: { providerName: PROVIDER_NAME, keyringDir },
+    kms: {
+      providerName: PROVIDER_NAME,
+      keyringDir,
+      ...(pluginBackend ? { backend: pluginBackend } : {}),
+    },
     resources,
     tokens: { adminFile: ids.adminFile, rekeyFile: ids.rekeyFile },
     tmpDir,
@@ -115,7 +128,10 @@ export async function up({
     });
     for (const p of planned) {
       log(`starting KMS v2 plugin ${p.instance} on ${p.socket}`);
-      await startPlugin({ instance: p.instance, socket: p.socket, keyringDir, logDir }, track);
+      await startPlugin(
+        { instance: p.instance, socket: p.socket, keyringDir, logDir, backend: pluginBackend },
+        track,
+      );
     }
     log(`starting ${apiservers} kube-apiserver(s) on port ${port}`);
     const started = await Promise.all(
@@ -287,6 +303,9 @@ export function rotate({
   only?: number[];
 } = {}): Promise<string> {
   const env = readEnv(dir);
+  if (env.kms.backend) {
+    throw new Error(`this sandbox's plugins use ${env.kms.backend.kind} KMS: rotate the key there`);
+  }
   const instances = (only ?? env.apiservers.map((_, i) => i)).map((i) => {
     const a = env.apiservers[i];
     if (!a) throw new Error(`no apiserver ${i}: this sandbox has ${env.apiservers.length}`);
@@ -347,6 +366,7 @@ export async function pluginStart({ dir = defaultSandboxDir(), index = 0 } = {})
       socket: a.plugin.socket,
       keyringDir: env.kms.keyringDir,
       logDir: join(env.dir, 'logs'),
+      backend: env.kms.backend,
     },
     (started) => {
       env.processes = [...env.processes.filter((p) => p.name !== name), started];
