@@ -3,33 +3,24 @@
 // reconcile function's continuation events go through a broker back to /reconcile; PingSource
 // ticks keep it going; the rotation completes, proven from etcd.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { keyIdHash } from '../../shared/domain/key-id.ts';
 import { etcdSummary } from '../support/etcd-keys.ts';
-import { type Broker, deliver, startBroker } from '../support/knative-broker.ts';
-import { coreApi, kubeConfig } from '../support/kube.ts';
-import { type RekeyUnderTest, rekeyFor, rekeySettings } from '../support/rekey-fixture.ts';
-import { freePort, waitFor } from '../support/sandbox/net.ts';
+import { type Broker, deliver } from '../support/knative-broker.ts';
+import { coreApi } from '../support/kube.ts';
+import { type RekeyUnderTest, rekeyFor } from '../support/rekey-fixture.ts';
+import { type ServedRekey, serveRekey } from '../support/rekey-serve.ts';
 import { rotate, waitForKeyId } from '../support/sandbox/sandbox.ts';
 import { startSandbox, type TestSandbox } from '../support/sandbox-fixture.ts';
 import { seedMany } from '../support/seed.ts';
 import { waitForObservation } from '../support/settle.ts';
 
-const CLI = fileURLToPath(new URL('../../functions/cli/main.ts', import.meta.url));
 const fixture = (name: string) =>
   JSON.parse(
     readFileSync(new URL(`../fixtures/events/${name}`, import.meta.url), 'utf8'),
   ) as Record<string, unknown>;
 const AWS_KEY = 'arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
-const PING = {
-  type: 'dev.knative.sources.ping',
-  source: '/apis/v1/namespaces/rekey-system/pingsources/rekey-tick',
-  data: {},
-};
 
 /** A TriggerMesh-form CloudEvent of a fixture, as binary-mode parts. */
 function triggermesh(file: string) {
@@ -48,48 +39,22 @@ function triggermesh(file: string) {
 
 describe('e2e: an AWS rotation event drives a full rotation through the functions', () => {
   let sb: TestSandbox;
-  let broker: Broker;
-  let serve: ChildProcess;
+  let served: ServedRekey;
   let base: string;
+  let broker: Broker;
   let rekey: RekeyUnderTest;
-  const out: string[] = [];
-  const routes: Record<string, string> = {};
 
   before(async () => {
     sb = await startSandbox();
     await seedMany(coreApi(sb.env), { namespaces: 3, perNamespace: 100, prefix: 'e2e' });
-    broker = await startBroker(routes);
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    routes['dev.rekey.migration.slice'] = `${base}/reconcile`;
-    const kubeconfig = join(sb.dir, 'kubeconfig-rekey');
-    writeFileSync(kubeconfig, kubeConfig(sb.env, { user: 'rekey' }).exportConfig());
-    serve = spawn(process.execPath, [CLI, 'serve', '--port', String(port)], {
-      env: {
-        ...process.env,
-        ...rekeySettings(sb.env, {
-          REKEY_BUDGET_SECONDS: '3',
-          REKEY_PAGE_SIZE: '50',
-          REKEY_CONCURRENCY: '4',
-        }),
-        KUBECONFIG: kubeconfig,
-        K_SINK: broker.url,
-        REKEY_KMS_KEY: AWS_KEY,
-        LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    serve.stdout?.on('data', (d: Buffer) => out.push(d.toString()));
-    serve.stderr?.on('data', (d: Buffer) => out.push(d.toString()));
-    await waitFor('rekey serve /healthz', async () =>
-      (await fetch(`${base}/healthz`).catch(() => undefined))?.ok ? true : undefined,
-    );
+    served = await serveRekey(sb.env, sb.dir, { REKEY_KMS_KEY: AWS_KEY });
+    base = served.base;
+    broker = served.broker;
     rekey = rekeyFor(sb.env);
   });
   after(async () => {
-    serve?.kill('SIGTERM');
+    await served?.stop();
     rekey?.close();
-    await broker?.close();
     await sb?.stop();
   });
 
@@ -98,18 +63,8 @@ describe('e2e: an AWS rotation event drives a full rotation through the function
     return all.map((s) => s.revision).sort((a, b) => b.number - a.number)[0];
   }
 
-  async function tickUntil(done: () => Promise<boolean>, limitMs: number): Promise<void> {
-    const deadline = Date.now() + limitMs;
-    while (!(await done())) {
-      assert.ok(
-        Date.now() < deadline,
-        `not done in ${limitMs / 1000} s; serve said:\n${out.join('').slice(-2000)}`,
-      );
-      const r = await deliver(`${base}/reconcile`, PING);
-      assert.equal(r.status, 200, r.body);
-      await new Promise((res) => setTimeout(res, 2000));
-    }
-  }
+  const tickUntil = (done: () => Promise<boolean>, limitMs: number) =>
+    served.tickUntil(done, limitMs);
 
   it('completes the rotation, harmless under duplicate and reordered deliveries', async (t) => {
     await tickUntil(async () => (await newest())?.phase === 'Completed', 60_000); // baseline K1
@@ -123,7 +78,7 @@ describe('e2e: an AWS rotation event drives a full rotation through the function
     assert.equal(first.status, 200, first.body);
     const answer = JSON.parse(first.body) as { outcome: string; verdict?: string };
     assert.equal(answer.outcome, 'rotation');
-    assert.equal(answer.verdict, 'key-id-changed', `${first.body}\n${out.join('').slice(-3000)}`);
+    assert.equal(answer.verdict, 'key-id-changed', `${first.body}\n${served.output()}`);
     const dup = await deliver(`${base}/kms-event`, event); // Knative delivers at least once
     assert.equal(dup.status, 200, dup.body);
     assert.equal(JSON.parse(dup.body).outcome, 'rotation');
