@@ -1,6 +1,7 @@
 // What every function's composition root builds from validated settings: the reconcile graph,
 // logger, metrics, event sink, sender authentication, and the hono app with probes. main.ts files
 // read the environment and call this; nothing here reads process.env.
+import { existsSync, readFileSync } from 'node:fs';
 import { AuthenticationV1Api } from '@kubernetes/client-node';
 import type { Hono } from 'hono';
 import { buildDeps } from '../shared/adapters/build-deps.ts';
@@ -9,13 +10,14 @@ import type { RekeyConfig } from '../shared/config/config.ts';
 import type { ReconcileConfig, ReconcileDeps } from '../shared/core/deps.ts';
 import { noteKmsRotation } from '../shared/core/note-kms-rotation.ts';
 import { reconcileStep, type StepOutcome } from '../shared/core/reconcile-step.ts';
-import { recordKeyDanger } from '../shared/core/record-key-danger.ts';
+import { type DangerSink, recordKeyDanger } from '../shared/core/record-key-danger.ts';
 import { createApp } from '../shared/http/app.ts';
 import type { RekeyEnv } from '../shared/http/env.ts';
 import { TransientError } from '../shared/http/errors.ts';
 import { createTokenReviewAuthenticator, tokenReviewerFor } from '../shared/http/sender-auth.ts';
 import { createLogger, type Logger } from '../shared/observability/logger.ts';
 import { createMetrics, type MetricsWithRegistry } from '../shared/observability/metrics.ts';
+import type { EventSink } from '../shared/ports/event-sink.ts';
 import type { KmsEventDeps } from './kms-event/handler.ts';
 
 export interface Runtime {
@@ -24,7 +26,7 @@ export interface Runtime {
   reconcile: ReconcileConfig;
   logger: Logger;
   metrics: MetricsWithRegistry;
-  sink: CloudEventSink;
+  sink: EventSink & DangerSink;
   app: Hono<RekeyEnv>;
   /** One bounded reconcile step; failures of the cluster API become a retryable 503. */
   step(): Promise<StepOutcome>;
@@ -32,25 +34,50 @@ export interface Runtime {
   close(): void;
 }
 
+/**
+ * Where rekey's events go: K_SINK (with Knative's sender token, when mounted, to K_SINK only) and
+ * signed outgoing webhooks; with neither configured, events are logged as not sent (a key danger
+ * at error level) and continuations wait for the next PingSource tick.
+ */
+export function eventSink(config: RekeyConfig, name: string, logger: Logger): EventSink & DangerSink {
+  const webhooks =
+    config.REKEY_OUTGOING_WEBHOOK_URLS && config.REKEY_OUTGOING_WEBHOOK_SECRETS
+      ? { urls: config.REKEY_OUTGOING_WEBHOOK_URLS, secrets: config.REKEY_OUTGOING_WEBHOOK_SECRETS }
+      : undefined;
+  if (!config.K_SINK && !webhooks) {
+    logger.warn(
+      'K_SINK is not set: rekey emits no events, and migrations continue on PingSource ticks only',
+    );
+    return {
+      emit: async (type) => logger.debug({ type }, 'event not sent: no K_SINK'),
+      emitRaw: async (type, data) => logger.error({ type, ...data }, 'event not sent: no K_SINK'),
+    };
+  }
+  const sinkOrigin = config.K_SINK ? new URL(config.K_SINK).origin : undefined;
+  const tokenFile = config.REKEY_SINK_TOKEN_FILE;
+  const withSinkToken: typeof fetch = (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    if (url.origin !== sinkOrigin || !existsSync(tokenFile)) return fetch(input, init);
+    const headers = new Headers(init?.headers);
+    headers.set('authorization', `Bearer ${readFileSync(tokenFile, 'utf8').trim()}`);
+    return fetch(input, { ...init, headers });
+  };
+  return new CloudEventSink({
+    functionName: name,
+    fetch: withSinkToken,
+    ...(config.K_SINK ? { sink: config.K_SINK } : {}),
+    ...(webhooks ? { webhooks } : {}),
+  });
+}
+
 export function buildRuntime(config: RekeyConfig, { name }: { name: string }): Runtime {
   const logger = createLogger({ name: `rekey-${name}`, level: config.LOG_LEVEL });
   const metrics = createMetrics({ defaultLabels: { function: name } });
-  const sink = new CloudEventSink({
-    functionName: name,
-    ...(config.K_SINK ? { sink: config.K_SINK } : {}),
-    ...(config.REKEY_OUTGOING_WEBHOOK_URLS && config.REKEY_OUTGOING_WEBHOOK_SECRETS
-      ? {
-          webhooks: {
-            urls: config.REKEY_OUTGOING_WEBHOOK_URLS,
-            secrets: config.REKEY_OUTGOING_WEBHOOK_SECRETS,
-          },
-        }
-      : {}),
-  });
+  const sink = eventSink(config, name, logger);
   const built = buildDeps(config, { log: (msg, fields) => logger.info(fields ?? {}, msg) });
   const deps: ReconcileDeps = {
     ...built.deps,
-    ...(config.K_SINK || config.REKEY_OUTGOING_WEBHOOK_URLS ? { events: sink } : {}),
+    events: sink,
     onProgress: (r) =>
       metrics.revisionPhase({ provider: r.provider, revision: r.name, phase: r.phase }),
   };

@@ -48,6 +48,8 @@ export const configSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   /** Where rekey's own CloudEvents go (Knative SinkBinding sets it); unset = not emitted. */
   K_SINK: z.preprocess(emptyIsUnset, z.url().optional()),
+  /** Knative mounts a sender token here when sender identity is on; sent to K_SINK only. */
+  REKEY_SINK_TOKEN_FILE: z.string().default('/oidc/token'),
   /** The cloud KMS key behind the provider (ARN, CryptoKey name, Key Vault key URL). */
   REKEY_KMS_KEY: z.preprocess(emptyIsUnset, z.string().optional()),
   /** Shared secret an EventBridge API destination sends in X-Rekey-Token with raw events. */

@@ -1,0 +1,124 @@
+// End to end with AWS semantics: the sandbox plugins wrap DEK seeds through rekey's AWS adapter
+// against the local AWS KMS endpoint and report `<KeyArn>#<CurrentKeyMaterialId>`, so an AWS
+// on-demand rotation becomes a key_id change. Its EventBridge event (TriggerMesh form) reaches
+// /kms-event; rekey migrates everything under the new material and proves it from etcd.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { createAwsKms } from '../../shared/adapters/aws-kms/index.ts';
+import { type AwsKmsServer, startAwsKmsServer } from '../support/aws-kms-server/server.ts';
+import { etcdSummary } from '../support/etcd-keys.ts';
+import { deliver } from '../support/knative-broker.ts';
+import { coreApi } from '../support/kube.ts';
+import { type RekeyUnderTest, rekeyFor } from '../support/rekey-fixture.ts';
+import { type ServedRekey, serveRekey } from '../support/rekey-serve.ts';
+import { startSandbox, type TestSandbox } from '../support/sandbox-fixture.ts';
+import { type Seeded, seedMany } from '../support/seed.ts';
+
+const credentials = { accessKeyId: 'rekey-test', secretAccessKey: 'rekey-test' };
+
+function asTriggerMesh(event: { id: string; 'detail-type': string }) {
+  return {
+    type: 'com.amazon.events.event',
+    source: 'arn:aws:events:us-west-2:111122223333:event-bus/default',
+    id: event.id,
+    data: event,
+    extensions: { awseventssource: 'aws.kms', awseventsdetailtype: event['detail-type'] },
+  };
+}
+
+describe('e2e: AWS on-demand rotation on the local AWS KMS endpoint', () => {
+  let aws: AwsKmsServer;
+  let arn: string;
+  let sb: TestSandbox;
+  let served: ServedRekey;
+  let rekey: RekeyUnderTest;
+  let seeded: Seeded[];
+  const kms = () => createAwsKms({ endpoint: aws.endpoint, region: aws.region, credentials });
+
+  before(async () => {
+    aws = await startAwsKmsServer({
+      region: 'us-west-2',
+      account: '111122223333',
+      rotationDelayMs: 300,
+    });
+    const raw = new KMSClient({ endpoint: aws.endpoint, region: aws.region, credentials });
+    arn =
+      (await raw.send(new CreateKeyCommand({ Description: 'etcd KEK' }))).KeyMetadata?.Arn ?? '';
+    raw.destroy();
+    sb = await startSandbox({ pluginBackend: { kind: 'aws', endpoint: aws.endpoint, key: arn } });
+    seeded = await seedMany(coreApi(sb.env), { namespaces: 2, perNamespace: 100, prefix: 'aws' });
+    served = await serveRekey(sb.env, sb.dir, { REKEY_KMS_KEY: arn });
+    rekey = rekeyFor(sb.env);
+  });
+  after(async () => {
+    await served?.stop();
+    rekey?.close();
+    await sb?.stop();
+    await aws?.close();
+  });
+
+  async function newest() {
+    const all = await rekey.deps.store.list(sb.env.kms.providerName);
+    return all.map((s) => s.revision).sort((a, b) => b.number - a.number)[0];
+  }
+
+  it('re-encrypts everything under the new key material after its rotation event', async (t) => {
+    const adapter = kms();
+    const before1 = await adapter.keyIdentity(arn);
+    await served.tickUntil(async () => (await newest())?.phase === 'Completed', 90_000);
+    assert.equal(
+      (await newest())?.keyId,
+      before1,
+      'the baseline revision records <arn>#<material>',
+    );
+
+    const material = await adapter.rotateOnDemand(arn, { pollMs: 100 });
+    const after1 = `${arn}#${material}`;
+    assert.notEqual(after1, before1);
+    const event = aws.lastRotationEvent(arn);
+    assert.ok(event, 'the endpoint produced the rotation event');
+    const r = await deliver(`${served.base}/kms-event`, asTriggerMesh(event));
+    assert.equal(r.status, 200, r.body);
+    assert.equal(JSON.parse(r.body).outcome, 'rotation');
+
+    await served.tickUntil(async () => {
+      const n = await newest();
+      return n?.keyId === after1 && n.phase === 'Completed';
+    }, 240_000);
+    const done = await newest();
+    assert.equal(done?.verification?.clean, true);
+    const summary = await etcdSummary(sb.env);
+    assert.deepEqual(
+      summary.rows.map((row) => row.keyID),
+      [after1],
+      'every secret is under the new material in etcd',
+    );
+    const api = coreApi(sb.env);
+    for (const s of seeded.slice(0, 20)) {
+      const now = await api.readNamespacedSecret({ name: s.name, namespace: s.namespace });
+      assert.equal(now.data?.value, s.value, 'data intact');
+    }
+    t.diagnostic(`key_id ${before1.slice(-12)} -> ${after1.slice(-12)}`);
+    adapter.close();
+  });
+
+  it('a rotation event for a key the cluster does not use is unrelated and rewrites nothing', async () => {
+    const before1 = await newest();
+    const event = structuredClone(aws.lastRotationEvent(arn)) as {
+      id: string;
+      'detail-type': string;
+      resources: string[];
+    };
+    event.id = 'another-key';
+    event.resources = [
+      'arn:aws:kms:us-west-2:111122223333:key/00000000-1111-2222-3333-444444444444',
+    ];
+    const r = await deliver(`${served.base}/kms-event`, asTriggerMesh(event));
+    assert.equal(r.status, 200, r.body);
+    assert.equal(JSON.parse(r.body).outcome, 'unrelated');
+    const after1 = await newest();
+    assert.equal(after1?.name, before1?.name);
+    assert.equal(after1?.updatedAt, before1?.updatedAt);
+  });
+});
