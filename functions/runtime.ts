@@ -39,7 +39,11 @@ export interface Runtime {
  * signed outgoing webhooks; with neither configured, events are logged as not sent (a key danger
  * at error level) and continuations wait for the next PingSource tick.
  */
-export function eventSink(config: RekeyConfig, name: string, logger: Logger): EventSink & DangerSink {
+export function eventSink(
+  config: RekeyConfig,
+  name: string,
+  logger: Logger,
+): EventSink & DangerSink {
   const webhooks =
     config.REKEY_OUTGOING_WEBHOOK_URLS && config.REKEY_OUTGOING_WEBHOOK_SECRETS
       ? { urls: config.REKEY_OUTGOING_WEBHOOK_URLS, secrets: config.REKEY_OUTGOING_WEBHOOK_SECRETS }

@@ -26,7 +26,9 @@ describe('e2e: GCP new primary version on the local Cloud KMS', () => {
   before(async () => {
     gcp = await startGcpKmsServer();
     const admin = new KeyManagementServiceClient(
-      localKmsClientOptions(gcp.endpoint) as ConstructorParameters<typeof KeyManagementServiceClient>[0],
+      localKmsClientOptions(gcp.endpoint) as ConstructorParameters<
+        typeof KeyManagementServiceClient
+      >[0],
     );
     await admin.createKeyRing({ parent: LOCATION, keyRingId: 'k8s' });
     await admin.createCryptoKey({
