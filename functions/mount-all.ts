@@ -1,6 +1,8 @@
 // Every function on one app, for `rekey serve` (local runs, the sandbox e2e tests): the same routes
 // the four Knative Services expose, each at its own path.
 
+import type { KmsRotator } from '../shared/adapters/kms-rotator.ts';
+import { PermanentError, TransientError } from '../shared/http/errors.ts';
 import { mountClusterEvent } from './cluster-event/route.ts';
 import { mountKmsEvent } from './kms-event/route.ts';
 import { mountReconcile } from './reconcile/route.ts';
@@ -15,6 +17,18 @@ export const FUNCTION_NAMES: readonly FunctionName[] = [
   'webhook',
   'reconcile',
 ];
+
+/** The webhook's `rotate`: the cloud rotates, then one step observes and records the new key. */
+function rotateThenStep(rt: Runtime, rotator: KmsRotator) {
+  return async () => {
+    const rotated = await rotator.rotate().catch((err: unknown) => {
+      const transient = (err as { transient?: boolean }).transient === true;
+      if (transient) throw new TransientError(`rotate: ${(err as Error).message}`, { cause: err });
+      throw new PermanentError(`rotate: ${(err as Error).message}`, { status: 422, cause: err });
+    });
+    return { ...rotated, step: await rt.step() };
+  };
+}
 
 export function mountFunction(rt: Runtime, name: FunctionName): void {
   const { app, config } = rt;
@@ -54,6 +68,7 @@ export function mountFunction(rt: Runtime, name: FunctionName): void {
           provider: config.REKEY_PROVIDER,
           step: rt.step,
           status: () => statusReport(rt.deps, rt.reconcile),
+          ...(rt.rotator ? { rotate: rotateThenStep(rt, rt.rotator) } : {}),
         },
         { secrets: config.REKEY_WEBHOOK_SECRETS },
       );

@@ -6,6 +6,7 @@ import { AuthenticationV1Api } from '@kubernetes/client-node';
 import type { Hono } from 'hono';
 import { buildDeps } from '../shared/adapters/build-deps.ts';
 import { CloudEventSink } from '../shared/adapters/events/cloudevent-sink.ts';
+import { createKmsRotator, type KmsRotator } from '../shared/adapters/kms-rotator.ts';
 import type { RekeyConfig } from '../shared/config/config.ts';
 import type { ReconcileConfig, ReconcileDeps } from '../shared/core/deps.ts';
 import { noteKmsRotation } from '../shared/core/note-kms-rotation.ts';
@@ -31,6 +32,8 @@ export interface Runtime {
   /** One bounded reconcile step; failures of the cluster API become a retryable 503. */
   step(): Promise<StepOutcome>;
   kmsEventDeps: KmsEventDeps;
+  /** Rotates the cloud key behind the provider now, where the cloud can (AWS, GCP). */
+  rotator?: KmsRotator;
   close(): void;
 }
 
@@ -130,6 +133,13 @@ export function buildRuntime(config: RekeyConfig, { name }: { name: string }): R
     return o;
   };
   const provider = config.REKEY_PROVIDER;
+  const rotator = config.REKEY_KMS_KEY
+    ? createKmsRotator({
+        key: config.REKEY_KMS_KEY,
+        ...(config.REKEY_AWS_ENDPOINT ? { awsEndpoint: config.REKEY_AWS_ENDPOINT } : {}),
+        ...(config.REKEY_GCP_ENDPOINT ? { gcpEndpoint: config.REKEY_GCP_ENDPOINT } : {}),
+      })
+    : undefined;
   return {
     config,
     deps,
@@ -146,6 +156,7 @@ export function buildRuntime(config: RekeyConfig, { name }: { name: string }): R
       danger: (note) => recordKeyDanger({ ...deps, sink }, provider, note),
       step,
     },
+    ...(rotator ? { rotator } : {}),
     close: built.close,
   };
 }

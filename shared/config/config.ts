@@ -52,6 +52,9 @@ export const configSchema = z.object({
   REKEY_SINK_TOKEN_FILE: z.string().default('/oidc/token'),
   /** The cloud KMS key behind the provider (ARN, CryptoKey name, Key Vault key URL). */
   REKEY_KMS_KEY: z.preprocess(emptyIsUnset, z.string().optional()),
+  /** Local KMS endpoints (tests, the sandbox); unset = the cloud's own. */
+  REKEY_AWS_ENDPOINT: z.preprocess(emptyIsUnset, z.url().optional()),
+  REKEY_GCP_ENDPOINT: z.preprocess(emptyIsUnset, z.string().optional()),
   /** Shared secret an EventBridge API destination sends in X-Rekey-Token with raw events. */
   REKEY_EVENTBRIDGE_TOKEN: z.preprocess(
     emptyIsUnset,

@@ -33,6 +33,7 @@ describe('loadConfig', () => {
       REKEY_KEEP_REVISIONS: 10,
       PORT: 8080,
       LOG_LEVEL: 'info',
+      REKEY_SINK_TOKEN_FILE: '/oidc/token',
     });
   });
 
