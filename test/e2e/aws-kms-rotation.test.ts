@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { Webhook } from 'standardwebhooks';
 import { createAwsKms } from '../../shared/adapters/aws-kms/index.ts';
 import { type AwsKmsServer, startAwsKmsServer } from '../support/aws-kms-server/server.ts';
 import { etcdSummary } from '../support/etcd-keys.ts';
@@ -16,6 +17,7 @@ import { startSandbox, type TestSandbox } from '../support/sandbox-fixture.ts';
 import { type Seeded, seedMany } from '../support/seed.ts';
 
 const credentials = { accessKeyId: 'rekey-test', secretAccessKey: 'rekey-test' };
+const WEBHOOK_SECRET = `whsec_${Buffer.from('rekey e2e webhook secret').toString('base64')}`;
 
 function asTriggerMesh(event: { id: string; 'detail-type': string }) {
   return {
@@ -48,7 +50,13 @@ describe('e2e: AWS on-demand rotation on the local AWS KMS endpoint', () => {
     raw.destroy();
     sb = await startSandbox({ pluginBackend: { kind: 'aws', endpoint: aws.endpoint, key: arn } });
     seeded = await seedMany(coreApi(sb.env), { namespaces: 2, perNamespace: 100, prefix: 'aws' });
-    served = await serveRekey(sb.env, sb.dir, { REKEY_KMS_KEY: arn });
+    served = await serveRekey(sb.env, sb.dir, {
+      REKEY_KMS_KEY: arn,
+      REKEY_AWS_ENDPOINT: aws.endpoint,
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+      REKEY_WEBHOOK_SECRETS: WEBHOOK_SECRET,
+    });
     rekey = rekeyFor(sb.env);
   });
   after(async () => {
@@ -120,5 +128,37 @@ describe('e2e: AWS on-demand rotation on the local AWS KMS endpoint', () => {
     const after1 = await newest();
     assert.equal(after1?.name, before1?.name);
     assert.equal(after1?.updatedAt, before1?.updatedAt);
+  });
+
+  it('a signed webhook "rotate" rotates the AWS key now, and the next steps migrate to it', async () => {
+    const before1 = await newest();
+    const body = JSON.stringify({ command: 'rotate' });
+    const id = 'msg_rotate_1';
+    const at = new Date();
+    const signature = new Webhook(WEBHOOK_SECRET).sign(id, at, body);
+    const r = await fetch(`${served.base}/webhook`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'webhook-id': id,
+        'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+        'webhook-signature': signature,
+      },
+      body,
+    });
+    const answer = (await r.json()) as { result?: { current?: string } };
+    assert.equal(r.status, 200, JSON.stringify(answer));
+    const material = answer.result?.current;
+    assert.ok(material, 'the new current material is reported');
+    const target = `${arn}#${material}`;
+    assert.notEqual(target, before1?.keyId);
+    await served.tickUntil(async () => {
+      const n = await newest();
+      return n?.keyId === target && n.phase === 'Completed';
+    }, 240_000);
+    assert.deepEqual(
+      (await etcdSummary(sb.env)).rows.map((row) => row.keyID),
+      [target],
+    );
   });
 });
