@@ -4,22 +4,37 @@
 // not verified, 2 usage or configuration error).
 import { Command, CommanderError } from 'commander';
 import { buildDeps } from '../../shared/adapters/build-deps.ts';
-import { ConfigError, loadConfig } from '../../shared/config/config.ts';
+import { createEtcdInspector } from '../../shared/adapters/etcd/inspector.ts';
+import { createKmsRotator } from '../../shared/adapters/kms-rotator.ts';
+import { ConfigError, loadConfig, type RekeyConfig } from '../../shared/config/config.ts';
 import { FUNCTION_NAMES } from '../mount-all.ts';
 import { startFunctions } from '../start.ts';
 import { addSettingFlags, settingsFrom } from './options.ts';
 import { EXIT, parseFormat, UsageError } from './output.ts';
+import { planCommand } from './plan.ts';
 import { reconcileCommand } from './reconcile.ts';
 import { statusCommand } from './status.ts';
 import { verifyCommand } from './verify.ts';
 
-type Run = (built: ReturnType<typeof buildDeps>, opts: Record<string, unknown>) => Promise<number>;
+type Run = (
+  built: ReturnType<typeof buildDeps> & { config: RekeyConfig },
+  opts: Record<string, unknown>,
+) => Promise<number>;
+
+/** An async iterable that runs `close` when iteration ends, however it ends. */
+async function* closing<T>(items: AsyncIterable<T>, close: () => void): AsyncIterable<T> {
+  try {
+    yield* items;
+  } finally {
+    close();
+  }
+}
 
 function action(run: Run) {
   return async (opts: Record<string, unknown>) => {
     parseFormat(opts.output); // reject a bad --output before connecting anywhere
     const config = loadConfig(settingsFrom(opts, process.env));
-    const built = buildDeps(config);
+    const built = { ...buildDeps(config), config };
     try {
       process.exitCode = await run(built, opts);
     } finally {
@@ -30,8 +45,10 @@ function action(run: Run) {
 
 const program = new Command('rekey')
   .description(
-    'Re-encrypt Kubernetes objects after a KMS key rotation: waits until every kube-apiserver\n' +
-      'adopted the new key_id, rewrites with no-op updates, and proves the result from etcd.',
+    'Re-encrypt Kubernetes objects after a KMS key rotation: waits until every kube-apiserver ' +
+      'adopted the new key_id, rewrites with no-op updates, and proves the result from etcd.\n\n' +
+      'Every setting is a flag or an environment variable (see each command --help).\n' +
+      'Exit codes: 0 ok, 1 degraded or not verified, 2 usage or configuration error.',
   )
   .showHelpAfterError()
   .exitOverride();
@@ -74,6 +91,79 @@ addSettingFlags(
 
 addSettingFlags(
   program
+    .command('plan')
+    .description('dry run: what a migration to the current key_id would rewrite, per namespace'),
+).action(
+  action((b, o) => {
+    const c = b.config;
+    const etcdReports = c.REKEY_ETCD_ENDPOINTS
+      ? () => {
+          const inspector = createEtcdInspector({
+            endpoints: c.REKEY_ETCD_ENDPOINTS ?? [],
+            prefix: c.REKEY_ETCD_PREFIX,
+            resources: c.REKEY_RESOURCES,
+          });
+          return closing(inspector.reports(), () => inspector.close());
+        }
+      : undefined;
+    return planCommand(
+      b.deps,
+      b.reconcile,
+      etcdReports ? { etcdReports } : {},
+      parseFormat(o.output),
+    );
+  }),
+);
+
+addSettingFlags(
+  program
+    .command('migrate')
+    .description(
+      'observe, wait for adoption, migrate and verify until done; always resumes from the checkpoint',
+    )
+    .option(
+      '--resume',
+      'continue an interrupted migration (the default: progress is checkpointed per page)',
+    ),
+).action(
+  action((b, o) =>
+    reconcileCommand(b.deps, b.reconcile, { format: parseFormat(o.output), untilComplete: true }),
+  ),
+);
+
+addSettingFlags(
+  program
+    .command('rotate')
+    .description(
+      'rotate the cloud key behind the provider now (AWS on demand, GCP new primary version)',
+    ),
+).action(
+  action(async (b, o) => {
+    const key = b.config.REKEY_KMS_KEY;
+    const rotator = key
+      ? createKmsRotator({
+          key,
+          ...(b.config.REKEY_AWS_ENDPOINT ? { awsEndpoint: b.config.REKEY_AWS_ENDPOINT } : {}),
+          ...(b.config.REKEY_GCP_ENDPOINT ? { gcpEndpoint: b.config.REKEY_GCP_ENDPOINT } : {}),
+        })
+      : undefined;
+    if (!rotator) {
+      throw new UsageError(
+        'rotate needs REKEY_KMS_KEY (or --kms-key): an AWS key ARN or a GCP CryptoKey name',
+      );
+    }
+    const r = await rotator.rotate();
+    if (parseFormat(o.output) === 'json') process.stdout.write(`${JSON.stringify(r)}\n`);
+    else
+      process.stdout.write(
+        `rotated ${r.key}: now ${r.current}\nrun \`rekey migrate\` to move the data once the plugins report it\n`,
+      );
+    return EXIT.ok;
+  }),
+);
+
+addSettingFlags(
+  program
     .command('serve')
     .description(
       'host every function (/kms-event, /cluster-event, /webhook, /reconcile) on one local server',
@@ -94,7 +184,10 @@ try {
     process.stderr.write(`rekey: ${err.message}\n`);
     process.exitCode = EXIT.usage;
   } else {
-    process.stderr.write(`rekey: ${(err as Error).message}\n`);
+    // network errors say only "fetch failed": the cause names the address and the reason
+    const cause = (err as Error).cause as { message?: string; code?: string } | undefined;
+    const why = cause ? `: ${cause.code ?? ''} ${cause.message ?? ''}`.trimEnd() : '';
+    process.stderr.write(`rekey: ${(err as Error).message}${why}\n`);
     process.exitCode = EXIT.notOk;
   }
 }

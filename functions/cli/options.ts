@@ -39,6 +39,11 @@ export const SETTING_FLAGS = [
     'REKEY_FALLBACK_WAIT_SECONDS',
     'wait when metrics are unreadable (default 300)',
   ],
+  [
+    '--kms-key <key>',
+    'REKEY_KMS_KEY',
+    'the cloud key behind the provider (AWS key ARN, GCP CryptoKey name)',
+  ],
 ] as const;
 
 export function addSettingFlags(cmd: Command): Command {
