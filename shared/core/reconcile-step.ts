@@ -1,6 +1,7 @@
 // One bounded, level-triggered step of rekey for one KMS provider (DESIGN rules 1-6): observe the
 // key_id, record a revision, gate on every apiserver's adoption, migrate a slice, verify from etcd,
 // prune. Re-reads everything it decides on, so duplicate, late or reordered triggers are harmless.
+import { randomUUID } from 'node:crypto';
 import { assessConvergence } from '../domain/convergence.ts';
 import type { MigrationCounts } from '../domain/migration-counts.ts';
 import { startProgress, summariseProgress } from '../domain/migration-progress.ts';
@@ -36,7 +37,10 @@ export async function reconcileStep(
   const budgetMs = config.budgetMs ?? 60_000;
   const deadline = deps.clock.now().getTime() + budgetMs;
   const ttl = config.lockTtlMs ?? Math.max(30_000, 2 * budgetMs);
-  const lock = await deps.lock.tryAcquire(`rekey-${providerSegment(provider)}`, config.holder, ttl);
+  // One holder per step, not per process: a function instance serves concurrent requests, and two
+  // steps of one process must not both think they hold the provider's Lease.
+  const holder = `${config.holder}/${randomUUID().slice(0, 8)}`;
+  const lock = await deps.lock.tryAcquire(`rekey-${providerSegment(provider)}`, holder, ttl);
   if (!lock.acquired) return { kind: 'busy', provider, heldBy: lock.heldBy };
   let handle = lock.handle;
   try {

@@ -71,7 +71,7 @@ export async function serveRekey(
         if (Date.now() > deadline)
           throw new Error(`not done in ${limitMs / 1000} s; serve said:\n${output()}`);
         const r = await deliver(`${base}/reconcile`, PING);
-        if (r.status !== 200) throw new Error(`tick answered ${r.status}: ${r.body}`);
+        if (r.status !== 200) throw new Error(`tick answered ${r.status}: ${r.body}\n${output()}`);
         await new Promise((res) => setTimeout(res, 2000));
       }
     },

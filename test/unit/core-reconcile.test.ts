@@ -428,9 +428,18 @@ describe('reconcileStep: recording revisions', () => {
     assert.deepEqual(o.step, { kind: 'complete', verified: true });
     assert.equal(o.counts.unchanged, 3);
     assert.equal(o.counts.reencrypted, 0);
-    assert.deepEqual(h.lock.calls.at(0), 'acquire:rekey-p:me');
+    // one holder per step (the process's name plus a step id): concurrent steps of one process exclude each other
+    assert.match(h.lock.calls.at(0) ?? '', /^acquire:rekey-p:me\/[0-9a-f]{8}$/);
     assert.deepEqual(h.lock.calls.at(-1), 'release:rekey-p');
     assert.equal(h.lock.held.size, 0);
+  });
+
+  it('two concurrent steps of one process: one works, the other is busy', async () => {
+    const h = harness({ objects: 3 });
+    h.observer.report('k1', h.clock.iso());
+    h.adoption.reports.set(A, 'k1');
+    const [a, b] = await Promise.all([h.step(), h.step()]);
+    assert.deepEqual([a.kind, b.kind].sort(), ['busy', 'step']);
   });
 
   it('says so when no key_id is observed and no revision exists', async () => {

@@ -1,11 +1,18 @@
 // `npm run demo`: a real rotation on the local sandbox, end to end. Starts the control plane,
-// seeds secrets, lets rekey record the current key, rotates the KMS key, and runs the rekey CLI
-// (as its least-privilege identity) until etcd proves every secret is under the new key.
+// seeds secrets, runs rekey's functions locally (`rekey serve`, as its least-privilege identity),
+// rotates the KMS key, delivers the key-id report's change as Knative's ApiServerSource would, and
+// shows the migration to completion until etcd proves every secret is under the new key.
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SingleBar } from 'cli-progress';
+import { keyIdHash } from '../../../shared/domain/key-id.ts';
+import { summariseProgress } from '../../../shared/domain/migration-progress.ts';
+import { deliver } from '../knative-broker.ts';
 import { coreApi, kubeConfig } from '../kube.ts';
+import { rekeyFor } from '../rekey-fixture.ts';
+import { serveRekey } from '../rekey-serve.ts';
 import { defaultSandboxDir } from '../sandbox/env-file.ts';
 import { down, rotate, up } from '../sandbox/sandbox.ts';
 import { seedMany } from '../seed.ts';
@@ -41,19 +48,69 @@ const rekey = (...args: string[]) => {
   return spawnSync(process.execPath, [CLI, ...args], { stdio: 'inherit', env: rekeyEnv }).status;
 };
 
-say('rekey records the key the apiserver uses now (nothing is stale yet)');
-rekey('reconcile', '--until-complete');
+say(
+  'starting the rekey functions locally (rekey serve), with a Knative-like broker for its events',
+);
+const served = await serveRekey(env, dir, {
+  REKEY_RESOURCES: 'secrets,configmaps',
+  LOG_LEVEL: 'error',
+});
+process.stdout.write(`    serving ${served.base}/{kms-event,cluster-event,webhook,reconcile}\n`);
+const store = () => rekeyFor(env).deps.store;
+const newest = async () =>
+  (await store().list(env.kms.providerName))
+    .map((s) => s.revision)
+    .sort((a, b) => b.number - a.number)[0];
+
+say('PingSource ticks: rekey records the key the apiserver uses now (nothing is stale yet)');
+await served.tickUntil(async () => (await newest())?.phase === 'Completed', 120_000);
 
 const keyId = await rotate({ dir });
 say(`the KMS key rotated: the plugin now reports key_id ${keyId}`);
-say('rekey: wait until every apiserver adopted it, rewrite with no-op patches, verify from etcd');
-// the key-id reporter sees the new key within its 2 s interval in the sandbox
-await new Promise((r) => setTimeout(r, 3000));
-const code = rekey('reconcile', '--until-complete');
+say(
+  'the key-id reporter updates its ConfigMap; ApiServerSource delivers that change to /cluster-event',
+);
+const reports = await coreApi(env).listNamespacedConfigMap({
+  namespace: 'rekey-system',
+  labelSelector: 'rekey.dev/key-id-report=true',
+});
+await new Promise((r) => setTimeout(r, 3000)); // the reporter's interval
+for (const cm of reports.items) {
+  const r = await deliver(`${served.base}/cluster-event`, {
+    type: 'dev.knative.apiserver.ref.update',
+    source: 'https://kubernetes.default.svc',
+    data: {
+      kind: 'ConfigMap',
+      namespace: 'rekey-system',
+      name: cm.metadata?.name,
+      apiVersion: 'v1',
+    },
+  });
+  process.stdout.write(`    POST /cluster-event -> ${r.status}\n`);
+}
 
-say('proof from etcd and the resulting status');
-rekey('verify');
-rekey('status');
+say(
+  'rekey waits for every apiserver to adopt it, then rewrites in slices (continuation events) and verifies',
+);
+const bar = new SingleBar({
+  format: '    {phase} |{bar}| {value}/{total} objects, {reencrypted} re-encrypted',
+  hideCursor: true,
+});
+bar.start(SECRETS, 0, { phase: 'Observed', reencrypted: 0 });
+await served.tickUntil(async () => {
+  const r = await newest();
+  if (r?.keyIdHash !== keyIdHash(keyId)) return false;
+  const c = summariseProgress(r.progress).counts;
+  bar.setTotal(Math.max(SECRETS, c.listed));
+  bar.update(c.listed, { phase: r.phase, reencrypted: c.reencrypted });
+  return r.phase === 'Completed' || r.phase === 'Degraded';
+}, 600_000);
+bar.stop();
+await served.stop();
+const code = rekey('status') === 0 ? 0 : 1;
+
+say('proof from etcd');
+const verified = rekey('verify');
 
 const exports = Object.entries(rekeyEnv)
   .filter(([k]) => k.startsWith('REKEY_') || k === 'KUBECONFIG')
@@ -65,4 +122,4 @@ process.stdout.write(
     `npm run sandbox -- rotate --wait     # rotate again\n` +
     `npm run sandbox -- down              # stop everything\n`,
 );
-process.exitCode = code ?? 1;
+process.exitCode = code === 0 && verified === 0 ? 0 : 1;
