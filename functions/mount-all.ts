@@ -2,9 +2,11 @@
 // the four Knative Services expose, each at its own path.
 
 import type { KmsRotator } from '../shared/adapters/kms-rotator.ts';
+import type { StepOutcome } from '../shared/core/reconcile-step.ts';
 import { PermanentError, TransientError } from '../shared/http/errors.ts';
 import { mountClusterEvent } from './cluster-event/route.ts';
 import { mountKmsEvent } from './kms-event/route.ts';
+import { handleReconcile } from './reconcile/handler.ts';
 import { mountReconcile } from './reconcile/route.ts';
 import type { Runtime } from './runtime.ts';
 import { statusReport } from './status-report.ts';
@@ -19,42 +21,49 @@ export const FUNCTION_NAMES: readonly FunctionName[] = [
 ];
 
 /** The webhook's `rotate`: the cloud rotates, then one step observes and records the new key. */
-function rotateThenStep(rt: Runtime, rotator: KmsRotator) {
+function rotateThenStep(rotator: KmsRotator, step: () => Promise<StepOutcome>) {
   return async () => {
     const rotated = await rotator.rotate().catch((err: unknown) => {
       const transient = (err as { transient?: boolean }).transient === true;
       if (transient) throw new TransientError(`rotate: ${(err as Error).message}`, { cause: err });
       throw new PermanentError(`rotate: ${(err as Error).message}`, { status: 422, cause: err });
     });
-    return { ...rotated, step: await rt.step() };
+    return { ...rotated, step: await step() };
   };
 }
 
 export function mountFunction(rt: Runtime, name: FunctionName): void {
   const { app, config } = rt;
+  const continueLater = (data: Record<string, unknown>) =>
+    rt.sink.emit('migration.slice', {
+      provider: String(data.provider),
+      revision: String(data.revision),
+      keyIdHash: String(data.keyIdHash),
+      ...data,
+    });
+  // Whatever triggered a step (a KMS event, a cluster change, a webhook), a migration with work
+  // left continues through the same continuation event the reconcile function emits.
+  const step = async () =>
+    (await handleReconcile({ provider: config.REKEY_PROVIDER, step: rt.step, continueLater }))
+      .outcome;
   switch (name) {
     case 'kms-event':
       mountKmsEvent(app, {
         ...rt.kmsEventDeps,
+        step,
         ...(config.REKEY_EVENTBRIDGE_TOKEN
           ? { eventBridgeToken: config.REKEY_EVENTBRIDGE_TOKEN }
           : {}),
       });
       return;
     case 'cluster-event':
-      mountClusterEvent(app, { namespace: config.REKEY_NAMESPACE, step: rt.step });
+      mountClusterEvent(app, { namespace: config.REKEY_NAMESPACE, step });
       return;
     case 'reconcile':
       mountReconcile(app, {
         provider: config.REKEY_PROVIDER,
         step: rt.step,
-        continueLater: (data) =>
-          rt.sink.emit('migration.slice', {
-            provider: String(data.provider),
-            revision: String(data.revision),
-            keyIdHash: String(data.keyIdHash),
-            ...data,
-          }),
+        continueLater,
       });
       return;
     case 'webhook':
@@ -66,9 +75,9 @@ export function mountFunction(rt: Runtime, name: FunctionName): void {
         app,
         {
           provider: config.REKEY_PROVIDER,
-          step: rt.step,
+          step,
           status: () => statusReport(rt.deps, rt.reconcile),
-          ...(rt.rotator ? { rotate: rotateThenStep(rt, rt.rotator) } : {}),
+          ...(rt.rotator ? { rotate: rotateThenStep(rt.rotator, step) } : {}),
         },
         { secrets: config.REKEY_WEBHOOK_SECRETS },
       );

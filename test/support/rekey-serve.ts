@@ -42,10 +42,12 @@ export async function serveRekey(
   const child: ChildProcess = spawn(process.execPath, [CLI, 'serve', '--port', String(port)], {
     env: {
       ...process.env,
+      // small slices, so that a migration of a few hundred objects spans several steps and the
+      // continuation events are exercised
       ...rekeySettings(env, {
-        REKEY_BUDGET_SECONDS: '3',
-        REKEY_PAGE_SIZE: '50',
-        REKEY_CONCURRENCY: '4',
+        REKEY_BUDGET_SECONDS: '1',
+        REKEY_PAGE_SIZE: '10',
+        REKEY_CONCURRENCY: '2',
       }),
       KUBECONFIG: kubeconfig,
       K_SINK: broker.url,
