@@ -2,9 +2,9 @@
 // the four Knative Services expose, each at its own path.
 
 import type { KmsRotator } from '../shared/adapters/kms-rotator.ts';
-import type { StepOutcome } from '../shared/core/reconcile-step.ts';
 import { PermanentError, TransientError } from '../shared/http/errors.ts';
 import { mountClusterEvent } from './cluster-event/route.ts';
+import { handOff, type TriggeredStep } from './hand-off.ts';
 import { mountKmsEvent } from './kms-event/route.ts';
 import { handleReconcile } from './reconcile/handler.ts';
 import { mountReconcile } from './reconcile/route.ts';
@@ -21,7 +21,7 @@ export const FUNCTION_NAMES: readonly FunctionName[] = [
 ];
 
 /** The webhook's `rotate`: the cloud rotates, then one step observes and records the new key. */
-function rotateThenStep(rotator: KmsRotator, step: () => Promise<StepOutcome>) {
+function rotateThenStep(rotator: KmsRotator, step: () => Promise<TriggeredStep>) {
   return async () => {
     const rotated = await rotator.rotate().catch((err: unknown) => {
       const transient = (err as { transient?: boolean }).transient === true;
@@ -42,10 +42,19 @@ export function mountFunction(rt: Runtime, name: FunctionName): void {
       ...data,
     });
   // Whatever triggered a step (a KMS event, a cluster change, a webhook), a migration with work
-  // left continues through the same continuation event the reconcile function emits.
-  const step = async () =>
-    (await handleReconcile({ provider: config.REKEY_PROVIDER, step: rt.step, continueLater }))
-      .outcome;
+  // left continues through the same continuation event the reconcile function emits. Delegated,
+  // the trigger only asks the reconcile function for that step.
+  const step: () => Promise<TriggeredStep> =
+    config.REKEY_STEP_MODE === 'delegate'
+      ? handOff(rt.sink, config.REKEY_PROVIDER, name)
+      : async () =>
+          (
+            await handleReconcile({
+              provider: config.REKEY_PROVIDER,
+              step: rt.step,
+              continueLater,
+            })
+          ).outcome;
   switch (name) {
     case 'kms-event':
       mountKmsEvent(app, {

@@ -77,7 +77,20 @@ export function eventSink(
   });
 }
 
-export function buildRuntime(config: RekeyConfig, { name }: { name: string }): Runtime {
+export function buildRuntime(
+  config: RekeyConfig,
+  {
+    name,
+    readsAdoption = true,
+  }: {
+    name: string;
+    /**
+     * Whether /readyz reports the apiservers' adoption: not for a function that only hands its
+     * steps off, since its ServiceAccount may not read identity Leases or /metrics.
+     */
+    readsAdoption?: boolean;
+  },
+): Runtime {
   const logger = createLogger({ name: `rekey-${name}`, level: config.LOG_LEVEL });
   const metrics = createMetrics({ defaultLabels: { function: name } });
   const sink = eventSink(config, name, logger);
@@ -104,13 +117,18 @@ export function buildRuntime(config: RekeyConfig, { name }: { name: string }): R
     // raw EventBridge posts authenticate with their shared secret, webhooks with their signature
     unauthenticatedPaths: ['/webhook', '/kms-event/eventbridge'],
     readiness: async () => {
-      const adoption = await deps.adoption.read();
+      const adoption = readsAdoption ? await deps.adoption.read() : undefined;
       return {
         ready: true,
         details: {
           provider: config.REKEY_PROVIDER,
-          liveApiservers: adoption.liveApiservers.length,
-          metricsReadable: adoption.metricsReadable,
+          stepMode: config.REKEY_STEP_MODE,
+          ...(adoption
+            ? {
+                liveApiservers: adoption.liveApiservers.length,
+                metricsReadable: adoption.metricsReadable,
+              }
+            : {}),
           etcdVerification: deps.verifier ? 'on' : 'off (completions are reported unverified)',
           eventSink: config.K_SINK ? 'on' : 'off',
         },

@@ -18,7 +18,11 @@ export function startFunctions(
     process.stderr.write(`rekey ${name}: ${err.message}\n`);
     process.exit(2);
   }
-  const rt = buildRuntime(config, { name });
+  // a function that only hands its steps off reads nothing of the apiservers (functions/hand-off.ts)
+  const readsAdoption =
+    config.REKEY_STEP_MODE === 'local' ||
+    functions.some((f) => f === 'reconcile' || f === 'webhook');
+  const rt = buildRuntime(config, { name, readsAdoption });
   for (const f of functions) mountFunction(rt, f);
   const server = serveWithGracefulShutdown(rt.app, {
     port: config.PORT,

@@ -1,15 +1,16 @@
 // cluster-event: Knative ApiServerSource (Reference mode) on key-id reports and revision records.
 // A report change means a plugin may show a new key_id: run a step. rekey writes its revisions
 // itself, so their updates are its own echo and start no work (no loop); a deleted revision does.
-import type { StepOutcome } from '../../shared/core/reconcile-step.ts';
+
 import type { ClusterTrigger } from '../../shared/domain/events/apiserver-source.ts';
+import type { TriggeredStep } from '../hand-off.ts';
 
 export type ClusterEventResult =
   | { outcome: 'ignored'; reason: string }
-  | { outcome: 'stepped'; step: StepOutcome };
+  | { outcome: 'stepped'; step: TriggeredStep };
 
 export async function handleClusterChange(
-  deps: { namespace: string; step(): Promise<StepOutcome> },
+  deps: { namespace: string; step(): Promise<TriggeredStep> },
   change: ClusterTrigger,
 ): Promise<ClusterEventResult> {
   if (change.namespace !== deps.namespace) {

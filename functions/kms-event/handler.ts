@@ -3,11 +3,11 @@
 // key is recorded and raised; anything about another key is recorded as unrelated.
 
 import type { NoteResult } from '../../shared/core/note-kms-rotation.ts';
-import type { StepOutcome } from '../../shared/core/reconcile-step.ts';
 import { sameKey } from '../../shared/domain/events/key-match.ts';
 import type { KmsTrigger } from '../../shared/domain/events/kms-trigger.ts';
 import type { KmsRotation } from '../../shared/domain/hidden-rotation.ts';
 import type { KeyDangerNote } from '../../shared/domain/revision.ts';
+import type { TriggeredStep } from '../hand-off.ts';
 
 export interface KmsEventDeps {
   provider: string;
@@ -15,7 +15,7 @@ export interface KmsEventDeps {
   kmsKey?: string;
   note(rotation: KmsRotation): Promise<NoteResult>;
   danger(note: KeyDangerNote): Promise<{ revision?: string }>;
-  step(): Promise<StepOutcome>;
+  step(): Promise<TriggeredStep>;
 }
 
 export type KmsEventResult =
@@ -26,10 +26,10 @@ export type KmsEventResult =
       verdict?: string;
       explanation?: string;
       reason?: string;
-      step: StepOutcome;
+      step: TriggeredStep;
     }
-  | { outcome: 'danger'; revision?: string; step: StepOutcome }
-  | { outcome: 'reobserved'; step: StepOutcome };
+  | { outcome: 'danger'; revision?: string; step: TriggeredStep }
+  | { outcome: 'reobserved'; step: TriggeredStep };
 
 export async function handleKmsTrigger(deps: KmsEventDeps, t: KmsTrigger): Promise<KmsEventResult> {
   if (t.kind === 'unrelated') return { outcome: 'ignored', reason: t.reason };

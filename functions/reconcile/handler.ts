@@ -1,10 +1,17 @@
-// reconcile: PingSource ticks and rekey's own continuation events each run one bounded step. While
-// a migration has work right now, the step asks for a continuation event (the Broker redelivers it
-// to us at once); waits for adoption are left to the next tick, so nothing spins.
+// reconcile: PingSource ticks, rekey's own continuation events and the trigger functions' step
+// requests each run one bounded step. While a migration has work right now, the step asks for a
+// continuation event (the Broker redelivers it to us at once); waits for adoption are left to the
+// next tick, so nothing spins.
 import type { StepOutcome } from '../../shared/core/reconcile-step.ts';
 
 export const CONTINUATION_TYPE = 'dev.rekey.migration.slice';
-export const ACCEPTED_TYPES = ['dev.knative.sources.ping', CONTINUATION_TYPE] as const;
+/** A trigger function's request for a step (REKEY_STEP_MODE=delegate, functions/hand-off.ts). */
+export const STEP_REQUEST_TYPE = 'dev.rekey.step.requested';
+export const ACCEPTED_TYPES = [
+  'dev.knative.sources.ping',
+  CONTINUATION_TYPE,
+  STEP_REQUEST_TYPE,
+] as const;
 
 export interface ReconcileFnDeps {
   provider: string;

@@ -2,8 +2,8 @@
 // Standard Webhooks layer. Commands: reconcile (one step), status, rotate (only where a KMS adapter
 // can rotate the key; otherwise a clear 422).
 import { z } from 'zod';
-import type { StepOutcome } from '../../shared/core/reconcile-step.ts';
 import { PermanentError } from '../../shared/http/errors.ts';
+import type { TriggeredStep } from '../hand-off.ts';
 
 export const webhookCommand = z.object({
   command: z.enum(['reconcile', 'status', 'rotate']),
@@ -13,7 +13,7 @@ export type WebhookCommand = z.infer<typeof webhookCommand>;
 
 export interface WebhookDeps {
   provider: string;
-  step(): Promise<StepOutcome>;
+  step(): Promise<TriggeredStep>;
   status(): Promise<unknown>;
   /** Absent when no KMS adapter that can rotate is configured for the provider. */
   rotate?: () => Promise<unknown>;

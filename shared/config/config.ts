@@ -48,6 +48,13 @@ export const configSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   /** Where rekey's own CloudEvents go (Knative SinkBinding sets it); unset = not emitted. */
   K_SINK: z.preprocess(emptyIsUnset, z.url().optional()),
+  /**
+   * Where the trigger functions (kms-event, cluster-event, webhook) run the reconcile step:
+   * `local` in their own request (one identity holds every permission: `rekey serve`, the CLI),
+   * `delegate` by emitting dev.rekey.step.requested to K_SINK for the reconcile function, so that
+   * only the reconcile function's ServiceAccount may list and patch objects cluster-wide.
+   */
+  REKEY_STEP_MODE: z.enum(['local', 'delegate']).default('local'),
   /** Knative mounts a sender token here when sender identity is on; sent to K_SINK only. */
   REKEY_SINK_TOKEN_FILE: z.string().default('/oidc/token'),
   /** The cloud KMS key behind the provider (ARN, CryptoKey name, Key Vault key URL). */
@@ -95,6 +102,11 @@ export function loadConfig(env: Record<string, string | undefined>): RekeyConfig
         path: ['REKEY_OUTGOING_WEBHOOK_URLS'],
       },
     )
+    .refine((c) => c.REKEY_STEP_MODE === 'local' || c.K_SINK !== undefined, {
+      message:
+        'delegate needs K_SINK: the trigger functions hand their steps to the reconcile function through the Broker',
+      path: ['REKEY_STEP_MODE'],
+    })
     .safeParse(env);
   if (r.success) return r.data;
   const lines = r.error.issues.map((i) => `  ${i.path.join('.') || '(config)'}: ${i.message}`);

@@ -34,6 +34,7 @@ describe('loadConfig', () => {
       PORT: 8080,
       LOG_LEVEL: 'info',
       REKEY_SINK_TOKEN_FILE: '/oidc/token',
+      REKEY_STEP_MODE: 'local',
     });
   });
 
