@@ -27,17 +27,17 @@ import {
   run,
   type Subject,
 } from '../support/infra/manifests.ts';
+import {
+  type Ask,
+  EXPECTED,
+  groupsOf,
+  NOBODY,
+  show,
+  TABLES,
+} from '../support/infra/rbac-expectations.ts';
 import { kubeConfig } from '../support/kube.ts';
 import { startSandbox, type TestSandbox } from '../support/sandbox-fixture.ts';
 
-const NS = 'rekey-system';
-const REKEY = `system:serviceaccount:${NS}:rekey`;
-const REPORTER = `system:serviceaccount:${NS}:rekey-key-id-reporter`;
-const API_SOURCE = `system:serviceaccount:${NS}:rekey-apiserver-source`;
-/** The dead-letter sink runs as the namespace's default ServiceAccount (with no token mounted). */
-const DEFAULT_SA = `system:serviceaccount:${NS}:default`;
-/** A ServiceAccount nothing binds: what every ServiceAccount may do anyway. */
-const NOBODY = `system:serviceaccount:${NS}:rekey-infra-test-nobody`;
 const RBAC_KINDS = new Set([
   'ServiceAccount',
   'Role',
@@ -45,169 +45,6 @@ const RBAC_KINDS = new Set([
   'RoleBinding',
   'ClusterRoleBinding',
 ]);
-
-function groupsOf(user: string): string[] {
-  const ns = user.split(':')[2];
-  return ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated'];
-}
-
-/** One question: `verb resource[/subresource] [group]` in a namespace ('' = all), or a URL. */
-type Ask =
-  | { verb: string; resource: string; ns: string; group?: string; sub?: string; why?: string }
-  | { verb: string; path: string; why?: string };
-
-const r = (verb: string, resource: string, ns: string, group = '', sub = ''): Ask => ({
-  verb,
-  resource,
-  ns,
-  group,
-  sub,
-});
-const url = (verb: string, path: string): Ask => ({ verb, path });
-const each = (verbs: string[], resource: string, ns: string, group = ''): Ask[] =>
-  verbs.map((v) => r(v, resource, ns, group));
-const show = (a: Ask) =>
-  'path' in a
-    ? `${a.verb} ${a.path}`
-    : `${a.verb} ${a.group ? `${a.group}/` : ''}${a.resource}${a.sub ? `/${a.sub}` : ''} in ${a.ns || 'all namespaces'}`;
-
-// ---- what each identity must be able to do, and what it must not ----
-
-const REKEY_ALLOWED: Ask[] = [
-  // the rewrite, cluster-wide: metadata-only lists and no-op patches
-  r('list', 'secrets', ''),
-  r('list', 'secrets', 'team-a'),
-  r('patch', 'secrets', 'team-a'),
-  r('patch', 'secrets', 'kube-system'),
-  r('list', 'configmaps', ''),
-  r('patch', 'configmaps', 'team-a'),
-  // adoption: each apiserver's key_id metric, and hurrying its KMS health check
-  url('get', '/metrics'),
-  url('get', '/readyz/kms-providers'),
-  // who is live: the apiserver identity Leases
-  r('list', 'leases', 'kube-system', 'coordination.k8s.io'),
-  // its own state: one runner per provider, revision Secrets (created, pruned), key-id reports
-  ...each(['get', 'create', 'update', 'delete'], 'leases', NS, 'coordination.k8s.io'),
-  ...each(['create', 'get', 'list', 'watch', 'update', 'delete'], 'secrets', NS),
-  ...each(['get', 'list', 'watch'], 'configmaps', NS),
-  // sender identity (components/sender-identity): TokenReviews of senders' tokens
-  r('create', 'tokenreviews', '', 'authentication.k8s.io'),
-];
-
-const REKEY_DENIED: Ask[] = [
-  // no new, replaced or deleted Secrets outside its namespace
-  ...each(['create', 'update', 'delete', 'deletecollection'], 'secrets', 'team-a'),
-  r('create', 'secrets', 'kube-system'),
-  r('create', 'secrets', 'default'),
-  r('deletecollection', 'secrets', NS),
-  // `get` and `watch` of other namespaces' Secrets are denied, BUT `list` (allowed above)
-  // returns whole objects, data included: RBAC cannot limit a list to metadata. rekey only ever
-  // asks for PartialObjectMetadataList (DESIGN rule 3; test/integration/rekey-rotation.test.ts
-  // checks its requests), the grant itself allows more. Stated, not hidden.
-  r('get', 'secrets', 'team-a'),
-  r('watch', 'secrets', 'team-a'),
-  r('watch', 'secrets', ''),
-  // ConfigMaps: no writes beyond the no-op patch, not even in its own namespace (reports are
-  // the reporter's)
-  ...each(['create', 'update', 'delete'], 'configmaps', 'team-a'),
-  ...each(['create', 'update', 'delete'], 'configmaps', NS),
-  // Leases: only its own namespace, and only `list` in kube-system
-  ...each(
-    ['get', 'create', 'update', 'delete', 'watch'],
-    'leases',
-    'kube-system',
-    'coordination.k8s.io',
-  ),
-  ...each(['list', 'get', 'create'], 'leases', 'default', 'coordination.k8s.io'),
-  // nothing that runs code or reaches workloads, nothing that escalates
-  r('create', 'pods', NS, '', 'exec'),
-  r('create', 'pods', 'team-a', '', 'exec'),
-  r('get', 'pods', 'kube-system', '', 'log'),
-  r('list', 'pods', 'team-a'),
-  r('create', 'serviceaccounts', NS, '', 'token'),
-  r('create', 'roles', NS, 'rbac.authorization.k8s.io'),
-  r('create', 'rolebindings', NS, 'rbac.authorization.k8s.io'),
-  r('create', 'clusterrolebindings', '', 'rbac.authorization.k8s.io'),
-  r('escalate', 'clusterroles', '', 'rbac.authorization.k8s.io'),
-  r('impersonate', 'users', ''),
-  r('create', 'subjectaccessreviews', '', 'authorization.k8s.io'),
-  r('get', 'nodes', '', '', 'proxy'),
-  r('update', 'deployments', NS, 'apps'),
-  r('patch', 'namespaces', ''),
-  url('get', '/debug/pprof/profile'),
-  url('get', '/logs/'),
-];
-
-const REPORTER_ALLOWED: Ask[] = each(['get', 'create', 'update'], 'configmaps', NS);
-const REPORTER_DENIED: Ask[] = [
-  ...each(['list', 'watch', 'patch', 'delete'], 'configmaps', NS),
-  ...each(['get', 'create', 'update'], 'configmaps', 'kube-system'),
-  ...each(['get', 'create', 'update'], 'configmaps', 'default'),
-  ...each(['get', 'list', 'create'], 'secrets', NS),
-  r('list', 'secrets', ''),
-  ...each(['get', 'create', 'update'], 'leases', NS, 'coordination.k8s.io'),
-  r('list', 'leases', 'kube-system', 'coordination.k8s.io'),
-  r('create', 'pods', NS, '', 'exec'),
-  r('get', 'nodes', ''),
-  url('get', '/metrics'),
-  url('get', '/readyz/kms-providers'),
-];
-
-const SOURCE_ALLOWED: Ask[] = [
-  ...each(['get', 'list', 'watch'], 'secrets', NS),
-  ...each(['get', 'list', 'watch'], 'configmaps', NS),
-];
-const SOURCE_DENIED: Ask[] = [
-  ...each(['create', 'update', 'patch', 'delete'], 'secrets', NS),
-  ...each(['create', 'update', 'patch', 'delete'], 'configmaps', NS),
-  r('list', 'secrets', ''),
-  r('list', 'secrets', 'team-a'),
-  r('watch', 'configmaps', 'kube-system'),
-  r('list', 'namespaces', ''),
-  r('create', 'pods', NS, '', 'exec'),
-  url('get', '/metrics'),
-];
-
-// ---- the complete grant, per namespace, beyond what every ServiceAccount has ----
-
-const rule = (verbs: string[], resource: string, group = '') =>
-  verbs.map((v) => `${v} ${group}/${resource}`);
-const REKEY_EVERYWHERE = [
-  ...rule(['list', 'patch'], 'secrets'),
-  ...rule(['list', 'patch'], 'configmaps'),
-  ...rule(['create'], 'tokenreviews', 'authentication.k8s.io'),
-  'get /metrics',
-  'get /readyz/kms-providers',
-];
-const EXPECTED: Record<string, Record<string, string[]>> = {
-  [REKEY]: {
-    [NS]: [
-      ...REKEY_EVERYWHERE,
-      ...rule(['get', 'list', 'watch', 'create', 'update', 'delete'], 'secrets'),
-      ...rule(['get', 'create', 'update', 'delete'], 'leases', 'coordination.k8s.io'),
-      ...rule(['get', 'list', 'watch'], 'configmaps'),
-    ],
-    'kube-system': [...REKEY_EVERYWHERE, ...rule(['list'], 'leases', 'coordination.k8s.io')],
-    default: REKEY_EVERYWHERE,
-    'team-a': REKEY_EVERYWHERE,
-  },
-  [REPORTER]: {
-    [NS]: rule(['get', 'create', 'update'], 'configmaps'),
-    'kube-system': [],
-    default: [],
-    'team-a': [],
-  },
-  [API_SOURCE]: {
-    [NS]: [
-      ...rule(['get', 'list', 'watch'], 'configmaps'),
-      ...rule(['get', 'list', 'watch'], 'secrets'),
-    ],
-    'kube-system': [],
-    default: [],
-    'team-a': [],
-  },
-  [DEFAULT_SA]: { [NS]: [], 'kube-system': [], default: [], 'team-a': [] },
-};
 
 interface RulesReview {
   status?: {
@@ -366,19 +203,10 @@ describe('least privilege of every identity infra/ creates, proven on a real api
     }
   });
 
-  it("rekey's ServiceAccount can do what the functions call", () =>
-    expectAll(REKEY, REKEY_ALLOWED, true));
-  it("rekey's ServiceAccount cannot do more: no Secret create/replace/delete outside rekey-system, no exec, no escalation", () =>
-    expectAll(REKEY, REKEY_DENIED, false));
-
-  it('the key-id reporter can get, create and update ConfigMaps in rekey-system', () =>
-    expectAll(REPORTER, REPORTER_ALLOWED, true));
-  it('the key-id reporter can do nothing else', () => expectAll(REPORTER, REPORTER_DENIED, false));
-
-  it('the ApiServerSource adapter can read (get/list/watch) Secrets and ConfigMaps in rekey-system', () =>
-    expectAll(API_SOURCE, SOURCE_ALLOWED, true));
-  it('the ApiServerSource adapter can write nothing and read nothing elsewhere', () =>
-    expectAll(API_SOURCE, SOURCE_DENIED, false));
+  for (const t of TABLES) {
+    it(`${t.who}: can do what it calls`, () => expectAll(t.user, t.allowed, true));
+    it(`${t.who}: cannot do more`, () => expectAll(t.user, t.denied, false));
+  }
 
   it('the complete grant of each identity, beyond what every ServiceAccount may do, is exactly the intended one', () => {
     for (const [user, byNs] of Object.entries(EXPECTED)) {

@@ -51,6 +51,7 @@ const FUNCTIONS: Record<string, { service: string; paths: string[] }> = {
 const ROUTES_ALWAYS: Record<string, string> = {
   'dev.knative.sources.ping': 'reconcile',
   'dev.rekey.migration.slice': 'reconcile',
+  'dev.rekey.step.requested': 'reconcile',
   'dev.knative.apiserver.ref.add': 'cluster-event',
   'dev.knative.apiserver.ref.update': 'cluster-event',
   'dev.knative.apiserver.ref.delete': 'cluster-event',
@@ -264,9 +265,25 @@ describe('kustomize builds: what a dry run cannot check', () => {
         const pod = template.spec;
         const c = pod.containers[0] as Container;
         assert.equal(pod.containers.length, 1, at);
-        assert.equal(pod.serviceAccountName, 'rekey', `${at}: runs as rekey's ServiceAccount`);
         // its own function, from a file that exists
         const fn = Object.entries(FUNCTIONS).find(([, f]) => f.service === s.metadata?.name)?.[0];
+        // its own identity, and only reconcile runs steps itself (the others hand them off)
+        assert.equal(
+          pod.serviceAccountName,
+          `rekey-${fn}`,
+          `${at}: runs as its own ServiceAccount`,
+        );
+        assert.ok(
+          objects.some(
+            (o) => o.kind === 'ServiceAccount' && o.metadata?.name === pod.serviceAccountName,
+          ),
+          `${at}: its ServiceAccount is part of the install`,
+        );
+        assert.equal(
+          envOf(c, 'REKEY_STEP_MODE'),
+          fn === 'reconcile' ? undefined : 'delegate',
+          `${at}: REKEY_STEP_MODE`,
+        );
         assert.deepEqual(c.command, ['node', `functions/${fn}/main.ts`], at);
         assert.ok(existsSync(join(REPO_DIR, `functions/${fn}/main.ts`)), at);
         assert.ok(
@@ -511,7 +528,7 @@ describe('kustomize builds: what a dry run cannot check', () => {
     });
   });
 
-  it("APF: rekey's ServiceAccount gets its own limited priority level that neither borrows nor lends", () => {
+  it("APF: rekey's ServiceAccounts get their own limited priority level that neither borrows nor lends", () => {
     each((build, objects) => {
       const [fs] = ofKind(objects, 'FlowSchema', 'flowcontrol.apiserver.k8s.io');
       const fsSpec = specOf<{
@@ -524,7 +541,10 @@ describe('kustomize builds: what a dry run cannot check', () => {
       assert.ok(fsSpec.matchingPrecedence < 9000, `${build}: before the service-accounts schema`);
       assert.deepEqual(
         fsSpec.rules.flatMap((r) => r.subjects),
-        [{ kind: 'ServiceAccount', serviceAccount: { name: 'rekey', namespace: NS } }],
+        ['reconcile', 'kms-event', 'cluster-event', 'webhook'].map((f) => ({
+          kind: 'ServiceAccount',
+          serviceAccount: { name: `rekey-${f}`, namespace: NS },
+        })),
       );
       const plc = ofKind(objects, 'PriorityLevelConfiguration').find(
         (p) => p.metadata?.name === fsSpec.priorityLevelConfiguration.name,
@@ -571,7 +591,15 @@ describe('kustomize builds: what a dry run cannot check', () => {
     const binding = ofKind(component, 'ClusterRoleBinding').find(
       (b) => b.metadata?.name === 'rekey-sender-auth',
     );
-    assert.deepEqual(binding?.subjects, [{ kind: 'ServiceAccount', name: 'rekey', namespace: NS }]);
+    assert.deepEqual(
+      binding?.subjects,
+      ['reconcile', 'kms-event', 'cluster-event'].map((f) => ({
+        kind: 'ServiceAccount',
+        name: `rekey-${f}`,
+        namespace: NS,
+      })),
+      'the functions that check sender tokens, and no other',
+    );
     const role = ofKind(component, 'ClusterRole').find(
       (r) => r.metadata?.name === binding?.roleRef?.name,
     );

@@ -15,7 +15,7 @@ const INFRA_BASE = fileURLToPath(new URL('../../../infra/base/', import.meta.url
 
 /** ServiceAccount -> the sandbox user that stands for it. */
 const USER_FOR_SA: Record<string, string> = {
-  rekey: 'rekey',
+  'rekey-reconcile': 'rekey',
   'rekey-key-id-reporter': 'key-id-reporter',
 };
 

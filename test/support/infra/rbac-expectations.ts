@@ -1,0 +1,270 @@
+// What each identity infra/ creates must be able to do, what it must not, and its complete grant:
+// the tables test/integration/infra-rbac.test.ts checks on a real apiserver. Each function has its
+// own ServiceAccount; only rekey-reconcile lists and patches cluster-wide, because the trigger
+// functions hand their steps to it (REKEY_STEP_MODE=delegate, functions/hand-off.ts).
+
+export const NS = 'rekey-system';
+const sa = (name: string) => `system:serviceaccount:${NS}:${name}`;
+export const RECONCILE = sa('rekey-reconcile');
+export const KMS_EVENT = sa('rekey-kms-event');
+export const CLUSTER_EVENT = sa('rekey-cluster-event');
+export const WEBHOOK = sa('rekey-webhook');
+export const REPORTER = sa('rekey-key-id-reporter');
+export const API_SOURCE = sa('rekey-apiserver-source');
+/** The dead-letter sink runs as the namespace's default ServiceAccount (with no token mounted). */
+export const DEFAULT_SA = sa('default');
+/** A ServiceAccount nothing binds: what every ServiceAccount may do anyway. */
+export const NOBODY = sa('rekey-infra-test-nobody');
+
+/** The groups the apiserver gives a ServiceAccount token. */
+export function groupsOf(user: string): string[] {
+  const ns = user.split(':')[2];
+  return ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated'];
+}
+
+/** One question: `verb resource[/subresource] [group]` in a namespace ('' = all), or a URL. */
+export type Ask =
+  | { verb: string; resource: string; ns: string; group?: string; sub?: string }
+  | { verb: string; path: string };
+
+const r = (verb: string, resource: string, ns: string, group = '', sub = ''): Ask => ({
+  verb,
+  resource,
+  ns,
+  group,
+  sub,
+});
+const url = (verb: string, path: string): Ask => ({ verb, path });
+const each = (verbs: string[], resource: string, ns: string, group = ''): Ask[] =>
+  verbs.map((v) => r(v, resource, ns, group));
+export const show = (a: Ask) =>
+  'path' in a
+    ? `${a.verb} ${a.path}`
+    : `${a.verb} ${a.group ? `${a.group}/` : ''}${a.resource}${a.sub ? `/${a.sub}` : ''} in ${a.ns || 'all namespaces'}`;
+
+/** Nothing that runs code, reaches workloads or escalates: denied to every identity. */
+const NEVER: Ask[] = [
+  r('create', 'pods', NS, '', 'exec'),
+  r('create', 'pods', 'team-a', '', 'exec'),
+  r('get', 'pods', 'kube-system', '', 'log'),
+  r('list', 'pods', 'team-a'),
+  r('create', 'serviceaccounts', NS, '', 'token'),
+  r('create', 'roles', NS, 'rbac.authorization.k8s.io'),
+  r('create', 'rolebindings', NS, 'rbac.authorization.k8s.io'),
+  r('create', 'clusterrolebindings', '', 'rbac.authorization.k8s.io'),
+  r('escalate', 'clusterroles', '', 'rbac.authorization.k8s.io'),
+  r('impersonate', 'users', ''),
+  r('create', 'subjectaccessreviews', '', 'authorization.k8s.io'),
+  r('get', 'nodes', '', '', 'proxy'),
+  r('update', 'deployments', NS, 'apps'),
+  r('patch', 'namespaces', ''),
+  url('get', '/debug/pprof/profile'),
+  url('get', '/logs/'),
+];
+
+/** The rewrite: cluster-wide metadata-only lists and no-op patches (reconcile's alone). */
+const REWRITE: Ask[] = [
+  r('list', 'secrets', ''),
+  r('list', 'secrets', 'team-a'),
+  r('patch', 'secrets', 'team-a'),
+  r('patch', 'secrets', 'kube-system'),
+  r('list', 'configmaps', ''),
+  r('patch', 'configmaps', 'team-a'),
+];
+/** Adoption: each apiserver's key_id metric, its KMS health check, and who is live. */
+const ADOPTION: Ask[] = [
+  url('get', '/metrics'),
+  url('get', '/readyz/kms-providers'),
+  r('list', 'leases', 'kube-system', 'coordination.k8s.io'),
+];
+const TOKENREVIEW = r('create', 'tokenreviews', '', 'authentication.k8s.io');
+
+export interface IdentityTable {
+  who: string;
+  user: string;
+  allowed: Ask[];
+  denied: Ask[];
+}
+
+export const TABLES: IdentityTable[] = [
+  {
+    who: 'reconcile (the only one that rewrites)',
+    user: RECONCILE,
+    allowed: [
+      ...REWRITE,
+      ...ADOPTION,
+      // its own state: one runner per provider, revision Secrets (created, pruned), key-id reports
+      ...each(['get', 'create', 'update', 'delete'], 'leases', NS, 'coordination.k8s.io'),
+      ...each(['create', 'get', 'list', 'watch', 'update', 'delete'], 'secrets', NS),
+      ...each(['get', 'list', 'watch'], 'configmaps', NS),
+      // sender identity (components/sender-identity): TokenReviews of senders' tokens
+      TOKENREVIEW,
+    ],
+    denied: [
+      ...NEVER,
+      // no new, replaced or deleted Secrets outside its namespace
+      ...each(['create', 'update', 'delete', 'deletecollection'], 'secrets', 'team-a'),
+      r('create', 'secrets', 'kube-system'),
+      r('create', 'secrets', 'default'),
+      r('deletecollection', 'secrets', NS),
+      // `get` and `watch` of other namespaces' Secrets are denied, BUT `list` (allowed above)
+      // returns whole objects, data included: RBAC cannot limit a list to metadata. rekey only
+      // asks for PartialObjectMetadataList (DESIGN rule 3; test/integration/rekey-rotation.test.ts
+      // checks its requests), the grant itself allows more. Stated, not hidden.
+      r('get', 'secrets', 'team-a'),
+      r('watch', 'secrets', 'team-a'),
+      r('watch', 'secrets', ''),
+      // ConfigMaps: no writes beyond the no-op patch, not even in its own namespace (reports are
+      // the reporter's)
+      ...each(['create', 'update', 'delete'], 'configmaps', 'team-a'),
+      ...each(['create', 'update', 'delete'], 'configmaps', NS),
+      // Leases: only its own namespace, and only `list` in kube-system
+      ...each(
+        ['get', 'create', 'update', 'delete', 'watch'],
+        'leases',
+        'kube-system',
+        'coordination.k8s.io',
+      ),
+      ...each(['list', 'get', 'create'], 'leases', 'default', 'coordination.k8s.io'),
+    ],
+  },
+  {
+    who: 'kms-event (records the rotation on the newest revision, then hands off)',
+    user: KMS_EVENT,
+    allowed: [...each(['list', 'update'], 'secrets', NS), r('list', 'configmaps', NS), TOKENREVIEW],
+    denied: [
+      ...NEVER,
+      ...REWRITE,
+      ...ADOPTION,
+      ...each(['get', 'watch', 'create', 'delete', 'patch'], 'secrets', NS),
+      ...each(['get', 'update', 'create'], 'configmaps', NS),
+      ...each(['get', 'create', 'update'], 'leases', NS, 'coordination.k8s.io'),
+    ],
+  },
+  {
+    who: 'cluster-event (only hands off)',
+    user: CLUSTER_EVENT,
+    allowed: [TOKENREVIEW],
+    denied: [
+      ...NEVER,
+      ...REWRITE,
+      ...ADOPTION,
+      ...each(['get', 'list', 'update'], 'secrets', NS),
+      ...each(['get', 'list'], 'configmaps', NS),
+      ...each(['get', 'create', 'update'], 'leases', NS, 'coordination.k8s.io'),
+    ],
+  },
+  {
+    who: 'webhook (status reads; rotate is a cloud call; steps are handed off)',
+    user: WEBHOOK,
+    allowed: [r('list', 'secrets', NS), ...ADOPTION],
+    denied: [
+      ...NEVER,
+      ...REWRITE,
+      // signatures, not sender tokens
+      TOKENREVIEW,
+      ...each(['get', 'watch', 'create', 'update', 'delete', 'patch'], 'secrets', NS),
+      ...each(['get', 'list'], 'configmaps', NS),
+      ...each(['get', 'create', 'update'], 'leases', NS, 'coordination.k8s.io'),
+    ],
+  },
+  {
+    who: 'the key-id reporter (its report ConfigMaps only)',
+    user: REPORTER,
+    allowed: each(['get', 'create', 'update'], 'configmaps', NS),
+    denied: [
+      ...each(['list', 'watch', 'patch', 'delete'], 'configmaps', NS),
+      ...each(['get', 'create', 'update'], 'configmaps', 'kube-system'),
+      ...each(['get', 'create', 'update'], 'configmaps', 'default'),
+      ...each(['get', 'list', 'create'], 'secrets', NS),
+      r('list', 'secrets', ''),
+      ...each(['get', 'create', 'update'], 'leases', NS, 'coordination.k8s.io'),
+      r('list', 'leases', 'kube-system', 'coordination.k8s.io'),
+      r('create', 'pods', NS, '', 'exec'),
+      r('get', 'nodes', ''),
+      url('get', '/metrics'),
+      url('get', '/readyz/kms-providers'),
+    ],
+  },
+  {
+    who: 'the ApiServerSource adapter (reads rekey-system only)',
+    user: API_SOURCE,
+    allowed: [
+      ...each(['get', 'list', 'watch'], 'secrets', NS),
+      ...each(['get', 'list', 'watch'], 'configmaps', NS),
+    ],
+    denied: [
+      ...each(['create', 'update', 'patch', 'delete'], 'secrets', NS),
+      ...each(['create', 'update', 'patch', 'delete'], 'configmaps', NS),
+      r('list', 'secrets', ''),
+      r('list', 'secrets', 'team-a'),
+      r('watch', 'configmaps', 'kube-system'),
+      r('list', 'namespaces', ''),
+      r('create', 'pods', NS, '', 'exec'),
+      url('get', '/metrics'),
+    ],
+  },
+];
+
+// ---- the complete grant, per namespace, beyond what every ServiceAccount has ----
+
+const rule = (verbs: string[], resource: string, group = '') =>
+  verbs.map((v) => `${v} ${group}/${resource}`);
+const TOKENREVIEWS = rule(['create'], 'tokenreviews', 'authentication.k8s.io');
+const METRICS = ['get /metrics', 'get /readyz/kms-providers'];
+const IDENTITY_LEASES = rule(['list'], 'leases', 'coordination.k8s.io');
+const RECONCILE_EVERYWHERE = [
+  ...rule(['list', 'patch'], 'secrets'),
+  ...rule(['list', 'patch'], 'configmaps'),
+  ...TOKENREVIEWS,
+  ...METRICS,
+];
+const nowhere = (inNs: string[]) => ({
+  [NS]: inNs,
+  'kube-system': [],
+  default: [],
+  'team-a': [],
+});
+
+/** user -> namespace -> every `verb group/resource` (or `verb URL`) granted there. */
+export const EXPECTED: Record<string, Record<string, string[]>> = {
+  [RECONCILE]: {
+    [NS]: [
+      ...RECONCILE_EVERYWHERE,
+      ...rule(['get', 'list', 'watch', 'create', 'update', 'delete'], 'secrets'),
+      ...rule(['get', 'create', 'update', 'delete'], 'leases', 'coordination.k8s.io'),
+      ...rule(['get', 'list', 'watch'], 'configmaps'),
+    ],
+    'kube-system': [...RECONCILE_EVERYWHERE, ...IDENTITY_LEASES],
+    default: RECONCILE_EVERYWHERE,
+    'team-a': RECONCILE_EVERYWHERE,
+  },
+  [KMS_EVENT]: {
+    [NS]: [
+      ...TOKENREVIEWS,
+      ...rule(['list', 'update'], 'secrets'),
+      ...rule(['list'], 'configmaps'),
+    ],
+    'kube-system': TOKENREVIEWS,
+    default: TOKENREVIEWS,
+    'team-a': TOKENREVIEWS,
+  },
+  [CLUSTER_EVENT]: {
+    [NS]: TOKENREVIEWS,
+    'kube-system': TOKENREVIEWS,
+    default: TOKENREVIEWS,
+    'team-a': TOKENREVIEWS,
+  },
+  [WEBHOOK]: {
+    [NS]: [...METRICS, ...rule(['list'], 'secrets')],
+    'kube-system': [...METRICS, ...IDENTITY_LEASES],
+    default: METRICS,
+    'team-a': METRICS,
+  },
+  [REPORTER]: nowhere(rule(['get', 'create', 'update'], 'configmaps')),
+  [API_SOURCE]: nowhere([
+    ...rule(['get', 'list', 'watch'], 'configmaps'),
+    ...rule(['get', 'list', 'watch'], 'secrets'),
+  ]),
+  [DEFAULT_SA]: nowhere([]),
+};
