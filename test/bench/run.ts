@@ -1,111 +1,120 @@
-// `npm run bench`: rekey's throughput and memory on the real sandbox. Figures as JSON lines plus a
-// short table. Sizes: BENCH_SECRETS (throughput, default 10000), BENCH_RSS_SIZES (default
-// 10000,50000), BENCH_RUNS (rotations per size for medians, default 3).
-import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
-import { join } from 'node:path';
+// `npm run bench`: rekey against the manual method and the apiserver's own limits, on one real
+// sandbox, in one run. Prints a JSON line per figure as it is measured, then a markdown table of
+// every figure with its target and verdict; both also go to .sandbox/bench/latest.{md,jsonl}.
+//
+// Knobs (environment):
+//   BENCH_SECRETS              secrets for the side-by-side figures (default 10000)
+//   BENCH_RSS_SIZES            sizes for the runner's peak RSS (default 10000,50000,100000)
+//   BENCH_RUNS                 runs per figure, medians reported (default 3)
+//   BENCH_LARGE_N              RSS sizes at or above this run once: a 100k run takes minutes and
+//                              its peak RSS varies little between runs (default 100000)
+//   BENCH_CEILING_CONCURRENCY  concurrencies of the no-op ceiling sweep (default 1,4,16,64)
+//   BENCH_CLIENTS              concurrent clients for the latency figures (default 4)
+//   BENCH_CLIENT_PAUSE_MS      pause between a client's iterations (default 100)
+//   BENCH_IDLE_SECONDS         how long the clients run alone for the idle baseline (default 20)
+//   BENCH_NODE_FLAGS           V8 flags of the runner (default: the deployment's; '' = Node's)
+//
+// Secrets are seeded up to each size in turn (ascending), so every size shares the sandbox; the
+// side-by-side figures are measured at BENCH_SECRETS (comparison-run.ts says how), the RSS at each
+// size from rekey runs across a rotation (first-rewrite.ts).
 import { fileURLToPath } from 'node:url';
-import { coreApi, kubeConfig } from '../support/kube.ts';
-import { rekeySettings } from '../support/rekey-fixture.ts';
-import { rotate, waitForKeyId } from '../support/sandbox/sandbox.ts';
+import { coreApi } from '../support/kube.ts';
 import { startSandbox } from '../support/sandbox-fixture.ts';
 import { seedMany } from '../support/seed.ts';
+import { setUpClients } from './client-latency.ts';
+import { emitComparison } from './comparison-figures.ts';
+import { type ComparisonRun, comparisonRun } from './comparison-run.ts';
+import { type AcrossRotation, rekeyAcrossRotation } from './first-rewrite.ts';
+import { currentKeyId } from './key-rotation.ts';
+import { createReport } from './report.ts';
+import { runnerEnv, runRunner } from './runner-process.ts';
+import { median } from './stats.ts';
 
-const RUNNER = fileURLToPath(new URL('./runner.ts', import.meta.url));
+const numbers = (v: string) => v.split(',').map(Number);
 const THROUGHPUT_N = Number(process.env.BENCH_SECRETS ?? 10_000);
-const RSS_SIZES = (process.env.BENCH_RSS_SIZES ?? '10000,50000').split(',').map(Number);
+const RSS_SIZES = numbers(process.env.BENCH_RSS_SIZES ?? '10000,50000,100000');
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-/**
- * V8 heap settings of the runner: by default those the deployed functions run with (infra sets
- * NODE_OPTIONS to the same), since Node's defaults let garbage pile up to several hundred MB before
- * collecting it. BENCH_NODE_FLAGS='' measures Node's defaults.
- */
-const NODE_FLAGS = (
-  process.env.BENCH_NODE_FLAGS ?? '--max-semi-space-size=4 --max-old-space-size=160'
-)
-  .split(' ')
-  .filter(Boolean);
+const LARGE_N = Number(process.env.BENCH_LARGE_N ?? 100_000);
+const CEILING_LEVELS = numbers(process.env.BENCH_CEILING_CONCURRENCY ?? '1,4,16,64');
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4);
+const CLIENT_PAUSE_MS = Number(process.env.BENCH_CLIENT_PAUSE_MS ?? 100);
+const IDLE_MS = Number(process.env.BENCH_IDLE_SECONDS ?? 20) * 1000;
+const OUT_DIR = fileURLToPath(new URL('../../.sandbox/bench/', import.meta.url));
+const RSS_TARGET = { op: '<=', value: 200 / 1.048576, text: '≤ 200 MB (190.7 MiB)' } as const;
+const PER_NAMESPACE = 500;
 
-interface RunnerResult {
-  counts: { listed: number; reencrypted: number; failed: number };
-  migrateMs: number;
-  maxRssKb: number;
-}
-
-const median = (xs: number[]) =>
-  [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
-const figures: { figure: string; value: number; unit: string; n: number; runs: number }[] = [];
-const emit = (figure: string, value: number, unit: string, n: number, runs: number) => {
-  const line = {
-    figure,
-    value: Math.round(value * 10) / 10,
-    unit,
-    n,
-    runs,
-    machine: { cpus: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30) },
-  };
-  figures.push(line);
-  process.stdout.write(`${JSON.stringify(line)}\n`);
-};
-
-async function measure(n: number): Promise<RunnerResult[]> {
-  const sb = await startSandbox();
-  try {
-    const perNs = 500;
-    process.stderr.write(`bench: seeding ${n} secrets\n`);
-    await seedMany(coreApi(sb.env), {
-      namespaces: Math.ceil(n / perNs),
-      perNamespace: perNs,
-      prefix: 'bench',
-      concurrency: 32,
-    });
-    const kubeconfig = join(sb.dir, 'kubeconfig-rekey');
-    writeFileSync(kubeconfig, kubeConfig(sb.env, { user: 'rekey' }).exportConfig());
-    const env = {
-      ...process.env,
-      ...rekeySettings(sb.env, { REKEY_BUDGET_SECONDS: '600' }),
-      KUBECONFIG: kubeconfig,
-    };
-    const run = (keyId: string) =>
-      JSON.parse(
-        execFileSync(process.execPath, [...NODE_FLAGS, RUNNER], {
-          env: { ...env, BENCH_KEY_ID: keyId },
-          encoding: 'utf8',
-        }),
-      ) as RunnerResult;
-    run('local-1'); // baseline: record K1 (nothing stale)
-    const results: RunnerResult[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      const k = await rotate({ dir: sb.dir });
-      await waitForKeyId(k, { dir: sb.dir });
-      await new Promise((r) => setTimeout(r, 2500)); // the key-id reporter's interval
-      const r = run(k);
-      process.stderr.write(
-        `bench: n=${n} run ${i + 1}: ${r.counts.reencrypted} re-encrypted in ${r.migrateMs} ms, peak RSS ${r.maxRssKb} KiB\n`,
-      );
-      results.push(r);
+const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+const report = createReport();
+const sb = await startSandbox();
+try {
+  const env = runnerEnv(sb);
+  const clients = await setUpClients(sb.env, {
+    clients: CLIENTS,
+    perClient: 5,
+    pauseMs: CLIENT_PAUSE_MS,
+  });
+  log('baseline: rekey records the first key_id (nothing stale)');
+  await runRunner(env);
+  let keyId = await currentKeyId(sb);
+  let seeded = 0;
+  const rss: { n: number; mib: number }[] = [];
+  for (const [step, n] of [...new Set([THROUGHPUT_N, ...RSS_SIZES])]
+    .sort((a, b) => a - b)
+    .entries()) {
+    if (n > seeded) {
+      // new namespaces each time: seedMany names secrets by position, so it cannot top up a namespace
+      const namespaces = Math.ceil((n - seeded) / PER_NAMESPACE);
+      const perNamespace = Math.ceil((n - seeded) / namespaces);
+      log(`seeding ${namespaces * perNamespace} secrets (to ${n})`);
+      await seedMany(coreApi(sb.env), {
+        namespaces,
+        perNamespace,
+        prefix: `bench-${step}`,
+        concurrency: 32,
+      });
+      seeded += namespaces * perNamespace;
     }
-    return results;
-  } finally {
-    await sb.stop();
+    let rekeyRuns: AcrossRotation[] = [];
+    if (n === THROUGHPUT_N) {
+      const runs: ComparisonRun[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        const run = await comparisonRun({
+          sb,
+          runnerEnv: env,
+          clients,
+          idleMs: IDLE_MS,
+          ceilingLevels: CEILING_LEVELS,
+          log: (line) => log(`n=${seeded} run ${i + 1}/${RUNS}: ${line}`),
+        });
+        runs.push(run);
+        keyId = run.rekey.keyId;
+      }
+      emitComparison(report, runs, seeded);
+      rekeyRuns = runs.map((r) => r.rekey);
+    } else {
+      for (let i = 0; i < (n >= LARGE_N ? 1 : RUNS); i++) {
+        log(`n=${seeded} rekey run ${i + 1}`);
+        const r = await rekeyAcrossRotation(env, sb.dir, keyId);
+        rekeyRuns.push(r);
+        keyId = r.keyId;
+      }
+      const rates = rekeyRuns.map((r) => (r.result.counts.reencrypted / r.result.migrateMs) * 1000);
+      report.emit('rekey_reencrypted_per_second', median(rates), 'objects/s', seeded, rates.length);
+    }
+    if (RSS_SIZES.includes(n)) {
+      const mib = median(rekeyRuns.map((r) => r.result.maxRssKb / 1024));
+      report.emit('rekey_runner_peak_rss', mib, 'MiB', seeded, rekeyRuns.length, RSS_TARGET);
+      rss.push({ n: seeded, mib });
+    }
   }
+  const [low, high] = [rss[0], rss.at(-1)];
+  if (low && high && high.n > low.n) {
+    report.emit('rekey_runner_rss_flatness', high.mib / low.mib, 'x', high.n, 1, {
+      op: '<=',
+      value: 1.2,
+    });
+  }
+} finally {
+  await sb.stop();
 }
-
-const rows: string[][] = [['figure', 'N', 'median', 'unit']];
-for (const n of [...new Set([THROUGHPUT_N, ...RSS_SIZES])].sort((a, b) => a - b)) {
-  const results = await measure(n);
-  if (n === THROUGHPUT_N) {
-    const rate = median(results.map((r) => (r.counts.reencrypted / r.migrateMs) * 1000));
-    emit('rekey_reencrypted_per_second', rate, 'objects/s', n, results.length);
-    rows.push(['re-encrypted per second', String(n), rate.toFixed(0), 'objects/s']);
-  }
-  if (RSS_SIZES.includes(n)) {
-    const rss = median(results.map((r) => r.maxRssKb / 1024));
-    emit('rekey_runner_peak_rss', rss, 'MiB', n, results.length);
-    rows.push(['runner peak RSS', String(n), rss.toFixed(0), 'MiB']);
-  }
-}
-process.stdout.write(
-  `\n${rows.map((r) => r.map((c, i) => c.padEnd(i === 0 ? 26 : 10)).join('')).join('\n')}\n`,
-);
+report.finish(OUT_DIR);

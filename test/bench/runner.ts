@@ -1,32 +1,53 @@
 // The measured runner: rekey's reconcile steps in a process of their own (so its peak RSS is
-// rekey's alone), configured like the CLI from REKEY_* variables. Waits out convergence, then
-// times the migration and verification of the revision of BENCH_KEY_ID; prints one JSON line.
+// rekey's alone), configured like the CLI from REKEY_* variables. It prints {"ready":true} after
+// its first step, so the bench can rotate the key while it polls; then it waits out convergence
+// and times the migration and verification of the first revision whose key_id is not
+// BENCH_PREVIOUS_KEY_ID (any revision when unset), and prints one JSON line of results.
+import { readFileSync } from 'node:fs';
 import { buildDeps } from '../../shared/adapters/build-deps.ts';
+import type { RestClient } from '../../shared/adapters/k8s/rest-client.ts';
 import { loadConfig } from '../../shared/config/config.ts';
 import { reconcileStep } from '../../shared/core/reconcile-step.ts';
 import { keyIdHash } from '../../shared/domain/key-id.ts';
 
-const target = keyIdHash(process.env.BENCH_KEY_ID ?? '');
-const built = buildDeps(loadConfig(process.env));
-const startedAt = Date.now();
-let migrateStartedAt: number | undefined;
+const previous = process.env.BENCH_PREVIOUS_KEY_ID;
+const previousHash = previous ? keyIdHash(previous) : undefined;
 let firstRewriteAt: number | undefined;
-const deps = {
-  ...built.deps,
-  onProgress: () => {
-    firstRewriteAt ??= Date.now();
+// The first patch the apiserver accepted, not the first checkpoint (onProgress fires once a whole
+// page is done): the time to first rewrite should not include a page's worth of work.
+const noteRewrites = (rest: RestClient): RestClient => ({
+  async request(req) {
+    const res = await rest.request(req);
+    if (req.method === 'PATCH' && res.status === 200) firstRewriteAt ??= Date.now();
+    return res;
   },
-};
+  close: () => rest.close(),
+});
+const built = buildDeps(loadConfig(process.env), { wrapRest: noteRewrites });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * This process's own peak RSS: VmHWM, the high-water mark of its address space. Not
+ * getrusage's maxRSS: Linux carries the parent's RSS at fork over the exec into the child's
+ * maxRSS, so it would report the bench process (which holds the seeded objects) instead.
+ */
+const peakRssKb = () =>
+  Number(/^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? Number.NaN);
+let migrateStartedAt: number | undefined;
+let ready = false;
 try {
   for (;;) {
     const t = Date.now();
-    const o = await reconcileStep(deps, built.reconcile);
-    if (o.kind !== 'step' || o.keyIdHash !== target) {
-      await new Promise((r) => setTimeout(r, 500));
+    const o = await reconcileStep(built.deps, built.reconcile);
+    if (!ready) {
+      ready = true;
+      process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
+    }
+    if (o.kind !== 'step' || o.keyIdHash === previousHash) {
+      await sleep(500);
       continue;
     }
     if (o.step.kind === 'wait-convergence') {
-      await new Promise((r) => setTimeout(r, 1000));
+      await sleep(1000);
       continue;
     }
     migrateStartedAt ??= t;
@@ -35,12 +56,10 @@ try {
       process.stdout.write(
         `${JSON.stringify({
           phase: o.phase,
-          step: o.step.kind,
           counts: o.counts,
           migrateMs: doneAt - migrateStartedAt,
-          toFirstCheckpointMs: (firstRewriteAt ?? doneAt) - startedAt,
-          totalMs: doneAt - startedAt,
-          maxRssKb: process.resourceUsage().maxRSS,
+          firstRewriteAt,
+          maxRssKb: peakRssKb(),
         })}\n`,
       );
       break;

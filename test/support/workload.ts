@@ -17,8 +17,16 @@ export interface WorkloadResult {
   latenciesMs: number[];
 }
 
-/** Runs `clients` loops until `stop()` resolves; client i owns every object at index % clients === i. */
-export function startWorkload(api: CoreV1Api, objects: readonly Owned[], { clients = 8 } = {}) {
+/**
+ * Runs `clients` loops until `stop()` resolves; client i owns every object at index % clients === i.
+ * `pauseMs` between a client's iterations paces the load like real clients (the benchmark's
+ * latency figures); 0 keeps every client busy all the time (stress).
+ */
+export function startWorkload(
+  api: CoreV1Api,
+  objects: readonly Owned[],
+  { clients = 8, pauseMs = 0 } = {},
+) {
   let running = true;
   const result: WorkloadResult = {
     writes: 0,
@@ -48,6 +56,7 @@ export function startWorkload(api: CoreV1Api, objects: readonly Owned[], { clien
         result.errors.push(`${o.namespace}/${o.name}: ${(err as Error).message.slice(0, 200)}`);
       }
       result.latenciesMs.push(performance.now() - t0);
+      if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
     }
   });
   return {
