@@ -2,7 +2,6 @@
 // logger, metrics, event sink, sender authentication, and the hono app with probes. main.ts files
 // read the environment and call this; nothing here reads process.env.
 import { existsSync, readFileSync } from 'node:fs';
-import { AuthenticationV1Api } from '@kubernetes/client-node';
 import type { Hono } from 'hono';
 import { buildDeps } from '../shared/adapters/build-deps.ts';
 import { CloudEventSink } from '../shared/adapters/events/cloudevent-sink.ts';
@@ -106,7 +105,7 @@ export function buildRuntime(
       ? createTokenReviewAuthenticator({
           audience: config.REKEY_SENDER_AUDIENCE,
           allowedSenders: config.REKEY_ALLOWED_SENDERS,
-          reviewToken: tokenReviewerFor(built.kubeConfig.makeApiClient(AuthenticationV1Api)),
+          reviewToken: tokenReviewerFor(built.authentication),
         })
       : undefined;
   const app = createApp({

@@ -2,10 +2,12 @@
 // control-plane node: reads the environment, builds the plugin and Kubernetes clients, and
 // reports until SIGTERM/SIGINT. The only file of the reporter that touches process or env.
 import { hostname } from 'node:os';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { z } from 'zod';
+import { type Connection, loadConnection } from '../../shared/adapters/k8s/connection.ts';
 import { writeReport } from '../../shared/adapters/k8s/key-id-reports.ts';
+import { createRestClient } from '../../shared/adapters/k8s/rest-client.ts';
+import { typedApi } from '../../shared/adapters/k8s/typed-api.ts';
 import { createKmsPluginClient } from '../../shared/adapters/kms-plugin/status-client.ts';
 import { systemClock } from '../../shared/ports/clock.ts';
 import { runReporter } from './run-loop.ts';
@@ -54,23 +56,15 @@ if (!parsed.success) {
 }
 const config = parsed.data;
 
-const kc = new KubeConfig();
-if (config.KUBECONFIG) {
-  try {
-    kc.loadFromFile(config.KUBECONFIG);
-  } catch (err) {
-    fail(EXIT_CONFIG, `invalid configuration: KUBECONFIG ${config.KUBECONFIG} cannot be loaded`, {
-      err: (err as Error).message,
-    });
-  }
-} else {
-  // loadFromCluster does not check that we are in a pod; without this, every write would fail.
-  if (!process.env.KUBERNETES_SERVICE_HOST) {
-    fail(EXIT_CONFIG, 'invalid configuration: KUBECONFIG is not set and this is not a pod');
-  }
-  kc.loadFromCluster();
+let connection: Connection;
+try {
+  // in a pod (KUBECONFIG unset): its ServiceAccount; otherwise a clear exit, not failing writes
+  connection = loadConnection(config);
+} catch (err) {
+  fail(EXIT_CONFIG, `invalid configuration: ${(err as Error).message}`);
 }
-const api = kc.makeApiClient(CoreV1Api);
+const rest = createRestClient(connection, { maxSockets: 2 });
+const api = typedApi(rest).core;
 const plugin = createKmsPluginClient({ socketPath: config.KMS_PLUGIN_SOCKET });
 
 const controller = new AbortController();
@@ -107,6 +101,7 @@ try {
   fail(EXIT_FAILURE, 'key-id reporter crashed', { err: (err as Error).message });
 } finally {
   plugin.close();
+  rest.close();
 }
 log.info({}, 'key-id reporter stopped');
 // Keep-alive sockets of the Kubernetes client would otherwise hold the process open.

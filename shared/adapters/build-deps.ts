@@ -2,31 +2,26 @@
 // loads the config and calls this, so tests can build the same graph against the sandbox.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { CoordinationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { RekeyConfig } from '../config/config.ts';
 import type { ReconcileConfig, ReconcileDeps } from '../core/deps.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
 import { createAdoptionReader } from './apiserver-metrics/adoption-reader.ts';
 import { createEtcdVerifier } from './etcd/verifier.ts';
+import { type Connection, loadConnection } from './k8s/connection.ts';
 import { createLeaseLock } from './k8s/lease-lock.ts';
 import { createObjectRewriter } from './k8s/object-rewriter.ts';
 import { createReportKeyObserver } from './k8s/report-key-observer.ts';
 import { createRestClient, type RestClient } from './k8s/rest-client.ts';
 import { createRevisionStore } from './k8s/revision-store.ts';
+import { type AuthenticationApi, typedApi } from './k8s/typed-api.ts';
 import { createPluginKeyObserver } from './kms-plugin/plugin-key-observer.ts';
 
 export interface Built {
   deps: ReconcileDeps;
   reconcile: ReconcileConfig;
-  kubeConfig: KubeConfig;
+  /** TokenReviews, for the functions' sender authentication. */
+  authentication: AuthenticationApi;
   close(): void;
-}
-
-export function kubeConfigFor(config: Pick<RekeyConfig, 'KUBECONFIG'>): KubeConfig {
-  const kc = new KubeConfig();
-  if (config.KUBECONFIG) kc.loadFromFile(config.KUBECONFIG);
-  else kc.loadFromCluster();
-  return kc;
 }
 
 export function buildDeps(
@@ -34,23 +29,24 @@ export function buildDeps(
   {
     clock = systemClock,
     log,
-    kubeConfig,
+    connection,
     wrapRest = (r) => r,
   }: {
     clock?: Clock;
     log?: ReconcileDeps['log'];
-    kubeConfig?: KubeConfig;
+    /** Where the apiserver is and who rekey is; default KUBECONFIG, else in-cluster. */
+    connection?: Connection;
     /** Decorates the REST client (tests record what rekey sends and receives). */
     wrapRest?: (rest: RestClient) => RestClient;
   } = {},
 ): Built {
-  const kc = kubeConfig ?? kubeConfigFor(config);
-  const rest = wrapRest(createRestClient(kc, { maxSockets: config.REKEY_CONCURRENCY + 4 }));
-  const core = kc.makeApiClient(CoreV1Api);
-  const coordination = kc.makeApiClient(CoordinationV1Api);
+  const conn = connection ?? loadConnection(config);
+  const raw = createRestClient(conn, { maxSockets: config.REKEY_CONCURRENCY + 4 });
+  // rekey's own state goes around wrapRest: tests record the calls that touch users' objects
+  const { core, coordination, authentication } = typedApi(raw);
+  const rest = wrapRest(raw);
   const namespace = config.REKEY_NAMESPACE;
-  const server = kc.getCurrentCluster()?.server;
-  const apiserverUrls = config.REKEY_APISERVER_URLS ?? (server ? [server] : []);
+  const apiserverUrls = config.REKEY_APISERVER_URLS ?? [conn.server];
   const etcd = config.REKEY_ETCD_ENDPOINTS;
   const read = (f?: string) => (f ? readFileSync(f) : undefined);
   const tls =
@@ -96,5 +92,5 @@ export function buildDeps(
     fallbackWaitMs: config.REKEY_FALLBACK_WAIT_SECONDS * 1000,
     keepRevisions: config.REKEY_KEEP_REVISIONS,
   };
-  return { deps, reconcile, kubeConfig: kc, close: () => rest.close() };
+  return { deps, reconcile, authentication, close: () => rest.close() };
 }

@@ -42,7 +42,7 @@ export interface TokenReviewAuthenticatorOptions {
   audience: string;
   /** Allowed senders, each `system:serviceaccount:<namespace>:<name>`. */
   allowedSenders: readonly string[];
-  /** The TokenReview call; {@link tokenReviewerFor} builds it from client-node. */
+  /** The TokenReview call; {@link tokenReviewerFor} builds it from the TokenReview API. */
   reviewToken: ReviewToken;
   /** How long a positive answer is reused (default 60 s; never past the token's `exp`). */
   cacheTtlMs?: number;
@@ -83,7 +83,7 @@ function expiryMs(token: string): number | undefined {
  * const auth = createTokenReviewAuthenticator({
  *   audience: 'rekey-kms-event',
  *   allowedSenders: ['system:serviceaccount:knative-eventing:mt-broker-filter'],
- *   reviewToken: tokenReviewerFor(kc.makeApiClient(AuthenticationV1Api)),
+ *   reviewToken: tokenReviewerFor(typedApi(rest).authentication),
  * });
  */
 export function createTokenReviewAuthenticator({
@@ -156,8 +156,9 @@ export function createTokenReviewAuthenticator({
 }
 
 /**
- * A {@link ReviewToken} over client-node's AuthenticationV1Api (rekey's ServiceAccount needs
- * `create` on `tokenreviews`, e.g. the `system:auth-delegator` ClusterRole).
+ * A {@link ReviewToken} over the TokenReview API (typed-api.ts, or client-node's
+ * AuthenticationV1Api); the function's ServiceAccount needs `create` on `tokenreviews`
+ * (infra/components/sender-identity/rbac-tokenreview.yaml).
  */
 export function tokenReviewerFor(api: Pick<AuthenticationV1Api, 'createTokenReview'>): ReviewToken {
   return async ({ token, audiences }) => {

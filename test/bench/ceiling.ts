@@ -4,6 +4,7 @@
 // (checkpoints, retries, Leases), at several concurrencies. The stale secrets are split evenly
 // between the levels, so one rotation serves the whole sweep.
 import pLimit from 'p-limit';
+import { connectionFromKubeconfig } from '../../shared/adapters/k8s/connection.ts';
 import { createObjectRewriter } from '../../shared/adapters/k8s/object-rewriter.ts';
 import { createRestClient } from '../../shared/adapters/k8s/rest-client.ts';
 import type { ObjectRef } from '../../shared/ports/object-rewriter.ts';
@@ -20,7 +21,9 @@ export interface CeilingLevel {
 }
 
 export async function noOpCeiling(env: SandboxEnv, levels: number[]): Promise<CeilingLevel[]> {
-  const rest = createRestClient(kubeConfig(env), { maxSockets: Math.max(...levels) });
+  const rest = createRestClient(connectionFromKubeconfig(kubeConfig(env).exportConfig()), {
+    maxSockets: Math.max(...levels),
+  });
   const rewriter = createObjectRewriter(rest, { fieldManager: 'rekey-bench' });
   try {
     const refs: ObjectRef[] = [];

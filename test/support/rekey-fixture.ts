@@ -1,6 +1,7 @@
 // Builds rekey's real reconcile graph against a sandbox, as the `rekey` identity (least-privilege
 // RBAC from infra/base), with every REST exchange recorded so tests can check what rekey asked for.
 import { buildDeps } from '../../shared/adapters/build-deps.ts';
+import { connectionFromKubeconfig } from '../../shared/adapters/k8s/connection.ts';
 import type {
   RestClient,
   RestRequest,
@@ -46,7 +47,7 @@ export function rekeyFor(env: SandboxEnv, overrides: Record<string, string> = {}
   const exchanges: Exchange[] = [];
   const built = buildDeps(config, {
     wrapRest: (rest) => recording(rest, exchanges),
-    kubeConfig: kubeConfig(env, { user: 'rekey' }),
+    connection: connectionFromKubeconfig(kubeConfig(env, { user: 'rekey' }).exportConfig()),
     log: (message, fields) => logs.push(JSON.stringify({ message, ...fields })),
   });
   return { deps: built.deps, config: built.reconcile, exchanges, logs, close: built.close };

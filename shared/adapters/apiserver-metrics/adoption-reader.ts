@@ -1,18 +1,18 @@
 // The AdoptionReader port: live apiservers from their identity Leases, and what each one's KMS
 // plugin last reported, scraped from every apiserver's own /metrics (not whichever one a
 // Service load-balances to).
-import type { CoordinationV1Api } from '@kubernetes/client-node';
 import { apiserverIdHash } from '../../domain/convergence.ts';
 import { parseKeyIdStatus } from '../../domain/key-id-metrics.ts';
 import type { AdoptionReader, AdoptionSnapshot } from '../../ports/adoption-reader.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { RestClient } from '../k8s/rest-client.ts';
+import type { CoordinationApi } from '../k8s/typed-api.ts';
 
 export const IDENTITY_LEASE_SELECTOR = 'apiserver.kubernetes.io/identity=kube-apiserver';
 
 export interface AdoptionReaderOptions {
   rest: RestClient;
-  coordination: CoordinationV1Api;
+  coordination: Pick<CoordinationApi, 'listNamespacedLease'>;
   /** Base URLs of every apiserver (each scraped on its own). */
   apiserverUrls: readonly string[];
   clock: Clock;

@@ -1,9 +1,10 @@
 // Key-id reports: what the reporter next to each KMS plugin saw (node, provider, key_id, health),
 // kept as one ConfigMap per (node, provider) in rekey's namespace, which rekey reads and watches.
-import type { CoreV1Api, V1ConfigMap } from '@kubernetes/client-node';
+import type { V1ConfigMap } from '@kubernetes/client-node';
 import { ANNOTATION_PREFIX } from '../../domain/checkpoint.ts';
 import { providerSegment } from '../../domain/revision.ts';
 import { providerLabel } from './revision-codec.ts';
+import type { CoreApi } from './typed-api.ts';
 
 export const LABEL_REPORT = `${ANNOTATION_PREFIX}key-id-report`;
 
@@ -65,7 +66,7 @@ export function fromConfigMap(cm: V1ConfigMap): KeyIdReport | undefined {
 
 /** Creates or replaces the report of (node, provider). */
 export async function writeReport(
-  api: CoreV1Api,
+  api: Pick<CoreApi, 'replaceNamespacedConfigMap' | 'createNamespacedConfigMap'>,
   namespace: string,
   r: KeyIdReport,
 ): Promise<void> {
@@ -80,7 +81,7 @@ export async function writeReport(
 }
 
 export async function readReports(
-  api: CoreV1Api,
+  api: Pick<CoreApi, 'listNamespacedConfigMap'>,
   namespace: string,
   provider: string,
 ): Promise<KeyIdReport[]> {

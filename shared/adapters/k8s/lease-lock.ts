@@ -1,8 +1,9 @@
 // The Lock port on coordination.k8s.io Leases: at most one runner per provider. Every write
 // carries the resourceVersion it read, so two runners racing for an expired Lease cannot both win.
-import { type CoordinationV1Api, type V1Lease, V1MicroTime } from '@kubernetes/client-node';
+import type { V1Lease } from '@kubernetes/client-node';
 import type { Clock } from '../../ports/clock.ts';
 import type { AcquireResult, Lock, LockHandle } from '../../ports/lock.ts';
+import { type CoordinationApi, microTime } from './typed-api.ts';
 
 function code(err: unknown): number | undefined {
   return (err as { code?: number }).code;
@@ -15,12 +16,18 @@ function expiry(l: V1Lease): number {
 }
 
 export function createLeaseLock(
-  api: CoordinationV1Api,
+  api: Pick<
+    CoordinationApi,
+    | 'readNamespacedLease'
+    | 'createNamespacedLease'
+    | 'replaceNamespacedLease'
+    | 'deleteNamespacedLease'
+  >,
   { namespace, clock }: { namespace: string; clock: Clock },
 ): Lock {
   const body = (name: string, holder: string, ttlMs: number, rv?: string): V1Lease => {
     // Lease times are MicroTime: a plain Date serialises with milliseconds and is rejected
-    const now = new V1MicroTime(clock.now().getTime());
+    const now = microTime(clock.now().getTime());
     return {
       metadata: {
         name,
@@ -91,7 +98,7 @@ export function createLeaseLock(
             ...l,
             spec: {
               ...l.spec,
-              renewTime: new V1MicroTime(clock.now().getTime()),
+              renewTime: microTime(clock.now().getTime()),
               leaseDurationSeconds: Math.max(1, Math.ceil(ttlMs / 1000)),
             },
           },

@@ -1,13 +1,13 @@
 // The KeyObserver port on key-id reports: each fresh, healthy report is an observation from the
 // plugin's own Status; stale reports (the reporter stopped) are ignored, and say so in health.
-import type { CoreV1Api } from '@kubernetes/client-node';
 import type { Observation } from '../../domain/observation.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { KeyObservation, KeyObserver } from '../../ports/key-observer.ts';
 import { readReports } from './key-id-reports.ts';
+import type { CoreApi } from './typed-api.ts';
 
 export function createReportKeyObserver(
-  api: CoreV1Api,
+  api: Pick<CoreApi, 'listNamespacedConfigMap'>,
   {
     namespace,
     clock,

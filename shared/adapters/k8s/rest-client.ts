@@ -1,7 +1,8 @@
-// A thin REST client over a KubeConfig for the calls rekey makes by hand (metadata-only lists,
-// no-op patches, raw /metrics): full control of Accept headers, status codes and Retry-After.
+// A thin REST client over a Connection for every call rekey makes (metadata-only lists, no-op
+// patches, raw /metrics, its own Secrets and Leases): full control of Accept headers, status
+// codes and Retry-After.
 import { Agent, request } from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { Connection } from './connection.ts';
 
 export interface RestResponse {
   status: number;
@@ -27,9 +28,7 @@ export interface RestClient {
 }
 
 /** Network-level failures surface as status 0 so callers classify them like a 503. */
-export function createRestClient(kc: KubeConfig, { maxSockets = 32 } = {}): RestClient {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error('kubeconfig has no current cluster');
+export function createRestClient(conn: Connection, { maxSockets = 32 } = {}): RestClient {
   const agent = new Agent({ keepAlive: true, maxSockets });
   return {
     async request({
@@ -42,7 +41,7 @@ export function createRestClient(kc: KubeConfig, { maxSockets = 32 } = {}): Rest
       timeoutMs = 30_000,
       server,
     }) {
-      const url = new URL(path, server ?? cluster.server);
+      const url = new URL(path, server ?? conn.server);
       for (const [k, v] of Object.entries(query ?? {}))
         if (v !== undefined) url.searchParams.set(k, String(v));
       const opts: import('node:https').RequestOptions = {
@@ -51,7 +50,7 @@ export function createRestClient(kc: KubeConfig, { maxSockets = 32 } = {}): Rest
         agent,
         timeout: timeoutMs,
       };
-      await kc.applyToHTTPSOptions(opts);
+      await conn.authorize(opts);
       const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
       if (payload) {
         opts.headers = {

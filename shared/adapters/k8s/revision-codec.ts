@@ -62,6 +62,11 @@ export function revisionToSecret(r: Revision, namespace: string): V1Secret {
   };
 }
 
+/** An RFC 3339 time as ISO 8601: answers carry strings (typed-api.ts), client-node objects Dates. */
+function isoTime(t: Date | string | undefined): string | undefined {
+  return t === undefined ? undefined : new Date(t).toISOString();
+}
+
 function json<T>(v: string | undefined): T | undefined {
   if (!v) return undefined;
   try {
@@ -98,7 +103,7 @@ export function secretToRevision(
     source,
     observedAt: a[A('observed-at')] ?? '',
     phase,
-    createdAt: a[A('created-at')] ?? s.metadata?.creationTimestamp?.toISOString() ?? '',
+    createdAt: a[A('created-at')] ?? isoTime(s.metadata?.creationTimestamp) ?? '',
     progress: { resources: checkpoints, failed: json<ObjectFailure[]>(a[A('failed')]) ?? [] },
   };
   const updatedAt = a[A('updated-at')];

@@ -1,6 +1,6 @@
 // The RevisionStore port on Secrets in rekey's namespace: create-if-absent by name, and every
 // update guarded by the resourceVersion it was read at.
-import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
+import type { V1Secret } from '@kubernetes/client-node';
 import type { Revision } from '../../domain/revision.ts';
 import type {
   CreateResult,
@@ -15,6 +15,7 @@ import {
   revisionToSecret,
   secretToRevision,
 } from './revision-codec.ts';
+import type { CoreApi } from './typed-api.ts';
 
 function code(err: unknown): number | undefined {
   return (err as { code?: number }).code;
@@ -27,7 +28,14 @@ function stored(s: V1Secret): StoredRevision {
 }
 
 export function createRevisionStore(
-  api: CoreV1Api,
+  api: Pick<
+    CoreApi,
+    | 'listNamespacedSecret'
+    | 'readNamespacedSecret'
+    | 'createNamespacedSecret'
+    | 'replaceNamespacedSecret'
+    | 'deleteNamespacedSecret'
+  >,
   { namespace }: { namespace: string },
 ): RevisionStore {
   return {

@@ -1,0 +1,140 @@
+// The few typed Kubernetes API calls rekey's adapters make (its revision Secrets, key-id report
+// ConfigMaps, Leases, TokenReviews), with client-node's method names, parameters and types, on
+// rekey's RestClient: the types come from @kubernetes/client-node at compile time only, so its
+// ~70 MB runtime never loads. Differences from client-node, on purpose and few:
+//   - timestamps in answers stay RFC 3339 strings (client-node makes Dates): read them with
+//     `new Date(x)`, which takes both;
+//   - a failed call throws a KubeApiError whose `code` is the HTTP status, as client-node's
+//     ApiException does, so `err.code === 409` checks work unchanged.
+import type {
+  AuthenticationV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  V1MicroTime,
+} from '@kubernetes/client-node';
+import type { RestClient, RestRequest } from './rest-client.ts';
+
+export type CoreApi = Pick<
+  CoreV1Api,
+  | 'listNamespacedSecret'
+  | 'readNamespacedSecret'
+  | 'createNamespacedSecret'
+  | 'replaceNamespacedSecret'
+  | 'deleteNamespacedSecret'
+  | 'listNamespacedConfigMap'
+  | 'createNamespacedConfigMap'
+  | 'replaceNamespacedConfigMap'
+>;
+export type CoordinationApi = Pick<
+  CoordinationV1Api,
+  | 'listNamespacedLease'
+  | 'readNamespacedLease'
+  | 'createNamespacedLease'
+  | 'replaceNamespacedLease'
+  | 'deleteNamespacedLease'
+>;
+export type AuthenticationApi = Pick<AuthenticationV1Api, 'createTokenReview'>;
+
+export class KubeApiError extends Error {
+  override name = 'KubeApiError';
+  /** The HTTP status, as client-node's ApiException has it. */
+  readonly code: number;
+  /** The apiserver's answer (a Status object). */
+  readonly body: string;
+  constructor(code: number, body: string, what: string) {
+    // the status line and the apiserver's reason, never the object sent
+    const reason = (() => {
+      try {
+        return (JSON.parse(body) as { message?: string }).message ?? '';
+      } catch {
+        return body.slice(0, 200);
+      }
+    })();
+    super(`${what}: HTTP ${code}${reason ? `: ${reason}` : ''}`);
+    this.code = code;
+    this.body = body;
+  }
+}
+
+/**
+ * A Lease time: Kubernetes wants MicroTime (six fractional digits); a plain Date serialises with
+ * three and the apiserver rejects it.
+ */
+export function microTime(ms: number): V1MicroTime {
+  const t = new Date(ms) as V1MicroTime;
+  const iso = `${t.toISOString().slice(0, -1)}000Z`;
+  t.toISOString = () => iso;
+  return t;
+}
+
+type Call = Pick<RestRequest, 'method' | 'path' | 'query' | 'body'>;
+
+export function typedApi(rest: RestClient): {
+  core: CoreApi;
+  coordination: CoordinationApi;
+  authentication: AuthenticationApi;
+} {
+  const call = async <T>(c: Call): Promise<T> => {
+    const res = await rest.request(c);
+    if (res.status < 200 || res.status >= 300) {
+      throw new KubeApiError(res.status, res.body, `${c.method ?? 'GET'} ${c.path}`);
+    }
+    return JSON.parse(res.body) as T;
+  };
+  const ns = (namespace: string, resource: string, group = 'api/v1') =>
+    `/${group}/namespaces/${encodeURIComponent(namespace)}/${resource}`;
+  const one = (namespace: string, resource: string, name: string, group?: string) =>
+    `${ns(namespace, resource, group)}/${encodeURIComponent(name)}`;
+  const LEASES = 'apis/coordination.k8s.io/v1';
+
+  const core: CoreApi = {
+    listNamespacedSecret: (p) =>
+      call({
+        path: ns(p.namespace, 'secrets'),
+        query: { labelSelector: p.labelSelector, limit: p.limit, continue: p._continue },
+      }),
+    readNamespacedSecret: (p) => call({ path: one(p.namespace, 'secrets', p.name) }),
+    createNamespacedSecret: (p) =>
+      call({ method: 'POST', path: ns(p.namespace, 'secrets'), body: p.body }),
+    replaceNamespacedSecret: (p) =>
+      call({ method: 'PUT', path: one(p.namespace, 'secrets', p.name), body: p.body }),
+    deleteNamespacedSecret: (p) =>
+      call({
+        method: 'DELETE',
+        path: one(p.namespace, 'secrets', p.name),
+        ...(p.body ? { body: p.body } : {}),
+      }),
+    listNamespacedConfigMap: (p) =>
+      call({
+        path: ns(p.namespace, 'configmaps'),
+        query: { labelSelector: p.labelSelector, limit: p.limit, continue: p._continue },
+      }),
+    createNamespacedConfigMap: (p) =>
+      call({ method: 'POST', path: ns(p.namespace, 'configmaps'), body: p.body }),
+    replaceNamespacedConfigMap: (p) =>
+      call({ method: 'PUT', path: one(p.namespace, 'configmaps', p.name), body: p.body }),
+  };
+  const coordination: CoordinationApi = {
+    listNamespacedLease: (p) =>
+      call({
+        path: ns(p.namespace, 'leases', LEASES),
+        query: { labelSelector: p.labelSelector, limit: p.limit, continue: p._continue },
+      }),
+    readNamespacedLease: (p) => call({ path: one(p.namespace, 'leases', p.name, LEASES) }),
+    createNamespacedLease: (p) =>
+      call({ method: 'POST', path: ns(p.namespace, 'leases', LEASES), body: p.body }),
+    replaceNamespacedLease: (p) =>
+      call({ method: 'PUT', path: one(p.namespace, 'leases', p.name, LEASES), body: p.body }),
+    deleteNamespacedLease: (p) =>
+      call({
+        method: 'DELETE',
+        path: one(p.namespace, 'leases', p.name, LEASES),
+        ...(p.body ? { body: p.body } : {}),
+      }),
+  };
+  const authentication: AuthenticationApi = {
+    createTokenReview: (p) =>
+      call({ method: 'POST', path: '/apis/authentication.k8s.io/v1/tokenreviews', body: p.body }),
+  };
+  return { core, coordination, authentication };
+}
