@@ -1,0 +1,254 @@
+// infra/ as built by kustomize (base, each overlay, each component): what no dry run can check,
+// because no Knative controller runs here to resolve it: each function's Service, the Triggers
+// that route every consumed event type to it, the sources and SinkBinding, the ApiServerSource.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import {
+  assertLockedDown,
+  envOf,
+  FUNCTIONS,
+  functionServices,
+  NS,
+  ROUTES_ALWAYS,
+  ROUTES_BY_OVERLAY,
+  SERVING,
+  seconds,
+  settings,
+  useBuilds,
+} from '../support/infra/build-checks.ts';
+import {
+  type Container,
+  type Manifest,
+  ofKind,
+  REPO_DIR,
+  resolve,
+  type SourceSpec,
+  specOf,
+  type TriggerSpec,
+  type WithPodTemplate,
+} from '../support/infra/manifests.ts';
+
+describe('kustomize builds: functions, routes and sources', () => {
+  const { builds, each } = useBuilds();
+
+  it('builds the base, every overlay and every component', () => {
+    assert.deepEqual([...builds.keys()].sort(), [
+      'base',
+      'base + components/etcd-verification',
+      'base + components/sender-identity',
+      'overlays/aws',
+      'overlays/gcp',
+      'overlays/sandbox',
+    ]);
+  });
+
+  it('function Services: their own function, settings, probes, timeout, scale, memory, security', () => {
+    each((build, objects) => {
+      const budget = Number(settings(objects).REKEY_BUDGET_SECONDS);
+      assert.ok(budget > 0, `${build}: REKEY_BUDGET_SECONDS`);
+      const services = functionServices(objects);
+      assert.deepEqual(
+        services.map((s) => s.metadata?.name).sort(),
+        Object.values(FUNCTIONS)
+          .map((f) => f.service)
+          .sort(),
+        build,
+      );
+      for (const s of services) {
+        const at = `${build}: Service ${s.metadata?.name}`;
+        assert.equal(s.metadata?.namespace, NS, at);
+        const { template } = specOf<WithPodTemplate>(s);
+        const pod = template.spec;
+        const c = pod.containers[0] as Container;
+        assert.equal(pod.containers.length, 1, at);
+        // its own function, from a file that exists
+        const fn = Object.entries(FUNCTIONS).find(([, f]) => f.service === s.metadata?.name)?.[0];
+        // its own identity, and only reconcile runs steps itself (the others hand them off)
+        assert.equal(
+          pod.serviceAccountName,
+          `rekey-${fn}`,
+          `${at}: runs as its own ServiceAccount`,
+        );
+        assert.ok(
+          objects.some(
+            (o) => o.kind === 'ServiceAccount' && o.metadata?.name === pod.serviceAccountName,
+          ),
+          `${at}: its ServiceAccount is part of the install`,
+        );
+        assert.equal(
+          envOf(c, 'REKEY_STEP_MODE'),
+          fn === 'reconcile' ? undefined : 'delegate',
+          `${at}: REKEY_STEP_MODE`,
+        );
+        assert.deepEqual(c.command, ['node', `functions/${fn}/main.ts`], at);
+        assert.ok(existsSync(join(REPO_DIR, `functions/${fn}/main.ts`)), at);
+        assert.ok(
+          readFileSync(join(REPO_DIR, `functions/${fn}/route.ts`), 'utf8').includes(
+            `path = '${FUNCTIONS[fn as string]?.paths[0]}'`,
+          ),
+          `${at}: functions/${fn}/route.ts serves ${FUNCTIONS[fn as string]?.paths[0]}`,
+        );
+        assert.ok(c.image, at);
+        // settings: the shared ConfigMap of this build; Knative's reserved names untouched
+        const cm = c.envFrom?.[0]?.configMapRef?.name;
+        assert.ok(cm && ofKind(objects, 'ConfigMap').some((o) => o.metadata?.name === cm), at);
+        for (const reserved of ['PORT', 'K_SERVICE', 'K_CONFIGURATION', 'K_REVISION', 'K_SINK']) {
+          assert.ok(!c.env?.some((e) => e.name === reserved), `${at}: sets reserved ${reserved}`);
+        }
+        for (const e of c.env ?? []) {
+          const ref = e.valueFrom?.secretKeyRef;
+          if (ref) assert.equal(ref.optional, true, `${at}: ${e.name} from an optional Secret`);
+        }
+        // probes, request timeout well above the work budget, bounded scale and concurrency
+        assert.equal(c.livenessProbe?.httpGet?.path, '/healthz', at);
+        assert.equal(c.readinessProbe?.httpGet?.path, '/readyz', at);
+        assert.ok((pod.timeoutSeconds ?? 0) >= 2 * budget, `${at}: timeoutSeconds vs budget`);
+        assert.ok((pod.containerConcurrency ?? 0) >= 1, `${at}: containerConcurrency`);
+        const ann = template.metadata?.annotations ?? {};
+        const min = Number(ann['autoscaling.knative.dev/min-scale']);
+        const max = Number(ann['autoscaling.knative.dev/max-scale']);
+        assert.ok(Number.isInteger(min) && Number.isInteger(max) && min <= max && max >= 1, at);
+        if (fn === 'reconcile') assert.equal(max, 1, `${at}: one reconcile pod`);
+        // memory: V8's heap cap below the container limit
+        assert.equal(c.resources?.limits?.memory, '320Mi', at);
+        const heap = /--max-old-space-size=(\d+)/.exec(envOf(c, 'NODE_OPTIONS') ?? '');
+        assert.ok(heap && Number(heap[1]) <= 200, `${at}: NODE_OPTIONS caps the heap under 320Mi`);
+        // the flags the bench measures peak RSS with (test/bench/runner-process.ts)
+        assert.match(envOf(c, 'NODE_OPTIONS') ?? '', /--max-semi-space-size=4\b/, at);
+        assert.equal(c.securityContext?.runAsNonRoot, true, `${at}: runAsNonRoot`);
+        assertLockedDown(at, c);
+      }
+      const dls = ofKind(objects, 'Service', SERVING).find(
+        (s) => s.metadata?.name === 'rekey-dead-letters',
+      );
+      assert.ok(dls, `${build}: the dead-letter sink Service`);
+      const dlsPod = specOf<WithPodTemplate>(dls).template.spec;
+      assert.equal(dlsPod.automountServiceAccountToken, false, `${build}: dead letters, no token`);
+      assertLockedDown(`${build}: rekey-dead-letters`, dlsPod.containers[0] as Container);
+    });
+  });
+
+  it('Triggers route every consumed event type to its function, with retries and a dead-letter sink', () => {
+    each((build, objects) => {
+      const budget = Number(settings(objects).REKEY_BUDGET_SECONDS);
+      const routed: Record<string, string> = {};
+      for (const t of ofKind(objects, 'Trigger', 'eventing.knative.dev')) {
+        const name = t.metadata?.name ?? '';
+        const at = `${build}: Trigger ${name}`;
+        const spec = specOf<TriggerSpec>(t);
+        assert.ok(name.length <= 29, `${at}: name longer than 29 characters`);
+        assert.ok(
+          resolve(objects, {
+            apiVersion: 'eventing.knative.dev/v1',
+            kind: 'Broker',
+            name: spec.broker,
+          }),
+          `${at}: Broker ${spec.broker} exists`,
+        );
+        const svc = resolve(objects, spec.subscriber.ref);
+        assert.ok(svc && svc.kind === 'Service', `${at}: subscriber Service exists`);
+        const fn = Object.entries(FUNCTIONS).find(([, f]) => f.service === svc.metadata?.name);
+        assert.ok(fn, `${at}: routes to one of rekey's functions`);
+        assert.ok(
+          fn[1].paths.includes(spec.subscriber.uri ?? ''),
+          `${at}: path ${spec.subscriber.uri}`,
+        );
+        assert.equal(
+          spec.subscriber.audience,
+          `${SERVING}/service/${NS}/${fn[1].service}`,
+          `${at}: audience`,
+        );
+        const type = spec.filter?.attributes?.type;
+        assert.ok(type, `${at}: filters on the event type`);
+        assert.equal(routed[type], undefined, `${at}: ${type} routed twice`);
+        routed[type] = fn[0];
+        const d = spec.delivery;
+        assert.ok(d && (d.retry ?? 0) >= 1, `${at}: retries`);
+        assert.equal(d.backoffPolicy, 'exponential', at);
+        assert.ok(seconds(d.backoffDelay) >= 1, `${at}: backoffDelay`);
+        assert.ok(seconds(d.timeout) > budget, `${at}: delivery timeout above the work budget`);
+        const dls = resolve(objects, d.deadLetterSink?.ref);
+        assert.equal(dls?.metadata?.name, 'rekey-dead-letters', `${at}: dead-letter sink`);
+        if (type === 'dev.knative.sources.ping') {
+          const ping = ofKind(objects, 'PingSource')[0];
+          assert.equal(
+            spec.filter?.attributes?.source,
+            `/apis/v1/namespaces/${ping?.metadata?.namespace}/pingsources/${ping?.metadata?.name}`,
+            `${at}: only rekey's own PingSource`,
+          );
+        }
+      }
+      assert.deepEqual(routed, { ...ROUTES_ALWAYS, ...(ROUTES_BY_OVERLAY[build] ?? {}) }, build);
+    });
+  });
+
+  it('sources and the SinkBinding send to the Broker; the SinkBinding selects exactly the functions', () => {
+    each((build, objects) => {
+      const broker = ofKind(objects, 'Broker', 'eventing.knative.dev');
+      assert.equal(broker.length, 1, build);
+      const b = specOf<{ delivery?: TriggerSpec['delivery'] }>(broker[0] as Manifest);
+      assert.ok(resolve(objects, b.delivery?.deadLetterSink?.ref), `${build}: Broker DLS`);
+      for (const kind of ['PingSource', 'ApiServerSource', 'SinkBinding']) {
+        const [src, ...more] = ofKind(objects, kind, 'sources.knative.dev');
+        assert.ok(src && more.length === 0, `${build}: one ${kind}`);
+        assert.equal(src.apiVersion, 'sources.knative.dev/v1', `${build}: ${kind} v1`);
+        const sink = resolve(objects, specOf<SourceSpec>(src).sink.ref);
+        assert.equal(sink?.kind, 'Broker', `${build}: ${kind} sends to the Broker`);
+      }
+      const ping = specOf<SourceSpec>(ofKind(objects, 'PingSource')[0] as Manifest);
+      assert.equal(ping.schedule, '* * * * *', `${build}: a tick every minute`);
+      const sb = specOf<SourceSpec>(ofKind(objects, 'SinkBinding')[0] as Manifest);
+      const selector = Object.entries(sb.subject?.selector?.matchLabels ?? {});
+      assert.ok(selector.length > 0 && sb.subject?.apiVersion === `${SERVING}/v1`, build);
+      const selected = ofKind(objects, 'Service', SERVING).filter((s) =>
+        selector.every(([k, v]) => s.metadata?.labels?.[k] === v),
+      );
+      assert.deepEqual(
+        selected.map((s) => s.metadata?.name).sort(),
+        functionServices(objects)
+          .map((s) => s.metadata?.name)
+          .sort(),
+        `${build}: K_SINK for the four functions (and not the dead-letter sink)`,
+      );
+    });
+  });
+
+  it('the ApiServerSource: Reference mode, label-selected, as a ServiceAccount that may only read rekey-system', () => {
+    each((build, objects) => {
+      const src = specOf<SourceSpec>(ofKind(objects, 'ApiServerSource')[0] as Manifest);
+      assert.equal(src.mode, 'Reference', build);
+      assert.deepEqual(
+        src.resources?.map((r) => [r.apiVersion, r.kind, r.selector?.matchLabels]),
+        [
+          ['v1', 'Secret', { 'rekey.dev/revision': 'true' }],
+          ['v1', 'ConfigMap', { 'rekey.dev/key-id-report': 'true' }],
+        ],
+        build,
+      );
+      const sa = src.serviceAccountName;
+      assert.ok(
+        resolve(objects, { apiVersion: 'v1', kind: 'ServiceAccount', name: sa }),
+        `${build}: ServiceAccount ${sa}`,
+      );
+      const bindings = [
+        ...ofKind(objects, 'RoleBinding'),
+        ...ofKind(objects, 'ClusterRoleBinding'),
+      ].filter((b) => b.subjects?.some((s) => s.kind === 'ServiceAccount' && s.name === sa));
+      assert.equal(bindings.length, 1, `${build}: one binding for ${sa}`);
+      const binding = bindings[0] as Manifest;
+      assert.equal(binding.kind, 'RoleBinding');
+      assert.equal(binding.metadata?.namespace, NS);
+      const role = objects.find(
+        (o) =>
+          o.kind === 'Role' &&
+          o.metadata?.name === binding.roleRef?.name &&
+          o.metadata?.namespace === NS,
+      );
+      assert.deepEqual(role?.rules, [
+        { apiGroups: [''], resources: ['configmaps', 'secrets'], verbs: ['get', 'list', 'watch'] },
+      ]);
+    });
+  });
+});
