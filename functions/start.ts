@@ -11,19 +11,22 @@ export function startFunctions(
   env: Record<string, string | undefined>,
 ): void {
   let config: ReturnType<typeof loadConfig>;
+  let rt: ReturnType<typeof buildRuntime>;
   try {
     config = loadConfig(env);
+    // a function that only hands its steps off reads nothing of the apiservers (hand-off.ts)
+    const readsAdoption =
+      config.REKEY_STEP_MODE === 'local' ||
+      functions.some((f) => f === 'reconcile' || f === 'webhook');
+    // an unreadable kubeconfig is a configuration error too: exit 2 naming it, not a crash
+    rt = buildRuntime(config, { name, readsAdoption });
+    // a webhook secret that can never verify is one too
+    for (const f of functions) mountFunction(rt, f);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`rekey ${name}: ${err.message}\n`);
     process.exit(2);
   }
-  // a function that only hands its steps off reads nothing of the apiservers (functions/hand-off.ts)
-  const readsAdoption =
-    config.REKEY_STEP_MODE === 'local' ||
-    functions.some((f) => f === 'reconcile' || f === 'webhook');
-  const rt = buildRuntime(config, { name, readsAdoption });
-  for (const f of functions) mountFunction(rt, f);
   const server = serveWithGracefulShutdown(rt.app, {
     port: config.PORT,
     log: rt.logger,

@@ -12,6 +12,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import { Webhook } from 'standardwebhooks';
+import { ConfigError } from '../config/config.ts';
 import type { RekeyVariables } from './env.ts';
 import { PermanentError, UnauthorizedError } from './errors.ts';
 import { DEFAULT_MAX_BODY_BYTES, readBodyText } from './read-body.ts';
@@ -46,8 +47,8 @@ export type WebhookVerifier = (
   headers: Record<string, string | undefined>,
 ) => VerifiedWebhook;
 
-/** A webhook secret or setting that can never work (raised at start-up). */
-export class WebhookConfigError extends Error {
+/** A webhook secret or setting that can never work (raised at start-up: exit 2, like any setting). */
+export class WebhookConfigError extends ConfigError {
   override readonly name = 'WebhookConfigError';
 }
 

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { RequestOptions } from 'node:https';
 import { dirname, isAbsolute, join } from 'node:path';
 import { parse } from 'yaml';
+import { ConfigError } from '../../config/config.ts';
 
 export interface Connection {
   /** The apiserver URL of the current context. */
@@ -44,7 +45,8 @@ interface Kubeconfig {
   users?: { name: string; user?: KubeconfigUser }[];
 }
 
-export class KubeconfigError extends Error {
+/** A configuration problem (exit code 2 in the functions and the CLI), naming the kubeconfig. */
+export class KubeconfigError extends ConfigError {
   override name = 'KubeconfigError';
 }
 
