@@ -27,6 +27,12 @@ export interface MigrateSliceOptions {
   clock: Clock;
   /** Epoch ms after which no new page is started. */
   deadline: number;
+  /**
+   * Pages rewritten before the deadline may stop the slice (default 0). A step sets 1 for its first
+   * slice: when its fixed work (Lease, observation, adoption) alone outlasts the budget, it still
+   * moves the migration on instead of stopping before every page, step after step.
+   */
+  minPages?: number;
   pageSize?: number;
   concurrency?: number;
   maxAttempts?: number;
@@ -107,14 +113,18 @@ export async function migrateSlice(o: MigrateSliceOptions): Promise<SliceResult>
   let checkpoint = o.checkpoint;
   let failures = [...o.failures];
   const resource = checkpoint.resource;
+  let pages = 0;
   while (!checkpoint.done) {
-    if (o.clock.now().getTime() >= o.deadline) return { checkpoint, failures, stoppedBy: 'budget' };
+    if (pages >= (o.minPages ?? 0) && o.clock.now().getTime() >= o.deadline) {
+      return { checkpoint, failures, stoppedBy: 'budget' };
+    }
     const page = await listWithRetry(o, resource, checkpoint.continueToken);
     if (page.expired) {
       // the continue token outlived etcd's compaction: list again; rewriting twice is harmless
       checkpoint = restartListing(checkpoint);
       continue;
     }
+    pages++;
     const results = await Promise.all(
       page.items.map((ref) => limit(() => rewriteOne(o, resource, ref))),
     );

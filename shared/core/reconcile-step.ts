@@ -173,7 +173,7 @@ export async function reconcileStep(
           continue;
         }
         case 'migrate': {
-          if (deps.clock.now().getTime() >= deadline) return out(true);
+          // no deadline check here: a step that got this far rewrites at least one page
           const stopped = await migrate(deps, config, session, deadline);
           if (stopped !== 'done') return out(true);
           continue;
@@ -199,9 +199,13 @@ export async function reconcileStep(
     } else if (session.revision.phase !== 'Migrating') {
       await session.save((x) => ({ ...x, phase: 'Migrating' }));
     }
+    let first = true;
     for (const cp of session.revision.progress.resources) {
       if (cp.done) continue;
+      const minPages = first ? 1 : 0;
+      first = false;
       const result = await migrateSlice({
+        minPages,
         rewriter: d.rewriter,
         checkpoint: cp,
         failures: session.revision.progress.failed,

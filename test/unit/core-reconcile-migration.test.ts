@@ -51,6 +51,25 @@ describe('reconcileStep: bounded slices', () => {
     assert.ok(h.cluster.sorted().every((x) => x.keyId === 'k2'));
   });
 
+  it('rewrites at least one page per step even when the fixed work alone outlasts the budget', async () => {
+    const h = rotated();
+    // observation and adoption cost 2 s a step (say, a slow link to the apiserver), the budget is 1 s
+    const read = h.deps.adoption.read.bind(h.deps.adoption);
+    h.deps.adoption.read = async () => {
+      h.clock.advance(2000);
+      return read();
+    };
+    const counts: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const o = asStep(await h.step({ budgetMs: 1000 }));
+      counts.push(o.counts.listed);
+      if (!o.more) break;
+    }
+    assert.deepEqual(counts, [10, 20, 25], 'one page per step, then verified and complete');
+    assert.equal(h.cluster.patches.length, 25, 'each object once');
+    assert.ok(h.cluster.sorted().every((x) => x.keyId === 'k2'));
+  });
+
   it('counts a concurrent write as a conflict and a deletion as gone, both done', async () => {
     const h = rotated({ objects: 6 });
     h.cluster.afterList = (page) => {
