@@ -80,27 +80,36 @@ export async function startEtcd(
   const peerPort = await freePort();
   const url = `http://127.0.0.1:${clientPort}`;
   const peer = `http://127.0.0.1:${peerPort}`;
-  const rec = startDetached(
-    'etcd',
-    binary,
-    [
-      `--name=sandbox`,
-      `--data-dir=${dataDir}`,
-      `--listen-client-urls=${url}`,
-      `--advertise-client-urls=${url}`,
-      `--listen-peer-urls=${peer}`,
-      `--initial-advertise-peer-urls=${peer}`,
-      `--initial-cluster=sandbox=${peer}`,
-      '--log-level=warn',
-    ],
-    { log: join(logDir, 'etcd.log') },
-  );
+  const args = [
+    `--name=sandbox`,
+    `--data-dir=${dataDir}`,
+    `--listen-client-urls=${url}`,
+    `--advertise-client-urls=${url}`,
+    `--listen-peer-urls=${peer}`,
+    `--initial-advertise-peer-urls=${peer}`,
+    `--initial-cluster=sandbox=${peer}`,
+    '--log-level=warn',
+  ];
+  await startEtcdWithArgs(binary, args, { url, logDir }, track);
+  return url;
+}
+
+/**
+ * etcd with exactly these arguments, waiting until `url` is healthy. A restart passes the
+ * arguments it ran with, so it comes back on the same ports over the same data dir.
+ */
+export async function startEtcdWithArgs(
+  binary: string,
+  args: readonly string[],
+  { url, logDir }: { url: string; logDir: string },
+  track: Track,
+): Promise<void> {
+  const rec = startDetached('etcd', binary, args, { log: join(logDir, 'etcd.log') });
   track(rec);
   await waitFor('etcd /health', async () => {
     failIfDead(rec);
     return (await httpOk(`${url}/health`)) ? true : undefined;
   });
-  return url;
 }
 
 /** The sandbox KMS v2 plugin as its own process, serving `socket` over the shared keyring. */

@@ -1,7 +1,7 @@
 // Starts sandbox processes detached (they outlive `sandbox up`) and stops them by process
 // group, so that `sandbox down` from another process leaves nothing running.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 
 export interface ProcessRecord {
   name: string;
@@ -70,4 +70,10 @@ export async function stopProcess(rec: ProcessRecord, { graceMs = 10_000 } = {})
 /** SIGKILL at once: for fault injection. */
 export function killProcess(rec: ProcessRecord): void {
   signalGroup(rec.pid, 'SIGKILL');
+}
+
+/** The arguments a running process was started with (Linux /proc), so it can be started again alike. */
+export function commandLine(pid: number): string[] {
+  const raw = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  return raw.replace(/\0$/, '').split('\0'); // NUL-separated, NUL-terminated
 }

@@ -1,6 +1,7 @@
-// The sandbox's verbs: up, down, status, rotate, and plugin stop/start for fault injection.
+// The sandbox's verbs: up, down, status, rotate, and plugin stop/start and apiserver and etcd
+// restarts for fault injection.
 // Each verb reads and writes env.json, so they work across processes (the CLI, tests).
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -9,6 +10,7 @@ import {
   type PluginBackend,
   startApiserver,
   startEtcd,
+  startEtcdWithArgs,
   startPlugin,
   startReporter,
 } from './components.ts';
@@ -29,7 +31,7 @@ import {
 import { installInfraBase } from './install-infra.ts';
 import { freePort } from './net.ts';
 import { createPki } from './pki.ts';
-import { isAlive, type ProcessRecord, stopProcess } from './processes.ts';
+import { commandLine, isAlive, type ProcessRecord, stopProcess } from './processes.ts';
 
 export const PROVIDER_NAME = 'sandbox-kms';
 export const ETCD_PREFIX = '/registry';
@@ -247,11 +249,54 @@ export async function pluginStart({ dir = defaultSandboxDir(), index = 0 } = {})
       logDir: join(env.dir, 'logs'),
       backend: env.kms.backend,
     },
-    (started) => {
-      env.processes = [...env.processes.filter((p) => p.name !== name), started];
-      writeEnv(env);
-    },
+    replaceRecord(env, name),
   );
+}
+
+/** Replaces the record named `name` in env.json by a started one (a restarted process). */
+function replaceRecord(env: SandboxEnv, name: string): (rec: ProcessRecord) => void {
+  return (started) => {
+    env.processes = [...env.processes.filter((p) => p.name !== name), started];
+    writeEnv(env);
+  };
+}
+
+/**
+ * Restarts kube-apiserver `i` (fault injection): SIGTERM, `pauseMs` down, then the same flags,
+ * hostname, address, port and files as `up` gave it. Resolves once it is ready again.
+ */
+export async function apiserverRestart({ dir = defaultSandboxDir(), index = 0, pauseMs = 0 } = {}) {
+  const env = readEnv(dir);
+  const a = env.apiservers[index];
+  const bin = env.binaries['kube-apiserver'];
+  if (!a || !bin) throw new Error(`no apiserver ${index} in ${dir}`);
+  const rec = env.processes.find((p) => p.name === a.name);
+  if (rec) await stopProcess(rec);
+  await new Promise((r) => setTimeout(r, pauseMs));
+  const tls = { certFile: join(env.dir, `${a.name}.crt`), keyFile: join(env.dir, `${a.name}.key`) };
+  const files = {
+    etcdUrl: env.etcd.url,
+    etcdPrefix: env.etcd.prefix,
+    tokenFile: join(env.dir, 'tokens.csv'),
+    saKey: join(env.dir, 'sa.key'),
+    saPub: join(env.dir, 'sa.pub'),
+    logDir: join(env.dir, 'logs'),
+    caFile: a.caFile,
+    adminToken: readFileSync(env.tokens.adminFile, 'utf8').trim(),
+  };
+  await startApiserver(bin, a, tls, files, replaceRecord(env, a.name));
+}
+
+/** Restarts etcd (fault injection) with the arguments it ran with: same ports, same data dir. */
+export async function etcdRestart({ dir = defaultSandboxDir(), pauseMs = 0 } = {}): Promise<void> {
+  const env = readEnv(dir);
+  const rec = env.processes.find((p) => p.name === 'etcd');
+  if (!rec || !isAlive(rec.pid)) throw new Error(`etcd is not running in ${dir}`);
+  const [binary = '', ...args] = commandLine(rec.pid);
+  await stopProcess(rec);
+  await new Promise((r) => setTimeout(r, pauseMs));
+  const logDir = join(env.dir, 'logs');
+  await startEtcdWithArgs(binary, args, { url: env.etcd.url, logDir }, replaceRecord(env, 'etcd'));
 }
 
 export {

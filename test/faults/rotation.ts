@@ -1,0 +1,196 @@
+// One fault test's rotation: a private sandbox, a stale set of a few hundred secrets, writers that
+// own some of them, rekey served as Knative would run it, and the end-of-run proof (etcd, loss).
+import type { CoreV1Api } from '@kubernetes/client-node';
+import { keyIdHash } from '../../shared/domain/key-id.ts';
+import type { Revision } from '../../shared/domain/revision.ts';
+import { etcdSummary, keyIdsInEtcd } from '../support/etcd-keys.ts';
+import { coreApi } from '../support/kube.ts';
+import { type RekeyUnderTest, rekeyFor } from '../support/rekey-fixture.ts';
+import { rotate, waitForKeyId } from '../support/sandbox/sandbox.ts';
+import { startSandbox, type TestSandbox } from '../support/sandbox-fixture.ts';
+import { type Seeded, seedMany } from '../support/seed.ts';
+import { untilSettled, waitForObservation } from '../support/settle.ts';
+import { type ProgressLog, watchProgress } from './progress.ts';
+import { appendRow, type FaultRow } from './report.ts';
+import { type FaultServedRekey, serveForFaults } from './served-rekey.ts';
+
+export interface Proof {
+  completed: boolean;
+  verified: boolean;
+  /** Seeded secrets etcd shows under another key_id than the new one (or missing from etcd). */
+  notUnderNewKey: number;
+  /** Secrets anywhere in etcd (revisions included) under anything but the new key. */
+  othersInEtcd: number;
+  /** key_ids etcd shows for all secrets, with counts (names only, never values). */
+  etcdKeyIds: string;
+  lost: number;
+  lostNames: string[];
+  migrationSeconds: number;
+  final?: Revision;
+}
+
+/** What a secret written by the load may hold now (undefined: never written, its seed). */
+export type Acceptable = (key: string) => Set<string> | undefined;
+
+export interface Rotation {
+  sb: TestSandbox;
+  api: CoreV1Api;
+  seeded: Seeded[];
+  k2: string;
+  /** rekey's store, read in-process, to watch the revision (rekey itself runs in `served`). */
+  monitor: RekeyUnderTest;
+  served?: FaultServedRekey;
+  progress?: ProgressLog;
+  /** Starts `rekey serve` (the migration begins at once) and the progress watch. */
+  serve(settings?: Record<string, string>): Promise<FaultServedRekey>;
+  /** Waits until `fraction` of the seeded secrets are listed; the migration must not be done yet. */
+  midMigration(fraction: number, limitMs?: number): Promise<{ listed: number; total: number }>;
+  /**
+   * Waits for Completed (up to `limitMs`), stops the load (which says what each written secret
+   * may hold), then proves from etcd and counts lost secrets.
+   */
+  finish(limitMs: number, stopLoad: () => Promise<Acceptable>): Promise<Proof>;
+  record(row: FaultRow): void;
+  /** Stops a load at close too, so a test that fails half-way leaves nothing running. */
+  track(stop: () => Promise<unknown>): void;
+  close(): Promise<void>;
+}
+
+/** Up to the moment the new key is adopted and observed: the set is stale, nothing rewritten yet. */
+export async function prepareRotation({
+  prefix,
+  namespaces = 3,
+  perNamespace = 100,
+}: {
+  prefix: string;
+  namespaces?: number;
+  perNamespace?: number;
+}): Promise<Rotation> {
+  const sb = await startSandbox();
+  const api = coreApi(sb.env);
+  let monitor: RekeyUnderTest | undefined;
+  try {
+    const seeded = await seedMany(api, { namespaces, perNamespace, prefix });
+    // the baseline revision (K1) is recorded in-process and fast: the faults are about K2
+    monitor = rekeyFor(sb.env, { REKEY_PAGE_SIZE: '500', REKEY_CONCURRENCY: '16' });
+    await untilSettled(monitor, 120_000);
+    const k2 = await rotate({ dir: sb.dir });
+    await waitForKeyId(k2, { dir: sb.dir });
+    await waitForObservation(monitor, k2);
+    return rotation(sb, api, seeded, k2, monitor, { namespaces, prefix });
+  } catch (err) {
+    monitor?.close();
+    await sb.stop();
+    throw err;
+  }
+}
+
+function rotation(
+  sb: TestSandbox,
+  api: CoreV1Api,
+  seeded: Seeded[],
+  k2: string,
+  monitor: RekeyUnderTest,
+  { namespaces, prefix }: { namespaces: number; prefix: string },
+): Rotation {
+  let servedAt = 0;
+  const loads: (() => Promise<unknown>)[] = [];
+  const r: Rotation = {
+    sb,
+    api,
+    seeded,
+    k2,
+    monitor,
+    async serve(settings = {}) {
+      r.progress = watchProgress(monitor, keyIdHash(k2));
+      servedAt = Date.now();
+      r.served = await serveForFaults(sb.env, sb.dir, settings);
+      return r.served;
+    },
+    async midMigration(fraction, limitMs = 90_000) {
+      const total = seeded.length;
+      const want = Math.ceil(total * fraction);
+      const rev = await (r.progress as ProgressLog).waitFor(
+        `${want} of ${total} listed`,
+        (x) => countsOf(x).listed >= want,
+        limitMs,
+      );
+      const listed = countsOf(rev).listed;
+      if (rev.phase !== 'Migrating' || listed >= total)
+        throw new Error(`not mid-migration: phase ${rev.phase}, ${listed} of ${total} listed`);
+      return { listed, total };
+    },
+    async finish(limitMs, stopLoad) {
+      const p = r.progress as ProgressLog;
+      const final = await p
+        .waitFor('Completed', (x) => x.phase === 'Completed', limitMs)
+        .catch(async () => p.newest().catch(() => undefined));
+      const migrationSeconds = (Date.now() - servedAt) / 1000;
+      const acceptable = await stopLoad();
+      const under = new Map<string, number>();
+      for (const row of (await etcdSummary(sb.env)).rows)
+        under.set(row.keyID ?? row.kind, (under.get(row.keyID ?? row.kind) ?? 0) + row.count);
+      let notUnderNewKey = 0;
+      for (let n = 0; n < namespaces; n++) {
+        const keys = await keyIdsInEtcd(sb.env, `${prefix}-${n}`);
+        const mine = seeded.filter((s) => s.namespace === `${prefix}-${n}`);
+        notUnderNewKey += mine.filter((s) => keys.get(s.name) !== k2).length;
+      }
+      const { lost, names } = await countLost(api, seeded, acceptable);
+      return {
+        completed: final?.phase === 'Completed',
+        verified: final?.verification?.clean === true,
+        notUnderNewKey,
+        othersInEtcd: [...under].reduce((n, [k, c]) => n + (k === k2 ? 0 : c), 0),
+        etcdKeyIds: [...under].map(([k, n]) => `${k}=${n}`).join(', '),
+        lost,
+        lostNames: names,
+        migrationSeconds,
+        ...(final ? { final } : {}),
+      };
+    },
+    record: appendRow,
+    track(stop) {
+      loads.push(stop);
+    },
+    async close() {
+      await Promise.all(loads.map((stop) => stop()));
+      await r.served?.stop();
+      await r.progress?.stop();
+      monitor.close();
+      await sb.stop();
+    },
+  };
+  return r;
+}
+
+function countsOf(r: Revision) {
+  return r.progress.resources.reduce((acc, c) => ({ listed: acc.listed + c.counts.listed }), {
+    listed: 0,
+  });
+}
+
+/** Every seeded secret must exist and hold an acceptable value (its seed when nobody wrote it). */
+async function countLost(
+  api: CoreV1Api,
+  seeded: readonly Seeded[],
+  acceptable: Acceptable,
+): Promise<{ lost: number; names: string[] }> {
+  const names: string[] = [];
+  for (const s of seeded) {
+    const key = `${s.namespace}/${s.name}`;
+    const ok = acceptable(key) ?? new Set([s.value]);
+    const now = await api
+      .readNamespacedSecret({ name: s.name, namespace: s.namespace })
+      .catch(() => undefined);
+    if (!now || !ok.has(now.data?.value ?? '')) names.push(key);
+  }
+  return { lost: names.length, names: names.slice(0, 10) };
+}
+
+/** The row's verdict: survived only if every part of the proof holds. */
+export function survived(p: Proof): boolean {
+  return (
+    p.completed && p.verified && p.notUnderNewKey === 0 && p.othersInEtcd === 0 && p.lost === 0
+  );
+}
