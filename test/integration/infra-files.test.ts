@@ -108,7 +108,10 @@ describe('infra/ files', () => {
     const froms = lines.filter((l) => l.startsWith('FROM '));
     assert.ok(froms.length >= 2, 'multi-stage');
     for (const f of froms) assert.match(f, /^FROM node:24-bookworm-slim\b/);
-    assert.ok(lines.some((l) => /npm (ci|install)\b.*--omit=dev/.test(l)), 'production deps only');
+    assert.ok(
+      lines.some((l) => /npm (ci|install)\b.*--omit=dev/.test(l)),
+      'production deps only',
+    );
     const copies = lines.filter((l) => l.startsWith('COPY ') && !l.includes('--from='));
     const sources = copies.flatMap((l) => l.split(/\s+/).slice(1, -1));
     assert.deepEqual([...new Set(sources)].sort(), [
