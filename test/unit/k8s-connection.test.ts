@@ -123,6 +123,11 @@ describe('connection from a kubeconfig', () => {
       /context c has no cluster with a server/,
     );
     assert.throws(
+      () => connectionFromKubeconfig('clusters: [unclosed', '/etc/kc'),
+      (e: unknown) =>
+        e instanceof KubeconfigError && /kubeconfig \/etc\/kc: not YAML/.test(e.message),
+    );
+    assert.throws(
       () => loadConnection({ KUBECONFIG: '/nonexistent/kubeconfig' }),
       /kubeconfig \/nonexistent\/kubeconfig: ENOENT/,
     );

@@ -112,7 +112,14 @@ function viaClientNode(text: string, file: string | undefined, server: string): 
  * paths in it are resolved against its folder.
  */
 export function connectionFromKubeconfig(text: string, file?: string): Connection {
-  const doc = (parse(text) ?? {}) as Kubeconfig;
+  let doc: Kubeconfig;
+  try {
+    doc = (parse(text) ?? {}) as Kubeconfig;
+  } catch (err) {
+    throw new KubeconfigError(
+      `kubeconfig${file ? ` ${file}` : ''}: not YAML: ${(err as Error).message}`,
+    );
+  }
   const name = doc['current-context'];
   const context = doc.contexts?.find((c) => c.name === name)?.context;
   if (!context) throw new KubeconfigError(`kubeconfig: no current context (${name ?? 'unset'})`);
