@@ -5,13 +5,13 @@
 // (test/integration/infra-rbac.test.ts) but enough: any call a function makes that its identity
 // may not would fail this rotation.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { Webhook } from 'standardwebhooks';
 import { keyIdHash } from '../../shared/domain/key-id.ts';
 import { type Deployed, deployFunctions, FUNCTIONS } from '../support/deployed-functions.ts';
 import { etcdSummary } from '../support/etcd-keys.ts';
+import { eventFixture, triggermeshEvent } from '../support/event-fixtures.ts';
 import { deliver } from '../support/knative-broker.ts';
 import { coreApi, mergePatch } from '../support/kube.ts';
 import { type RekeyUnderTest, rekeyFor } from '../support/rekey-fixture.ts';
@@ -22,11 +22,6 @@ import { seedMany } from '../support/seed.ts';
 import { waitForObservation } from '../support/settle.ts';
 
 const WEBHOOK_SECRET = `whsec_${Buffer.from('rekey e2e identities secret').toString('base64')}`;
-const fixture = (name: string) =>
-  JSON.parse(
-    readFileSync(new URL(`../fixtures/events/${name}`, import.meta.url), 'utf8'),
-  ) as Record<string, unknown>;
-
 describe('e2e: each function as its own least-privilege ServiceAccount', () => {
   let sb: TestSandbox;
   let deployed: Deployed;
@@ -92,24 +87,14 @@ describe('e2e: each function as its own least-privilege ServiceAccount', () => {
     await waitForKeyId(k2, { dir: sb.dir });
     await waitForObservation(rekey, k2);
 
-    const tm = fixture('ce-triggermesh-eventbridge.json');
-    const kms = await deliver(`${deployed.fn['kms-event'].base}/kms-event`, {
-      type: String(tm.type),
-      source: String(tm.source),
-      id: String(tm.id),
-      data: tm.data,
-      extensions: {
-        awseventssource: String(tm.awseventssource),
-        awseventsdetailtype: String(tm.awseventsdetailtype),
-      },
-    });
+    const kms = await deliver(`${deployed.fn['kms-event'].base}/kms-event`, triggermeshEvent());
     assert.equal(kms.status, 200, `${kms.body}\n${outputs()}`);
     assert.deepEqual(
       [JSON.parse(kms.body).outcome, JSON.parse(kms.body).step.kind],
       ['rotation', 'handed-off'],
     );
 
-    const report = fixture('apiserversource-ref-update-revision.json');
+    const report = eventFixture('apiserversource-ref-update-revision.json');
     const cluster = await deliver(`${deployed.fn['cluster-event'].base}/cluster-event`, {
       type: String(report.type),
       source: String(report.source),

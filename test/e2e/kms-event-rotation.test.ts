@@ -3,10 +3,10 @@
 // reconcile function's continuation events go through a broker back to /reconcile; PingSource
 // ticks keep it going; the rotation completes, proven from etcd.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { keyIdHash } from '../../shared/domain/key-id.ts';
 import { etcdSummary } from '../support/etcd-keys.ts';
+import { eventFixture, triggermeshEvent } from '../support/event-fixtures.ts';
 import { type Broker, deliver } from '../support/knative-broker.ts';
 import { coreApi } from '../support/kube.ts';
 import { type RekeyUnderTest, rekeyFor } from '../support/rekey-fixture.ts';
@@ -16,26 +16,7 @@ import { startSandbox, type TestSandbox } from '../support/sandbox-fixture.ts';
 import { seedMany } from '../support/seed.ts';
 import { waitForObservation } from '../support/settle.ts';
 
-const fixture = (name: string) =>
-  JSON.parse(
-    readFileSync(new URL(`../fixtures/events/${name}`, import.meta.url), 'utf8'),
-  ) as Record<string, unknown>;
 const AWS_KEY = 'arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
-
-/** A TriggerMesh-form CloudEvent of a fixture, as binary-mode parts. */
-function triggermesh(file: string) {
-  const { type, source, id, data, awseventssource, awseventsdetailtype } = fixture(file);
-  return {
-    type: String(type),
-    source: String(source),
-    id: String(id),
-    data,
-    extensions: {
-      awseventssource: String(awseventssource),
-      awseventsdetailtype: String(awseventsdetailtype),
-    },
-  };
-}
 
 describe('e2e: an AWS rotation event drives a full rotation through the functions', () => {
   let sb: TestSandbox;
@@ -73,7 +54,7 @@ describe('e2e: an AWS rotation event drives a full rotation through the function
     await waitForKeyId(k2, { dir: sb.dir });
     await waitForObservation(rekey, k2);
 
-    const event = triggermesh('ce-triggermesh-eventbridge.json');
+    const event = triggermeshEvent();
     const first = await deliver(`${base}/kms-event`, event);
     assert.equal(first.status, 200, first.body);
     const answer = JSON.parse(first.body) as { outcome: string; verdict?: string };
@@ -82,7 +63,11 @@ describe('e2e: an AWS rotation event drives a full rotation through the function
     const dup = await deliver(`${base}/kms-event`, event); // Knative delivers at least once
     assert.equal(dup.status, 200, dup.body);
     assert.equal(JSON.parse(dup.body).outcome, 'rotation');
-    const older = { ...event, id: 'older-event', data: fixture('aws-cmk-rotation-legacy.json') };
+    const older = {
+      ...event,
+      id: 'older-event',
+      data: eventFixture('aws-cmk-rotation-legacy.json'),
+    };
     const late = await deliver(`${base}/kms-event`, older); // an older rotation, arriving late
     assert.equal(late.status, 200, late.body);
 
@@ -127,7 +112,7 @@ describe('e2e: an AWS rotation event drives a full rotation through the function
 
   it('records a rotation of a key the cluster does not use as unrelated, and rewrites nothing', async () => {
     const before = await newest();
-    const other = triggermesh('ce-triggermesh-eventbridge.json');
+    const other = triggermeshEvent();
     const data = structuredClone(other.data) as { resources: string[] };
     data.resources = [
       'arn:aws:kms:us-west-2:111122223333:key/ffffffff-0000-0000-0000-000000000000',

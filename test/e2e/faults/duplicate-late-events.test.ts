@@ -2,7 +2,6 @@
 // same continuation twice at once, an old continuation after newer ones, a continuation of the
 // previous rotation's revision, and an AWS rotation event twice followed by an older rotation.
 // Every step re-reads its state, so nothing may be redone wrongly or recorded twice.
-import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { keyIdHash } from '../../../shared/domain/key-id.ts';
 import { summariseProgress } from '../../../shared/domain/migration-progress.ts';
@@ -10,33 +9,12 @@ import type { ProgressLog } from '../../faults/progress.ts';
 import { prepareRotation, type Rotation } from '../../faults/rotation.ts';
 import { recordAndAssert } from '../../faults/verdict.ts';
 import { startWriters } from '../../faults/writers.ts';
+import { eventFixture, triggermeshEvent } from '../../support/event-fixtures.ts';
 import { deliver } from '../../support/knative-broker.ts';
 import { waitFor } from '../../support/sandbox/net.ts';
 
 const AWS_KEY = 'arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const SLICE = 'dev.rekey.migration.slice';
-
-const fixture = (name: string) =>
-  JSON.parse(
-    readFileSync(new URL(`../../fixtures/events/${name}`, import.meta.url), 'utf8'),
-  ) as Record<string, unknown>;
-
-/** The TriggerMesh form of an AWS KMS rotation (as in kms-event-rotation.test.ts). */
-function rotationEvent() {
-  const { type, source, id, data, awseventssource, awseventsdetailtype } = fixture(
-    'ce-triggermesh-eventbridge.json',
-  );
-  return {
-    type: String(type),
-    source: String(source),
-    id: String(id),
-    data,
-    extensions: {
-      awseventssource: String(awseventssource),
-      awseventsdetailtype: String(awseventsdetailtype),
-    },
-  };
-}
 
 describe('fault: duplicate, late and reordered events', () => {
   let r: Rotation;
@@ -70,8 +48,12 @@ describe('fault: duplicate, late and reordered events', () => {
     };
     const reconcile = `${served.base()}/reconcile`;
     const kmsEvent = `${served.base()}/kms-event`;
-    const event = rotationEvent();
-    const olderRotation = { ...event, id: 'older', data: fixture('aws-cmk-rotation-legacy.json') };
+    const event = triggermeshEvent();
+    const olderRotation = {
+      ...event,
+      id: 'older',
+      data: eventFixture('aws-cmk-rotation-legacy.json'),
+    };
 
     const injectedAt = Date.now();
     const first = await deliver(kmsEvent, event);
