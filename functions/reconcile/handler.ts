@@ -3,10 +3,11 @@
 // continuation event (the Broker redelivers it to us at once); waits for adoption are left to the
 // next tick, so nothing spins.
 import type { StepOutcome } from '../../shared/core/reconcile-step.ts';
+import { STEP_REQUESTED } from '../hand-off.ts';
 
 export const CONTINUATION_TYPE = 'dev.rekey.migration.slice';
 /** A trigger function's request for a step (REKEY_STEP_MODE=delegate, functions/hand-off.ts). */
-export const STEP_REQUEST_TYPE = 'dev.rekey.step.requested';
+export const STEP_REQUEST_TYPE = `dev.rekey.${STEP_REQUESTED}`;
 export const ACCEPTED_TYPES = [
   'dev.knative.sources.ping',
   CONTINUATION_TYPE,

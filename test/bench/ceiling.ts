@@ -4,11 +4,10 @@
 // (checkpoints, retries, Leases), at several concurrencies. The stale secrets are split evenly
 // between the levels, so one rotation serves the whole sweep.
 import pLimit from 'p-limit';
-import { connectionFromKubeconfig } from '../../shared/adapters/k8s/connection.ts';
 import { createObjectRewriter } from '../../shared/adapters/k8s/object-rewriter.ts';
 import { createRestClient } from '../../shared/adapters/k8s/rest-client.ts';
 import type { ObjectRef } from '../../shared/ports/object-rewriter.ts';
-import { kubeConfig } from '../support/kube.ts';
+import { connection } from '../support/kube.ts';
 import type { SandboxEnv } from '../support/sandbox/env-file.ts';
 
 export interface CeilingLevel {
@@ -21,7 +20,7 @@ export interface CeilingLevel {
 }
 
 export async function noOpCeiling(env: SandboxEnv, levels: number[]): Promise<CeilingLevel[]> {
-  const rest = createRestClient(connectionFromKubeconfig(kubeConfig(env).exportConfig()), {
+  const rest = createRestClient(connection(env), {
     maxSockets: Math.max(...levels),
   });
   const rewriter = createObjectRewriter(rest, { fieldManager: 'rekey-bench' });

@@ -6,6 +6,7 @@ import {
   PatchStrategy,
   setHeaderOptions,
 } from '@kubernetes/client-node';
+import { type Connection, connectionFromKubeconfig } from '../../shared/adapters/k8s/connection.ts';
 import type { SandboxEnv } from './sandbox/env-file.ts';
 
 export interface ClientOptions {
@@ -24,6 +25,11 @@ export function kubeConfig(
   kc.loadFromFile(env.kubeconfig);
   kc.setCurrentContext(user === 'admin' ? a.context : `${user}@${a.context}`);
   return kc;
+}
+
+/** rekey's own Connection (shared/adapters/k8s/connection.ts) for the same identity. */
+export function connection(env: SandboxEnv, opts: ClientOptions = {}): Connection {
+  return connectionFromKubeconfig(kubeConfig(env, opts).exportConfig());
 }
 
 export function coreApi(env: SandboxEnv, opts: ClientOptions = {}): CoreV1Api {

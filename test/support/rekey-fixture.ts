@@ -1,7 +1,6 @@
 // Builds rekey's real reconcile graph against a sandbox, as the `rekey` identity (least-privilege
 // RBAC from infra/base), with every REST exchange recorded so tests can check what rekey asked for.
 import { buildDeps } from '../../shared/adapters/build-deps.ts';
-import { connectionFromKubeconfig } from '../../shared/adapters/k8s/connection.ts';
 import type {
   RestClient,
   RestRequest,
@@ -9,7 +8,7 @@ import type {
 } from '../../shared/adapters/k8s/rest-client.ts';
 import { loadConfig } from '../../shared/config/config.ts';
 import type { ReconcileConfig, ReconcileDeps } from '../../shared/core/deps.ts';
-import { kubeConfig } from './kube.ts';
+import { connection } from './kube.ts';
 import type { SandboxEnv } from './sandbox/env-file.ts';
 
 /** Settings rekey would get from its environment for this sandbox. */
@@ -47,7 +46,7 @@ export function rekeyFor(env: SandboxEnv, overrides: Record<string, string> = {}
   const exchanges: Exchange[] = [];
   const built = buildDeps(config, {
     wrapRest: (rest) => recording(rest, exchanges),
-    connection: connectionFromKubeconfig(kubeConfig(env, { user: 'rekey' }).exportConfig()),
+    connection: connection(env, { user: 'rekey' }),
     log: (message, fields) => logs.push(JSON.stringify({ message, ...fields })),
   });
   return { deps: built.deps, config: built.reconcile, exchanges, logs, close: built.close };

@@ -69,6 +69,13 @@ export function microTime(ms: number): V1MicroTime {
 
 type Call = Pick<RestRequest, 'method' | 'path' | 'query' | 'body'>;
 
+/** The list parameters rekey uses, as the apiserver spells them. */
+const listQuery = (p: { labelSelector?: string; limit?: number; _continue?: string }) => ({
+  labelSelector: p.labelSelector,
+  limit: p.limit,
+  continue: p._continue,
+});
+
 export function typedApi(rest: RestClient): {
   core: CoreApi;
   coordination: CoordinationApi;
@@ -91,7 +98,7 @@ export function typedApi(rest: RestClient): {
     listNamespacedSecret: (p) =>
       call({
         path: ns(p.namespace, 'secrets'),
-        query: { labelSelector: p.labelSelector, limit: p.limit, continue: p._continue },
+        query: listQuery(p),
       }),
     readNamespacedSecret: (p) => call({ path: one(p.namespace, 'secrets', p.name) }),
     createNamespacedSecret: (p) =>
@@ -107,7 +114,7 @@ export function typedApi(rest: RestClient): {
     listNamespacedConfigMap: (p) =>
       call({
         path: ns(p.namespace, 'configmaps'),
-        query: { labelSelector: p.labelSelector, limit: p.limit, continue: p._continue },
+        query: listQuery(p),
       }),
     createNamespacedConfigMap: (p) =>
       call({ method: 'POST', path: ns(p.namespace, 'configmaps'), body: p.body }),
@@ -118,7 +125,7 @@ export function typedApi(rest: RestClient): {
     listNamespacedLease: (p) =>
       call({
         path: ns(p.namespace, 'leases', LEASES),
-        query: { labelSelector: p.labelSelector, limit: p.limit, continue: p._continue },
+        query: listQuery(p),
       }),
     readNamespacedLease: (p) => call({ path: one(p.namespace, 'leases', p.name, LEASES) }),
     createNamespacedLease: (p) =>
