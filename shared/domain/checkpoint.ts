@@ -1,8 +1,9 @@
 // Per-resource migration progress and its round trip through Secret annotations, so a killed
-// invocation resumes where the last page ended (DESIGN rule 4). One annotation per resource,
-// `rekey.dev/progress.<resource>`, whose value is compact JSON: one atomic value per checkpoint,
-// and the resource name inside the value, so a key that had to be hashed (annotation names are at
-// most 63 characters) still parses back. Parsing never throws: bad input comes back as an error value.
+// invocation resumes where the last page ended (docs/architecture.md R5). One annotation per
+// resource, `rekey.dev/progress.<resource>`, whose value is compact JSON: one atomic value per
+// checkpoint, and the resource name inside the value, so a key that had to be hashed (annotation
+// names are at most 63 characters) still parses back. Parsing never throws: bad input comes back as
+// an error value.
 
 import { createHash } from 'node:crypto';
 import {

@@ -1,6 +1,7 @@
-// The convergence gate (DESIGN rule 2, KMS-FACTS sections 4 and 5): a key_id may be migrated to only
-// once every live apiserver writes with it. Rewriting earlier does nothing useful on the apiservers
-// that have not adopted it. Where metrics cannot be read, a configured wait stands in for the proof.
+// The convergence gate (docs/architecture.md R3, docs/kms-facts.md §3, §4): a key_id may be
+// migrated to only once every live apiserver writes with it. Rewriting earlier does nothing useful
+// on the apiservers that have not adopted it. Where metrics cannot be read, a configured wait
+// stands in for the proof.
 
 import { createHash } from 'node:crypto';
 import { listNames } from './format.ts';

@@ -59,7 +59,7 @@ const KNOWN_SCHEMES: ReadonlyArray<readonly [string, EncryptionKind]> = [
   ['aesgcm:v1:', 'aesgcm'],
   ['secretbox:v1:', 'secretbox'],
 ];
-// Limits the apiserver enforces on read (envelope/kmsv2 ValidateEncryptedObject, KMS-FACTS §1).
+// Limits the apiserver enforces on read (kmsv2 ValidateEncryptedObject, docs/kms-facts.md §1).
 const MAX_KEY_ID_BYTES = 1024;
 const MAX_DEK_SOURCE_BYTES = 1024;
 const MAX_ANNOTATIONS_BYTES = 32 * 1024;

@@ -1,5 +1,6 @@
 // Errors the pure domain throws for inputs that can never be valid (a programming or configuration
-// mistake, never a transient condition). Each sets `name` and keeps `cause`, as STYLE.md asks.
+// mistake, never a transient condition). Each sets `name` and keeps `cause`, as
+// docs/architecture.md "Conventions" asks.
 
 /** Base class of the domain's errors, so callers can map all of them to a permanent failure. */
 export class DomainError extends Error {

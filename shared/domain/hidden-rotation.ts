@@ -1,8 +1,8 @@
-// Providers that hide rotation (DESIGN rule 7, KMS-FACTS section 7). When the KMS reports new key
-// material but the plugin's key_id is unchanged (aws-encryption-provider reports the key ARN), the
-// apiservers keep their DEK seed (upstream rotates it only on a key_id change), nothing stored
-// becomes stale and a no-op rewrite re-encrypts nothing. rekey records this, says so, starts no
-// useless migration, and names the two ways forward.
+// Providers that hide rotation (docs/architecture.md R9, docs/kms-facts.md §8). When the KMS
+// reports new key material but the plugin's key_id is unchanged (aws-encryption-provider reports
+// the key ARN), the apiservers keep their DEK seed (upstream rotates it only on a key_id change),
+// nothing stored becomes stale and a no-op rewrite re-encrypts nothing. rekey records this, says
+// so, starts no useless migration, and names the two ways forward.
 
 import { keyIdHash } from './key-id.ts';
 

@@ -1,8 +1,9 @@
-// Which revision records may go (DESIGN "Core model": keep the newest N, never one that may still
-// protect data). A revision's key may protect data until a newer revision of the same provider has
-// been proven, from etcd, to leave nothing in scope under any other key: Completed with a clean
-// verification. Completed without etcd access proves nothing, so it unlocks no pruning, and
-// revisions then accumulate past `keep`; that is the safe side (a record holds only a key_id).
+// Which revision records may go (docs/architecture.md R10: keep the newest N, never one that may
+// still protect data). A revision's key may protect data until a newer revision of the same
+// provider has been proven, from etcd, to leave nothing in scope under any other key: Completed
+// with a clean verification. Completed without etcd access proves nothing, so it unlocks no
+// pruning, and revisions then accumulate past `keep`; that is the safe side (a record holds only a
+// key_id).
 
 import type { Revision } from './revision.ts';
 

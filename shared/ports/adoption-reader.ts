@@ -1,4 +1,4 @@
-// Port: the evidence for the convergence gate (KMS-FACTS section 5).
+// Port: the evidence for the convergence gate (docs/kms-facts.md §4).
 
 import type { KeyIdStatusSample } from '../domain/key-id-metrics.ts';
 

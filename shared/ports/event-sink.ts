@@ -1,4 +1,4 @@
-// Port: the CloudEvents rekey emits to K_SINK (DESIGN "Events rekey emits").
+// Port: the CloudEvents rekey emits to K_SINK (docs/architecture.md, "Events").
 
 import type { MigrationCounts } from '../domain/migration-counts.ts';
 

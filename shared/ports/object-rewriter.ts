@@ -1,4 +1,4 @@
-// Port: the metadata-only list and the precondition-guarded no-op patch (DESIGN rule 3).
+// Port: the metadata-only list and the precondition-guarded no-op patch (docs/architecture.md R4).
 
 import type { PatchAttempt } from '../domain/rewrite-outcome.ts';
 

@@ -1,7 +1,8 @@
-// A forced rewrite on the real sandbox (DESIGN rule 7, for providers that hide a rotation): with the
-// key_id unchanged, `force` records a new, forced revision that gives every secret a real change
-// (an annotation, so a new resourceVersion) without touching its data, and etcd still shows the key.
-// rekey leaves its active revision record to its own saves, so no step fails on its own write.
+// A forced rewrite on the real sandbox (docs/architecture.md R9, for providers that hide a
+// rotation): with the key_id unchanged, `force` records a new, forced revision that gives every
+// secret a real change (an annotation, so a new resourceVersion) without touching its data, and
+// etcd still shows the key. rekey leaves its active revision record to its own saves, so no step
+// fails on its own write.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ReconcileConfig } from '../../shared/core/deps.ts';

@@ -7,7 +7,7 @@ import { pluginStart, pluginStop } from '../support/sandbox/sandbox.ts';
 import { startSandbox, type TestSandbox } from '../support/sandbox-fixture.ts';
 import { seedSecrets } from '../support/secrets.ts';
 
-const COAST_LIMIT_MS = 5 * 60_000; // KMS-FACTS: at most 3 min after the last good Status, plus its 60 s poll
+const COAST_LIMIT_MS = 5 * 60_000; // docs/kms-facts.md §3: at most 3 min after the last good Status, plus its 60 s poll
 const RECOVERY_LIMIT_MS = 3 * 60_000;
 
 describe('sandbox proof: KMS plugin down', () => {

@@ -1,5 +1,5 @@
-// Test-only KMS v2 decryption, to prove the envelope is understood (KMS-FACTS §2). It lives under
-// test/ on purpose: rekey itself never decrypts, it only reads keyIDs.
+// Test-only KMS v2 decryption, to prove the envelope is understood (docs/kms-facts.md §5). It lives
+// under test/ on purpose: rekey itself never decrypts, it only reads keyIDs.
 
 import { createDecipheriv, createHmac } from 'node:crypto';
 import { DekSourceType } from '../../shared/domain/encrypted-value.ts';

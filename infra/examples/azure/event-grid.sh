@@ -6,7 +6,7 @@
 # answers. kms-event must be public over HTTPS: apply ../aws/expose-kms-event-patch.yaml in your
 # overlay. Event Grid sends no Knative token: with sender identity (components/sender-identity) on,
 # kms-event refuses these deliveries.
-# Remember (KMS-FACTS section 7): Azure/kubernetes-kms pins a key version, so a new version is a
+# Remember (docs/kms-facts.md §8): Azure/kubernetes-kms pins a key version, so a new version is a
 # KMS-to-KMS migration (infra/examples/encryption-config/azure.yaml); this event tells rekey to look.
 set -eu
 SUBSCRIPTION=0b1f6471-1bf0-4dda-aec3-111122223333

@@ -15,7 +15,7 @@ TRIGGER_SA=rekey-eventarc@$PROJECT.iam.gserviceaccount.com   # needs roles/event
 gcloud eventarc gke-destinations init --project "$PROJECT"
 
 # Audit-log triggers take exactly one methodName each. KMS logs these under their short names
-# (KMS-FACTS section 8); check Logs Explorer for the exact form your project records.
+# (docs/kms-facts.md §9); check Logs Explorer for the exact form your project records.
 for METHOD in CreateCryptoKeyVersion UpdateCryptoKeyPrimaryVersion UpdateCryptoKey DestroyCryptoKeyVersion; do
   NAME=rekey-kms-$(echo "$METHOD" | tr '[:upper:]' '[:lower:]')
   gcloud eventarc triggers create "$NAME" --project "$PROJECT" --location "$LOCATION" \

@@ -1,5 +1,5 @@
 // Which key material is current, from what AWS told us, and the key identity derived from it
-// (KMS-FACTS section 7). Pure: the I/O lives in keys.ts.
+// (docs/kms-facts.md §8). Pure: the I/O lives in keys.ts.
 import type { AwsKeyRotation } from './types.ts';
 
 /** The material of a key that has never rotated (or cannot rotate) and names no material id. */

@@ -1,7 +1,7 @@
-// Knative ApiServerSource events about rekey's own objects (KMS-FACTS section 8): revision Secrets
+// Knative ApiServerSource events about rekey's own objects (docs/kms-facts.md §9): revision Secrets
 // (`encryption-key-<provider>-<n>`) and key-id report ConfigMaps (`key-id-report-*`). Only
 // Reference mode is accepted: Resource mode puts the whole object, Secret data included, into the
-// event, which rekey must never receive, log or forward (DESIGN rule 3). Pure: no I/O.
+// event, which rekey must never receive, log or forward (docs/architecture.md R12). Pure: no I/O.
 import { z } from 'zod';
 import { parseRevisionName } from '../revision.ts';
 import {

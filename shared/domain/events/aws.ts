@@ -1,4 +1,4 @@
-// AWS KMS events as EventBridge delivers them (KMS-FACTS section 8): the native `aws.kms` events
+// AWS KMS events as EventBridge delivers them (docs/kms-facts.md §9): the native `aws.kms` events
 // (`KMS CMK Rotation`, `KMS CMK Deletion`, `KMS Imported Key Material Expiration`) and CloudTrail
 // records of KMS calls, plus the Knative envelopes they arrive in. Pure: no I/O; never throws.
 import { z } from 'zod';

@@ -1,7 +1,7 @@
-// Azure Key Vault events as Event Grid delivers them in the CloudEvents schema (KMS-FACTS section
-// 8), and the CloudEvents webhook abuse-protection handshake Event Grid makes before the first
+// Azure Key Vault events as Event Grid delivers them in the CloudEvents schema (docs/kms-facts.md
+// §9), and the CloudEvents webhook abuse-protection handshake Event Grid makes before the first
 // delivery. Azure/kubernetes-kms pins a key version, so a new version is a hint that a move to a new
-// provider is due, not a stale key_id (section 7). Pure: no I/O.
+// provider is due, not a stale key_id (docs/kms-facts.md §8). Pure: no I/O.
 import { z } from 'zod';
 import {
   clip,

@@ -1,5 +1,5 @@
 // GCP Cloud KMS admin activity as Eventarc delivers it: `google.cloud.audit.log.v1.written`
-// CloudEvents whose data is a LogEntryData (KMS-FACTS section 8). Scheduled rotation creates a new
+// CloudEvents whose data is a LogEntryData (docs/kms-facts.md §9). Scheduled rotation creates a new
 // version AND makes it primary, and is not confirmed to be always audit-logged, so these events are
 // hints next to a periodic sweep, never the only way a rotation is noticed. Pure: no I/O.
 import { z } from 'zod';

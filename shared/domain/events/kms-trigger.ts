@@ -1,6 +1,7 @@
-// The one value every incoming KMS event form (AWS, GCP, Azure; KMS-FACTS section 8) is normalised
+// The one value every incoming KMS event form (AWS, GCP, Azure; docs/kms-facts.md §9) is normalised
 // to, and the small helpers the per-cloud parsers share. A trigger is a hint to observe the key
-// afresh, never the truth about it (DESIGN "Core model"). Pure: no I/O.
+// afresh, never the truth about it (docs/architecture.md, "Observations and revisions").
+// Pure: no I/O.
 import type { ZodError } from 'zod';
 
 export type KmsCloud = 'aws' | 'gcp' | 'azure';

@@ -1,4 +1,4 @@
-// The EventBridge `KMS CMK Rotation` event AWS sends after a rotation (KMS-FACTS section 8), for a
+// The EventBridge `KMS CMK Rotation` event AWS sends after a rotation (docs/kms-facts.md §9), for a
 // rotation the local KMS performed, so e2e tests can post what AWS would have delivered.
 import { randomUUID } from 'node:crypto';
 

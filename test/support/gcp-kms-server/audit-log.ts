@@ -1,6 +1,6 @@
 // The Admin Activity audit entries the local server writes for what it changed, and the Eventarc
 // CloudEvent (`google.cloud.audit.log.v1.written`, structured mode) Google would deliver for each,
-// so e2e tests can post the exact event a real rotation would produce (KMS-FACTS section 8).
+// so e2e tests can post the exact event a real rotation would produce (docs/kms-facts.md §9).
 import { createHash } from 'node:crypto';
 import type { Json } from './render.ts';
 

@@ -9,7 +9,7 @@ import { loadAllYaml } from '@kubernetes/client-node';
 
 export const REPO_DIR = fileURLToPath(new URL('../../../', import.meta.url));
 export const INFRA_DIR = join(REPO_DIR, 'infra');
-/** The Knative CRDs, in the handbook's data folder: a sibling of the repository. */
+/** The Knative CRDs, in the shared data folder next to the repository. */
 export const KNATIVE_CRDS_DIR = fileURLToPath(
   new URL('../../../../shared/data/knative-crds/', import.meta.url),
 );

@@ -4,7 +4,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
-/** KMS v2 caps the wrapped seed at 1024 bytes (KMS-FACTS section 1). */
+/** KMS v2 caps the wrapped seed at 1024 bytes (docs/kms-facts.md §1). */
 export const MAX_CIPHERTEXT_BYTES = 1024;
 export const MAX_PLAINTEXT_BYTES = MAX_CIPHERTEXT_BYTES - NONCE_BYTES - TAG_BYTES;
 
