@@ -2,14 +2,15 @@
 // the four Knative Services expose, each at its own path.
 
 import type { KmsRotator } from '../shared/adapters/kms-rotator.ts';
+import { statusReport } from '../shared/core/status-report.ts';
 import { PermanentError, TransientError } from '../shared/http/errors.ts';
+import { isRetryable, retryAfterOf } from '../shared/ports/retryable.ts';
 import { mountClusterEvent } from './cluster-event/route.ts';
 import { handOff, type TriggeredStep } from './hand-off.ts';
 import { mountKmsEvent } from './kms-event/route.ts';
 import { handleReconcile } from './reconcile/handler.ts';
 import { mountReconcile } from './reconcile/route.ts';
 import type { Runtime } from './runtime.ts';
-import { statusReport } from './status-report.ts';
 import { mountWebhook } from './webhook/route.ts';
 
 export type FunctionName = 'kms-event' | 'cluster-event' | 'webhook' | 'reconcile';
@@ -20,13 +21,19 @@ export const FUNCTION_NAMES: readonly FunctionName[] = [
   'reconcile',
 ];
 
-/** The webhook's `rotate`: the cloud rotates, then one step observes and records the new key. */
+/**
+ * The webhook's `rotate`: the cloud rotates, then one step observes and records the new key. A
+ * failed rotation the KMS adapter declares retryable (throttled, unavailable) is a 503 with
+ * Retry-After, so Knative or the caller tries again; any other can never succeed as sent (422).
+ */
 function rotateThenStep(rotator: KmsRotator, step: () => Promise<TriggeredStep>) {
   return async () => {
     const rotated = await rotator.rotate().catch((err: unknown) => {
-      const transient = (err as { transient?: boolean }).transient === true;
-      if (transient) throw new TransientError(`rotate: ${(err as Error).message}`, { cause: err });
-      throw new PermanentError(`rotate: ${(err as Error).message}`, { status: 422, cause: err });
+      const message = `rotate: ${(err as Error).message}`;
+      if (isRetryable(err)) {
+        throw new TransientError(message, { retryAfterSeconds: retryAfterOf(err), cause: err });
+      }
+      throw new PermanentError(message, { status: 422, cause: err });
     });
     return { ...rotated, step: await step() };
   };

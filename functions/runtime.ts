@@ -18,6 +18,7 @@ import { createTokenReviewAuthenticator, tokenReviewerFor } from '../shared/http
 import { createLogger, type Logger } from '../shared/observability/logger.ts';
 import { createMetrics, type MetricsWithRegistry } from '../shared/observability/metrics.ts';
 import type { EventSink } from '../shared/ports/event-sink.ts';
+import { retryAfterOf } from '../shared/ports/retryable.ts';
 import type { KmsEventDeps } from './kms-event/handler.ts';
 
 export interface Runtime {
@@ -141,9 +142,11 @@ export function buildRuntime(
       o = await reconcileStep(deps, built.reconcile);
     } catch (err) {
       logger.warn({ err }, 'reconcile step failed');
+      // whatever failed, the next delivery runs a fresh step: not sooner than 10 s, nor than the
+      // failed call's own Retry-After
       throw new TransientError('reconcile step failed; it will be retried', {
         cause: err,
-        retryAfterSeconds: 10,
+        retryAfterSeconds: Math.max(10, retryAfterOf(err) ?? 0),
       });
     }
     if (o.kind === 'step') metrics.stepDone({ provider: o.provider, step: o.step.kind });

@@ -1,6 +1,14 @@
 // rekey's settings: one schema, read from environment variables (and CLI flags mapped onto them),
-// validated at start with messages that name the variable and what is wrong.
+// validated at start with messages that name the variable and what is wrong. Every refusal at
+// start-up is a ConfigError (this schema's, and those of the modules that use a setting), so both
+// entry points exit 2 with one line instead of a stack trace.
 import { z } from 'zod';
+import {
+  isServiceAccountUsername,
+  isWebhookSecret,
+  SERVICE_ACCOUNT_USERNAME_FORMAT,
+  WEBHOOK_SECRET_FORMAT,
+} from './setting-formats.ts';
 
 // `value: ""` in a manifest means unset, not an empty list
 const emptyIsUnset = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
@@ -14,14 +22,59 @@ const list = z
   )
   .refine((xs) => xs.length > 0, 'must list at least one value');
 const optionalList = z.preprocess(emptyIsUnset, list.optional());
-const seconds = (def: number) => z.coerce.number().int().positive().default(def);
+
+/** An optional list whose entries must each pass `ok`; `bad` says what is wrong with entry `n`. */
+function optionalListOf(ok: (entry: string) => boolean, bad: (entry: string, n: number) => string) {
+  const checked = list.superRefine((entries, ctx) => {
+    entries.forEach((entry, i) => {
+      if (!ok(entry)) ctx.addIssue({ code: 'custom', message: bad(entry, i + 1) });
+    });
+  });
+  return z.preprocess(emptyIsUnset, checked.optional());
+}
+
+/** A whole number in a range; empty means unset, so the default applies. */
+function wholeNumber(def: number, min: number, max?: number) {
+  const says =
+    max === undefined
+      ? `must be a whole number, at least ${min}`
+      : `must be a whole number from ${min} to ${max}`;
+  const n = z.coerce.number({ error: says }).int(says).min(min, says);
+  return z.preprocess(emptyIsUnset, (max === undefined ? n : n.max(max, says)).default(def));
+}
+const seconds = (def: number) => wholeNumber(def, 1);
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http or https URL' });
+
+/** An etcd client URL as etcdctl takes it: `https://host:2379`, or `host:2379` without a scheme. */
+function isEtcdEndpoint(value: string): boolean {
+  if (!isHttpUrl(value.includes('://') ? value : `http://${value}`)) return false;
+  const u = new URL(value.includes('://') ? value : `http://${value}`);
+  return u.hostname !== '' && u.pathname === '/' && !u.search && !u.hash && !u.username;
+}
+
+/** `host:port` (a local Cloud KMS endpoint: plaintext gRPC, tests and the sandbox). */
+function isHostPort(value: string): boolean {
+  const m = /^(\[[0-9A-Fa-f:.]+\]|[^\s:/[\]]+):(\d{1,5})$/.exec(value);
+  const port = Number(m?.[2]);
+  return m !== null && port >= 1 && port <= 65535;
+}
 
 export const configSchema = z.object({
   /** The KMS provider name in the EncryptionConfiguration. */
   REKEY_PROVIDER: z
     .string({ error: 'is required: the kms provider name in the EncryptionConfiguration' })
     .min(1, 'is required: the kms provider name in the EncryptionConfiguration'),
-  REKEY_RESOURCES: z.preprocess(emptyIsUnset, list.default(['secrets'])),
+  /** An explicit scope; unset = what the reported EncryptionConfiguration gives the provider. */
+  REKEY_RESOURCES: optionalList,
   REKEY_NAMESPACE: z
     .string()
     .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name')
@@ -29,25 +82,33 @@ export const configSchema = z.object({
   /** kubeconfig file; unset = in-cluster service account. */
   KUBECONFIG: z.string().optional(),
   /** Every apiserver, each scraped for its own key_id metric; unset = the kubeconfig's server. */
-  REKEY_APISERVER_URLS: optionalList,
+  REKEY_APISERVER_URLS: optionalListOf(
+    isHttpUrl,
+    (url, n) => `entry #${n} (${JSON.stringify(url)}) is not an http or https URL`,
+  ),
   /** KMS plugin sockets to ask directly (rekey on a control-plane node); unset = key-id reports. */
   REKEY_PLUGIN_SOCKETS: optionalList,
-  REKEY_ETCD_ENDPOINTS: optionalList,
-  REKEY_ETCD_PREFIX: z.string().startsWith('/').default('/registry'),
-  REKEY_ETCD_CA_FILE: z.string().optional(),
-  REKEY_ETCD_CERT_FILE: z.string().optional(),
-  REKEY_ETCD_KEY_FILE: z.string().optional(),
-  REKEY_PAGE_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
-  REKEY_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
+  REKEY_ETCD_ENDPOINTS: optionalListOf(
+    isEtcdEndpoint,
+    (endpoint, n) =>
+      `entry #${n} (${JSON.stringify(endpoint)}) is not an etcd client URL (https://host:2379)`,
+  ),
+  REKEY_ETCD_PREFIX: z.string().startsWith('/', 'must start with /').default('/registry'),
+  /** Read when the step starts; build-deps.ts refuses an unreadable one naming the variable. */
+  REKEY_ETCD_CA_FILE: z.preprocess(emptyIsUnset, z.string().optional()),
+  REKEY_ETCD_CERT_FILE: z.preprocess(emptyIsUnset, z.string().optional()),
+  REKEY_ETCD_KEY_FILE: z.preprocess(emptyIsUnset, z.string().optional()),
+  REKEY_PAGE_SIZE: wholeNumber(500, 1, 10_000),
+  REKEY_CONCURRENCY: wholeNumber(16, 1, 256),
   REKEY_BUDGET_SECONDS: seconds(60),
   REKEY_FALLBACK_WAIT_SECONDS: seconds(300),
-  REKEY_KEEP_REVISIONS: z.coerce.number().int().min(1).default(10),
+  REKEY_KEEP_REVISIONS: wholeNumber(10, 1),
   REKEY_HOLDER: z.string().optional(),
   // --- the functions (HTTP) ---
-  PORT: z.coerce.number().int().min(1).max(65535).default(8080),
+  PORT: wholeNumber(8080, 1, 65535),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   /** Where rekey's own CloudEvents go (Knative SinkBinding sets it); unset = not emitted. */
-  K_SINK: z.preprocess(emptyIsUnset, z.url().optional()),
+  K_SINK: z.preprocess(emptyIsUnset, httpUrl.optional()),
   /**
    * Where the trigger functions (kms-event, cluster-event, webhook) run the reconcile step:
    * `local` in their own request (one identity holds every permission: `rekey serve`, the CLI),
@@ -60,30 +121,57 @@ export const configSchema = z.object({
   /** The cloud KMS key behind the provider (ARN, CryptoKey name, Key Vault key URL). */
   REKEY_KMS_KEY: z.preprocess(emptyIsUnset, z.string().optional()),
   /** Local KMS endpoints (tests, the sandbox); unset = the cloud's own. */
-  REKEY_AWS_ENDPOINT: z.preprocess(emptyIsUnset, z.url().optional()),
-  REKEY_GCP_ENDPOINT: z.preprocess(emptyIsUnset, z.string().optional()),
+  REKEY_AWS_ENDPOINT: z.preprocess(emptyIsUnset, httpUrl.optional()),
+  REKEY_GCP_ENDPOINT: z.preprocess(
+    emptyIsUnset,
+    z.string().refine(isHostPort, 'must be host:port').optional(),
+  ),
   /** Shared secret an EventBridge API destination sends in X-Rekey-Token with raw events. */
   REKEY_EVENTBRIDGE_TOKEN: z.preprocess(
     emptyIsUnset,
     z.string().min(16, 'must be at least 16 characters').optional(),
   ),
   /** Standard Webhooks secrets (`whsec_...`) accepted on /webhook; several during a rotation. */
-  REKEY_WEBHOOK_SECRETS: optionalList,
+  REKEY_WEBHOOK_SECRETS: optionalListOf(
+    isWebhookSecret,
+    (_secret, n) => `entry #${n} must be ${WEBHOOK_SECRET_FORMAT}`, // never echo a secret
+  ),
   /** Knative sender identity: the audience of sender tokens, and who may send. */
   REKEY_SENDER_AUDIENCE: z.preprocess(emptyIsUnset, z.string().optional()),
-  REKEY_ALLOWED_SENDERS: optionalList,
+  REKEY_ALLOWED_SENDERS: optionalListOf(
+    isServiceAccountUsername,
+    (sender, n) =>
+      `entry #${n} (${JSON.stringify(sender)}) is not ${SERVICE_ACCOUNT_USERNAME_FORMAT}`,
+  ),
   /** Outgoing webhooks for rekey's events, signed with REKEY_OUTGOING_WEBHOOK_SECRETS. */
-  REKEY_OUTGOING_WEBHOOK_URLS: optionalList,
-  REKEY_OUTGOING_WEBHOOK_SECRETS: optionalList,
+  REKEY_OUTGOING_WEBHOOK_URLS: optionalListOf(
+    isHttpUrl,
+    (_url, n) => `entry #${n} is not an http or https URL`, // its query may hold a credential
+  ),
+  REKEY_OUTGOING_WEBHOOK_SECRETS: optionalListOf(
+    isWebhookSecret,
+    (_secret, n) => `entry #${n} must be ${WEBHOOK_SECRET_FORMAT}`,
+  ),
 });
 
 export type RekeyConfig = z.infer<typeof configSchema>;
 
+/**
+ * A setting that can never work, found at start-up. The entry points print its message as the one
+ * line of a refusal (exit 2), so it is kept on one line whatever it quotes (a YAML parser's report).
+ */
 export class ConfigError extends Error {
   override name = 'ConfigError';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message.replace(/\s+/g, ' ').trim(), options);
+  }
 }
 
-/** Parses settings from an environment-like record; throws ConfigError listing every problem. */
+/**
+ * Parses settings from an environment-like record; throws ConfigError listing every problem, each
+ * as `VARIABLE: what is wrong`.
+ */
 export function loadConfig(env: Record<string, string | undefined>): RekeyConfig {
   const r = configSchema
     .refine(
@@ -102,6 +190,14 @@ export function loadConfig(env: Record<string, string | undefined>): RekeyConfig
         path: ['REKEY_OUTGOING_WEBHOOK_URLS'],
       },
     )
+    .refine(
+      (c) => (c.REKEY_ETCD_CERT_FILE === undefined) === (c.REKEY_ETCD_KEY_FILE === undefined),
+      {
+        message:
+          'set both or neither: REKEY_ETCD_CERT_FILE and REKEY_ETCD_KEY_FILE are one client certificate',
+        path: ['REKEY_ETCD_CERT_FILE'],
+      },
+    )
     .refine((c) => c.REKEY_STEP_MODE === 'local' || c.K_SINK !== undefined, {
       message:
         'delegate needs K_SINK: the trigger functions hand their steps to the reconcile function through the Broker',
@@ -109,6 +205,6 @@ export function loadConfig(env: Record<string, string | undefined>): RekeyConfig
     })
     .safeParse(env);
   if (r.success) return r.data;
-  const lines = r.error.issues.map((i) => `  ${i.path.join('.') || '(config)'}: ${i.message}`);
-  throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  const problems = r.error.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`);
+  throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
 }

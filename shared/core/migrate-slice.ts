@@ -1,6 +1,7 @@
-// The rewrite engine (DESIGN rules 3-5): pages through a resource as metadata only, no-op patches
-// each object with bounded concurrency and per-object retries, and checkpoints after every page,
-// stopping at the first page boundary past its time budget so callers can run it in slices.
+// The rewrite engine (docs/architecture.md R4, R5, R7): pages through a resource as metadata only,
+// no-op patches each object with bounded concurrency and per-object retries, and checkpoints after
+// every page, stopping at the first page boundary past its time budget so callers can run it in
+// slices.
 import pLimit from 'p-limit';
 import { backoffDelayMs } from '../domain/backoff.ts';
 import {
@@ -19,6 +20,7 @@ import {
 import { classifyPatch, type RewriteOutcome } from '../domain/rewrite-outcome.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { ListPage, ObjectRef, ObjectRewriter } from '../ports/object-rewriter.ts';
+import { isRetryable, retryAfterOf } from '../ports/retryable.ts';
 
 export interface MigrateSliceOptions {
   rewriter: ObjectRewriter;
@@ -57,7 +59,10 @@ export interface SliceResult {
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Lists one page, retrying throttling and server errors with backoff (Retry-After honoured). */
+/**
+ * Lists one page, retrying what the rewriter declares retryable (shared/ports/retryable.ts: the
+ * same statuses as a patch) with backoff, Retry-After honoured.
+ */
 async function listWithRetry(
   o: MigrateSliceOptions,
   resource: string,
@@ -72,12 +77,9 @@ async function listWithRetry(
         ...(continueToken ? { continueToken } : {}),
       });
     } catch (err) {
-      const e = err as { status?: number; retryAfterSeconds?: number };
-      const transient =
-        e.status === undefined || e.status === 0 || e.status === 429 || e.status >= 500;
-      if (!transient || attempt >= maxAttempts) throw err;
+      if (!isRetryable(err) || attempt >= maxAttempts) throw err;
       await sleep(
-        backoffDelayMs({ attempt, retryAfterSeconds: e.retryAfterSeconds, random: o.random }),
+        backoffDelayMs({ attempt, retryAfterSeconds: retryAfterOf(err), random: o.random }),
       );
     }
   }

@@ -1,5 +1,6 @@
-// What one no-op patch attempt means for the migration (KMS-FACTS section 3, DESIGN rules 3 and 5).
-// The adapter reports the raw HTTP result; this decides: done, failed for good, or retry later.
+// What one no-op patch attempt means for the migration (docs/kms-facts.md §2, docs/architecture.md
+// R4, R7). The adapter reports the raw HTTP result; this decides: done, failed for good, or retry
+// later, retrying exactly the statuses a list is retried on (retryable-status.ts).
 //
 // 410 Gone is deliberately absent: it answers a LIST with an expired continue token, a list-level
 // event (restart or continue the listing), never the outcome of one object's patch. A 410 here is
@@ -7,6 +8,7 @@
 
 import { backoffDelayMs } from './backoff.ts';
 import { oneLine } from './format.ts';
+import { isRetryableStatus } from './retryable-status.ts';
 
 /** The raw result of one no-op patch, as an adapter saw it. `status` 0 = no HTTP response. */
 export type PatchAttempt =
@@ -43,9 +45,6 @@ export interface ClassifyOptions {
   maxDelayMs?: number;
 }
 
-/** Statuses worth retrying: throttling (429), server trouble (5xx gateways), no response (0). */
-export const TRANSIENT_STATUSES: readonly number[] = [0, 408, 429, 500, 502, 503, 504];
-
 const WEBHOOK_DENIAL = /admission webhook "([^"]+)" denied the request:?\s*(.*)/s;
 const POLICY_DENIAL = /ValidatingAdmissionPolicy '([^']+)'.*?denied request:?\s*(.*)/s;
 
@@ -59,7 +58,7 @@ export function classifyPatch(result: PatchAttempt, options: ClassifyOptions = {
   if (result.ok) return result.after === result.before ? 'unchanged' : 'reencrypted';
   if (result.status === 409) return 'conflict';
   if (result.status === 404) return 'gone';
-  if (!TRANSIENT_STATUSES.includes(result.status)) return { failed: failureReason(result) };
+  if (!isRetryableStatus(result.status)) return { failed: failureReason(result) };
   const { attempt = 1, maxAttempts = 5, random, baseDelayMs, maxDelayMs } = options;
   if (attempt >= maxAttempts) {
     return { failed: `gave up after ${attempt} attempts: ${describe(result)}` };

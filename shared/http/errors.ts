@@ -1,11 +1,14 @@
 // Errors a function raises, and how each maps to an HTTP answer under Knative's retry rules
-// (DESIGN rule 8, KMS-FACTS section 8): Knative retries 5xx, 404, 408, 409 and 429 and gives up on
-// any other 4xx. So a permanent outcome is 400/413/415/422 (never 404/409), a transient one is
-// 503 or 429 with Retry-After, and anything unrecognised is a 500 that says nothing about internals.
+// (docs/architecture.md R11, docs/kms-facts.md §10): Knative retries 5xx, 404, 408, 409 and 429 and
+// gives up on any other 4xx. So a permanent outcome is 400/413/415/422 (never 404/409); anything
+// that declares itself retryable (shared/ports/retryable.ts: TransientError here, every adapter's
+// errors) is 503 or 429 with Retry-After, never a 4xx Knative would drop; anything unrecognised is
+// a 500 that says nothing about internals.
 
 import { HTTPException } from 'hono/http-exception';
 import { z } from 'zod';
 import { DomainError } from '../domain/errors.ts';
+import { isRetryable, type Retryable, retryAfterOf } from '../ports/retryable.ts';
 
 /** The statuses a permanent rejection may use: 4xx codes Knative does not retry. */
 export type PermanentStatus = 400 | 413 | 415 | 422;
@@ -14,8 +17,9 @@ export type PermanentStatus = 400 | 413 | 415 | 422;
 export type TransientStatus = 503 | 429;
 
 /** The request can never succeed as sent; the sender must not retry it. */
-export class PermanentError extends Error {
+export class PermanentError extends Error implements Retryable {
   override readonly name: string = 'PermanentError';
+  readonly retryable = false;
   readonly status: PermanentStatus;
 
   constructor(message: string, options: { status?: PermanentStatus; cause?: unknown } = {}) {
@@ -33,21 +37,35 @@ export class PayloadTooLargeError extends PermanentError {
   }
 }
 
+/** Seconds a retryable failure asks the sender to wait when nothing more precise is known. */
+export const DEFAULT_RETRY_AFTER_SECONDS = 5;
+
+/** Whole seconds for a Retry-After header: rounded up, the default when unknown or invalid. */
+function retryAfterHeader(seconds: number | undefined): number {
+  return seconds !== undefined && Number.isFinite(seconds) && seconds >= 0
+    ? Math.ceil(seconds)
+    : DEFAULT_RETRY_AFTER_SECONDS;
+}
+
 /** Worth retrying later: a dependency is down, throttled or busy. */
-export class TransientError extends Error {
+export class TransientError extends Error implements Retryable {
   override readonly name: string = 'TransientError';
+  readonly retryable = true;
   readonly status: TransientStatus;
   /** Sent as Retry-After (whole seconds). */
   readonly retryAfterSeconds: number;
 
   constructor(
     message: string,
-    options: { status?: TransientStatus; retryAfterSeconds?: number; cause?: unknown } = {},
+    options: {
+      status?: TransientStatus;
+      retryAfterSeconds?: number | undefined;
+      cause?: unknown;
+    } = {},
   ) {
     super(message, { cause: options.cause });
     this.status = options.status ?? 503;
-    const s = options.retryAfterSeconds ?? 5;
-    this.retryAfterSeconds = Number.isFinite(s) && s >= 0 ? Math.ceil(s) : 5;
+    this.retryAfterSeconds = retryAfterHeader(options.retryAfterSeconds);
   }
 }
 
@@ -135,6 +153,15 @@ export function toHttpError(err: unknown): HttpErrorResponse {
       headers: { 'Retry-After': String(err.retryAfterSeconds) },
     };
   }
+  if (isRetryable(err)) {
+    // An adapter's error that escaped a handler: retry it, but its message may name internals
+    // (endpoints, resource names, request ids), so the answer says only that it is temporary.
+    return {
+      status: 503,
+      body: { error: 'unavailable', message: 'temporarily unavailable, retry later' },
+      headers: { 'Retry-After': String(retryAfterHeader(retryAfterOf(err))) },
+    };
+  }
   if (err instanceof UnauthorizedError) {
     const headers: Record<string, string> = err.challenge
       ? { 'WWW-Authenticate': err.challenge }
@@ -155,7 +182,9 @@ export function toHttpError(err: unknown): HttpErrorResponse {
     // retry a rejection that can never succeed (404/408/409 become 400).
     const status = err.status !== 429 && RETRIED_4XX.has(err.status) ? 400 : err.status;
     const headers: Record<string, string> = {};
-    if (status === 429 || status === 503) headers['Retry-After'] = '5';
+    if (status === 429 || status === 503) {
+      headers['Retry-After'] = String(DEFAULT_RETRY_AFTER_SECONDS);
+    }
     const message = status >= 500 ? 'internal error' : err.message || 'request rejected';
     return { status, body: { error: codeFor(status), message }, headers };
   }
@@ -163,7 +192,7 @@ export function toHttpError(err: unknown): HttpErrorResponse {
 }
 
 /**
- * The HTTP status for a thrown value: permanent 400/413/415/422, transient 503/429, 401, 403,
+ * The HTTP status for a thrown value: permanent 400/413/415/422, retryable 503/429, 401, 403,
  * otherwise 500. Never 404 or 409 for a permanent outcome.
  */
 export function toHttpStatus(err: unknown): number {

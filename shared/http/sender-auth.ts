@@ -7,6 +7,12 @@
 import { createHash } from 'node:crypto';
 import type { AuthenticationV1Api } from '@kubernetes/client-node';
 import type { MiddlewareHandler } from 'hono';
+import { ConfigError } from '../config/config.ts';
+import {
+  isServiceAccountUsername,
+  SERVICE_ACCOUNT_USERNAME_FORMAT,
+} from '../config/setting-formats.ts';
+import { retryAfterOf } from '../ports/retryable.ts';
 import type { RekeyEnv, SenderIdentity } from './env.ts';
 import { ForbiddenError, TransientError, UnauthorizedError } from './errors.ts';
 import { TtlLru } from './ttl-lru.ts';
@@ -52,13 +58,11 @@ export interface TokenReviewAuthenticatorOptions {
   now?: () => number;
 }
 
-/** A sender-auth setting that can never work (raised at start-up). */
-export class SenderAuthConfigError extends Error {
+/** A sender-auth setting that can never work (raised at start-up: exit 2, like any setting). */
+export class SenderAuthConfigError extends ConfigError {
   override readonly name = 'SenderAuthConfigError';
 }
 
-const SA_USERNAME =
-  /^system:serviceaccount:[a-z0-9]([-a-z0-9]*[a-z0-9])?:[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/;
 const BEARER = /^Bearer[ \t]+([A-Za-z0-9._~+/=-]+)[ \t]*$/i;
 const MAX_TOKEN_CHARS = 16 * 1024;
 
@@ -94,14 +98,15 @@ export function createTokenReviewAuthenticator({
   cacheMaxEntries = 1_000,
   now = Date.now,
 }: TokenReviewAuthenticatorOptions): Authenticator {
+  // the settings schema refuses these first, naming REKEY_SENDER_AUDIENCE / REKEY_ALLOWED_SENDERS
   if (audience.trim() === '') throw new SenderAuthConfigError('sender auth needs an audience');
   if (allowedSenders.length === 0) {
     throw new SenderAuthConfigError('sender auth needs at least one allowed sender');
   }
   for (const s of allowedSenders) {
-    if (!SA_USERNAME.test(s)) {
+    if (!isServiceAccountUsername(s)) {
       throw new SenderAuthConfigError(
-        `allowed sender ${JSON.stringify(s)} is not system:serviceaccount:<namespace>:<name>`,
+        `allowed sender ${JSON.stringify(s)} is not ${SERVICE_ACCOUNT_USERNAME_FORMAT}`,
       );
     }
   }
@@ -125,7 +130,11 @@ export function createTokenReviewAuthenticator({
         status = await reviewToken({ token, audiences: [audience] });
       } catch (cause) {
         if (cause instanceof TransientError) throw cause;
-        throw new TransientError('cannot review the sender token now', { cause });
+        // not the sender's fault whatever the reason (even rekey's own RBAC): a 503 Knative retries
+        throw new TransientError('cannot review the sender token now', {
+          cause,
+          retryAfterSeconds: retryAfterOf(cause),
+        });
       }
       if (status.authenticated !== true) {
         throw new UnauthorizedError('the bearer token was not accepted', {

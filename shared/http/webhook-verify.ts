@@ -13,6 +13,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import { Webhook } from 'standardwebhooks';
 import { ConfigError } from '../config/config.ts';
+import { isWebhookSecret, WEBHOOK_SECRET_FORMAT } from '../config/setting-formats.ts';
 import type { RekeyVariables } from './env.ts';
 import { PermanentError, UnauthorizedError } from './errors.ts';
 import { DEFAULT_MAX_BODY_BYTES, readBodyText } from './read-body.ts';
@@ -52,18 +53,12 @@ export class WebhookConfigError extends ConfigError {
   override readonly name = 'WebhookConfigError';
 }
 
-const SECRET = /^whsec_([A-Za-z0-9+/]+={0,2})$/;
-const MIN_SECRET_BYTES = 16;
 const MAX_ID_CHARS = 256;
 
 function parseSecret(secret: string, index: number): Webhook {
-  const m = SECRET.exec(secret);
-  const bytes = m?.[1] === undefined ? 0 : Buffer.from(m[1], 'base64').length;
-  if (bytes < MIN_SECRET_BYTES) {
+  if (!isWebhookSecret(secret)) {
     // Never echo the secret itself.
-    throw new WebhookConfigError(
-      `webhook secret #${index + 1} must be whsec_<base64 of at least ${MIN_SECRET_BYTES} bytes>`,
-    );
+    throw new WebhookConfigError(`webhook secret #${index + 1} must be ${WEBHOOK_SECRET_FORMAT}`);
   }
   return new Webhook(secret);
 }

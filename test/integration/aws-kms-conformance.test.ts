@@ -1,7 +1,7 @@
 // The AWS KMS adapter's conformance suite, run through the real @aws-sdk/client-kms against two
 // independent KMS implementations: rekey's local endpoint and moto's server (PyPI). Where moto
 // differs from AWS, the suite asserts what moto does and names the gap, so a moto upgrade that
-// closes one shows up as a failing assertion here. Gaps of moto 5.1.22 (KMS-FACTS section 7):
+// closes one shows up as a failing assertion here. Gaps of moto 5.1.22 (docs/kms-facts.md §8):
 //
 // | AWS behaviour                                              | moto 5.1.22                      |
 // |------------------------------------------------------------|----------------------------------|
@@ -290,7 +290,7 @@ for (const backend of BACKENDS) {
           assert.equal(err.code, 'NotFoundException');
           assert.equal(err.operation, operation);
           assert.equal(err.httpStatusCode, 400);
-          assert.equal(err.transient, false);
+          assert.equal(err.retryable, false);
           assert.equal((err.cause as Error).name, 'NotFoundException');
           return true;
         });

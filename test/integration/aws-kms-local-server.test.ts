@@ -230,7 +230,7 @@ describe('AWS KMS adapter: transient errors through the real SDK', () => {
         assert.equal(err.name, 'AwsKmsTransientError');
         assert.equal(err.code, type);
         assert.equal(err.httpStatusCode, status);
-        assert.equal(err.transient, true);
+        assert.equal(err.retryable, true);
         return true;
       });
       raw.destroy();

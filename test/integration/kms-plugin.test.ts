@@ -153,7 +153,7 @@ describe('sandbox KMS v2 plugin over its unix socket', () => {
     await assert.rejects(client.status(), (err: unknown) => {
       assert.ok(err instanceof KmsPluginUnavailableError);
       assert.equal(err.name, 'KmsPluginUnavailableError');
-      assert.equal(err.transient, true);
+      assert.equal(err.retryable, true);
       assert.equal(err.code, 'UNAVAILABLE');
       assert.ok(err.cause);
       return true;

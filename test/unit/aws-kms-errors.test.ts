@@ -127,7 +127,7 @@ describe('toAwsKmsError', () => {
       assert.ok(mapped instanceof AwsKmsError);
       assert.ok(mapped instanceof (transient ? AwsKmsTransientError : AwsKmsPermanentError));
       assert.equal(mapped.name, transient ? 'AwsKmsTransientError' : 'AwsKmsPermanentError');
-      assert.equal(mapped.transient, transient);
+      assert.equal(mapped.retryable, transient);
       assert.equal(mapped.code, code);
       assert.equal(mapped.operation, 'DescribeKey');
       assert.equal(mapped.cause, err);

@@ -1,16 +1,29 @@
 // Contract tests of the webhook function through app.request(): Standard Webhooks signed commands
 // (`reconcile`, `status`, `rotate`) with recording fake deps. Asserted: the status, the body, and
-// that a command runs exactly once; a forged, stale or replayed message changes nothing.
+// that a command runs exactly once; a forged, stale or replayed message changes nothing; a KMS
+// failure of `rotate` that may pass is a 503 Knative retries, a permanent one a 4xx it drops.
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
+import { KMSServiceException } from '@aws-sdk/client-kms';
+import { status as grpcStatus, Metadata } from '@grpc/grpc-js';
 import { Webhook } from 'standardwebhooks';
+import { mountFunction } from '../../functions/mount-all.ts';
+import type { Runtime } from '../../functions/runtime.ts';
 import type { WebhookDeps } from '../../functions/webhook/handler.ts';
 import { mountWebhook } from '../../functions/webhook/route.ts';
+import { toAwsKmsError } from '../../shared/adapters/aws-kms/errors.ts';
+import { toGcpKmsError } from '../../shared/adapters/gcp-kms/errors.ts';
+import { createKmsRotator, type KmsRotator } from '../../shared/adapters/kms-rotator.ts';
+import { loadConfig } from '../../shared/config/config.ts';
+import type { ReconcileConfig, ReconcileDeps } from '../../shared/core/deps.ts';
 import type { StepOutcome } from '../../shared/core/reconcile-step.ts';
 import { TransientError } from '../../shared/http/errors.ts';
 import type { VerifyWebhookOptions } from '../../shared/http/webhook-verify.ts';
+import { createLogger } from '../../shared/observability/logger.ts';
+import { createMetrics } from '../../shared/observability/metrics.ts';
 import { type Call, fakeStep, fns, type Json, stepOutcome, testApp } from './functions-fixtures.ts';
 
 const secret = () => `whsec_${randomBytes(24).toString('base64')}`;
@@ -326,5 +339,160 @@ describe('webhook: step failures', () => {
     assert.ok(!text.includes('hunter2'));
     assert.equal((await app.request('/webhook', req)).status, 200);
     assert.deepEqual(fns(calls), ['step', 'step']);
+  });
+});
+
+const GCP_KEY = 'projects/p/locations/l/keyRings/r/cryptoKeys/k';
+const AWS_KEY = 'arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+
+/** A port nothing listens on: the real Cloud KMS client gets UNAVAILABLE from google-gax. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** What google-gax rejects with: an Error with a numeric gRPC code and details. */
+function gaxError(code: grpcStatus): Error {
+  return Object.assign(new Error(`${code} ${grpcStatus[code]}: the server says why`), {
+    code,
+    details: 'the server says why',
+    metadata: new Metadata(),
+  });
+}
+
+/** What the AWS SDK rejects with for a KMS error answer. */
+function awsError(name: string, httpStatusCode: number): KMSServiceException {
+  return new KMSServiceException({
+    name,
+    $fault: 'client',
+    $metadata: { httpStatusCode },
+    message: name,
+  });
+}
+
+/** A rotator whose KMS adapter fails with `err` (already translated at its boundary). */
+function failingRotator(err: unknown, calls: string[]): KmsRotator {
+  return {
+    describe: 'test',
+    rotate: async () => {
+      calls.push('rotate');
+      throw err;
+    },
+  };
+}
+
+/** The webhook function as `rekey serve` and the Knative Service mount it (mount-all.ts). */
+function webhookFunction(rotator: KmsRotator, calls: string[]) {
+  const { app } = testApp({ name: 'webhook' });
+  const step = async () => {
+    calls.push('step');
+    return STEP;
+  };
+  const rt = {
+    config: loadConfig({ REKEY_PROVIDER: 'aws-kms', REKEY_WEBHOOK_SECRETS: OLD }),
+    deps: {} as ReconcileDeps,
+    reconcile: {} as ReconcileConfig,
+    logger: createLogger({ name: 'webhook-rotate', level: 'silent' }),
+    metrics: createMetrics({ defaultMetrics: false }),
+    sink: { emit: async () => {}, emitRaw: async () => {} },
+    app,
+    step,
+    kmsEventDeps: {
+      provider: 'aws-kms',
+      note: async () => ({ recorded: false as const, reason: 'not used' }),
+      danger: async () => ({}),
+      step,
+    },
+    rotator,
+    close() {},
+  } satisfies Runtime;
+  mountFunction(rt, 'webhook');
+  return app;
+}
+
+describe('webhook: rotate failures follow Knative retry rules', () => {
+  it('a real GCP UNAVAILABLE (nothing listening) => 503 with Retry-After, nothing else runs', async () => {
+    const calls: string[] = [];
+    const gcp = createKmsRotator({ key: GCP_KEY, gcpEndpoint: `127.0.0.1:${await closedPort()}` });
+    assert.ok(gcp);
+    const rotator: KmsRotator = {
+      describe: gcp.describe,
+      rotate: () => {
+        calls.push('rotate');
+        return gcp.rotate();
+      },
+    };
+    const res = await webhookFunction(rotator, calls).request(
+      '/webhook',
+      signed(OLD, { command: 'rotate' }),
+    );
+    const b = await body(res);
+    assert.equal(res.status, 503, JSON.stringify(b));
+    assert.equal(res.headers.get('Retry-After'), '5');
+    assert.equal(b.error, 'unavailable');
+    assert.match(String(b.message), /^rotate: Cloud KMS CreateCryptoKeyVersion .*: UNAVAILABLE/);
+    assert.deepEqual(calls, ['rotate']);
+  });
+
+  const retryable: [string, unknown][] = [
+    [
+      'GCP DEADLINE_EXCEEDED',
+      toGcpKmsError(gaxError(grpcStatus.DEADLINE_EXCEEDED), 'CreateCryptoKeyVersion', GCP_KEY),
+    ],
+    ['AWS ThrottlingException', toAwsKmsError(awsError('ThrottlingException', 400), 'Rotate')],
+  ];
+  for (const [what, err] of retryable) {
+    it(`${what} => 503 with Retry-After (Knative retries it)`, async () => {
+      const calls: string[] = [];
+      const app = webhookFunction(failingRotator(err, calls), calls);
+      const res = await app.request('/webhook', signed(OLD, { command: 'rotate' }));
+      assert.equal(res.status, 503);
+      assert.equal(res.headers.get('Retry-After'), '5');
+      assert.equal((await body(res)).error, 'unavailable');
+      assert.deepEqual(calls, ['rotate']);
+    });
+  }
+
+  const permanent: [string, unknown][] = [
+    [
+      'GCP PERMISSION_DENIED',
+      toGcpKmsError(gaxError(grpcStatus.PERMISSION_DENIED), 'CreateCryptoKeyVersion', GCP_KEY),
+    ],
+    ['AWS DisabledException', toAwsKmsError(awsError('DisabledException', 400), 'Rotate')],
+  ];
+  for (const [what, err] of permanent) {
+    it(`${what} => 422 (a 4xx Knative does not retry), no Retry-After`, async () => {
+      const calls: string[] = [];
+      const app = webhookFunction(failingRotator(err, calls), calls);
+      const res = await app.request('/webhook', signed(OLD, { command: 'rotate' }));
+      assert.equal(res.status, 422);
+      assert.equal(res.headers.get('Retry-After'), null);
+      assert.equal((await body(res)).error, 'unprocessable');
+      assert.deepEqual(calls, ['rotate']);
+    });
+  }
+
+  it('a rotation that succeeds is followed by one step', async () => {
+    const calls: string[] = [];
+    const rotator: KmsRotator = {
+      describe: 'test',
+      rotate: async () => {
+        calls.push('rotate');
+        return { key: AWS_KEY, current: 'material-2' };
+      },
+    };
+    const res = await webhookFunction(rotator, calls).request(
+      '/webhook',
+      signed(OLD, { command: 'rotate' }),
+    );
+    assert.equal(res.status, 200);
+    assert.deepEqual(await body(res), {
+      command: 'rotate',
+      result: { key: AWS_KEY, current: 'material-2', step: STEP },
+    });
+    assert.deepEqual(calls, ['rotate', 'step']);
   });
 });

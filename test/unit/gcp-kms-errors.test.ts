@@ -7,7 +7,7 @@ import {
   GcpKmsError,
   GcpKmsPermanentError,
   GcpKmsTransientError,
-  isTransientGrpcCode,
+  isRetryableGrpcCode,
   toGcpKmsError,
 } from '../../shared/adapters/gcp-kms/errors.ts';
 
@@ -54,7 +54,8 @@ describe('gRPC status -> GcpKms error class', () => {
       assert.equal(err.cause, cause);
       assert.equal(err.operation, 'GetCryptoKey');
       assert.equal(err.resource, KEY);
-      assert.equal(isTransientGrpcCode(code), kind === 'transient');
+      assert.equal(isRetryableGrpcCode(code), kind === 'transient');
+      assert.equal(err.retryable, kind === 'transient', 'declared for shared/ports/retryable.ts');
     });
   }
 });

@@ -1,10 +1,12 @@
 // Error -> HTTP answer under Knative's retry rules: permanent 400/413/422 (never 404/409),
-// transient 503/429 with Retry-After, auth 401/403, anything unknown a 500 that leaks nothing.
+// retryable 503/429 with Retry-After (any error declaring it), auth 401/403, anything unknown a
+// 500 that leaks nothing.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { HTTPException } from 'hono/http-exception';
 import { z } from 'zod';
+import { KubeApiError } from '../../shared/adapters/k8s/typed-api.ts';
 import { InvalidProviderNameError } from '../../shared/domain/errors.ts';
 import {
   ForbiddenError,
@@ -88,6 +90,25 @@ describe('toHttpError', () => {
     const throttled = toHttpError(new HTTPException(429));
     assert.equal(throttled.status, 429);
     assert.equal(throttled.headers['Retry-After'], '5');
+  });
+
+  it("answers an adapter's retryable error 503 with its Retry-After, never a 4xx, and no internals", () => {
+    const kube = new KubeApiError(429, '{"message":"too many requests"}', 'GET /api/v1/x', 2.5);
+    const r = toHttpError(kube);
+    assert.equal(r.status, 503);
+    assert.deepEqual(r.headers, { 'Retry-After': '3' });
+    assert.deepEqual(r.body, {
+      error: 'unavailable',
+      message: 'temporarily unavailable, retry later',
+    });
+    const declared = toHttpError({ retryable: true });
+    assert.equal(declared.status, 503);
+    assert.equal(declared.headers['Retry-After'], '5');
+  });
+
+  it('does not retry an error that declares itself not retryable', () => {
+    assert.equal(toHttpStatus(new KubeApiError(403, '', 'GET /api/v1/x')), 500);
+    assert.equal(toHttpStatus({ retryable: false }), 500);
   });
 
   it('maps anything unknown to a generic 500', () => {

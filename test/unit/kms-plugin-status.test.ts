@@ -45,7 +45,7 @@ describe('KMS plugin gRPC error mapping', () => {
       const err = toKmsPluginError(cause, '/run/kms.sock');
       assert.ok(err instanceof KmsPluginUnavailableError);
       assert.equal(err.name, 'KmsPluginUnavailableError');
-      assert.equal(err.transient, true);
+      assert.equal(err.retryable, true);
       assert.equal(err.code, grpcStatus[code]);
       assert.equal(err.cause, cause);
       assert.match(err.message, /\/run\/kms\.sock/);
@@ -57,7 +57,7 @@ describe('KMS plugin gRPC error mapping', () => {
     assert.ok(err instanceof KmsPluginError);
     assert.ok(!(err instanceof KmsPluginUnavailableError));
     assert.equal(err.name, 'KmsPluginError');
-    assert.equal(err.transient, false);
+    assert.equal(err.retryable, false);
     assert.equal(err.code, 'UNIMPLEMENTED');
   });
 

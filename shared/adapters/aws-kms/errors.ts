@@ -1,9 +1,11 @@
-// The AWS KMS boundary's errors: every SDK failure leaves this adapter as a transient error (retry
+// The AWS KMS boundary's errors: every SDK failure leaves this adapter as a retryable error (retry
 // later: throttling, 5xx, network, KMS internal trouble) or a permanent one (the key is gone,
-// disabled, in the wrong state, access denied, a bad request). Nothing outside sees SDK errors.
+// disabled, in the wrong state, access denied, a bad request), in rekey's one retry vocabulary
+// (shared/ports/retryable.ts). Nothing outside sees SDK errors.
+import { isRetryableStatus, type Retryable } from '../../ports/retryable.ts';
 
 /** Base of the adapter's errors; `code` is the AWS error name (or network code) that decided it. */
-export class AwsKmsError extends Error {
+export class AwsKmsError extends Error implements Retryable {
   override readonly name: string = 'AwsKmsError';
   /** AWS error name (`NotFoundException`), Node network code (`ECONNREFUSED`) or adapter code. */
   readonly code: string;
@@ -11,7 +13,7 @@ export class AwsKmsError extends Error {
   readonly operation: string;
   readonly httpStatusCode: number | undefined;
   readonly requestId: string | undefined;
-  readonly transient: boolean = false;
+  readonly retryable: boolean = false;
 
   constructor(
     message: string,
@@ -34,7 +36,7 @@ export class AwsKmsError extends Error {
 /** Retrying later may succeed: throttling, 5xx, network trouble, KMS internal errors. */
 export class AwsKmsTransientError extends AwsKmsError {
   override readonly name = 'AwsKmsTransientError';
-  override readonly transient = true;
+  override readonly retryable = true;
 }
 
 /** Retrying will not help until someone changes the key, its policy or the request. */
@@ -125,14 +127,14 @@ function classify(
   if (name && PERMANENT_NAMES.has(name)) return false;
   if (name && TRANSIENT_NAMES.has(name)) return true;
   if (networkCode && NETWORK_CODES.has(networkCode)) return true;
-  if (status !== undefined) return status === 408 || status === 429 || status >= 500;
+  if (status !== undefined) return isRetryableStatus(status);
   return retryable;
 }
 
 /**
  * Translates anything the KMS SDK threw into an AwsKmsTransientError or AwsKmsPermanentError.
  * Decided by the AWS error `name`, then a Node network `code`, then `$metadata.httpStatusCode`
- * (429, 408 and 5xx are transient, other 4xx permanent); an error with none of these (a
+ * (retryable exactly when shared/ports/retryable.ts says so); an error with none of these (a
  * programming or configuration mistake such as a missing region) is permanent.
  *
  * @example
@@ -146,7 +148,7 @@ export function toAwsKmsError(err: unknown, operation: string): AwsKmsError {
   const networkCode = str(e.code);
   const rawStatus = e.$metadata?.httpStatusCode;
   const status = typeof rawStatus === 'number' ? rawStatus : undefined;
-  const transient = classify(name, networkCode, status, e.$retryable !== undefined);
+  const retryable = classify(name, networkCode, status, e.$retryable !== undefined);
   const code = name ?? networkCode ?? (status !== undefined ? `HTTP${status}` : 'Unknown');
   const detail = str(e.message) ?? (err instanceof Error ? '' : String(err));
   const message = `AWS KMS ${operation}: ${code}${detail ? `: ${detail}` : ''}`;
@@ -157,7 +159,7 @@ export function toAwsKmsError(err: unknown, operation: string): AwsKmsError {
     requestId: str(e.$metadata?.requestId),
     cause: err,
   };
-  return transient
+  return retryable
     ? new AwsKmsTransientError(message, options)
     : new AwsKmsPermanentError(message, options);
 }

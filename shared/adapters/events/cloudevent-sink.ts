@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { CloudEvent, emitterFor, HTTP, Mode, type TransportFunction } from 'cloudevents';
 import { TransientError } from '../../http/errors.ts';
 import type { EventSink, RekeyEventData, RekeyEventType } from '../../ports/event-sink.ts';
+import { retryAfterOf } from '../../ports/retryable.ts';
 import { postEvent } from './http-delivery.ts';
 import { createWebhookSender, type WebhookSender } from './webhook-sender.ts';
 
@@ -124,10 +125,7 @@ export class CloudEventSink implements EventSink {
       .map((r) => r.reason as unknown);
     if (failures.length > 0) {
       const reasons = failures.map((f) => (f instanceof Error ? f.message : String(f)));
-      const retryAfter = Math.max(
-        0,
-        ...failures.map((f) => (f instanceof TransientError ? f.retryAfterSeconds : 0)),
-      );
+      const retryAfter = Math.max(0, ...failures.map((f) => retryAfterOf(f) ?? 0));
       throw new TransientError(`could not deliver ${fullType} ${id}: ${reasons.join('; ')}`, {
         ...(retryAfter > 0 ? { retryAfterSeconds: retryAfter } : {}),
         cause: new AggregateError(failures),

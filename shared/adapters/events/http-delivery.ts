@@ -1,6 +1,8 @@
 // One HTTP POST of an outgoing event, with the failure translated at the boundary: a network
-// error, a timeout or a non-2xx answer becomes a TransientError (the caller retries later), with
-// the target named by origin and path only, since a URL's query or userinfo may hold a credential.
+// error, a timeout or a non-2xx answer becomes a TransientError, retryable in the sense of
+// shared/ports/retryable.ts (the caller retries later). Any non-2xx counts, not only the retryable
+// statuses: an event that is not delivered is lost, and a Broker not ready yet answers 404. The
+// target is named by origin and path only, since a URL's query or userinfo may hold a credential.
 
 import { TransientError } from '../../http/errors.ts';
 

@@ -3,6 +3,8 @@
 // signatures (space-separated, as the spec allows), so the receiver's secret can be rotated.
 
 import { Webhook } from 'standardwebhooks';
+import { ConfigError } from '../../config/config.ts';
+import { isWebhookSecret, WEBHOOK_SECRET_FORMAT } from '../../config/setting-formats.ts';
 import { postEvent } from './http-delivery.ts';
 
 /** One event to deliver. */
@@ -18,7 +20,7 @@ export interface OutgoingWebhook {
 /** Options of {@link createWebhookSender}. */
 export interface WebhookSenderOptions {
   urls: readonly (string | URL)[];
-  /** Signing secrets, each `whsec_<base64>`. */
+  /** Signing secrets, each `whsec_<base64 of at least 16 bytes>`. */
   secrets: readonly string[];
   fetch?: typeof globalThis.fetch;
   /** Per-request timeout (default 10 s). */
@@ -28,8 +30,8 @@ export interface WebhookSenderOptions {
 /** Delivers to every URL; each failed delivery settles as rejected with a TransientError. */
 export type WebhookSender = (message: OutgoingWebhook) => Promise<PromiseSettledResult<void>[]>;
 
-/** A webhook secret that cannot sign (raised at start-up). */
-export class WebhookSenderConfigError extends Error {
+/** A webhook secret that cannot sign (raised at start-up: exit 2, like any setting). */
+export class WebhookSenderConfigError extends ConfigError {
   override readonly name = 'WebhookSenderConfigError';
 }
 
@@ -45,19 +47,15 @@ export function createWebhookSender({
   timeoutMs = 10_000,
 }: WebhookSenderOptions): WebhookSender {
   if (secrets.length === 0) throw new WebhookSenderConfigError('outgoing webhooks need a secret');
+  // the same rule as incoming secrets: the receiver verifies with the same library
   const hooks = secrets.map((s, i) => {
-    if (!s.startsWith('whsec_')) {
+    if (!isWebhookSecret(s)) {
+      // never echo the secret itself
       throw new WebhookSenderConfigError(
-        `outgoing webhook secret #${i + 1} must be whsec_<base64>`,
+        `outgoing webhook secret #${i + 1} must be ${WEBHOOK_SECRET_FORMAT}`,
       );
     }
-    try {
-      return new Webhook(s);
-    } catch (cause) {
-      throw new WebhookSenderConfigError(`outgoing webhook secret #${i + 1} is not valid base64`, {
-        cause,
-      });
-    }
+    return new Webhook(s);
   });
 
   return (message) => {

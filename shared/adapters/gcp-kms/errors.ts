@@ -1,7 +1,9 @@
 // Cloud KMS failures in rekey's vocabulary, decided at the boundary from the gRPC status `code`
-// google-gax puts on every error: transient (retry later; the step reports Degraded meanwhile) or
+// google-gax puts on every error: retryable (retry later; the step reports Degraded meanwhile) or
 // permanent (the call can never succeed as made: fix the name, the IAM binding or the key state).
+// Both declare it through shared/ports/retryable.ts, so callers never test class names.
 import { status } from '@grpc/grpc-js';
+import type { Retryable } from '../../ports/retryable.ts';
 
 /** Retrying later may succeed: the service is down, slow, throttled or briefly inconsistent. */
 const TRANSIENT = new Set<number>([
@@ -43,8 +45,9 @@ export interface GcpKmsErrorOptions {
 }
 
 /** Base of the adapter's errors; `code` is the gRPC status name. */
-export class GcpKmsError extends Error {
+export class GcpKmsError extends Error implements Retryable {
   override readonly name: string = 'GcpKmsError';
+  readonly retryable: boolean = false;
   readonly code: string;
   readonly operation: string;
   readonly resource: string;
@@ -60,6 +63,7 @@ export class GcpKmsError extends Error {
 /** Worth retrying later (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, INTERNAL, ABORTED...). */
 export class GcpKmsTransientError extends GcpKmsError {
   override readonly name = 'GcpKmsTransientError';
+  override readonly retryable = true;
 }
 
 /**
@@ -102,13 +106,13 @@ function detailOf(err: unknown): string {
 }
 
 /** Whether a gRPC status code is worth retrying. */
-export function isTransientGrpcCode(code: number): boolean {
+export function isRetryableGrpcCode(code: number): boolean {
   return TRANSIENT.has(code);
 }
 
 /**
  * Translates whatever the client library threw into a GcpKmsError. A gRPC status decides; an error
- * without one is transient only when it is a network failure, otherwise permanent (e.g. no
+ * without one is retryable only when it is a network failure, otherwise permanent (e.g. no
  * Application Default Credentials: retrying will not make them appear).
  */
 export function toGcpKmsError(err: unknown, operation: string, resource: string): GcpKmsError {
@@ -118,11 +122,11 @@ export function toGcpKmsError(err: unknown, operation: string, resource: string)
   const code = grpcCode !== undefined ? (status[grpcCode] ?? 'UNKNOWN') : (netCode ?? 'UNKNOWN');
   const message = `Cloud KMS ${operation} ${resource}: ${code}: ${detailOf(err)}`;
   const options = { code, operation, resource, cause: err };
-  const transient =
+  const retryable =
     grpcCode !== undefined
-      ? isTransientGrpcCode(grpcCode)
+      ? isRetryableGrpcCode(grpcCode)
       : netCode !== undefined && TRANSIENT_NETWORK.has(netCode);
-  return transient
+  return retryable
     ? new GcpKmsTransientError(message, options)
     : new GcpKmsPermanentError(message, options);
 }

@@ -154,15 +154,23 @@ export function connectionFromKubeconfig(text: string, file?: string): Connectio
   };
 }
 
-/** KUBECONFIG when set (its first file), else the pod's ServiceAccount. */
+/**
+ * KUBECONFIG when set (its first file), else the pod's ServiceAccount. Any failure, a file the
+ * kubeconfig points at or a missing ServiceAccount mount included, is a KubeconfigError naming
+ * KUBECONFIG: a start-up refusal (exit 2, one line), never a crash.
+ */
 export function loadConnection({ KUBECONFIG }: { KUBECONFIG?: string | undefined }): Connection {
   const file = KUBECONFIG?.split(':').find(Boolean);
-  if (!file) return inClusterConnection();
-  let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    if (!file) return inClusterConnection();
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new KubeconfigError(`kubeconfig ${file}: ${(err as Error).message}`, { cause: err });
+    }
+    return connectionFromKubeconfig(text, file);
   } catch (err) {
-    throw new KubeconfigError(`kubeconfig ${file}: ${(err as Error).message}`, { cause: err });
+    throw new KubeconfigError(`KUBECONFIG: ${(err as Error).message}`, { cause: err });
   }
-  return connectionFromKubeconfig(text, file);
 }

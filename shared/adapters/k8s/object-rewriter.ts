@@ -3,21 +3,27 @@
 // crosses this boundary in either direction.
 import type { PatchAttempt } from '../../domain/rewrite-outcome.ts';
 import type { ListPage, ObjectRef, ObjectRewriter } from '../../ports/object-rewriter.ts';
+import { isRetryableStatus, type Retryable } from '../../ports/retryable.ts';
 import { createResourceResolver } from './resource-paths.ts';
-import type { RestClient, RestResponse } from './rest-client.ts';
+import { type RestClient, type RestResponse, retryAfterSecondsOf } from './rest-client.ts';
 
 export const METADATA_LIST = 'application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io';
 export const METADATA_ONE = 'application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io';
 const MERGE_PATCH = 'application/merge-patch+json';
 
-/** Raised for a list that failed for good (not an object outcome): the caller records it. */
-export class ListError extends Error {
+/**
+ * Raised for a list that failed (not an object outcome). It declares whether the slice engine may
+ * list again (shared/ports/retryable.ts: the same statuses as a patch); otherwise it fails the step.
+ */
+export class ListError extends Error implements Retryable {
   override name = 'ListError';
   readonly status: number;
+  readonly retryable: boolean;
   readonly retryAfterSeconds: number | undefined;
   constructor(message: string, status: number, retryAfterSeconds?: number) {
     super(message);
     this.status = status;
+    this.retryable = isRetryableStatus(status);
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }
@@ -27,12 +33,6 @@ interface Meta {
   name?: string;
   uid?: string;
   resourceVersion?: string;
-}
-
-function retryAfter(r: RestResponse): number | undefined {
-  const h = r.headers['retry-after'];
-  const v = Number(Array.isArray(h) ? h[0] : h);
-  return Number.isFinite(v) && v >= 0 ? v : undefined;
 }
 
 function statusOf(r: RestResponse): { reason?: string; message?: string } {
@@ -52,7 +52,7 @@ function toAttempt(before: string, r: RestResponse): PatchAttempt {
     const after = (JSON.parse(r.body) as { metadata?: Meta }).metadata?.resourceVersion ?? '';
     return { ok: true, before, after };
   }
-  const ra = retryAfter(r);
+  const ra = retryAfterSecondsOf(r);
   return {
     ok: false,
     status: r.status,
@@ -103,7 +103,7 @@ export function createObjectRewriter(
         throw new ListError(
           `list ${resource}: HTTP ${r.status} ${s.message ?? ''}`.trim(),
           r.status,
-          retryAfter(r),
+          retryAfterSecondsOf(r),
         );
       }
       const list = JSON.parse(r.body) as {

@@ -27,7 +27,20 @@ export interface RestClient {
   close(): void;
 }
 
-/** Network-level failures surface as status 0 so callers classify them like a 503. */
+/**
+ * The answer's Retry-After in seconds (APF sends one with its 429s), when it sent one. Callers put
+ * it on the errors they raise (shared/ports/retryable.ts).
+ */
+export function retryAfterSecondsOf(res: Pick<RestResponse, 'headers'>): number | undefined {
+  const h = res.headers['retry-after'];
+  const v = Number(Array.isArray(h) ? h[0] : h);
+  return h !== undefined && Number.isFinite(v) && v >= 0 ? v : undefined;
+}
+
+/**
+ * Network-level failures surface as status 0 (NO_RESPONSE in shared/ports/retryable.ts), which
+ * every caller retries like a 503.
+ */
 export function createRestClient(conn: Connection, { maxSockets = 32 } = {}): RestClient {
   const agent = new Agent({ keepAlive: true, maxSockets });
   return {

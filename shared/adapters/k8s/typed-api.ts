@@ -5,14 +5,16 @@
 //   - timestamps in answers stay RFC 3339 strings (client-node makes Dates): read them with
 //     `new Date(x)`, which takes both;
 //   - a failed call throws a KubeApiError whose `code` is the HTTP status, as client-node's
-//     ApiException does, so `err.code === 409` checks work unchanged.
+//     ApiException does, so `err.code === 409` checks work unchanged; it also declares whether a
+//     retry may succeed (shared/ports/retryable.ts), with the apiserver's Retry-After.
 import type {
   AuthenticationV1Api,
   CoordinationV1Api,
   CoreV1Api,
   V1MicroTime,
 } from '@kubernetes/client-node';
-import type { RestClient, RestRequest } from './rest-client.ts';
+import { isRetryableStatus, type Retryable } from '../../ports/retryable.ts';
+import { type RestClient, type RestRequest, retryAfterSecondsOf } from './rest-client.ts';
 
 export type CoreApi = Pick<
   CoreV1Api,
@@ -35,13 +37,15 @@ export type CoordinationApi = Pick<
 >;
 export type AuthenticationApi = Pick<AuthenticationV1Api, 'createTokenReview'>;
 
-export class KubeApiError extends Error {
+export class KubeApiError extends Error implements Retryable {
   override name = 'KubeApiError';
-  /** The HTTP status, as client-node's ApiException has it. */
+  /** The HTTP status, as client-node's ApiException has it (0: no answer). */
   readonly code: number;
   /** The apiserver's answer (a Status object). */
   readonly body: string;
-  constructor(code: number, body: string, what: string) {
+  readonly retryable: boolean;
+  readonly retryAfterSeconds: number | undefined;
+  constructor(code: number, body: string, what: string, retryAfterSeconds?: number) {
     // the status line and the apiserver's reason, never the object sent
     const reason = (() => {
       try {
@@ -53,6 +57,8 @@ export class KubeApiError extends Error {
     super(`${what}: HTTP ${code}${reason ? `: ${reason}` : ''}`);
     this.code = code;
     this.body = body;
+    this.retryable = isRetryableStatus(code);
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 
@@ -84,7 +90,12 @@ export function typedApi(rest: RestClient): {
   const call = async <T>(c: Call): Promise<T> => {
     const res = await rest.request(c);
     if (res.status < 200 || res.status >= 300) {
-      throw new KubeApiError(res.status, res.body, `${c.method ?? 'GET'} ${c.path}`);
+      throw new KubeApiError(
+        res.status,
+        res.body,
+        `${c.method ?? 'GET'} ${c.path}`,
+        retryAfterSecondsOf(res),
+      );
     }
     return JSON.parse(res.body) as T;
   };

@@ -1,6 +1,7 @@
 // rekey's client for a KMS v2 plugin's Status RPC: the source of truth for which key_id the
 // plugin (and so, eventually, every apiserver) encrypts with. Dials the way kube-apiserver does.
 import * as grpc from '@grpc/grpc-js';
+import type { Retryable } from '../../ports/retryable.ts';
 import { kmsSocketTarget, kmsV2ServiceClient, type StatusResponseWire } from './proto.ts';
 
 export interface KmsPluginStatus {
@@ -22,15 +23,18 @@ export interface KmsPluginClientOptions {
   timeoutMs?: number;
 }
 
-/** Any failure talking to the plugin. `transient` says whether retrying later may succeed. */
-export class KmsPluginError extends Error {
+/**
+ * Any failure talking to the plugin. `retryable` (shared/ports/retryable.ts) says whether
+ * retrying later may succeed.
+ */
+export class KmsPluginError extends Error implements Retryable {
   override name = 'KmsPluginError';
   readonly code: string;
-  readonly transient: boolean;
-  constructor(message: string, options: { code: string; transient?: boolean; cause?: unknown }) {
+  readonly retryable: boolean;
+  constructor(message: string, options: { code: string; retryable?: boolean; cause?: unknown }) {
     super(message, { cause: options.cause });
     this.code = options.code;
-    this.transient = options.transient ?? false;
+    this.retryable = options.retryable ?? false;
   }
 }
 
@@ -38,11 +42,11 @@ export class KmsPluginError extends Error {
 export class KmsPluginUnavailableError extends KmsPluginError {
   override name = 'KmsPluginUnavailableError';
   constructor(message: string, options: { code: string; cause?: unknown }) {
-    super(message, { ...options, transient: true });
+    super(message, { ...options, retryable: true });
   }
 }
 
-const TRANSIENT_CODES = new Set<number>([
+const RETRYABLE_CODES = new Set<number>([
   grpc.status.UNAVAILABLE,
   grpc.status.DEADLINE_EXCEEDED,
   grpc.status.RESOURCE_EXHAUSTED,
@@ -63,7 +67,7 @@ export function toKmsPluginError(err: unknown, socketPath: string): KmsPluginErr
   }
   const code = grpc.status[err.code] ?? String(err.code);
   const message = `KMS plugin at ${socketPath}: ${code}: ${err.details || err.message}`;
-  if (TRANSIENT_CODES.has(err.code))
+  if (RETRYABLE_CODES.has(err.code))
     return new KmsPluginUnavailableError(message, { code, cause: err });
   return new KmsPluginError(message, { code, cause: err });
 }
