@@ -16,12 +16,20 @@ export interface TestSandbox {
 export async function startSandbox({
   apiservers = 1,
   pluginBackend,
+  encrypt,
 }: {
   apiservers?: number;
   pluginBackend?: PluginBackend;
+  /** What the EncryptionConfiguration encrypts (see UpOptions.encrypt); default the sandbox's. */
+  encrypt?: readonly string[];
 } = {}): Promise<TestSandbox> {
   const dir = mkdtempSync(join(tmpdir(), 'rekey-test-'));
-  const env = await up({ dir, apiservers, ...(pluginBackend ? { pluginBackend } : {}) });
+  const env = await up({
+    dir,
+    apiservers,
+    ...(pluginBackend ? { pluginBackend } : {}),
+    ...(encrypt ? { encrypt } : {}),
+  });
   return {
     env,
     dir,

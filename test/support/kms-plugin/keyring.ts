@@ -42,6 +42,11 @@ export interface Keyring {
    * there. So advancing A creates K2; advancing B next moves B to K2 without creating K3.
    */
   advance(instances: readonly string[]): Promise<string>;
+  /**
+   * Points `instances` at an existing key (a rollback to an earlier key_id); never creates one.
+   * An unknown key_id is a KeyringError naming the known ones.
+   */
+  pointTo(instances: readonly string[], keyId: string): Promise<string>;
   /** All key ids, oldest first (no key material). */
   keyIds(): Promise<string[]>;
 }
@@ -233,6 +238,21 @@ export function openKeyring({
       });
     },
 
+    pointTo(instances, keyId) {
+      if (instances.length === 0) throw new KeyringError('pointTo needs at least one instance');
+      for (const instance of instances) checkInstance(instance);
+      return withLock(async () => {
+        const known = (await readKeys()).map((k) => k.keyId);
+        if (!known.includes(keyId)) {
+          throw new KeyringError(
+            `unknown key_id ${JSON.stringify(keyId)}: the keyring in ${dir} has ${known.join(', ') || 'no keys'}`,
+          );
+        }
+        await Promise.all(instances.map((instance) => setPointer(instance, keyId)));
+        return keyId;
+      });
+    },
+
     async keyIds() {
       return (await readKeys()).map((k) => k.keyId);
     },
@@ -245,4 +265,13 @@ export function openKeyring({
  */
 export function rotate(keyringDir: string, instances: readonly string[]): Promise<string> {
   return openKeyring({ dir: keyringDir }).advance(instances);
+}
+
+/** Rollback as the sandbox CLI uses it: point `instances` back at the earlier key `keyId`. */
+export function rotateTo(
+  keyringDir: string,
+  instances: readonly string[],
+  keyId: string,
+): Promise<string> {
+  return openKeyring({ dir: keyringDir }).pointTo(instances, keyId);
 }

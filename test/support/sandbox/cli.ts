@@ -1,6 +1,7 @@
 // `npm run sandbox -- <build|up|status|rotate|plugin|down>`: drives the local control plane.
 import { Command, InvalidArgumentError } from 'commander';
 import { ensureBinaries } from './build.ts';
+import { DEFAULT_ENCRYPT, parseEncryptList } from './encrypt-resources.ts';
 import { defaultSandboxDir, readEnv } from './env-file.ts';
 import { down, pluginStart, pluginStop, rotate, status, up, waitForKeyId } from './sandbox.ts';
 
@@ -12,6 +13,14 @@ function indexList(value: string): number[] {
     throw new InvalidArgumentError('expected apiserver indexes such as 0 or 0,1');
   }
   return list;
+}
+
+function encryptList(value: string): string[] {
+  try {
+    return parseEncryptList(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
 }
 
 function whole(value: string): number {
@@ -39,9 +48,21 @@ program
   .command('up')
   .description('start etcd, the KMS plugin(s) and kube-apiserver(s); writes <dir>/env.json')
   .option('--apiservers <n>', 'how many kube-apiservers (each with its own plugin)', whole, 1)
-  .action(async (o: { apiservers: number }) => {
+  .option(
+    '--encrypt <resources>',
+    'comma list of EncryptionConfiguration resources the KMS provider encrypts, e.g. ' +
+      'secrets,deployments.apps,widgets.example.com (a custom group gets a CRD), *. or *.*',
+    encryptList,
+    [...DEFAULT_ENCRYPT],
+  )
+  .action(async (o: { apiservers: number; encrypt: string[] }) => {
     const started = Date.now();
-    const env = await up({ dir: program.opts().dir, apiservers: o.apiservers, log });
+    const env = await up({
+      dir: program.opts().dir,
+      apiservers: o.apiservers,
+      encrypt: o.encrypt,
+      log,
+    });
     log(`up in ${((Date.now() - started) / 1000).toFixed(1)} s; kubeconfig: ${env.kubeconfig}`);
     process.stdout.write(`${JSON.stringify(env, null, 2)}\n`);
   });
@@ -57,12 +78,19 @@ program
 
 program
   .command('rotate')
-  .description('rotate the keyring key for the plugins (all by default); prints the new key_id')
+  .description(
+    'rotate the keyring key for the plugins (all by default); prints the key_id they now report',
+  )
   .option('--only <indexes>', 'rotate only the plugins of these apiservers, e.g. 0', indexList)
+  .option('--to <key_id>', 'roll back to this earlier key_id (as rotate or status printed it)')
   .option('--wait', 'wait until those apiservers report the new key_id')
-  .action(async (o: { only?: number[]; wait?: boolean }) => {
+  .action(async (o: { only?: number[]; to?: string; wait?: boolean }) => {
     const dir = program.opts().dir;
-    const keyId = await rotate({ dir, ...(o.only ? { only: o.only } : {}) });
+    const keyId = await rotate({
+      dir,
+      ...(o.only ? { only: o.only } : {}),
+      ...(o.to !== undefined ? { to: o.to } : {}),
+    });
     process.stdout.write(`${keyId}\n`);
     if (o.wait) {
       const ms = await waitForKeyId(keyId, { dir, ...(o.only ? { only: o.only } : {}) });

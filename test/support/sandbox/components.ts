@@ -22,7 +22,16 @@ export function startReporter(
     provider,
     kubeconfig,
     logDir,
-  }: { node: string; socket: string; provider: string; kubeconfig: string; logDir: string },
+    encryptionConfig,
+  }: {
+    node: string;
+    socket: string;
+    provider: string;
+    kubeconfig: string;
+    logDir: string;
+    /** This apiserver's EncryptionConfiguration, so the reporter can tell what it covers. */
+    encryptionConfig: string;
+  },
   track: Track,
 ): void {
   track(
@@ -35,6 +44,7 @@ export function startReporter(
         NODE_NAME: node,
         KUBECONFIG: kubeconfig,
         REPORT_INTERVAL_SECONDS: '2',
+        ENCRYPTION_CONFIG_FILE: encryptionConfig,
       },
     }),
   );

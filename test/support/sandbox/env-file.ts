@@ -36,7 +36,10 @@ export const sandboxEnv = z.object({
       .object({ kind: z.enum(['aws', 'gcp']), endpoint: z.string(), key: z.string() })
       .optional(),
   }),
+  /** What the EncryptionConfiguration encrypts (the older name of `encrypt`, same list). */
   resources: z.array(z.string()),
+  /** `up --encrypt`: the EncryptionConfiguration's resources; absent in env files from before it. */
+  encrypt: z.array(z.string()).optional(),
   tokens: z.object({ adminFile: z.string(), rekeyFile: z.string() }),
   /** Temporary folder holding etcd data and plugin sockets, removed by `down`. */
   tmpDir: z.string(),

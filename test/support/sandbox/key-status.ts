@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { keyIdHash } from '../../../shared/domain/key-id.ts';
 import { currentKeyIdHashes, parseKeyIdStatus } from '../../../shared/domain/key-id-metrics.ts';
-import { openKeyring, rotate as rotateKeyring } from '../kms-plugin/keyring.ts';
+import { openKeyring, rotate as rotateKeyring, rotateTo } from '../kms-plugin/keyring.ts';
 import { apiserverGet } from './apiserver-http.ts';
 import { defaultSandboxDir, readEnv, type SandboxEnv } from './env-file.ts';
 import { waitFor } from './net.ts';
@@ -79,15 +79,18 @@ export async function pokeKmsHealth(env: SandboxEnv): Promise<void> {
 }
 
 /**
- * Rotates the keyring for the given plugins (all by default) and returns the new key_id.
- * The plugins pick it up on their next Status; the apiservers within their poll interval.
+ * Rotates the keyring for the given plugins (all by default) and returns the new key_id; with
+ * `to`, points them back at that earlier key_id instead (a rollback). The plugins pick it up on
+ * their next Status; the apiservers within their poll interval.
  */
 export function rotate({
   dir = defaultSandboxDir(),
   only,
+  to,
 }: {
   dir?: string;
   only?: number[];
+  to?: string;
 } = {}): Promise<string> {
   const env = readEnv(dir);
   if (env.kms.backend) {
@@ -98,7 +101,9 @@ export function rotate({
     if (!a) throw new Error(`no apiserver ${i}: this sandbox has ${env.apiservers.length}`);
     return a.plugin.instance;
   });
-  return rotateKeyring(env.kms.keyringDir, instances);
+  return to === undefined
+    ? rotateKeyring(env.kms.keyringDir, instances)
+    : rotateTo(env.kms.keyringDir, instances, to);
 }
 
 /** Waits until the given apiservers (all by default) report `keyId`, poking them to hurry. */

@@ -21,6 +21,11 @@ import {
   writeServiceAccountKeys,
 } from './config-files.ts';
 import {
+  customResourcesFor,
+  DEFAULT_ENCRYPT,
+  validateEncryptResources,
+} from './encrypt-resources.ts';
+import {
   type ApiserverEnv,
   defaultSandboxDir,
   envPath,
@@ -28,6 +33,7 @@ import {
   type SandboxEnv,
   writeEnv,
 } from './env-file.ts';
+import { installCrds } from './install-crds.ts';
 import { installInfraBase } from './install-infra.ts';
 import { freePort } from './net.ts';
 import { createPki } from './pki.ts';
@@ -41,7 +47,12 @@ const SERVICE_DNS = ['localhost', 'kubernetes', 'kubernetes.default', 'kubernete
 export interface UpOptions {
   dir?: string;
   apiservers?: number;
-  resources?: string[];
+  /**
+   * EncryptionConfiguration resource names the KMS provider encrypts (`secrets`, `deployments.apps`,
+   * `widgets.example.com`, `*.`, `*.*`); default secrets and configmaps. A `<plural>.<group>` of a
+   * non-built-in group also gets a CRD, so objects of it can be created.
+   */
+  encrypt?: readonly string[];
   /** A cloud KMS endpoint behind the plugins (AWS or GCP, local); default the file keyring. */
   pluginBackend?: PluginBackend;
   log?: (line: string) => void;
@@ -56,7 +67,7 @@ function apiserverHosts(n: number): string[] {
 export async function up({
   dir = defaultSandboxDir(),
   apiservers = 1,
-  resources = ['secrets', 'configmaps'],
+  encrypt = DEFAULT_ENCRYPT,
   pluginBackend,
   log = () => {},
 }: UpOptions = {}): Promise<SandboxEnv> {
@@ -64,6 +75,7 @@ export async function up({
   if (!Number.isInteger(apiservers) || apiservers < 1 || apiservers > 5) {
     throw new Error(`--apiservers must be a whole number from 1 to 5, got ${apiservers}`);
   }
+  const resources = validateEncryptResources(encrypt);
   if (existsSync(envPath(dir))) {
     const old = readEnv(dir);
     if (old.processes.some((p) => isAlive(p.pid))) {
@@ -95,6 +107,7 @@ export async function up({
       ...(pluginBackend ? { backend: pluginBackend } : {}),
     },
     resources,
+    encrypt: resources,
     tokens: { adminFile: ids.adminFile, rekeyFile: ids.rekeyFile },
     tmpDir,
     processes: [],
@@ -180,6 +193,11 @@ export async function up({
     const kc = new KubeConfig();
     kc.loadFromFile(env.kubeconfig);
     await installInfraBase(kc);
+    const crds = customResourcesFor(resources);
+    if (crds.length > 0) {
+      log(`installing CRD(s) ${crds.map((c) => c.name).join(', ')}`);
+      await installCrds(kc, crds, { apiservers: env.apiservers, adminToken: ids.adminToken });
+    }
     for (const a of env.apiservers) {
       const kubeconfig = join(dir, `kubeconfig-reporter-${a.name}`);
       writeKubeconfig(kubeconfig, {
@@ -190,7 +208,14 @@ export async function up({
         currentContext: `key-id-reporter@${a.name}`,
       });
       startReporter(
-        { node: a.hostname, socket: a.plugin.socket, provider: PROVIDER_NAME, kubeconfig, logDir },
+        {
+          node: a.hostname,
+          socket: a.plugin.socket,
+          provider: PROVIDER_NAME,
+          kubeconfig,
+          logDir,
+          encryptionConfig: a.encryptionConfig,
+        },
         track,
       );
     }
