@@ -33,6 +33,8 @@ const schema = z.object({
     .max(3600, 'must be at most 3600 seconds, or rekey will consider the reports stale')
     .default(15),
   KUBECONFIG: z.string().min(1).optional(),
+  // The apiserver's --encryption-provider-config, mounted read-only; rekey's scope comes from it.
+  ENCRYPTION_CONFIG_FILE: z.string().min(1).optional(),
 });
 
 // A DaemonSet often sets optional variables to '' rather than leaving them out.
@@ -82,6 +84,7 @@ log.info(
     namespace: config.REKEY_NAMESPACE,
     socket: config.KMS_PLUGIN_SOCKET,
     intervalSeconds: config.REPORT_INTERVAL_SECONDS,
+    encryptionConfigFile: config.ENCRYPTION_CONFIG_FILE ?? null,
   },
   'key-id reporter starting',
 );
@@ -94,6 +97,9 @@ try {
     provider: config.REKEY_PROVIDER,
     clock: systemClock,
     intervalMs: config.REPORT_INTERVAL_SECONDS * 1000,
+    ...(config.ENCRYPTION_CONFIG_FILE
+      ? { encryptionConfigFile: config.ENCRYPTION_CONFIG_FILE }
+      : {}),
     signal: controller.signal,
     log,
   });

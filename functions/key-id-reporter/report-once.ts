@@ -1,12 +1,14 @@
-// One reporter tick: ask the KMS plugin for its Status and write what it said as this node's
-// key-id report. A plugin that is down or unhealthy is itself news for rekey, so it becomes a
-// report with `error` set rather than an exception; only a failed write reaches the caller.
+// One reporter tick: ask the KMS plugin for its Status, read the apiserver's EncryptionConfiguration
+// when given one, and write both as this node's key-id report. A plugin that is down or unhealthy,
+// or a file that cannot be read, is itself news for rekey, so it becomes a report with `error` or
+// `encryptionConfigError` set rather than an exception; only a failed write reaches the caller.
 import type { KeyIdReport } from '../../shared/adapters/k8s/key-id-reports.ts';
 import {
   type KmsPluginStatus,
   statusProblems,
 } from '../../shared/adapters/kms-plugin/status-client.ts';
 import type { Clock } from '../../shared/ports/clock.ts';
+import { type ConfigFields, readEncryptionConfig } from './read-encryption-config.ts';
 
 /** Just the part of the Status client a tick needs, so tests can pass a plain object. */
 export interface StatusSource {
@@ -23,6 +25,8 @@ export interface ReportOnceOptions {
   clock: Clock;
   /** The key_id of the last healthy Status, kept in error reports so rekey still sees it. */
   lastKeyId?: string;
+  /** The apiserver's --encryption-provider-config as mounted here; re-read on every tick. */
+  encryptionConfigFile?: string;
 }
 
 // Reports are ConfigMap data read by humans and rekey; a plugin's error text is unbounded.
@@ -47,6 +51,7 @@ export async function reportOnce({
   provider,
   clock,
   lastKeyId = '',
+  encryptionConfigFile,
 }: ReportOnceOptions): Promise<KeyIdReport> {
   // The time of the question, not of the answer: a slow plugin must not make a report look fresher.
   const observedAt = clock.now().toISOString();
@@ -70,6 +75,10 @@ export async function reportOnce({
   } catch (err) {
     report = { ...base, keyId: lastKeyId, healthz: '', version: '', error: describeError(err) };
   }
+  const config: ConfigFields = encryptionConfigFile
+    ? await readEncryptionConfig(encryptionConfigFile, provider)
+    : {};
+  report = { ...report, ...config };
   await write(report);
   return report;
 }

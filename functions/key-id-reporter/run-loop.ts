@@ -39,6 +39,7 @@ export async function runReporter({
       const report = await reportOnce({ ...tick, lastKeyId });
       if (!report.error) lastKeyId = report.keyId;
       logChange(log, previous, report);
+      logConfigChange(log, previous, report);
       previous = report;
     } catch (err) {
       // The API server may be restarting or throttling us; the next tick writes a fresh report.
@@ -49,6 +50,26 @@ export async function runReporter({
     } catch {
       // AbortError: the loop condition ends it.
     }
+  }
+}
+
+// A new configuration hash is what rekey's staged provider changes wait for, so it is worth a line.
+function logConfigChange(
+  log: ReporterLog,
+  previous: KeyIdReport | undefined,
+  r: KeyIdReport,
+): void {
+  const fields = { node: r.node, provider: r.provider };
+  if (r.encryptionConfigError) {
+    if (previous?.encryptionConfigError !== r.encryptionConfigError) {
+      log.warn(
+        { ...fields, error: r.encryptionConfigError },
+        'encryption configuration unreadable',
+      );
+    }
+  } else if (r.encryptionConfig && r.encryptionConfig.hash !== previous?.encryptionConfig?.hash) {
+    const { hash, path, resources } = r.encryptionConfig;
+    log.info({ ...fields, hash, path, resources }, 'encryption configuration read');
   }
 }
 

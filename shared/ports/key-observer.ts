@@ -1,14 +1,33 @@
 // Port: a fresh look at which key_id a KMS provider uses now (plugin Status via the reporter,
 // apiserver metrics, the AWS/GCP APIs). Cloud events only trigger a call to it.
 
+import type { EncryptionConfigEntry } from '../domain/encryption-config.ts';
 import type { Observation } from '../domain/observation.ts';
 import type { PluginHealth } from '../domain/phase.ts';
+
+/**
+ * One apiserver node's EncryptionConfiguration as its key-id reporter read it: the file's hash
+ * (`sha256:<hex>`, as kube-apiserver hashes it) and the entries that list the observed provider,
+ * patterns as written, `write` when the provider is the entry's first (it encrypts writes).
+ */
+export interface ReportedEncryptionConfig {
+  node: string;
+  hash: string;
+  resources: { resources: string[]; write: boolean }[];
+  /** Every entry of the file (patterns, provider types and names), when the reporter sent them. */
+  entries?: EncryptionConfigEntry[];
+}
 
 /** What one look found: zero or more observations (one per source that answered) and health. */
 export interface KeyObservation {
   observations: Observation[];
   /** `unknown` when this observer cannot see the plugin (e.g. a cloud API). */
   pluginHealth: PluginHealth;
+  /**
+   * Undefined when this observer cannot see EncryptionConfigurations (plugin socket, cloud APIs);
+   * otherwise one item per fresh report that carried one (possibly none).
+   */
+  encryptionConfigs?: ReportedEncryptionConfig[];
 }
 
 /**

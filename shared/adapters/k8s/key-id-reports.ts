@@ -1,12 +1,56 @@
-// Key-id reports: what the reporter next to each KMS plugin saw (node, provider, key_id, health),
-// kept as one ConfigMap per (node, provider) in rekey's namespace, which rekey reads and watches.
+// Key-id reports: what the reporter next to each KMS plugin saw (node, provider, key_id, health,
+// and the apiserver's EncryptionConfiguration as far as it concerns that provider), kept as one
+// ConfigMap per (node, provider) in rekey's namespace, which rekey reads and watches.
+//
+// The ConfigMap data is versioned by `format`: absent = 1 (the first reporters: no configuration),
+// '2' = adds `encryptionConfig` (JSON) or `encryptionConfigError`. Readers take every format, so
+// reporters and rekey can be upgraded in either order.
 import type { V1ConfigMap } from '@kubernetes/client-node';
+import { z } from 'zod';
 import { ANNOTATION_PREFIX } from '../../domain/checkpoint.ts';
+import type { EncryptionConfigEntry } from '../../domain/encryption-config.ts';
 import { providerSegment } from '../../domain/revision.ts';
 import { providerLabel } from './revision-codec.ts';
 import type { CoreApi } from './typed-api.ts';
 
 export const LABEL_REPORT = `${ANNOTATION_PREFIX}key-id-report`;
+export const REPORT_FORMAT = '2';
+
+/** The reporter's reading of the EncryptionConfiguration file, for its provider only. */
+export interface ReportedConfigFile {
+  /** `sha256:<hex>` of the file's bytes, as kube-apiserver hashes it. */
+  hash: string;
+  /** The file the reporter read (the apiserver's --encryption-provider-config, as mounted). */
+  path: string;
+  /** The entries that list the provider, patterns as written; write = the provider is first. */
+  resources: { resources: string[]; write: boolean }[];
+  /**
+   * Every entry of the file, patterns and provider types/names only (never key material): with it
+   * rekey applies the apiserver's precedence (an exact entry for another provider wins over a
+   * wildcard naming this one). Absent in reports of earlier format-2 reporters.
+   */
+  entries?: EncryptionConfigEntry[];
+}
+
+const reportedConfigSchema = z.object({
+  hash: z.string().min(1),
+  path: z.string(),
+  resources: z.array(z.object({ resources: z.array(z.string()), write: z.boolean() })),
+  entries: z
+    .array(
+      z.object({
+        resources: z.array(z.string()),
+        providers: z.array(
+          z.object({
+            type: z.enum(['kms', 'aescbc', 'aesgcm', 'secretbox', 'identity']),
+            name: z.string().optional(),
+            apiVersion: z.string().optional(),
+          }),
+        ),
+      }),
+    )
+    .optional(),
+});
 
 export interface KeyIdReport {
   node: string;
@@ -18,6 +62,10 @@ export interface KeyIdReport {
   observedAt: string;
   /** Set when the plugin could not be asked; keyId is then the last one seen, if any. */
   error?: string;
+  /** Absent when the reporter has no ENCRYPTION_CONFIG_FILE, or predates format 2. */
+  encryptionConfig?: ReportedConfigFile;
+  /** Why the configured file could not be read or parsed (the report is written anyway). */
+  encryptionConfigError?: string;
 }
 
 export function reportName(node: string, provider: string): string {
@@ -34,8 +82,11 @@ function toConfigMap(r: KeyIdReport, namespace: string): V1ConfigMap {
     healthz: r.healthz,
     version: r.version,
     observedAt: r.observedAt,
+    format: REPORT_FORMAT,
   };
   if (r.error) data.error = r.error;
+  if (r.encryptionConfig) data.encryptionConfig = JSON.stringify(r.encryptionConfig);
+  if (r.encryptionConfigError) data.encryptionConfigError = r.encryptionConfigError;
   return {
     metadata: {
       name: reportName(r.node, r.provider),
@@ -50,6 +101,26 @@ function toConfigMap(r: KeyIdReport, namespace: string): V1ConfigMap {
   };
 }
 
+// A report whose configuration part cannot be read still reports the key_id; the damage is said.
+function configFields(
+  d: Record<string, string>,
+): Pick<KeyIdReport, 'encryptionConfig' | 'encryptionConfigError'> {
+  if (d.format === undefined) return {};
+  const fields: Pick<KeyIdReport, 'encryptionConfig' | 'encryptionConfigError'> = {};
+  if (d.encryptionConfigError) fields.encryptionConfigError = d.encryptionConfigError;
+  if (d.encryptionConfig !== undefined) {
+    let parsed: ReturnType<typeof reportedConfigSchema.safeParse> | undefined;
+    try {
+      parsed = reportedConfigSchema.safeParse(JSON.parse(d.encryptionConfig));
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed?.success) fields.encryptionConfig = parsed.data;
+    else fields.encryptionConfigError ??= 'the report carries an unreadable encryptionConfig';
+  }
+  return fields;
+}
+
 export function fromConfigMap(cm: V1ConfigMap): KeyIdReport | undefined {
   const d = cm.data ?? {};
   if (!d.node || !d.provider || d.keyId === undefined || !d.observedAt) return undefined;
@@ -61,6 +132,7 @@ export function fromConfigMap(cm: V1ConfigMap): KeyIdReport | undefined {
     version: d.version ?? '',
     observedAt: d.observedAt,
     ...(d.error ? { error: d.error } : {}),
+    ...configFields(d),
   };
 }
 

@@ -1,8 +1,14 @@
 // The KeyObserver port on key-id reports: each fresh, healthy report is an observation from the
 // plugin's own Status; stale reports (the reporter stopped) are ignored, and say so in health.
+// Fresh reports also carry their node's EncryptionConfiguration (hash and the entries naming the
+// provider), which is where rekey's scope comes from.
 import type { Observation } from '../../domain/observation.ts';
 import type { Clock } from '../../ports/clock.ts';
-import type { KeyObservation, KeyObserver } from '../../ports/key-observer.ts';
+import type {
+  KeyObservation,
+  KeyObserver,
+  ReportedEncryptionConfig,
+} from '../../ports/key-observer.ts';
 import { readReports } from './key-id-reports.ts';
 import type { CoreApi } from './typed-api.ts';
 
@@ -27,15 +33,37 @@ export function createReportKeyObserver(
           source: 'plugin-status',
           observedAt: r.observedAt,
         }));
+      // A stale report's configuration may be one the apiserver no longer runs: fresh ones only.
+      const encryptionConfigs: ReportedEncryptionConfig[] = fresh.flatMap((r) =>
+        r.encryptionConfig
+          ? [
+              {
+                node: r.node,
+                hash: r.encryptionConfig.hash,
+                resources: r.encryptionConfig.resources.map((e) => ({
+                  resources: [...e.resources],
+                  write: e.write,
+                })),
+                ...(r.encryptionConfig.entries ? { entries: r.encryptionConfig.entries } : {}),
+              },
+            ]
+          : [],
+      );
       const unhealthy = fresh.filter((r) => r.error || r.healthz !== 'ok');
-      if (fresh.length === 0) return { observations, pluginHealth: { status: 'unknown' } };
+      if (fresh.length === 0) {
+        return { observations, pluginHealth: { status: 'unknown' }, encryptionConfigs };
+      }
       if (unhealthy.length) {
         const why = unhealthy
           .map((r) => `${r.node}: ${r.error ?? `healthz ${r.healthz}`}`)
           .join('; ');
-        return { observations, pluginHealth: { status: 'unhealthy', reason: why } };
+        return {
+          observations,
+          pluginHealth: { status: 'unhealthy', reason: why },
+          encryptionConfigs,
+        };
       }
-      return { observations, pluginHealth: { status: 'healthy' } };
+      return { observations, pluginHealth: { status: 'healthy' }, encryptionConfigs };
     },
   };
 }
