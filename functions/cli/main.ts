@@ -4,31 +4,23 @@
 // not verified, 2 usage or configuration error).
 import { Command, CommanderError } from 'commander';
 import { buildDeps } from '../../shared/adapters/build-deps.ts';
-import { createEtcdInspector } from '../../shared/adapters/etcd/inspector.ts';
 import { createKmsRotator } from '../../shared/adapters/kms-rotator.ts';
 import { ConfigError, loadConfig, type RekeyConfig } from '../../shared/config/config.ts';
 import { FUNCTION_NAMES } from '../mount-all.ts';
 import { startFunctions } from '../start.ts';
+import { keysCommand, retireCommand } from './keys.ts';
 import { addSettingFlags, settingsFrom } from './options.ts';
 import { EXIT, parseFormat, UsageError } from './output.ts';
 import { planCommand } from './plan.ts';
 import { reconcileCommand } from './reconcile.ts';
 import { statusCommand } from './status.ts';
+import { parseTimeout } from './timeout.ts';
 import { verifyCommand } from './verify.ts';
 
 type Run = (
   built: ReturnType<typeof buildDeps> & { config: RekeyConfig },
   opts: Record<string, unknown>,
 ) => Promise<number>;
-
-/** An async iterable that runs `close` when iteration ends, however it ends. */
-async function* closing<T>(items: AsyncIterable<T>, close: () => void): AsyncIterable<T> {
-  try {
-    yield* items;
-  } finally {
-    close();
-  }
-}
 
 function action(run: Run) {
   return async (opts: Record<string, unknown>) => {
@@ -48,7 +40,8 @@ const program = new Command('rekey')
     'Re-encrypt Kubernetes objects after a KMS key rotation: waits until every kube-apiserver ' +
       'adopted the new key_id, rewrites with no-op updates, and proves the result from etcd.\n\n' +
       'Every setting is a flag or an environment variable (see each command --help).\n' +
-      'Exit codes: 0 ok, 1 degraded or not verified, 2 usage or configuration error.',
+      'Exit codes: 0 done and verified (safe to act on), 1 degraded or the old key is still needed,\n' +
+      '2 usage or configuration error, 3 not finished within --timeout, 4 finished but not verifiable.',
   )
   .showHelpAfterError()
   .exitOverride();
@@ -73,6 +66,11 @@ addSettingFlags(
     )
     .option('--until-complete', 'repeat steps until Completed or Degraded for good')
     .option(
+      '--timeout <duration>',
+      'with --until-complete: give up (exit 3) after 90s, 20m, 1h or seconds',
+      '30m',
+    )
+    .option(
       '--force',
       'rewrite every object with a real change (new resourceVersions, watch events), for providers whose key_id hides a rotation',
     ),
@@ -84,6 +82,7 @@ addSettingFlags(
       {
         format: parseFormat(o.output),
         untilComplete: o.untilComplete === true,
+        timeoutMs: parseTimeout(o.timeout),
       },
     ),
   ),
@@ -93,27 +92,7 @@ addSettingFlags(
   program
     .command('plan')
     .description('dry run: what a migration to the current key_id would rewrite, per namespace'),
-).action(
-  action((b, o) => {
-    const c = b.config;
-    const etcdReports = c.REKEY_ETCD_ENDPOINTS
-      ? () => {
-          const inspector = createEtcdInspector({
-            endpoints: c.REKEY_ETCD_ENDPOINTS ?? [],
-            prefix: c.REKEY_ETCD_PREFIX,
-            resources: c.REKEY_RESOURCES,
-          });
-          return closing(inspector.reports(), () => inspector.close());
-        }
-      : undefined;
-    return planCommand(
-      b.deps,
-      b.reconcile,
-      etcdReports ? { etcdReports } : {},
-      parseFormat(o.output),
-    );
-  }),
-);
+).action(action((b, o) => planCommand(b.deps, b.reconcile, parseFormat(o.output))));
 
 addSettingFlags(
   program
@@ -124,11 +103,34 @@ addSettingFlags(
     .option(
       '--resume',
       'continue an interrupted migration (the default: progress is checkpointed per page)',
-    ),
+    )
+    .option('--timeout <duration>', 'give up (exit 3) after 90s, 20m, 1h or seconds', '30m'),
 ).action(
   action((b, o) =>
-    reconcileCommand(b.deps, b.reconcile, { format: parseFormat(o.output), untilComplete: true }),
+    reconcileCommand(b.deps, b.reconcile, {
+      format: parseFormat(o.output),
+      untilComplete: true,
+      timeoutMs: parseTimeout(o.timeout),
+    }),
   ),
+);
+
+addSettingFlags(
+  program
+    .command('keys')
+    .description(
+      'every key_id (and other encryption) found in etcd, with object counts, read without decrypting',
+    )
+    .option(
+      '--retire <key_id>',
+      "can this key_id of --provider be disabled now? exit 0 yes, 1 no (names what needs it), 4 can't tell",
+    ),
+).action(
+  action((b, o) => {
+    const format = parseFormat(o.output);
+    if (typeof o.retire === 'string') return retireCommand(b.deps, b.reconcile, o.retire, format);
+    return keysCommand(b.deps, format);
+  }),
 );
 
 addSettingFlags(

@@ -1,5 +1,26 @@
 // How the CLI prints: JSON for machines, short aligned text for people; exit codes in one place.
-export const EXIT = { ok: 0, notOk: 1, usage: 2 } as const;
+
+/**
+ * The exit codes every command uses (README, "Exit codes"), so a pipeline can act on them:
+ * 0 done and verified, safe to act on; 1 degraded, or something still needs the old key;
+ * 2 usage or configuration error; 3 not finished within --timeout; 4 finished but not verifiable.
+ */
+export const EXIT = { ok: 0, notOk: 1, usage: 2, timeout: 3, unverifiable: 4 } as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+const MEANING: Record<ExitCode, string> = {
+  0: 'done and verified: safe to act on',
+  1: 'degraded, or something still needs the old key',
+  2: 'usage or configuration error',
+  3: 'not finished within --timeout',
+  4: 'finished but not verifiable (no etcd access)',
+};
+
+/** The verdict `--output json` carries: the exit code and what it means. */
+export function verdict(code: ExitCode): { exitCode: ExitCode; meaning: string } {
+  return { exitCode: code, meaning: MEANING[code] };
+}
 
 export type Format = 'text' | 'json';
 

@@ -3,14 +3,12 @@
 // metadata-only listing (every object in scope: without etcd rekey rewrites them all, and those
 // already under the key cost a read and no write). Changes nothing.
 import type { ReconcileConfig, ReconcileDeps } from '../../shared/core/deps.ts';
-import type { ObjectReport } from '../../shared/domain/encrypted-value.ts';
+import { currentScope } from '../../shared/core/verify-now.ts';
+import { parseGroupResource } from '../../shared/domain/group-resource.ts';
 import { keyIdHash } from '../../shared/domain/key-id.ts';
+import { newestRevision } from '../../shared/domain/revision.ts';
+import { storagePrefix } from '../../shared/domain/storage-paths.ts';
 import { EXIT, type Format, printJson, printTable } from './output.ts';
-
-export interface PlanSources {
-  /** etcd reports of every object in scope, when etcd access is configured. */
-  etcdReports?: () => AsyncIterable<ObjectReport>;
-}
 
 async function targetKeyId(
   deps: ReconcileDeps,
@@ -22,15 +20,16 @@ async function targetKeyId(
   )[0];
   if (newestSeen) return newestSeen.keyId;
   const stored = await deps.store.list(config.provider);
-  return stored.map((s) => s.revision).sort((a, b) => b.number - a.number)[0]?.keyId;
+  return newestRevision(stored.map((s) => s.revision))?.keyId;
 }
 
 export async function planCommand(
   deps: ReconcileDeps,
   config: ReconcileConfig,
-  sources: PlanSources,
   format: Format,
 ): Promise<number> {
+  const scope = await currentScope(deps, config);
+  const resources = scope.resources.map((r) => r.resource);
   const keyId = await targetKeyId(deps, config);
   if (!keyId) {
     process.stderr.write(
@@ -41,15 +40,20 @@ export async function planCommand(
   const perNamespace = new Map<string, number>();
   let scanned = 0;
   const add = (ns: string) => perNamespace.set(ns, (perNamespace.get(ns) ?? 0) + 1);
-  if (sources.etcdReports) {
-    for await (const r of sources.etcdReports()) {
+  const scanner = deps.scanner;
+  if (scanner) {
+    const prefixes = resources.map((r) => storagePrefix(parseGroupResource(r), scanner.prefix));
+    for await (const v of scanner.values()) {
+      const at = prefixes.find((p) => v.key.startsWith(p));
+      if (at === undefined) continue;
       scanned++;
       const current =
-        r.kind === 'kms-v2' && r.provider === config.provider && r.keyID === keyId && !r.error;
-      if (!current) add(r.namespace ?? '');
+        v.kind === 'kms-v2' && v.provider === config.provider && v.keyID === keyId && !v.error;
+      const parts = v.key.slice(at.length).split('/');
+      if (!current) add(parts.length > 1 ? (parts[0] ?? '') : '');
     }
   } else {
-    for (const resource of config.resources) {
+    for (const resource of resources) {
       let continueToken: string | undefined;
       do {
         const page = await deps.rewriter.listPage({
@@ -76,10 +80,9 @@ export async function planCommand(
   const report = {
     provider: config.provider,
     keyIdHash: keyIdHash(keyId),
-    source: sources.etcdReports
-      ? 'etcd'
-      : 'listing (no etcd access: every object in scope is rewritten)',
-    resources: config.resources,
+    source: scanner ? 'etcd' : 'listing (no etcd access: every object in scope is rewritten)',
+    resources,
+    scope: { source: scope.source, notes: scope.notes },
     scanned,
     toRewrite: total,
     perNamespace: Object.fromEntries(rows.map(([ns, c]) => [ns || '(cluster-scoped)', c])),
@@ -88,7 +91,7 @@ export async function planCommand(
   else {
     process.stdout.write(
       `plan for provider ${config.provider}, key ${report.keyIdHash.slice(0, 19)}… (${report.source}):\n` +
-        `${total} of ${scanned} object(s) of ${config.resources.join(', ')} would be rewritten\n\n`,
+        `${total} of ${scanned} object(s) of ${resources.join(', ')} would be rewritten\n\n`,
     );
     if (rows.length)
       printTable([

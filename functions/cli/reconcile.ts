@@ -1,11 +1,11 @@
 // `rekey reconcile [--until-complete]`: one bounded step (observe, converge, migrate a slice,
 // verify), or steps until the newest revision is Completed or Degraded for good, with live
-// progress on a terminal and one line per step otherwise.
+// progress on a terminal and one line per step otherwise. Exit codes: functions/cli/output.ts.
 import { SingleBar } from 'cli-progress';
 import type { ReconcileConfig, ReconcileDeps } from '../../shared/core/deps.ts';
 import { reconcileStep, type StepOutcome } from '../../shared/core/reconcile-step.ts';
 import { summariseProgress } from '../../shared/domain/migration-progress.ts';
-import { EXIT, type Format, printJson } from './output.ts';
+import { EXIT, type ExitCode, type Format, printJson, verdict } from './output.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -23,11 +23,19 @@ function describe(o: StepOutcome): string {
   return `${o.revision} ${o.phase} (${o.step.kind}${what}) listed=${c.listed} re-encrypted=${c.reencrypted} unchanged=${c.unchanged} conflicts=${c.conflicts} gone=${c.gone} failed=${c.failed}`;
 }
 
-function exitCode(o: StepOutcome): number {
-  if (o.kind !== 'step') return EXIT.notOk;
-  if (o.phase === 'Degraded') return EXIT.notOk;
-  if (o.step.kind === 'complete' && !o.step.verified) return EXIT.notOk; // done but not proven
-  return EXIT.ok;
+/**
+ * The exit code of the last step: 0 only for a verified completion (or, for a single step, a step
+ * that did its work without trouble); a wait that outlasted --timeout is 3, never 0.
+ */
+export function exitCode(
+  o: StepOutcome,
+  { timedOut, untilComplete }: { timedOut: boolean; untilComplete: boolean },
+): ExitCode {
+  if (o.kind === 'step' && o.phase === 'Degraded') return EXIT.notOk;
+  if (o.kind === 'step' && o.phase === 'Completed') return o.verified ? EXIT.ok : EXIT.unverifiable;
+  if (timedOut) return EXIT.timeout;
+  if (untilComplete) return EXIT.notOk; // stopped without finishing for another reason
+  return o.kind === 'step' ? EXIT.ok : EXIT.notOk;
 }
 
 export async function reconcileCommand(
@@ -37,8 +45,8 @@ export async function reconcileCommand(
     format,
     untilComplete,
     pollMs = 5000,
-    maxWaitMs = 30 * 60_000,
-  }: { format: Format; untilComplete: boolean; pollMs?: number; maxWaitMs?: number },
+    timeoutMs = 30 * 60_000,
+  }: { format: Format; untilComplete: boolean; pollMs?: number; timeoutMs?: number },
 ): Promise<number> {
   const tty = process.stdout.isTTY && format === 'text';
   const bar = tty
@@ -65,6 +73,7 @@ export async function reconcileCommand(
     },
   };
   const began = Date.now();
+  let timedOut = false;
   const steps: StepOutcome[] = [];
   try {
     for (let n = 0; ; n++) {
@@ -74,15 +83,34 @@ export async function reconcileCommand(
       if (!bar && format === 'text') process.stdout.write(`${describe(o)}\n`);
       const more = o.kind === 'busy' || o.kind === 'no-key-id' || o.more;
       if (!untilComplete || !more) break;
-      if (Date.now() - began > maxWaitMs) break;
+      const left = timeoutMs - (Date.now() - began);
+      if (left <= 0) {
+        timedOut = true;
+        break;
+      }
       const waiting = o.kind !== 'step' || o.step.kind !== 'migrate';
-      if (waiting) await sleep(pollMs);
+      if (waiting) await sleep(Math.min(pollMs, left));
     }
   } finally {
     if (started) bar?.stop();
   }
   const last = steps.at(-1) as StepOutcome;
+  const code = exitCode(last, { timedOut, untilComplete });
   if (bar) process.stdout.write(`${describe(last)}\n`);
-  if (format === 'json') printJson(untilComplete ? { steps: steps.length, last } : last);
-  return exitCode(last);
+  if (format === 'text' && last.kind === 'step') {
+    for (const note of last.scope.notes) process.stdout.write(`scope: ${note}\n`);
+  }
+  if (format === 'text' && timedOut) {
+    process.stdout.write(
+      `not finished within ${Math.round(timeoutMs / 1000)}s: the migration goes on with the next trigger or run\n`,
+    );
+  }
+  if (format === 'json') {
+    printJson(
+      untilComplete
+        ? { steps: steps.length, last, verdict: verdict(code) }
+        : { ...last, verdict: verdict(code) },
+    );
+  }
+  return code;
 }

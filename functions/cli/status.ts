@@ -1,7 +1,7 @@
 // `rekey status`: the provider's revisions (phase, progress, notes) and which key_id hash each
 // live apiserver reports now, with the convergence verdict for the newest revision.
 import type { ReconcileConfig, ReconcileDeps } from '../../shared/core/deps.ts';
-import { statusReport } from '../status-report.ts';
+import { statusReport } from '../../shared/core/status-report.ts';
 import { type Format, printJson, printTable } from './output.ts';
 
 const short = (h: string | null) => (h ? `${h.slice(0, 19)}…` : '-');
@@ -35,6 +35,11 @@ export async function statusCommand(
       ...report.apiservers.map((a) => [short(a.apiserverIdHash), short(a.keyIdHash)]),
     ]);
     if (report.metricsProblem) process.stdout.write(`\nmetrics: ${report.metricsProblem}\n`);
+    if ('scope' in report) {
+      const names = report.scope.resources.map((r) => r.resource).join(', ');
+      process.stdout.write(`\nscope (${report.scope.source}): ${names}\n`);
+      for (const note of report.scope.notes) process.stdout.write(`scope: ${note}\n`);
+    } else process.stdout.write(`\n${report.scopeProblem}\n`);
     if (convergence) process.stdout.write(`\nconvergence: ${convergence.reason}\n`);
     if (newest?.message) process.stdout.write(`note: ${newest.message}\n`);
     if (newest?.kmsRotation)

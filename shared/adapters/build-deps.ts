@@ -2,13 +2,16 @@
 // loads the config and calls this, so tests can build the same graph against the sandbox.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import type { RekeyConfig } from '../config/config.ts';
+import { ConfigError, type RekeyConfig } from '../config/config.ts';
 import type { ReconcileConfig, ReconcileDeps } from '../core/deps.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
 import { createAdoptionReader } from './apiserver-metrics/adoption-reader.ts';
+import { createEtcdInspector, type EtcdInspectorOptions } from './etcd/inspector.ts';
 import { createEtcdVerifier } from './etcd/verifier.ts';
 import { type Connection, loadConnection } from './k8s/connection.ts';
+import { listServedResources } from './k8s/discovery.ts';
 import { createLeaseLock } from './k8s/lease-lock.ts';
+import { createObjectCounter } from './k8s/object-counter.ts';
 import { createObjectRewriter } from './k8s/object-rewriter.ts';
 import { createReportKeyObserver } from './k8s/report-key-observer.ts';
 import { createRestClient, type RestClient } from './k8s/rest-client.ts';
@@ -48,20 +51,28 @@ export function buildDeps(
   const namespace = config.REKEY_NAMESPACE;
   const apiserverUrls = config.REKEY_APISERVER_URLS ?? [conn.server];
   const etcd = config.REKEY_ETCD_ENDPOINTS;
-  const read = (f?: string) => (f ? readFileSync(f) : undefined);
+  // an unreadable file is a start-up refusal naming its variable (exit 2), not a crash
+  const read = (v: 'REKEY_ETCD_CA_FILE' | 'REKEY_ETCD_CERT_FILE' | 'REKEY_ETCD_KEY_FILE') => {
+    const f = config[v];
+    try {
+      return f ? readFileSync(f) : undefined;
+    } catch (err) {
+      throw new ConfigError(`${v}: ${f}: ${(err as Error).message}`, { cause: err });
+    }
+  };
   const tls =
     config.REKEY_ETCD_CA_FILE || config.REKEY_ETCD_CERT_FILE
       ? {
-          ca: read(config.REKEY_ETCD_CA_FILE) ?? Buffer.alloc(0),
-          ...(config.REKEY_ETCD_CERT_FILE
-            ? { cert: read(config.REKEY_ETCD_CERT_FILE) as Buffer }
-            : {}),
-          ...(config.REKEY_ETCD_KEY_FILE
-            ? { key: read(config.REKEY_ETCD_KEY_FILE) as Buffer }
-            : {}),
+          ca: read('REKEY_ETCD_CA_FILE') ?? Buffer.alloc(0),
+          ...(config.REKEY_ETCD_CERT_FILE ? { cert: read('REKEY_ETCD_CERT_FILE') as Buffer } : {}),
+          ...(config.REKEY_ETCD_KEY_FILE ? { key: read('REKEY_ETCD_KEY_FILE') as Buffer } : {}),
         }
       : undefined;
 
+  const etcdOptions: Omit<EtcdInspectorOptions, 'resources'> | undefined = etcd
+    ? { endpoints: etcd, prefix: config.REKEY_ETCD_PREFIX, ...(tls ? { tls } : {}) }
+    : undefined;
+  const countObjects = createObjectCounter(rest);
   const deps: ReconcileDeps = {
     store: createRevisionStore(core, { namespace }),
     observer: config.REKEY_PLUGIN_SOCKETS
@@ -71,12 +82,21 @@ export function buildDeps(
     rewriter: createObjectRewriter(rest),
     lock: createLeaseLock(coordination, { namespace, clock }),
     clock,
-    ...(etcd
+    served: { list: () => listServedResources(rest) },
+    ...(etcdOptions
       ? {
-          verifier: createEtcdVerifier(
-            { endpoints: etcd, prefix: config.REKEY_ETCD_PREFIX, ...(tls ? { tls } : {}) },
-            { clock },
-          ),
+          verifier: createEtcdVerifier(etcdOptions, { clock, countObjects }),
+          scanner: {
+            prefix: config.REKEY_ETCD_PREFIX,
+            async *values() {
+              const inspector = createEtcdInspector(etcdOptions);
+              try {
+                yield* inspector.values();
+              } finally {
+                inspector.close();
+              }
+            },
+          },
         }
       : {}),
     ...(log ? { log } : {}),

@@ -7,6 +7,8 @@ import type { KeyObserver } from '../ports/key-observer.ts';
 import type { Lock } from '../ports/lock.ts';
 import type { ObjectRewriter } from '../ports/object-rewriter.ts';
 import type { RevisionStore } from '../ports/revision-store.ts';
+import type { ServedResources } from '../ports/served-resources.ts';
+import type { ValueScanner } from '../ports/value-scanner.ts';
 import type { Verifier } from '../ports/verifier.ts';
 
 export type Log = (message: string, fields?: Record<string, unknown>) => void;
@@ -18,8 +20,12 @@ export interface ReconcileDeps {
   rewriter: ObjectRewriter;
   /** Absent when etcd is not reachable: completions are then reported unverified. */
   verifier?: Verifier;
+  /** Every value under the etcd prefix, classified (the key inventory); absent without etcd. */
+  scanner?: ValueScanner;
   lock: Lock;
   clock: Clock;
+  /** API discovery, to resolve the EncryptionConfiguration's resources and wildcards. */
+  served?: ServedResources;
   events?: EventSink;
   log?: Log;
   /** Called after every checkpoint (progress bars, metrics). */
@@ -29,8 +35,11 @@ export interface ReconcileDeps {
 export interface ReconcileConfig {
   /** The KMS provider name in the EncryptionConfiguration. */
   provider: string;
-  /** Resources the provider encrypts (EncryptionConfiguration `resources`), e.g. ['secrets']. */
-  resources: string[];
+  /**
+   * An explicit scope (REKEY_RESOURCES), e.g. ['secrets']; unset = the resources the reported
+   * EncryptionConfiguration gives the provider (shared/core/resolve-scope.ts).
+   */
+  resources?: string[];
   /** rekey's namespace: where its revision records live (they are Secrets in scope too). */
   namespace?: string;
   /** Who runs this step (pod name, CLI host+pid): the Lease holder. */
@@ -45,7 +54,7 @@ export interface ReconcileConfig {
   lockTtlMs?: number;
   /**
    * Rewrite everything with a real change (an annotation), for providers whose key_id hides a
-   * rotation (DESIGN rule 7). New resourceVersions and watch events for every object: opt-in only.
+   * rotation (docs/architecture.md R9). New resourceVersions and watch events for every object: opt-in only.
    */
   force?: boolean;
 }

@@ -1,11 +1,12 @@
 // A rotation the KMS itself reported (an AWS/GCP/Azure event, or its API): decide whether it made
-// anything stale (DESIGN rule 7) and record the verdict on the newest revision, so that a rotation
-// hidden behind an unchanged key_id is explained instead of starting a useless migration.
+// anything stale (docs/architecture.md R9) and record the verdict on the newest revision, so that a
+// rotation hidden behind an unchanged key_id is explained instead of starting a useless migration.
 import {
   assessKmsRotation,
   type KmsRotation,
   type KmsRotationAssessment,
 } from '../domain/hidden-rotation.ts';
+import { newestOf } from '../domain/revision.ts';
 import type { ReconcileDeps } from './deps.ts';
 import { openSession } from './revision-session.ts';
 
@@ -32,7 +33,7 @@ export async function noteKmsRotation(
   if (sameKey.some((n) => Date.parse(n.at) > Date.parse(rotation.at))) {
     return { recorded: false, reason: 'late: a newer rotation of this key is already recorded' };
   }
-  const newest = [...stored].sort((a, b) => b.revision.number - a.revision.number)[0];
+  const newest = newestOf(stored, (s) => s.revision.number);
   const reported = [...seen.observations].sort(
     (a, b) => Date.parse(b.observedAt) - Date.parse(a.observedAt),
   )[0];

@@ -1,17 +1,26 @@
-// One bounded, level-triggered step of rekey for one KMS provider (DESIGN rules 1-6): observe the
-// key_id, record a revision, gate on every apiserver's adoption, migrate a slice, verify from etcd,
-// prune. Re-reads everything it decides on, so duplicate, late or reordered triggers are harmless.
+// One bounded, level-triggered step of rekey for one KMS provider (docs/architecture.md R1-R10):
+// observe the key_id and the scope, record a revision, gate on every apiserver's adoption, migrate
+// a slice, verify from etcd, prune. Re-reads everything it decides on, so duplicate, late or
+// reordered triggers are harmless.
 import { randomUUID } from 'node:crypto';
 import { assessConvergence } from '../domain/convergence.ts';
 import type { MigrationCounts } from '../domain/migration-counts.ts';
-import { startProgress, summariseProgress } from '../domain/migration-progress.ts';
+import { summariseProgress, widenProgress } from '../domain/migration-progress.ts';
 import { decideNextStep, phaseFor, type Step } from '../domain/phase.ts';
 import { revisionsToPrune } from '../domain/prune.ts';
-import { newRevision, planRevision, providerSegment, type Revision } from '../domain/revision.ts';
+import {
+  newestOf,
+  newestRevision,
+  newRevision,
+  planRevision,
+  providerSegment,
+  type Revision,
+} from '../domain/revision.ts';
 import { chooseObservation } from './choose-observation.ts';
 import type { ReconcileConfig, ReconcileDeps } from './deps.ts';
-import { migrateSlice } from './migrate-slice.ts';
-import { openSession, type RevisionSession } from './revision-session.ts';
+import { migrateRevision } from './migrate-revision.ts';
+import { resolveScope, type Scope } from './resolve-scope.ts';
+import { openSession } from './revision-session.ts';
 
 export type StepOutcome =
   | { kind: 'busy'; provider: string; heldBy: string }
@@ -26,6 +35,10 @@ export type StepOutcome =
       counts: MigrationCounts;
       /** More work remains: call again (a continuation). */
       more: boolean;
+      /** What this step rewrote and proved, and where that came from. */
+      scope: Scope;
+      /** The revision is Completed and its last etcd scan was clean. */
+      verified: boolean;
     };
 
 export async function reconcileStep(
@@ -33,7 +46,6 @@ export async function reconcileStep(
   config: ReconcileConfig,
 ): Promise<StepOutcome> {
   const { provider } = config;
-  if (config.resources.length === 0) throw new Error('reconcileStep: no resources in scope');
   const budgetMs = config.budgetMs ?? 60_000;
   const deadline = deps.clock.now().getTime() + budgetMs;
   const ttl = config.lockTtlMs ?? Math.max(30_000, 2 * budgetMs);
@@ -45,9 +57,15 @@ export async function reconcileStep(
   let handle = lock.handle;
   try {
     const seen = await deps.observer.observe(provider);
+    const scope = await resolveScope(deps.served ? { served: deps.served } : {}, {
+      provider: config.provider,
+      ...(config.resources ? { override: config.resources } : {}),
+      ...(seen.encryptionConfigs ? { encryptionConfigs: seen.encryptionConfigs } : {}),
+    });
+    const scopeNames = scope.resources.map((r) => r.resource);
     let stored = await deps.store.list(provider);
     const revisions = stored.map((s) => s.revision);
-    const latest = [...revisions].sort((a, b) => b.number - a.number)[0];
+    const latest = newestRevision(revisions);
     // a forced rewrite re-records the key_id the plugin reports now, as a new, forced revision
     const forcedObservation =
       config.force && latest ? seen.observations.find((o) => o.keyId === latest.keyId) : undefined;
@@ -73,7 +91,7 @@ export async function reconcileStep(
         stored = await deps.store.list(provider);
       }
     }
-    const newest = [...stored].sort((a, b) => b.revision.number - a.revision.number)[0];
+    const newest = newestOf(stored, (s) => s.revision.number);
     if (!newest) {
       return {
         kind: 'no-key-id',
@@ -82,6 +100,18 @@ export async function reconcileStep(
       };
     }
     const session = openSession(deps.store, newest, deps.clock);
+    // a resource that joined the scope (or lost its checkpoint) re-opens a started migration
+    const started = session.revision.progress.resources.length > 0;
+    if (
+      started &&
+      widenProgress(session.revision.progress, scopeNames) !== session.revision.progress
+    ) {
+      await session.save((x) => ({
+        ...x,
+        phase: x.phase === 'Completed' ? 'Migrating' : x.phase,
+        progress: widenProgress(x.progress, scopeNames),
+      }));
+    }
 
     for (;;) {
       const r = session.revision;
@@ -115,6 +145,9 @@ export async function reconcileStep(
         step,
         counts: summariseProgress(session.revision.progress).counts,
         more,
+        scope,
+        verified:
+          session.revision.phase === 'Completed' && session.revision.verification?.clean === true,
       });
       const converged = { ...verdict, checkedAt: deps.clock.now().toISOString() };
 
@@ -159,7 +192,7 @@ export async function reconcileStep(
         case 'verify': {
           await session.save((x) => ({ ...x, phase: 'Verifying' }));
           const scan = await deps.verifier?.scan({
-            resources: config.resources,
+            scope: scope.resources,
             provider,
             currentKeyId: r.keyId,
           });
@@ -174,7 +207,25 @@ export async function reconcileStep(
         }
         case 'migrate': {
           // no deadline check here: a step that got this far rewrites at least one page
-          const stopped = await migrate(deps, config, session, deadline);
+          const stopped = await migrateRevision({
+            deps,
+            config,
+            session,
+            scope: scopeNames,
+            deadline,
+            renewLease: async () => {
+              const renewed = await deps.lock.renew(handle, ttl);
+              if (!renewed) return false;
+              handle = renewed;
+              return true;
+            },
+          });
+          if (typeof stopped === 'object') {
+            await session.save((x) => ({ ...x, phase: 'Degraded', lastError: stopped.listFailed }));
+            await emit(deps, 'migration.degraded', session.revision, stopped.listFailed);
+            // not a continuation: only a change of RBAC or configuration helps; a later trigger retries
+            return out(false);
+          }
           if (stopped !== 'done') return out(true);
           continue;
         }
@@ -182,62 +233,6 @@ export async function reconcileStep(
     }
   } finally {
     await deps.lock.release(handle).catch(() => {});
-  }
-
-  async function migrate(
-    d: ReconcileDeps,
-    c: ReconcileConfig,
-    session: RevisionSession,
-    until: number,
-  ): Promise<'done' | 'budget' | 'aborted'> {
-    if (session.revision.progress.resources.length === 0) {
-      await session.save((x) => ({
-        ...x,
-        phase: 'Migrating',
-        progress: startProgress(c.resources),
-      }));
-    } else if (session.revision.phase !== 'Migrating') {
-      await session.save((x) => ({ ...x, phase: 'Migrating' }));
-    }
-    let first = true;
-    for (const cp of session.revision.progress.resources) {
-      if (cp.done) continue;
-      const minPages = first ? 1 : 0;
-      first = false;
-      const result = await migrateSlice({
-        minPages,
-        rewriter: d.rewriter,
-        checkpoint: cp,
-        failures: session.revision.progress.failed,
-        clock: d.clock,
-        deadline: until,
-        ...(c.pageSize ? { pageSize: c.pageSize } : {}),
-        ...(c.concurrency ? { concurrency: c.concurrency } : {}),
-        ...(session.revision.forced ? { forcedMarker: session.revision.name } : {}),
-        ownWrite: (ref) =>
-          c.namespace !== undefined &&
-          ref.namespace === c.namespace &&
-          ref.name === session.revision.name,
-        onPage: async (checkpoint, failed) => {
-          await session.save((x) => ({
-            ...x,
-            progress: {
-              resources: x.progress.resources.map((p) =>
-                p.resource === checkpoint.resource ? checkpoint : p,
-              ),
-              failed,
-            },
-          }));
-          d.onProgress?.(session.revision);
-          const renewed = await d.lock.renew(handle, ttl);
-          if (!renewed) return false;
-          handle = renewed;
-          return true;
-        },
-      });
-      if (result.stoppedBy !== 'done') return result.stoppedBy;
-    }
-    return 'done';
   }
 }
 

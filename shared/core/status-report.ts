@@ -1,26 +1,43 @@
-// The status of a provider as data (revisions, phases, counts, adoption), for the webhook's
-// `status` command and the CLI's JSON output.
+// The status of a provider as data (revisions, phases, counts, adoption, scope), for the webhook's
+// `status` command and the CLI. The scope is best effort: an identity that may not read the
+// key-id reports still gets the rest, and the report says why the scope is missing.
 
-import type { ReconcileConfig, ReconcileDeps } from '../shared/core/deps.ts';
-import { assessConvergence } from '../shared/domain/convergence.ts';
-import { currentKeyIdHashes } from '../shared/domain/key-id-metrics.ts';
-import { summariseProgress } from '../shared/domain/migration-progress.ts';
+import { assessConvergence } from '../domain/convergence.ts';
+import { currentKeyIdHashes } from '../domain/key-id-metrics.ts';
+import { summariseProgress } from '../domain/migration-progress.ts';
+import { newestRevision } from '../domain/revision.ts';
+import type { ReconcileConfig, ReconcileDeps } from './deps.ts';
+import type { Scope } from './resolve-scope.ts';
+import { currentScope } from './verify-now.ts';
+
+async function scopeOrWhy(
+  deps: ReconcileDeps,
+  config: ReconcileConfig,
+): Promise<{ scope: Scope } | { scopeProblem: string }> {
+  try {
+    return { scope: await currentScope(deps, config) };
+  } catch (err) {
+    return { scopeProblem: `scope unknown: ${(err as Error).message}` };
+  }
+}
 
 export async function statusReport(deps: ReconcileDeps, config: ReconcileConfig) {
-  const [stored, adoption] = await Promise.all([
+  const [stored, adoption, scope] = await Promise.all([
     deps.store.list(config.provider),
     deps.adoption.read(),
+    scopeOrWhy(deps, config),
   ]);
   const reporting = currentKeyIdHashes(adoption.samples).filter(
     (s) => s.providerName === config.provider,
   );
-  const newest = stored.map((s) => s.revision).sort((a, b) => b.number - a.number)[0];
+  const newest = newestRevision(stored.map((s) => s.revision));
   const convergence = newest
     ? assessConvergence({
         keyIdHash: newest.keyIdHash,
         provider: config.provider,
         liveApiservers: adoption.liveApiservers,
         samples: adoption.samples,
+        ...scope,
         metricsReadable: adoption.metricsReadable,
         observedAt: newest.observedAt,
         now: deps.clock.now(),
@@ -40,6 +57,8 @@ export async function statusReport(deps: ReconcileDeps, config: ReconcileConfig)
         observedAt: r.observedAt,
         counts: summariseProgress(r.progress).counts,
         verified: r.verification ? r.verification.clean : null,
+        ...(r.verification?.resources ? { proof: r.verification.resources } : {}),
+        ...(r.verification?.problems?.length ? { proofProblems: r.verification.problems } : {}),
         ...(r.lastError ? { message: r.lastError } : {}),
         ...(r.kmsRotation ? { kmsRotation: r.kmsRotation } : {}),
         ...(r.keyDanger ? { keyDanger: r.keyDanger } : {}),
@@ -48,6 +67,7 @@ export async function statusReport(deps: ReconcileDeps, config: ReconcileConfig)
       apiserverIdHash: id,
       keyIdHash: reporting.find((s) => s.apiserverIdHash === id)?.keyIdHash ?? null,
     })),
+    ...scope,
     metricsReadable: adoption.metricsReadable,
     ...(adoption.unreadableReason ? { metricsProblem: adoption.unreadableReason } : {}),
   };

@@ -49,3 +49,18 @@ export function summariseProgress(progress: MigrationProgress): MigrationSummary
   }
   return summary;
 }
+
+/**
+ * Progress widened to `resources`: a resource in scope without a checkpoint (added to the
+ * configuration later, or whose checkpoint could not be parsed) joins, not done; the others keep
+ * theirs. Returns the same object when nothing joins.
+ */
+export function widenProgress(
+  progress: MigrationProgress,
+  resources: readonly string[],
+): MigrationProgress {
+  const have = new Set(progress.resources.map((r) => r.resource));
+  const joining = [...new Set(resources)].filter((r) => !have.has(r));
+  if (joining.length === 0) return progress;
+  return { ...progress, resources: [...progress.resources, ...joining.map(startCheckpoint)] };
+}

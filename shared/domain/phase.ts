@@ -1,5 +1,5 @@
-// The rotation state machine (DESIGN "Phases", rules 2, 5 and 6): a pure function from what was
-// observed to the one next step. Handlers do the I/O around it; the phase they store is derived
+// The rotation state machine (docs/architecture.md "Phases", R3, R7, R8): a pure function from what
+// was observed to the one next step. Handlers do the I/O around it; the phase they store is derived
 // from the step, so a Degraded revision recovers on its own once its cause is gone.
 
 import type { ConvergenceVerdict } from './convergence.ts';
@@ -42,7 +42,7 @@ export interface StepInput {
   migration: MigrationSummary;
   verification: VerificationInput;
   plugin: PluginHealth;
-  /** The KMS rotated key material but the plugin's key_id did not change (DESIGN rule 7). */
+  /** The KMS rotated key material but the plugin's key_id did not change (docs/architecture.md R9). */
   hiddenRotation?: true;
 }
 
@@ -124,6 +124,14 @@ function progressStep({ convergence, migration, verification }: StepInput): Step
   }
   if (!result.clean) {
     const count = Math.max(result.offenderCount ?? 0, result.offenders.length);
+    const problems = result.problems ?? [];
+    if (count === 0 && problems.length > 0) {
+      return {
+        kind: 'degraded',
+        reason: `etcd verification proves nothing: ${problems.join('; ')}`,
+        recoverable: false,
+      };
+    }
     return {
       kind: 'degraded',
       reason:

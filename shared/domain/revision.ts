@@ -1,6 +1,7 @@
-// Revisions: the numbered, immutable record of one key_id for one KMS provider (DESIGN "Core
-// model"), their names, and the plan for recording a new observation. The domain only plans; the
-// store's create-if-absent on the name decides races between concurrent creators.
+// Revisions: the numbered, immutable record of one key_id for one KMS provider
+// (docs/architecture.md R2, "Observations and revisions"), their names, and the plan for recording
+// a new observation. The domain only plans; the store's create-if-absent on the name decides races
+// between concurrent creators.
 
 import { createHash } from 'node:crypto';
 import type { ConvergenceVia } from './convergence.ts';
@@ -41,7 +42,7 @@ export interface Revision {
   lastError?: string;
   verification?: VerificationResult;
   convergence?: RevisionConvergence;
-  /** Recorded by an explicit forced rewrite of an unchanged key_id (DESIGN rule 7). */
+  /** Recorded by an explicit forced rewrite of an unchanged key_id (docs/architecture.md R9). */
   forced?: boolean;
   /** The last rotation the KMS itself reported while this revision was newest, and what it meant. */
   kmsRotation?: KmsRotationNote;
@@ -204,4 +205,18 @@ export function newRevision({
   };
   if (forced) revision.forced = true;
   return revision;
+}
+
+/** The item with the highest revision number (the one rekey acts on), if any. */
+export function newestOf<T>(items: readonly T[], numberOf: (item: T) => number): T | undefined {
+  let newest: T | undefined;
+  for (const item of items) if (!newest || numberOf(item) > numberOf(newest)) newest = item;
+  return newest;
+}
+
+/** The revision with the highest number, if any. */
+export function newestRevision<R extends Pick<Revision, 'number'>>(
+  revisions: readonly R[],
+): R | undefined {
+  return newestOf(revisions, (r) => r.number);
 }

@@ -1,9 +1,10 @@
-// The result of proving from etcd which key protects the objects in scope (DESIGN rule 6).
-// Offenders are object names only: never a value, never a key.
+// The result of proving from etcd which key protects the objects in scope (docs/architecture.md,
+// "The proof"). Offenders are object names only: never a value, never a key.
+import type { ResourceProof } from './proof.ts';
 
 /** What one etcd scan found for a revision's key_id. */
 export interface VerificationResult {
-  /** True when no object in scope is stored under another key_id (or unencrypted). */
+  /** True when nothing is left under an older key_id and the scan was not vacuous. */
   clean: boolean;
   /** Names of objects still under another key (`<resource>/<namespace>/<name>`), possibly capped. */
   offenders: string[];
@@ -13,6 +14,12 @@ export interface VerificationResult {
   scanned?: number;
   /** ISO 8601 time of the scan. */
   checkedAt: string;
+  /** Per resource in scope: scanned, under the current key, older key_ids, other providers, plaintext. */
+  resources?: ResourceProof[];
+  /** Values outside the scope still under an older key_id of the provider. */
+  strays?: number;
+  /** Why the scan proves nothing (an empty prefix, fewer values than the API lists): not clean. */
+  problems?: string[];
 }
 
 /** The most offender names a result keeps (annotations are limited to 256 KiB in total). */

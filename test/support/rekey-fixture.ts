@@ -18,7 +18,7 @@ export function rekeySettings(
 ): Record<string, string> {
   return {
     REKEY_PROVIDER: env.kms.providerName,
-    REKEY_RESOURCES: 'secrets',
+    // no REKEY_RESOURCES: the scope comes from the EncryptionConfiguration the reporters read
     REKEY_APISERVER_URLS: env.apiservers.map((a) => a.url).join(','),
     REKEY_ETCD_ENDPOINTS: env.etcd.url,
     REKEY_ETCD_PREFIX: env.etcd.prefix,

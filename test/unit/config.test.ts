@@ -1,4 +1,5 @@
-// Settings from the environment: defaults, lists, and errors that name every variable at fault.
+// Settings from the environment: defaults, lists, and errors that name every variable at fault,
+// on one line (the entry points print it as is: config-refusals.test.ts), never echoing a secret.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -12,6 +13,7 @@ function rejected(env: Record<string, string | undefined>): string {
     (err: Error) => {
       assert.ok(err instanceof ConfigError, `${err.name}: ${err.message}`);
       assert.equal(err.name, 'ConfigError');
+      assert.doesNotMatch(err.message, /\n/, 'one line');
       message = err.message;
       return true;
     },
@@ -23,7 +25,6 @@ describe('loadConfig', () => {
   it('fills in the defaults around the one required setting', () => {
     assert.deepEqual(loadConfig({ REKEY_PROVIDER: 'aws-kms' }), {
       REKEY_PROVIDER: 'aws-kms',
-      REKEY_RESOURCES: ['secrets'],
       REKEY_NAMESPACE: 'rekey-system',
       REKEY_ETCD_PREFIX: '/registry',
       REKEY_PAGE_SIZE: 500,
@@ -123,9 +124,13 @@ describe('loadConfig', () => {
       REKEY_PAGE_SIZE: '0',
       REKEY_CONCURRENCY: 'abc',
     });
-    const lines = message.split('\n');
-    assert.ok(lines.some((l) => l.includes('REKEY_PAGE_SIZE')));
-    assert.ok(lines.some((l) => l.includes('REKEY_CONCURRENCY')));
+    const problems = message.split('; ');
+    assert.ok(
+      problems.some((l) => /REKEY_PAGE_SIZE: must be a whole number from 1 to 10000/.test(l)),
+    );
+    assert.ok(
+      problems.some((l) => /REKEY_CONCURRENCY: must be a whole number from 1 to 256/.test(l)),
+    );
     assert.ok(!message.includes('REKEY_PROVIDER'), 'only the variables at fault');
   });
 
@@ -171,6 +176,97 @@ describe('loadConfig', () => {
       rejected({ REKEY_PROVIDER: 'p', REKEY_ETCD_PREFIX: 'registry' }),
       /REKEY_ETCD_PREFIX/,
     );
+  });
+
+  it('treats an empty number as unset (its default)', () => {
+    assert.equal(loadConfig({ REKEY_PROVIDER: 'p', REKEY_PAGE_SIZE: ' ' }).REKEY_PAGE_SIZE, 500);
+  });
+
+  it('rejects a port out of range', () => {
+    assert.match(rejected({ REKEY_PROVIDER: 'p', PORT: '70000' }), /PORT: must be a whole number/);
+  });
+
+  const badEntries: [string, string, RegExp][] = [
+    ['REKEY_APISERVER_URLS', 'https://10.0.0.1:6443,apiserver-2', /entry #2 .*http or https URL/],
+    ['REKEY_ETCD_ENDPOINTS', 'https://etcd-0:2379/v3', /entry #1 .*etcd client URL/],
+    ['REKEY_ETCD_ENDPOINTS', 'ftp://etcd-0:2379', /entry #1 .*etcd client URL/],
+    ['REKEY_GCP_ENDPOINT', 'http://127.0.0.1:9000', /must be host:port/],
+    ['REKEY_GCP_ENDPOINT', '127.0.0.1:0', /must be host:port/],
+    ['REKEY_AWS_ENDPOINT', 'localhost:4566', /http or https URL/],
+    ['K_SINK', 'broker.knative-eventing', /http or https URL/],
+    ['REKEY_STEP_MODE', 'remote', /REKEY_STEP_MODE/],
+  ];
+  for (const [variable, value, message] of badEntries) {
+    it(`rejects ${variable}=${value}`, () => {
+      const m = rejected({ REKEY_PROVIDER: 'p', [variable]: value });
+      assert.match(m, new RegExp(`${variable}: `));
+      assert.match(m, message);
+    });
+  }
+
+  it('accepts etcd endpoints with or without a scheme, and a host:port Cloud KMS endpoint', () => {
+    const c = loadConfig({
+      REKEY_PROVIDER: 'p',
+      REKEY_ETCD_ENDPOINTS: 'https://etcd-0:2379,127.0.0.1:2379,http://[::1]:2379',
+      REKEY_GCP_ENDPOINT: 'localhost:8443',
+    });
+    assert.deepEqual(c.REKEY_ETCD_ENDPOINTS, [
+      'https://etcd-0:2379',
+      '127.0.0.1:2379',
+      'http://[::1]:2379',
+    ]);
+    assert.equal(c.REKEY_GCP_ENDPOINT, 'localhost:8443');
+  });
+
+  it('wants an etcd client certificate and its key together', () => {
+    assert.match(
+      rejected({ REKEY_PROVIDER: 'p', REKEY_ETCD_CERT_FILE: '/etc/etcd/tls.crt' }),
+      /REKEY_ETCD_CERT_FILE: set both or neither/,
+    );
+    assert.match(
+      rejected({ REKEY_PROVIDER: 'p', REKEY_ETCD_KEY_FILE: '/etc/etcd/tls.key' }),
+      /REKEY_ETCD_CERT_FILE: set both or neither/,
+    );
+  });
+
+  it('rejects an allowed sender that is no ServiceAccount, naming the entry', () => {
+    const m = rejected({
+      REKEY_PROVIDER: 'p',
+      REKEY_SENDER_AUDIENCE: 'rekey',
+      REKEY_ALLOWED_SENDERS: 'system:serviceaccount:ns:sa,foo',
+    });
+    assert.match(
+      m,
+      /REKEY_ALLOWED_SENDERS: entry #2 \("foo"\) is not system:serviceaccount:<namespace>:<name>/,
+    );
+  });
+
+  it('rejects webhook secrets that cannot sign, in both directions, never echoing one', () => {
+    const good = `whsec_${Buffer.from('a secret of 24 bytes!!!!').toString('base64')}`;
+    const short = `whsec_${Buffer.from('too-short').toString('base64')}`;
+    for (const [variable, extra] of [
+      ['REKEY_WEBHOOK_SECRETS', {}],
+      ['REKEY_OUTGOING_WEBHOOK_SECRETS', { REKEY_OUTGOING_WEBHOOK_URLS: 'https://ci.example/h' }],
+    ] as const) {
+      for (const bad of ['plain-secret-value', short, 'whsec_***']) {
+        const m = rejected({ REKEY_PROVIDER: 'p', ...extra, [variable]: `${good},${bad}` });
+        assert.match(
+          m,
+          new RegExp(`${variable}: entry #2 must be whsec_<base64 of at least 16 bytes>`),
+        );
+        assert.ok(!m.includes(bad) && !m.includes(good), `no secret in: ${m}`);
+      }
+    }
+  });
+
+  it('rejects an outgoing webhook URL without echoing it (its query may hold a credential)', () => {
+    const m = rejected({
+      REKEY_PROVIDER: 'p',
+      REKEY_OUTGOING_WEBHOOK_URLS: 'ci.example/hook?token=hunter2',
+      REKEY_OUTGOING_WEBHOOK_SECRETS: `whsec_${Buffer.from('a secret of 24 bytes!!!!').toString('base64')}`,
+    });
+    assert.match(m, /REKEY_OUTGOING_WEBHOOK_URLS: entry #1 is not an http or https URL/);
+    assert.doesNotMatch(m, /hunter2/);
   });
 
   // an empty list variable (`value: ""` in a manifest) means unset; a list of nothing is an error

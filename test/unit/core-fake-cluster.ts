@@ -149,12 +149,12 @@ export class FakeCluster implements ObjectRewriter {
     const cluster = this;
     return {
       scans: 0,
-      async scan({ currentKeyId, resources }) {
+      async scan({ currentKeyId, scope }) {
         this.scans++;
         const offenders = cluster
           .sorted()
           .filter((o) => o.keyId !== currentKeyId)
-          .map((o) => `${resources[0]}/${o.namespace}/${o.name}`);
+          .map((o) => `${scope[0]?.resource}/${o.namespace}/${o.name}`);
         return {
           available: true,
           result: verificationResult(offenders, {

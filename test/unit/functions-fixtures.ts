@@ -131,6 +131,8 @@ export function stepOutcome(
     step,
     counts: { ...ZERO_COUNTS, listed: 300, reencrypted: 120, unchanged: 30 },
     more,
+    scope: { resources: [{ resource: 'secrets', write: true }], source: 'override', notes: [] },
+    verified: false,
     ...over,
   };
 }

@@ -5,11 +5,13 @@
 import { Etcd3, type IOptions } from 'etcd3';
 import {
   addToSummary,
+  classifyValue,
   emptySummary,
   type InspectionSummary,
   inspectEntry,
   type ObjectReport,
 } from '../../domain/encrypted-value.ts';
+import type { ScannedValue } from '../../domain/proof.ts';
 
 /** One page from etcd's Range: the entries and whether more follow. */
 export interface RangePage {
@@ -50,6 +52,8 @@ export interface EtcdInspectorOptions extends ScanOptions {
 export interface EtcdInspector {
   /** Streams one report per object; each call is a fresh scan at a newly pinned revision. */
   reports(): AsyncGenerator<ObjectReport, void, undefined>;
+  /** Streams every value under the whole prefix, classified; a fresh snapshot per call. */
+  values(): AsyncGenerator<ScannedValue, void, undefined>;
   /** Runs a scan and returns only the counts. */
   summarise(): Promise<InspectionSummary>;
   /** Releases the etcd connection. */
@@ -80,49 +84,85 @@ function isCompacted(err: unknown): boolean {
   return err instanceof Error && /compacted/i.test(err.message);
 }
 
+/** Where a multi-range scan stands: the revision pinned by its first page, shared by its ranges. */
+interface Snapshot {
+  revision?: string;
+}
+
+/**
+ * Every key-value under one key prefix, page by page. The first page pins the snapshot's revision so
+ * every range of one scan is read at one point in time, as a LIST with continue tokens would be. If
+ * etcd compacts that revision mid-scan, the scan goes on at the newest revision from where it
+ * stopped: a verifier wants every key once, and later writes only use the current key anyway.
+ */
+async function* rangeUnder(
+  read: RangeReader,
+  scopeKey: string,
+  pageSize: number,
+  snapshot: Snapshot,
+): AsyncGenerator<{ key: Uint8Array; value: Uint8Array }, void, undefined> {
+  const scope = encoder.encode(scopeKey);
+  const end = prefixRangeEnd(scope);
+  let start: Uint8Array = scope;
+  for (;;) {
+    let page: RangePage;
+    try {
+      const revision = snapshot.revision;
+      page = await read({ start, end, limit: pageSize, ...(revision ? { revision } : {}) });
+    } catch (err) {
+      if (snapshot.revision === undefined || !isCompacted(err)) {
+        throw new EtcdInspectionError(`etcd range over ${scopeKey} failed`, { cause: err });
+      }
+      delete snapshot.revision;
+      continue;
+    }
+    snapshot.revision ??= page.revision;
+    yield* page.kvs;
+    const last = page.kvs.at(-1);
+    if (!page.more || !last) return;
+    // The smallest key after `last`: keys are byte strings, so append one zero byte.
+    start = new Uint8Array(last.key.length + 1);
+    start.set(last.key);
+  }
+}
+
+function checkPageSize(pageSize: number): void {
+  if (!Number.isInteger(pageSize) || pageSize < 1) {
+    throw new RangeError(`pageSize must be a positive integer, got ${pageSize}`);
+  }
+}
+
 /**
  * Pages through `<prefix>/<resource>/[<namespace>/]` for each resource and yields a report per
- * key. The first page pins the revision so every resource is seen in one snapshot, as a LIST with
- * continue tokens would be. If etcd compacts that revision mid-scan, the scan goes on at the newest
- * revision from where it stopped: a verifier wants every key once, and later writes only use the
- * current key anyway.
+ * key, all resources at one pinned revision.
  */
 export async function* scanReports(
   read: RangeReader,
   { prefix = '/registry', resources = ['secrets'], pageSize = 500, namespace }: ScanOptions = {},
 ): AsyncGenerator<ObjectReport, void, undefined> {
-  if (!Number.isInteger(pageSize) || pageSize < 1) {
-    throw new RangeError(`pageSize must be a positive integer, got ${pageSize}`);
-  }
+  checkPageSize(pageSize);
   const base = prefix.replace(/\/+$/, '');
-  let revision: string | undefined;
+  const snapshot: Snapshot = {};
   for (const resource of resources) {
-    const scope = encoder.encode(`${base}/${resource}/${namespace ? `${namespace}/` : ''}`);
-    const end = prefixRangeEnd(scope);
-    let start: Uint8Array = scope;
-    for (;;) {
-      let page: RangePage;
-      try {
-        page = await read({ start, end, limit: pageSize, ...(revision ? { revision } : {}) });
-      } catch (err) {
-        if (revision === undefined || !isCompacted(err)) {
-          throw new EtcdInspectionError(`etcd range over ${decoder.decode(scope)} failed`, {
-            cause: err,
-          });
-        }
-        revision = undefined;
-        continue;
-      }
-      revision ??= page.revision;
-      for (const kv of page.kvs) {
-        yield inspectEntry(decoder.decode(kv.key), kv.value, { prefix: base, resource });
-      }
-      const last = page.kvs.at(-1);
-      if (!page.more || !last) break;
-      // The smallest key after `last`: keys are byte strings, so append one zero byte.
-      start = new Uint8Array(last.key.length + 1);
-      start.set(last.key);
+    const scope = `${base}/${resource}/${namespace ? `${namespace}/` : ''}`;
+    for await (const kv of rangeUnder(read, scope, pageSize, snapshot)) {
+      yield inspectEntry(decoder.decode(kv.key), kv.value, { prefix: base, resource });
     }
+  }
+}
+
+/**
+ * Every value under the whole etcd prefix, classified (never kept): what the proof and the key
+ * inventory read. One snapshot, bounded pages.
+ */
+export async function* scanPrefix(
+  read: RangeReader,
+  { prefix = '/registry', pageSize = 500 }: { prefix?: string; pageSize?: number } = {},
+): AsyncGenerator<ScannedValue, void, undefined> {
+  checkPageSize(pageSize);
+  const scope = `${prefix.replace(/\/+$/, '')}/`;
+  for await (const kv of rangeUnder(read, scope, pageSize, {})) {
+    yield { key: decoder.decode(kv.key), ...classifyValue(kv.value) };
   }
 }
 
@@ -176,6 +216,11 @@ export function createEtcdInspector(options: EtcdInspectorOptions): EtcdInspecto
   const read = etcd3RangeReader(client);
   return {
     reports: () => scanReports(read, scan),
+    values: () =>
+      scanPrefix(read, {
+        ...(scan.prefix ? { prefix: scan.prefix } : {}),
+        ...(scan.pageSize ? { pageSize: scan.pageSize } : {}),
+      }),
     summarise: () => summariseStream(scanReports(read, scan)),
     close: () => client.close(),
   };

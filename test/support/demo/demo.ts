@@ -39,7 +39,7 @@ const rekeyEnv = {
   ...process.env,
   KUBECONFIG: kubeconfig,
   REKEY_PROVIDER: env.kms.providerName,
-  REKEY_RESOURCES: 'secrets,configmaps',
+  // no REKEY_RESOURCES: the scope comes from the EncryptionConfiguration the reporters read
   REKEY_APISERVER_URLS: env.apiservers.map((a) => a.url).join(','),
   REKEY_ETCD_ENDPOINTS: env.etcd.url,
 };
@@ -51,10 +51,7 @@ const rekey = (...args: string[]) => {
 say(
   'starting the rekey functions locally (rekey serve), with a Knative-like broker for its events',
 );
-const served = await serveRekey(env, dir, {
-  REKEY_RESOURCES: 'secrets,configmaps',
-  LOG_LEVEL: 'error',
-});
+const served = await serveRekey(env, dir, { LOG_LEVEL: 'error' });
 process.stdout.write(`    serving ${served.base}/{kms-event,cluster-event,webhook,reconcile}\n`);
 const store = () => rekeyFor(env).deps.store;
 const newest = async () =>
@@ -64,6 +61,9 @@ const newest = async () =>
 
 say('PingSource ticks: rekey records the key the apiserver uses now (nothing is stale yet)');
 await served.tickUntil(async () => (await newest())?.phase === 'Completed', 120_000);
+
+say('which keys protect the data in etcd now (rekey keys: read from etcd, nothing decrypted)');
+rekey('keys');
 
 const keyId = await rotate({ dir });
 say(`the KMS key rotated: the plugin now reports key_id ${keyId}`);
@@ -112,6 +112,13 @@ const code = rekey('status') === 0 ? 0 : 1;
 say('proof from etcd');
 const verified = rekey('verify');
 
+say('which keys protect the data now, and may the old one be disabled?');
+rekey('keys');
+const old = (await store().list(env.kms.providerName))
+  .map((s) => s.revision)
+  .sort((a, b) => a.number - b.number)[0]?.keyId;
+const retirable = old ? rekey('keys', '--retire', old) : 1;
+
 const exports = Object.entries(rekeyEnv)
   .filter(([k]) => k.startsWith('REKEY_') || k === 'KUBECONFIG')
   .map(([k, v]) => `export ${k}='${v}'`)
@@ -122,4 +129,4 @@ process.stdout.write(
     `npm run sandbox -- rotate --wait     # rotate again\n` +
     `npm run sandbox -- down              # stop everything\n`,
 );
-process.exitCode = code === 0 && verified === 0 ? 0 : 1;
+process.exitCode = code === 0 && verified === 0 && retirable === 0 ? 0 : 1;

@@ -70,6 +70,8 @@ const REWRITE: Ask[] = [
   r('patch', 'secrets', 'kube-system'),
   r('list', 'configmaps', ''),
   r('patch', 'configmaps', 'team-a'),
+  // discovery: which API groups are aggregated (stored elsewhere), for the scope
+  r('list', 'apiservices', '', 'apiregistration.k8s.io'),
 ];
 /** Adoption: each apiserver's key_id metric, its KMS health check, and who is live. */
 const ADOPTION: Ask[] = [
@@ -108,9 +110,10 @@ export const TABLES: IdentityTable[] = [
       r('create', 'secrets', 'default'),
       r('deletecollection', 'secrets', NS),
       // `get` and `watch` of other namespaces' Secrets are denied, BUT `list` (allowed above)
-      // returns whole objects, data included: RBAC cannot limit a list to metadata. rekey only
-      // asks for PartialObjectMetadataList (DESIGN rule 3; test/integration/rekey-rotation.test.ts
-      // checks its requests), the grant itself allows more. Stated, not hidden.
+      // returns whole objects, data included: RBAC cannot limit a list to metadata. rekey only asks
+      // for PartialObjectMetadataList (docs/architecture.md R4;
+      // test/integration/rekey-rotation.test.ts checks its requests), the grant itself allows more.
+      // Stated, not hidden.
       r('get', 'secrets', 'team-a'),
       r('watch', 'secrets', 'team-a'),
       r('watch', 'secrets', ''),
@@ -216,6 +219,7 @@ const IDENTITY_LEASES = rule(['list'], 'leases', 'coordination.k8s.io');
 const RECONCILE_EVERYWHERE = [
   ...rule(['list', 'patch'], 'secrets'),
   ...rule(['list', 'patch'], 'configmaps'),
+  ...rule(['list'], 'apiservices', 'apiregistration.k8s.io'),
   ...TOKENREVIEWS,
   ...METRICS,
 ];

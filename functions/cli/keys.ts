@@ -1,0 +1,93 @@
+// `rekey keys`: which keys protect the data in etcd (every key_id of every provider, other schemes,
+// plaintext), with object counts per storage path; `--retire <key_id>` answers "can I disable this
+// key now?" with the exit codes of functions/cli/output.ts.
+
+import type { ReconcileConfig, ReconcileDeps } from '../../shared/core/deps.ts';
+import { keyInventory } from '../../shared/core/key-inventory.ts';
+import { checkRetire, type RetireReport } from '../../shared/core/retire-key.ts';
+import { listNames } from '../../shared/domain/format.ts';
+import { EXIT, type ExitCode, type Format, printJson, printTable, verdict } from './output.ts';
+
+const NO_ETCD =
+  'not verifiable: no etcd access is configured (--etcd-endpoints or REKEY_ETCD_ENDPOINTS)';
+
+const BACKUPS =
+  'etcd backups and snapshots taken before the newest verification still hold values under the old key: ' +
+  'deleting or disabling it makes them unrestorable; keep it (disabled, not deleted) as long as you keep those backups';
+
+export async function keysCommand(deps: ReconcileDeps, format: Format): Promise<number> {
+  if (!deps.scanner) {
+    if (format === 'json')
+      printJson({ available: false, reason: NO_ETCD, verdict: verdict(EXIT.unverifiable) });
+    else process.stdout.write(`${NO_ETCD}\n`);
+    return EXIT.unverifiable;
+  }
+  const inventory = await keyInventory(deps.scanner);
+  if (format === 'json') {
+    printJson(inventory);
+    return EXIT.ok;
+  }
+  process.stdout.write(`${inventory.totalScanned} value(s) under ${inventory.prefix}\n\n`);
+  printTable([
+    ['ENCRYPTION', 'PROVIDER', 'KEY-ID', 'OBJECTS', 'WHERE'],
+    ...inventory.rows.map((r) => [
+      r.kind,
+      r.provider ?? '-',
+      r.keyId ?? '-',
+      String(r.total),
+      Object.entries(r.byPath)
+        .sort(([, a], [, b]) => b - a)
+        .map(([path, n]) => `${path}=${n}`)
+        .join(' '),
+    ]),
+  ]);
+  return EXIT.ok;
+}
+
+function retireCode(report: RetireReport): ExitCode {
+  if (report.result.verdict === 'retirable') return EXIT.ok;
+  return report.result.verdict === 'in-use' ? EXIT.notOk : EXIT.unverifiable;
+}
+
+export async function retireCommand(
+  deps: ReconcileDeps,
+  config: ReconcileConfig,
+  keyId: string,
+  format: Format,
+): Promise<number> {
+  const report = await checkRetire(deps, { provider: config.provider, keyId });
+  const code = retireCode(report);
+  if (format === 'json') {
+    printJson({ ...report, backups: BACKUPS, verdict: verdict(code) });
+    return code;
+  }
+  const r = report.result;
+  const key = `key_id ${report.keyIdHash} of provider "${report.provider}"`;
+  if (r.verdict === 'retirable') {
+    process.stdout.write(
+      `yes: no value under the etcd prefix is wrapped by ${key}, and no live apiserver reports it as current\n`,
+    );
+  } else if (r.verdict === 'unknown') {
+    process.stdout.write(`cannot tell: ${r.reason}\n`);
+  } else {
+    process.stdout.write(`no: ${key} is still needed\n`);
+    if (r.objectCount > 0) {
+      process.stdout.write(`  ${r.objectCount} value(s) are wrapped by it:\n`);
+      for (const o of r.objects) process.stdout.write(`    ${o}\n`);
+      if (r.objectCount > r.objects.length)
+        process.stdout.write(`    … and ${r.objectCount - r.objects.length} more\n`);
+    }
+    if (r.apiservers.length > 0) {
+      process.stdout.write(
+        `  apiservers reporting it as their current key: ${listNames(r.apiservers, { max: 50 })}\n`,
+      );
+    }
+  }
+  process.stdout.write(
+    report.lastVerifiedAt
+      ? `last verified clean: ${report.lastVerifiedAt} (${report.lastVerifiedRevision})\n`
+      : 'the newest revision has not been verified clean yet\n',
+  );
+  process.stdout.write(`note: ${BACKUPS}\n`);
+  return code;
+}

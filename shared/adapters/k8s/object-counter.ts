@@ -1,0 +1,39 @@
+// Counts the objects of a resource through the API, metadata only: what the proof compares each
+// resource's etcd scan against. One `limit=1` list gives the count from `remainingItemCount`; when
+// the apiserver leaves it out, the count pages through metadata lists.
+import { METADATA_LIST } from './object-rewriter.ts';
+import { createResourceResolver } from './resource-paths.ts';
+import type { RestClient } from './rest-client.ts';
+
+const PAGE = 500;
+
+interface CountedPage {
+  metadata?: { continue?: string; remainingItemCount?: number };
+  items?: unknown[];
+}
+
+/** `count(resource)`: how many objects the API lists now; throws when it cannot list them. */
+export function createObjectCounter(rest: RestClient): (resource: string) => Promise<number> {
+  const paths = createResourceResolver(rest);
+  return async (resource) => {
+    const { listPath } = await paths(resource);
+    let total = 0;
+    let continueToken: string | undefined;
+    let limit = 1;
+    for (;;) {
+      const r = await rest.request({
+        path: listPath,
+        query: { limit, continue: continueToken },
+        accept: METADATA_LIST,
+      });
+      if (r.status !== 200) throw new Error(`count ${resource}: HTTP ${r.status}`);
+      const page = JSON.parse(r.body) as CountedPage;
+      total += page.items?.length ?? 0;
+      const remaining = page.metadata?.remainingItemCount;
+      if (remaining !== undefined) return total + remaining;
+      continueToken = page.metadata?.continue || undefined;
+      if (!continueToken) return total;
+      limit = PAGE;
+    }
+  };
+}

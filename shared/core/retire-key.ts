@@ -1,0 +1,84 @@
+// "Can I disable this key now?" (docs/architecture.md, "Retiring a key"): yes only when no value
+// anywhere under the etcd prefix is wrapped by that key_id of the provider, and no live apiserver
+// reports it as its current key. Either question unanswerable means "cannot tell", never yes.
+import { keyIdHash } from '../domain/key-id.ts';
+import { currentKeyIdHashes } from '../domain/key-id-metrics.ts';
+import { storagePathOf, wrappedBy } from '../domain/key-inventory.ts';
+import { MAX_PROOF_OFFENDERS } from '../domain/proof.ts';
+import { newestRevision } from '../domain/revision.ts';
+import type { AdoptionReader } from '../ports/adoption-reader.ts';
+import type { RevisionStore } from '../ports/revision-store.ts';
+import type { ValueScanner } from '../ports/value-scanner.ts';
+
+export type RetireVerdict =
+  | { verdict: 'retirable' }
+  | { verdict: 'in-use'; objects: string[]; objectCount: number; apiservers: string[] }
+  | { verdict: 'unknown'; reason: string };
+
+export interface RetireReport {
+  provider: string;
+  keyIdHash: string;
+  result: RetireVerdict;
+  /** When the newest revision of the provider was last verified clean, if ever. */
+  lastVerifiedAt?: string;
+  lastVerifiedRevision?: string;
+}
+
+export async function checkRetire(
+  deps: { scanner?: ValueScanner; adoption: AdoptionReader; store: RevisionStore },
+  { provider, keyId }: { provider: string; keyId: string },
+): Promise<RetireReport> {
+  const hash = keyIdHash(keyId);
+  const base: RetireReport = { provider, keyIdHash: hash, result: { verdict: 'retirable' } };
+  const newest = newestRevision((await deps.store.list(provider)).map((s) => s.revision));
+  if (newest?.verification?.clean) {
+    base.lastVerifiedAt = newest.verification.checkedAt;
+    base.lastVerifiedRevision = newest.name;
+  }
+  if (!deps.scanner) {
+    return {
+      ...base,
+      result: {
+        verdict: 'unknown',
+        reason:
+          'no etcd access is configured (REKEY_ETCD_ENDPOINTS): nothing can tell which values that key_id still wraps',
+      },
+    };
+  }
+  const objects: string[] = [];
+  let objectCount = 0;
+  try {
+    for await (const v of deps.scanner.values()) {
+      if (!wrappedBy(v, provider, keyId)) continue;
+      objectCount++;
+      if (objects.length < MAX_PROOF_OFFENDERS) {
+        const path = storagePathOf(v.key, deps.scanner.prefix);
+        const base = `${deps.scanner.prefix.replace(/\/+$/, '')}/${path}/`;
+        objects.push(`${path}/${v.key.startsWith(base) ? v.key.slice(base.length) : v.key}`);
+      }
+    }
+  } catch (err) {
+    return {
+      ...base,
+      result: { verdict: 'unknown', reason: `etcd scan failed: ${(err as Error).message}` },
+    };
+  }
+  const adoption = await deps.adoption.read();
+  const apiservers = currentKeyIdHashes(adoption.samples)
+    .filter((s) => s.providerName === provider && s.keyIdHash === hash)
+    .map((s) => s.apiserverIdHash)
+    .filter((a) => adoption.liveApiservers.length === 0 || adoption.liveApiservers.includes(a));
+  if (objectCount > 0 || apiservers.length > 0) {
+    return { ...base, result: { verdict: 'in-use', objects, objectCount, apiservers } };
+  }
+  if (!adoption.metricsReadable) {
+    return {
+      ...base,
+      result: {
+        verdict: 'unknown',
+        reason: `no value is wrapped by it, but the apiservers' metrics could not be read (${adoption.unreadableReason ?? 'unknown reason'}): an apiserver may still write with it`,
+      },
+    };
+  }
+  return base;
+}

@@ -1,0 +1,46 @@
+// The exit codes a pipeline acts on: 0 only for a verified completion.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { EXIT } from '../../../functions/cli/output.ts';
+import { exitCode } from '../../../functions/cli/reconcile.ts';
+import { stepOutcome } from '../functions-fixtures.ts';
+
+const untilComplete = { timedOut: false, untilComplete: true };
+
+describe('exitCode of rekey migrate / reconcile --until-complete', () => {
+  it('is 0 for a verified completion', () => {
+    const o = stepOutcome({ kind: 'complete', verified: true }, false, {
+      phase: 'Completed',
+      verified: true,
+    });
+    assert.equal(exitCode(o, untilComplete), EXIT.ok);
+  });
+  it('is 4 for a completion nothing verified', () => {
+    const o = stepOutcome({ kind: 'complete', verified: false }, false, { phase: 'Completed' });
+    assert.equal(exitCode(o, untilComplete), EXIT.unverifiable);
+  });
+  it('is 3, never 0, when it gave up waiting', () => {
+    const o = stepOutcome({ kind: 'wait-convergence', reason: 'r', pending: ['a'] }, true, {
+      phase: 'Converging',
+    });
+    assert.equal(exitCode(o, { timedOut: true, untilComplete: true }), EXIT.timeout);
+    const migrating = stepOutcome({ kind: 'migrate' }, true);
+    assert.equal(exitCode(migrating, { timedOut: true, untilComplete: true }), EXIT.timeout);
+  });
+  it('is 1 for Degraded', () => {
+    const o = stepOutcome({ kind: 'degraded', reason: 'x', recoverable: false }, false, {
+      phase: 'Degraded',
+    });
+    assert.equal(exitCode(o, untilComplete), EXIT.notOk);
+  });
+  it('is 1 for a busy provider or no key_id at the end of the wait budget', () => {
+    assert.equal(exitCode({ kind: 'busy', provider: 'p', heldBy: 'h' }, untilComplete), EXIT.notOk);
+    assert.equal(
+      exitCode(
+        { kind: 'busy', provider: 'p', heldBy: 'h' },
+        { timedOut: true, untilComplete: true },
+      ),
+      EXIT.timeout,
+    );
+  });
+});
