@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EXIT } from '../../../functions/cli/output.ts';
 import { exitCode } from '../../../functions/cli/reconcile.ts';
-import { stepOutcome } from '../functions-fixtures.ts';
+import { stepOutcome } from '../../support/unit/functions-fixtures.ts';
 
 const untilComplete = { timedOut: false, untilComplete: true };
 
