@@ -13,7 +13,8 @@ const NO_ETCD =
 
 const BACKUPS =
   'etcd backups and snapshots taken before the newest verification still hold values under the old key: ' +
-  'deleting or disabling it makes them unrestorable; keep it (disabled, not deleted) as long as you keep those backups';
+  'a deleted key makes them unrestorable; disable it rather than delete it (re-enable it to restore) ' +
+  'for as long as you keep those backups';
 
 export async function keysCommand(deps: ReconcileDeps, format: Format): Promise<number> {
   if (!deps.scanner) {
