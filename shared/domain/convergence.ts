@@ -1,7 +1,7 @@
 // The convergence gate (docs/architecture.md R3, docs/kms-facts.md §3, §4): a key_id may be
 // migrated to only once every live apiserver writes with it. Rewriting earlier does nothing useful
-// on the apiservers that have not adopted it. Where metrics cannot be read, a configured wait
-// stands in for the proof.
+// on the apiservers that have not adopted it. Where metrics cannot be read, or the set of live
+// apiservers is unknown (no identity Leases), a configured wait stands in for the proof.
 
 import { createHash } from 'node:crypto';
 import { listNames } from './format.ts';
@@ -31,6 +31,12 @@ export interface ConvergenceInput {
   samples: readonly KeyIdStatusSample[];
   /** False when the apiservers' metrics could not be read (then `samples` are not evidence). */
   metricsReadable: boolean;
+  /**
+   * `apiserver_id_hash` of each apiserver whose `/readyz/kms-providers` check failed. Upstream
+   * records the Status metric before it rotates its DEK, which can fail, so such an apiserver may
+   * report the new key_id without writing with it: it stays pending.
+   */
+  kmsUnhealthy: readonly string[];
   /** When the key_id was first observed. */
   observedAt: Date | string;
   now: Date;
@@ -46,13 +52,22 @@ export function apiserverIdHash(leaseName: string): string {
 }
 
 /**
- * Whether every live apiserver reports `keyIdHash` as its current key for `provider`. An apiserver
- * without a sample is pending. With no identity Leases known, the apiservers seen in the metrics
- * stand in for the live set (and the reason says so). Without readable metrics, converged only once
- * `fallbackWaitMs` (default 5 minutes, above upstream's "3 + N + M minutes") passed since `observedAt`.
+ * Whether every live apiserver reports `keyIdHash` as its current key for `provider` and passes
+ * its KMS health check. An apiserver without a sample, or whose check failed, is pending. Without
+ * readable metrics, or without identity Leases (then no scrape can tell whether it reached every
+ * apiserver: behind a load balancer, one scrape sees whichever apiserver answered), converged only
+ * once `fallbackWaitMs` (default 5 minutes, above upstream's "3 + N + M minutes") passed since
+ * `observedAt`; the reason says which.
  */
 export function assessConvergence(input: ConvergenceInput): ConvergenceVerdict {
-  return input.metricsReadable ? byMetrics(input) : byWaiting(input);
+  if (!input.metricsReadable) return byWaiting(input, 'apiserver metrics unreadable');
+  if (input.liveApiservers.length === 0) {
+    return byWaiting(
+      input,
+      'no live identity Lease in kube-system, so the set of apiservers is unknown and their metrics prove nothing',
+    );
+  }
+  return byMetrics(input);
 }
 
 function byMetrics({
@@ -60,54 +75,41 @@ function byMetrics({
   provider,
   liveApiservers,
   samples,
+  kmsUnhealthy,
 }: ConvergenceInput): ConvergenceVerdict {
   const current = new Map<string, string>();
   for (const s of currentKeyIdHashes(samples)) {
     if (s.providerName === provider) current.set(s.apiserverIdHash, s.keyIdHash);
   }
-  const fromLeases = liveApiservers.length > 0;
-  const targets = fromLeases ? [...new Set(liveApiservers)] : [...current.keys()];
-  if (targets.length === 0) {
-    return verdict(false, 'none', [], `no apiserver reports provider "${provider}" in its metrics`);
-  }
-  const who = fromLeases
-    ? `${targets.length} live apiserver(s)`
-    : `${targets.length} apiserver(s) seen in metrics`;
-  const note = fromLeases
-    ? ''
-    : ' (no identity Leases known: the live set was taken from the metrics)';
+  const failing = new Set(kmsUnhealthy);
+  const targets = [...new Set(liveApiservers)];
+  const who = `${targets.length} live apiserver(s)`;
   const key = `key ${short(keyIdHash)} for provider "${provider}"`;
-  const pending = targets.filter((id) => current.get(id) !== keyIdHash);
+  const pending = targets.filter((id) => current.get(id) !== keyIdHash || failing.has(id));
   if (pending.length === 0) {
-    return verdict(true, 'metrics', [], `all ${who} report ${key}${note}`);
+    return verdict(true, 'metrics', [], `all ${who} report ${key}`);
   }
   const detail = pending.map((id) => {
     const seen = current.get(id);
-    return `${short(id)} (${seen === undefined ? 'no sample' : `reports ${short(seen)}`})`;
+    const what = seen === undefined ? 'no sample' : `reports ${short(seen)}`;
+    return `${short(id)} (${what}${failing.has(id) ? ', its kms-providers check fails' : ''})`;
   });
   return verdict(
     false,
     'none',
     pending,
-    `${pending.length} of ${who} have not adopted ${key}: ${listNames(detail)}${note}`,
+    `${pending.length} of ${who} have not adopted ${key}: ${listNames(detail)}`,
   );
 }
 
-function byWaiting({
-  liveApiservers,
-  observedAt,
-  now,
-  fallbackWaitMs = 5 * 60_000,
-}: ConvergenceInput): ConvergenceVerdict {
+function byWaiting(
+  { liveApiservers, observedAt, now, fallbackWaitMs = 5 * 60_000 }: ConvergenceInput,
+  why: string,
+): ConvergenceVerdict {
   const since = typeof observedAt === 'string' ? Date.parse(observedAt) : observedAt.getTime();
   const pending = [...new Set(liveApiservers)];
   if (Number.isNaN(since)) {
-    return verdict(
-      false,
-      'none',
-      pending,
-      'metrics unreadable and the observation time is invalid',
-    );
+    return verdict(false, 'none', pending, `${why} and the observation time is invalid`);
   }
   const remaining = since + fallbackWaitMs - now.getTime();
   const wait = `${Math.round(fallbackWaitMs / 1000)}s`;
@@ -116,7 +118,7 @@ function byWaiting({
       true,
       'fallback-wait',
       [],
-      `apiserver metrics unreadable: assumed adopted after the ${wait} fallback wait since the key_id was observed (not proven)`,
+      `${why}: assumed adopted after the ${wait} fallback wait since the key_id was observed (not proven)`,
     );
   }
   return {
@@ -124,7 +126,7 @@ function byWaiting({
       false,
       'none',
       pending,
-      `apiserver metrics unreadable: waiting ${Math.ceil(remaining / 1000)}s more of the ${wait} fallback wait`,
+      `${why}: waiting ${Math.ceil(remaining / 1000)}s more of the ${wait} fallback wait`,
     ),
     waitRemainingMs: remaining,
   };

@@ -1,92 +1,143 @@
-// The AdoptionReader port: live apiservers from their identity Leases, and what each one's KMS
-// plugin last reported, scraped from every apiserver's own /metrics (not whichever one a
-// Service load-balances to).
-import { apiserverIdHash } from '../../domain/convergence.ts';
-import { parseKeyIdStatus } from '../../domain/key-id-metrics.ts';
-import type { AdoptionReader, AdoptionSnapshot } from '../../ports/adoption-reader.ts';
+// The AdoptionReader port: live apiservers from their identity Leases (fresh ones only, see
+// shared/domain/apiserver-identity.ts), and what each one's KMS plugin last reported, scraped from
+// every apiserver's own /metrics (not whichever one a Service load-balances to), together with
+// each one's /readyz/kms-providers check: the Status metric is recorded before the apiserver
+// rotates its DEK, so it alone does not prove the apiserver writes with the key.
+import { liveApiserverIds } from '../../domain/apiserver-identity.ts';
+import { oneLine } from '../../domain/format.ts';
+import { type KeyIdStatusSample, parseKeyIdStatus } from '../../domain/key-id-metrics.ts';
+import type {
+  AdoptionReader,
+  AdoptionSnapshot,
+  ScrapedEndpoints,
+} from '../../ports/adoption-reader.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { RestClient } from '../k8s/rest-client.ts';
 import type { CoordinationApi } from '../k8s/typed-api.ts';
+import { discoverApiserverUrls } from './endpoint-discovery.ts';
 
 export const IDENTITY_LEASE_SELECTOR = 'apiserver.kubernetes.io/identity=kube-apiserver';
+export const KMS_CHECK_PATH = '/readyz/kms-providers';
 
 export interface AdoptionReaderOptions {
   rest: RestClient;
   coordination: Pick<CoordinationApi, 'listNamespacedLease'>;
-  /** Base URLs of every apiserver (each scraped on its own). */
-  apiserverUrls: readonly string[];
+  /**
+   * Base URLs of every apiserver, each scraped on its own (REKEY_APISERVER_URLS). Undefined:
+   * discover them from the `kubernetes` Service's EndpointSlices on every read.
+   */
+  apiserverUrls?: readonly string[] | undefined;
+  /** The connection's server: scraped alone when discovery finds no apiserver. */
+  fallbackServer: string;
   clock: Clock;
   timeoutMs?: number;
+}
+
+interface Scrape {
+  server: string;
+  samples?: KeyIdStatusSample[];
+  error?: string;
+  kmsCheckFailed: boolean;
 }
 
 export function createAdoptionReader({
   rest,
   coordination,
   apiserverUrls,
+  fallbackServer,
   clock,
   timeoutMs = 10_000,
 }: AdoptionReaderOptions): AdoptionReader {
+  let lastServers: string[] | undefined;
+
+  async function endpoints(): Promise<ScrapedEndpoints> {
+    if (apiserverUrls !== undefined) return { source: 'configured', servers: [...apiserverUrls] };
+    const found = await discoverApiserverUrls(rest, { timeoutMs });
+    return 'urls' in found
+      ? { source: 'discovered', servers: found.urls }
+      : { source: 'fallback', servers: [fallbackServer], note: found.problem };
+  }
+
   async function liveApiservers(): Promise<string[]> {
     const leases = await coordination.listNamespacedLease({
       namespace: 'kube-system',
       labelSelector: IDENTITY_LEASE_SELECTOR,
     });
-    const now = clock.now().getTime();
-    return leases.items
-      .filter((l) => {
-        const renew = l.spec?.renewTime;
-        const secs = l.spec?.leaseDurationSeconds ?? 3600;
-        return renew !== undefined && new Date(renew).getTime() + secs * 1000 > now;
-      })
-      .map((l) => apiserverIdHash(l.metadata?.name ?? ''));
+    return liveApiserverIds(
+      leases.items.map((l) => ({
+        name: l.metadata?.name ?? '',
+        renewTime: l.spec?.renewTime,
+        leaseDurationSeconds: l.spec?.leaseDurationSeconds,
+      })),
+      clock.now(),
+    );
+  }
+
+  const get = (server: string, path: string) =>
+    rest.request({ path, server, accept: 'text/plain', timeoutMs });
+
+  async function scrape(server: string): Promise<Scrape> {
+    const [metrics, check] = await Promise.all([
+      get(server, '/metrics'),
+      get(server, KMS_CHECK_PATH),
+    ]);
+    const kmsCheckFailed = check.status !== 200;
+    return metrics.status === 200
+      ? { server, samples: parseKeyIdStatus(metrics.body), kmsCheckFailed }
+      : {
+          server,
+          error: `HTTP ${metrics.status} ${oneLine(metrics.body, { max: 120 })}`.trim(),
+          kmsCheckFailed,
+        };
   }
 
   return {
     async read(): Promise<AdoptionSnapshot> {
-      const live = await liveApiservers();
-      const scrapes = await Promise.all(
-        apiserverUrls.map(async (server) => {
-          const r = await rest.request({
-            path: '/metrics',
-            server,
-            accept: 'text/plain',
-            timeoutMs,
-          });
-          return r.status === 200
-            ? { server, samples: parseKeyIdStatus(r.body) }
-            : { server, error: `HTTP ${r.status} ${r.body.slice(0, 120)}`.trim() };
-        }),
-      );
+      const [live, scraped] = await Promise.all([liveApiservers(), endpoints()]);
+      lastServers = scraped.servers;
+      const scrapes = await Promise.all(scraped.servers.map(scrape));
       const samples = scrapes.flatMap((s) => s.samples ?? []);
       const failed = scrapes.filter((s) => s.error).map((s) => `${s.server}: ${s.error}`);
+      // every series of one apiserver's /metrics carries that apiserver's own id
+      const kmsUnhealthy = new Set(
+        scrapes
+          .filter((s) => s.kmsCheckFailed)
+          .flatMap((s) => (s.samples ?? []).map((x) => x.apiserverIdHash))
+          .filter((id) => id !== ''),
+      );
       const seen = new Set(samples.map((s) => s.apiserverIdHash));
       const unseen = live.filter((h) => !seen.has(h));
       const snapshot: AdoptionSnapshot = {
         liveApiservers: live,
         samples,
-        metricsReadable: failed.length === 0 && unseen.length === 0 && apiserverUrls.length > 0,
+        kmsUnhealthy: [...kmsUnhealthy],
+        metricsReadable: failed.length === 0 && unseen.length === 0 && scraped.servers.length > 0,
+        endpoints: scraped,
       };
       if (!snapshot.metricsReadable) {
-        snapshot.unreadableReason =
-          apiserverUrls.length === 0
-            ? 'no apiserver URLs configured to scrape'
+        const problems =
+          scraped.servers.length === 0
+            ? ['no apiserver URLs configured to scrape']
             : [
                 ...failed,
                 ...(unseen.length
                   ? [`no metrics reached from live apiserver(s) ${unseen.join(', ')}`]
                   : []),
-              ].join('; ');
+              ];
+        if (scraped.note) problems.push(`only ${fallbackServer} was scraped: ${scraped.note}`);
+        snapshot.unreadableReason = problems.join('; ');
       }
       return snapshot;
     },
     async hurry() {
-      await Promise.all(
-        apiserverUrls.map((server) =>
-          rest
-            .request({ path: '/readyz/kms-providers', server, accept: 'text/plain', timeoutMs })
-            .catch(() => undefined),
-        ),
-      );
+      try {
+        const servers = lastServers ?? (await endpoints()).servers;
+        await Promise.all(
+          servers.map((server) => get(server, KMS_CHECK_PATH).catch(() => undefined)),
+        );
+      } catch {
+        // best effort: the next read tells what the apiservers report
+      }
     },
   };
 }

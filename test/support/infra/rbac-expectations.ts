@@ -1,7 +1,7 @@
 // What each identity infra/ creates must be able to do, what it must not, and its complete grant:
 // the tables test/integration/infra-rbac.test.ts checks on a real apiserver. Each function has its
 // own ServiceAccount; only rekey-reconcile lists and patches cluster-wide, because the trigger
-// functions hand their steps to it (REKEY_STEP_MODE=delegate, functions/hand-off.ts).
+// functions hand their steps to it (REKEY_STEP_MODE=delegate, shared/app/hand-off.ts).
 
 export const NS = 'rekey-system';
 const sa = (name: string) => `system:serviceaccount:${NS}:${name}`;
@@ -73,11 +73,25 @@ const REWRITE: Ask[] = [
   // discovery: which API groups are aggregated (stored elsewhere), for the scope
   r('list', 'apiservices', '', 'apiregistration.k8s.io'),
 ];
-/** Adoption: each apiserver's key_id metric, its KMS health check, and who is live. */
+/** Adoption: each apiserver's key_id metric, its KMS health check, who is live, and where each is. */
 const ADOPTION: Ask[] = [
   url('get', '/metrics'),
   url('get', '/readyz/kms-providers'),
   r('list', 'leases', 'kube-system', 'coordination.k8s.io'),
+  r('list', 'endpointslices', 'default', 'discovery.k8s.io'),
+];
+/** The apiservers' endpoints are read from `default` only, by listing: nothing more. */
+const NOT_BEYOND_ENDPOINTS: Ask[] = [
+  ...each(
+    ['get', 'watch', 'create', 'update', 'delete'],
+    'endpointslices',
+    'default',
+    'discovery.k8s.io',
+  ),
+  r('list', 'endpointslices', '', 'discovery.k8s.io'),
+  r('list', 'endpointslices', 'kube-system', 'discovery.k8s.io'),
+  r('list', 'endpointslices', 'team-a', 'discovery.k8s.io'),
+  r('list', 'endpoints', 'default'),
 ];
 const TOKENREVIEW = r('create', 'tokenreviews', '', 'authentication.k8s.io');
 
@@ -129,6 +143,7 @@ export const TABLES: IdentityTable[] = [
         'coordination.k8s.io',
       ),
       ...each(['list', 'get', 'create'], 'leases', 'default', 'coordination.k8s.io'),
+      ...NOT_BEYOND_ENDPOINTS,
     ],
   },
   {
@@ -169,6 +184,7 @@ export const TABLES: IdentityTable[] = [
       ...each(['get', 'watch', 'create', 'update', 'delete', 'patch'], 'secrets', NS),
       ...each(['get', 'list'], 'configmaps', NS),
       ...each(['get', 'create', 'update'], 'leases', NS, 'coordination.k8s.io'),
+      ...NOT_BEYOND_ENDPOINTS,
     ],
   },
   {
@@ -216,6 +232,7 @@ const rule = (verbs: string[], resource: string, group = '') =>
 const TOKENREVIEWS = rule(['create'], 'tokenreviews', 'authentication.k8s.io');
 const METRICS = ['get /metrics', 'get /readyz/kms-providers'];
 const IDENTITY_LEASES = rule(['list'], 'leases', 'coordination.k8s.io');
+const APISERVER_ENDPOINTS = rule(['list'], 'endpointslices', 'discovery.k8s.io');
 const RECONCILE_EVERYWHERE = [
   ...rule(['list', 'patch'], 'secrets'),
   ...rule(['list', 'patch'], 'configmaps'),
@@ -240,7 +257,7 @@ export const EXPECTED: Record<string, Record<string, string[]>> = {
       ...rule(['get', 'list', 'watch'], 'configmaps'),
     ],
     'kube-system': [...RECONCILE_EVERYWHERE, ...IDENTITY_LEASES],
-    default: RECONCILE_EVERYWHERE,
+    default: [...RECONCILE_EVERYWHERE, ...APISERVER_ENDPOINTS],
     'team-a': RECONCILE_EVERYWHERE,
   },
   [KMS_EVENT]: {
@@ -262,7 +279,7 @@ export const EXPECTED: Record<string, Record<string, string[]>> = {
   [WEBHOOK]: {
     [NS]: [...METRICS, ...rule(['list'], 'secrets')],
     'kube-system': [...METRICS, ...IDENTITY_LEASES],
-    default: METRICS,
+    default: [...METRICS, ...APISERVER_ENDPOINTS],
     'team-a': METRICS,
   },
   [REPORTER]: nowhere(rule(['get', 'create', 'update'], 'configmaps')),

@@ -37,6 +37,7 @@ import { installCrds } from './install-crds.ts';
 import { installInfraBase } from './install-infra.ts';
 import { freePort } from './net.ts';
 import { createPki } from './pki.ts';
+import { privateAddresses } from './private-network.ts';
 import { commandLine, isAlive, type ProcessRecord, stopProcess } from './processes.ts';
 
 export const PROVIDER_NAME = 'sandbox-kms';
@@ -59,6 +60,14 @@ export interface UpOptions {
 }
 
 function apiserverHosts(n: number): string[] {
+  // in a private network (private-network.ts), non-loopback addresses the `kubernetes`
+  // EndpointSlice accepts, so rekey's endpoint discovery finds every apiserver
+  const own = privateAddresses();
+  if (own) {
+    if (own.length < n)
+      throw new Error(`the private network has ${own.length} addresses, not ${n}`);
+    return own.slice(0, n);
+  }
   // One apiserver on the usual loopback address; an HA pair each on its own, same port.
   return n === 1 ? ['127.0.0.1'] : Array.from({ length: n }, (_, i) => `127.0.0.${i + 2}`);
 }

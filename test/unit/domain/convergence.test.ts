@@ -1,5 +1,6 @@
-// The convergence gate: by metrics (every live apiserver, newest sample per apiserver, no sample =
-// pending, live set from metrics when no Leases are known) and by the fallback wait.
+// The convergence gate: by metrics (every live apiserver, newest sample per apiserver, no sample or
+// a failed kms-providers check = pending) and by the fallback wait (metrics unreadable, or no
+// identity Leases: the live set unknown).
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -34,6 +35,7 @@ function input(over: Partial<ConvergenceInput>): ConvergenceInput {
     liveApiservers: [A, B],
     samples: [],
     metricsReadable: true,
+    kmsUnhealthy: [],
     observedAt: '2025-01-01T00:08:00Z',
     now,
     ...over,
@@ -82,24 +84,35 @@ const cases: { name: string; input: ConvergenceInput; want: Partial<ConvergenceV
     want: { converged: false, pending: [A] },
   },
   {
-    name: 'no Leases known: the apiservers seen in metrics stand in',
-    input: input({ liveApiservers: [], samples: [sample(A, K2), sample(B, K2)] }),
-    want: { converged: true, via: 'metrics' },
+    // one load-balanced scrape sees whichever apiserver answered: it cannot stand for the live set
+    name: 'no Leases known: a scrape where every seen apiserver reports the key is no proof',
+    input: input({ liveApiservers: [], samples: [sample(A, K2)] }),
+    want: { converged: false, via: 'none', pending: [], waitRemainingMs: 3 * 60_000 },
   },
   {
-    name: 'no Leases known and one seen apiserver lags',
-    input: input({ liveApiservers: [], samples: [sample(A, K2), sample(B, K1)] }),
+    name: 'no Leases known: converged only by the fallback wait',
+    input: input({
+      liveApiservers: [],
+      samples: [sample(A, K2), sample(B, K2)],
+      observedAt: '2025-01-01T00:05:00Z',
+    }),
+    want: { converged: true, via: 'fallback-wait', pending: [] },
+  },
+  {
+    name: 'nothing known at all: not converged while the wait runs',
+    input: input({ liveApiservers: [], samples: [] }),
+    want: { converged: false, via: 'none', pending: [] },
+  },
+  {
+    // upstream records the Status metric before its DEK rotation, which can fail
+    name: 'an apiserver that reports the key but fails its kms-providers check is pending',
+    input: input({ samples: [sample(A, K2), sample(B, K2)], kmsUnhealthy: [B] }),
     want: { converged: false, via: 'none', pending: [B] },
   },
   {
-    name: 'nothing known at all: not converged',
-    input: input({ liveApiservers: [], samples: [] }),
-    want: {
-      converged: false,
-      via: 'none',
-      pending: [],
-      reason: 'no apiserver reports provider "p" in its metrics',
-    },
+    name: 'a failed kms-providers check of an apiserver that is no longer live does not hold the gate',
+    input: input({ liveApiservers: [A], samples: [sample(A, K2)], kmsUnhealthy: [B] }),
+    want: { converged: true, via: 'metrics', pending: [] },
   },
   {
     name: 'metrics unreadable, wait running: not converged, remaining time given',
@@ -126,7 +139,7 @@ const cases: { name: string; input: ConvergenceInput; want: Partial<ConvergenceV
     want: {
       converged: false,
       via: 'none',
-      reason: 'metrics unreadable and the observation time is invalid',
+      reason: 'apiserver metrics unreadable and the observation time is invalid',
     },
   },
 ];
@@ -155,10 +168,22 @@ describe('assessConvergence', () => {
     assert.match(got.reason, /: a \(no sample\)$/);
   });
 
-  it('says when the live set came from the metrics', () => {
-    const got = assessConvergence(input({ liveApiservers: [], samples: [sample(A, K2)] }));
-    assert.match(got.reason, /^all 1 apiserver\(s\) seen in metrics report key/);
-    assert.match(got.reason, /no identity Leases known/);
+  it('says that without identity Leases the live set is unknown, waiting or not', () => {
+    const waiting = assessConvergence(input({ liveApiservers: [], samples: [sample(A, K2)] }));
+    assert.match(
+      waiting.reason,
+      /^no live identity Lease in kube-system, so the set of apiservers is unknown .*: waiting 180s more/,
+    );
+    const done = assessConvergence(input({ liveApiservers: [], fallbackWaitMs: 0 }));
+    assert.match(done.reason, /^no live identity Lease .*: assumed adopted .* \(not proven\)$/);
+  });
+
+  it('says which pending apiserver fails its kms-providers check', () => {
+    const got = assessConvergence(
+      input({ samples: [sample(A, K2), sample(B, K2)], kmsUnhealthy: [B] }),
+    );
+    assert.match(got.reason, /^1 of 2 live apiserver\(s\) have not adopted key sha256:/);
+    assert.match(got.reason, /\(reports sha256:[0-9a-f]+, its kms-providers check fails\)$/);
   });
 
   it('says that metrics were unreadable, waiting or not', () => {
