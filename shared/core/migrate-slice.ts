@@ -1,9 +1,8 @@
-// The rewrite engine (docs/architecture.md R4, R5, R7): pages through a resource as metadata only,
-// no-op patches each object with bounded concurrency and per-object retries, and checkpoints after
-// every page, stopping at the first page boundary past its time budget so callers can run it in
-// slices.
+// The rewrite engine (docs/architecture.md R4, R5, R7): pages through a resource as metadata only
+// (shared/core/list-pages.ts), no-op patches each object with bounded concurrency and per-object
+// retries, and checkpoints after every page, stopping at the first page boundary past its time
+// budget so callers can run it in slices.
 import pLimit from 'p-limit';
-import { backoffDelayMs } from '../domain/backoff.ts';
 import {
   advanceCheckpoint,
   type ResourceCheckpoint,
@@ -19,8 +18,8 @@ import {
 } from '../domain/migration-counts.ts';
 import { classifyPatch, type RewriteOutcome } from '../domain/rewrite-outcome.ts';
 import type { Clock } from '../ports/clock.ts';
-import type { ListPage, ObjectRef, ObjectRewriter } from '../ports/object-rewriter.ts';
-import { isRetryable, retryAfterOf } from '../ports/retryable.ts';
+import type { ObjectRef, ObjectRewriter } from '../ports/object-rewriter.ts';
+import { listPages } from './list-pages.ts';
 
 export interface MigrateSliceOptions {
   rewriter: ObjectRewriter;
@@ -59,32 +58,6 @@ export interface SliceResult {
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/**
- * Lists one page, retrying what the rewriter declares retryable (shared/ports/retryable.ts: the
- * same statuses as a patch) with backoff, Retry-After honoured.
- */
-async function listWithRetry(
-  o: MigrateSliceOptions,
-  resource: string,
-  continueToken: string | undefined,
-): Promise<ListPage> {
-  const { maxAttempts = 8, sleep = defaultSleep, pageSize = 500 } = o;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await o.rewriter.listPage({
-        resource,
-        limit: pageSize,
-        ...(continueToken ? { continueToken } : {}),
-      });
-    } catch (err) {
-      if (!isRetryable(err) || attempt >= maxAttempts) throw err;
-      await sleep(
-        backoffDelayMs({ attempt, retryAfterSeconds: retryAfterOf(err), random: o.random }),
-      );
-    }
-  }
-}
-
 async function rewriteOne(
   o: MigrateSliceOptions,
   resource: string,
@@ -116,16 +89,21 @@ export async function migrateSlice(o: MigrateSliceOptions): Promise<SliceResult>
   let failures = [...o.failures];
   const resource = checkpoint.resource;
   let pages = 0;
-  while (!checkpoint.done) {
-    if (pages >= (o.minPages ?? 0) && o.clock.now().getTime() >= o.deadline) {
-      return { checkpoint, failures, stoppedBy: 'budget' };
-    }
-    const page = await listWithRetry(o, resource, checkpoint.continueToken);
-    if (page.expired) {
-      // the continue token outlived etcd's compaction: list again; rewriting twice is harmless
-      checkpoint = restartListing(checkpoint);
-      continue;
-    }
+  const overBudget = () => pages >= (o.minPages ?? 0) && o.clock.now().getTime() >= o.deadline;
+  if (checkpoint.done) return { checkpoint, failures, stoppedBy: 'done' };
+  if (overBudget()) return { checkpoint, failures, stoppedBy: 'budget' };
+  const listing = listPages({
+    rewriter: o.rewriter,
+    resource,
+    ...(checkpoint.continueToken ? { from: checkpoint.continueToken } : {}),
+    ...(o.pageSize ? { pageSize: o.pageSize } : {}),
+    ...(o.maxAttempts ? { maxAttempts: o.maxAttempts } : {}),
+    ...(o.sleep ? { sleep: o.sleep } : {}),
+    ...(o.random ? { random: o.random } : {}),
+  });
+  for await (const page of listing) {
+    // a restarted listing rewrites its first pages twice: harmless, the counts say so
+    if (page.restarted) checkpoint = restartListing(checkpoint);
     pages++;
     const results = await Promise.all(
       page.items.map((ref) => limit(() => rewriteOne(o, resource, ref))),
@@ -150,6 +128,7 @@ export async function migrateSlice(o: MigrateSliceOptions): Promise<SliceResult>
     });
     if (!(await o.onPage(checkpoint, failures)))
       return { checkpoint, failures, stoppedBy: 'aborted' };
+    if (!checkpoint.done && overBudget()) return { checkpoint, failures, stoppedBy: 'budget' };
   }
   return { checkpoint, failures, stoppedBy: 'done' };
 }

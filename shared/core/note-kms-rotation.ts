@@ -1,11 +1,10 @@
 // A rotation the KMS itself reported (an AWS/GCP/Azure event, or its API): decide whether it made
 // anything stale (docs/architecture.md R9) and record the verdict on the newest revision, so that a
-// rotation hidden behind an unchanged key_id is explained instead of starting a useless migration.
-import {
-  assessKmsRotation,
-  type KmsRotation,
-  type KmsRotationAssessment,
-} from '../domain/hidden-rotation.ts';
+// rotation hidden behind an unchanged key_id is explained instead of starting a useless migration
+// (the next reconcile step reads the verdict and says why it has nothing to do).
+import { assessKmsRotation, type KmsRotationAssessment } from '../domain/hidden-rotation.ts';
+import { type KmsRotation, rotationNote } from '../domain/kms-rotation.ts';
+import { newestObservation } from '../domain/observation.ts';
 import { newestOf } from '../domain/revision.ts';
 import type { ReconcileDeps } from './deps.ts';
 import { openSession } from './revision-session.ts';
@@ -26,7 +25,7 @@ export async function noteKmsRotation(
   // Knative delivers at least once and in any order: a rotation already noted, or older than one
   // noted, changes nothing
   const notes = stored.flatMap((s) => (s.revision.kmsRotation ? [s.revision.kmsRotation] : []));
-  const sameKey = notes.filter((n) => n.key === rotation.keyArnOrName);
+  const sameKey = notes.filter((n) => n.key === rotation.key);
   if (sameKey.some((n) => n.at === rotation.at)) {
     return { recorded: false, reason: 'duplicate: this rotation is already recorded' };
   }
@@ -34,10 +33,7 @@ export async function noteKmsRotation(
     return { recorded: false, reason: 'late: a newer rotation of this key is already recorded' };
   }
   const newest = newestOf(stored, (s) => s.revision.number);
-  const reported = [...seen.observations].sort(
-    (a, b) => Date.parse(b.observedAt) - Date.parse(a.observedAt),
-  )[0];
-  const pluginKeyId = reported?.keyId ?? newest?.revision.keyId;
+  const pluginKeyId = newestObservation(seen.observations)?.keyId ?? newest?.revision.keyId;
   if (!pluginKeyId)
     return { recorded: false, reason: `no key_id known yet for provider "${provider}"` };
   const assessment = assessKmsRotation({
@@ -53,15 +49,6 @@ export async function noteKmsRotation(
   });
   if (!newest) return { recorded: false, reason: 'no revision to record it on yet', assessment };
   const session = openSession(deps.store, newest, deps.clock);
-  await session.save((r) => ({
-    ...r,
-    kmsRotation: {
-      key: rotation.keyArnOrName,
-      at: rotation.at,
-      ...(rotation.newMaterialId ? { materialId: rotation.newMaterialId } : {}),
-      verdict: assessment.kind,
-      explanation: assessment.explanation,
-    },
-  }));
+  await session.save((r) => ({ ...r, kmsRotation: rotationNote(rotation, assessment) }));
   return { recorded: true, revision: newest.revision.name, assessment };
 }

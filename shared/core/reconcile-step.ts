@@ -1,26 +1,20 @@
 // One bounded, level-triggered step of rekey for one KMS provider (docs/architecture.md R1-R10):
-// observe the key_id and the scope, record a revision, gate on every apiserver's adoption, migrate
-// a slice, verify from etcd, prune. Re-reads everything it decides on, so duplicate, late or
-// reordered triggers are harmless.
+// under the provider's Lease, observe and record a revision (record-revision.ts), then let the
+// state machine (shared/domain/phase.ts) pick each next action until one ends the step. Re-reads
+// everything it decides on, so duplicate, late or reordered triggers are harmless.
 import { randomUUID } from 'node:crypto';
 import { assessConvergence } from '../domain/convergence.ts';
 import type { MigrationCounts } from '../domain/migration-counts.ts';
-import { summariseProgress, widenProgress } from '../domain/migration-progress.ts';
-import { decideNextStep, phaseFor, type Step } from '../domain/phase.ts';
-import { revisionsToPrune } from '../domain/prune.ts';
-import {
-  newestOf,
-  newestRevision,
-  newRevision,
-  planRevision,
-  providerSegment,
-  type Revision,
-} from '../domain/revision.ts';
-import { chooseObservation } from './choose-observation.ts';
+import { summariseProgress } from '../domain/migration-progress.ts';
+import { decideNextStep, type Step, type StepInput } from '../domain/phase.ts';
+import { providerSegment, type Revision, type RevisionConvergence } from '../domain/revision.ts';
 import type { ReconcileConfig, ReconcileDeps } from './deps.ts';
+import { LeaseSession } from './lease-session.ts';
 import { migrateRevision } from './migrate-revision.ts';
-import { resolveScope, type Scope } from './resolve-scope.ts';
-import { openSession } from './revision-session.ts';
+import { recordRevision } from './record-revision.ts';
+import type { Scope } from './resolve-scope.ts';
+import { complete, degrade, verify, waitForConvergence } from './step-actions.ts';
+import type { ActionResult, Learnt, StepContext } from './step-context.ts';
 
 export type StepOutcome =
   | { kind: 'busy'; provider: string; heldBy: string }
@@ -48,232 +42,113 @@ export async function reconcileStep(
   const { provider } = config;
   const budgetMs = config.budgetMs ?? 60_000;
   const deadline = deps.clock.now().getTime() + budgetMs;
-  const ttl = config.lockTtlMs ?? Math.max(30_000, 2 * budgetMs);
-  // One holder per step, not per process: a function instance serves concurrent requests, and two
-  // steps of one process must not both think they hold the provider's Lease.
-  const holder = `${config.holder}/${randomUUID().slice(0, 8)}`;
-  const lock = await deps.lock.tryAcquire(`rekey-${providerSegment(provider)}`, holder, ttl);
-  if (!lock.acquired) return { kind: 'busy', provider, heldBy: lock.heldBy };
-  let handle = lock.handle;
+  const taken = await LeaseSession.acquire(deps.lock, {
+    name: `rekey-${providerSegment(provider)}`,
+    // one holder per step, not per process: a function instance serves concurrent requests, and
+    // two steps of one process must not both think they hold the provider's Lease
+    holder: `${config.holder}/${randomUUID().slice(0, 8)}`,
+    ttlMs: config.lockTtlMs ?? Math.max(30_000, 2 * budgetMs),
+  });
+  if (!taken.acquired) return { kind: 'busy', provider, heldBy: taken.heldBy };
+  const { lease } = taken;
   try {
-    const seen = await deps.observer.observe(provider);
-    const scope = await resolveScope(deps.served ? { served: deps.served } : {}, {
-      provider: config.provider,
-      ...(config.resources ? { override: config.resources } : {}),
-      ...(seen.encryptionConfigs ? { encryptionConfigs: seen.encryptionConfigs } : {}),
-    });
-    const scopeNames = scope.resources.map((r) => r.resource);
-    let stored = await deps.store.list(provider);
-    const revisions = stored.map((s) => s.revision);
-    const latest = newestRevision(revisions);
-    // a forced rewrite re-records the key_id the plugin reports now, as a new, forced revision
-    const forcedObservation =
-      config.force && latest ? seen.observations.find((o) => o.keyId === latest.keyId) : undefined;
-    const chosen = forcedObservation ?? chooseObservation(seen.observations, revisions);
-    if (chosen) {
-      const plan = planRevision(revisions, chosen, { force: forcedObservation !== undefined });
-      if (plan.action === 'create') {
-        const rev = newRevision({
-          observation: chosen,
-          number: plan.number,
-          now: deps.clock.now().toISOString(),
-          forced: plan.forced === true,
-        });
-        const created = await deps.store.createIfAbsent(rev);
-        if (created.result === 'created') {
-          deps.log?.('revision created', {
-            revision: rev.name,
-            keyIdHash: rev.keyIdHash,
-            warning: plan.warning,
-          });
-          await emit(deps, 'revision.created', created.stored.revision);
-        }
-        stored = await deps.store.list(provider);
-      }
+    const { session, scope, plugin } = await recordRevision(deps, config);
+    if (!session) {
+      const reason = `no key_id observed yet for provider "${provider}" and no revision recorded`;
+      return { kind: 'no-key-id', provider, reason };
     }
-    const newest = newestOf(stored, (s) => s.revision.number);
-    if (!newest) {
-      return {
-        kind: 'no-key-id',
-        provider,
-        reason: `no key_id observed yet for provider "${provider}" and no revision recorded`,
-      };
-    }
-    const session = openSession(deps.store, newest, deps.clock);
-    // a resource that joined the scope (or lost its checkpoint) re-opens a started migration
-    const started = session.revision.progress.resources.length > 0;
-    if (
-      started &&
-      widenProgress(session.revision.progress, scopeNames) !== session.revision.progress
-    ) {
-      await session.save((x) => ({
-        ...x,
-        phase: x.phase === 'Completed' ? 'Migrating' : x.phase,
-        progress: widenProgress(x.progress, scopeNames),
-      }));
-    }
-
-    for (;;) {
-      const r = session.revision;
-      const adoption = await deps.adoption.read();
-      const verdict = assessConvergence({
-        keyIdHash: r.keyIdHash,
-        provider,
-        liveApiservers: adoption.liveApiservers,
-        samples: adoption.samples,
-        metricsReadable: adoption.metricsReadable,
-        observedAt: r.observedAt,
-        now: deps.clock.now(),
-        ...(config.fallbackWaitMs === undefined ? {} : { fallbackWaitMs: config.fallbackWaitMs }),
-      });
-      const step = decideNextStep({
-        revision: r,
-        convergence: verdict,
-        migration: summariseProgress(r.progress),
-        verification: {
-          configured: deps.verifier !== undefined,
-          ...(r.verification ? { result: r.verification } : {}),
-        },
-        plugin: seen.pluginHealth,
-      });
-      const out = (more: boolean): StepOutcome => ({
-        kind: 'step',
-        provider,
-        revision: session.revision.name,
-        keyIdHash: session.revision.keyIdHash,
-        phase: session.revision.phase,
-        step,
-        counts: summariseProgress(session.revision.progress).counts,
-        more,
-        scope,
-        verified:
-          session.revision.phase === 'Completed' && session.revision.verification?.clean === true,
-      });
-      const converged = { ...verdict, checkedAt: deps.clock.now().toISOString() };
-
-      switch (step.kind) {
-        case 'nothing-to-do':
-          return out(false);
-        case 'wait-convergence':
-          await deps.adoption.hurry();
-          // write only when something a reader cares about changed: an unchanged wait rewritten
-          // on every trigger would itself trigger watchers of the revision, in a loop
-          if (r.phase !== 'Converging' || !sameVerdict(r.convergence, converged)) {
-            await session.save((x) => ({
-              ...x,
-              phase: phaseFor(step, x.phase),
-              convergence: converged,
-            }));
-          }
-          return out(true);
-        case 'degraded': {
-          const was = r.phase;
-          if (was !== 'Degraded' || r.lastError !== step.reason) {
-            await session.save((x) => ({
-              ...x,
-              phase: 'Degraded',
-              lastError: step.reason,
-              convergence: converged,
-            }));
-          }
-          if (was !== 'Degraded')
-            await emit(deps, 'migration.degraded', session.revision, step.reason);
-          return out(step.recoverable);
-        }
-        case 'complete': {
-          await session.save((x) => {
-            const { lastError: _, ...rest } = x;
-            return { ...rest, phase: 'Completed', ...(step.note ? { lastError: step.note } : {}) };
-          });
-          await emit(deps, 'migration.completed', session.revision, step.note);
-          await prune(deps, config);
-          return out(false);
-        }
-        case 'verify': {
-          await session.save((x) => ({ ...x, phase: 'Verifying' }));
-          const scan = await deps.verifier?.scan({
-            scope: scope.resources,
-            provider,
-            currentKeyId: r.keyId,
-          });
-          if (!scan?.available) {
-            const reason = `etcd verification unavailable: ${scan?.reason ?? 'no verifier'}`;
-            await session.save((x) => ({ ...x, phase: 'Degraded', lastError: reason }));
-            return out(true);
-          }
-          await session.save((x) => ({ ...x, verification: scan.result }));
-          await emit(deps, 'verification.completed', session.revision);
-          continue;
-        }
-        case 'migrate': {
-          // no deadline check here: a step that got this far rewrites at least one page
-          const stopped = await migrateRevision({
-            deps,
-            config,
-            session,
-            scope: scopeNames,
-            deadline,
-            renewLease: async () => {
-              const renewed = await deps.lock.renew(handle, ttl);
-              if (!renewed) return false;
-              handle = renewed;
-              return true;
-            },
-          });
-          if (typeof stopped === 'object') {
-            await session.save((x) => ({ ...x, phase: 'Degraded', lastError: stopped.listFailed }));
-            await emit(deps, 'migration.degraded', session.revision, stopped.listFailed);
-            // not a continuation: only a change of RBAC or configuration helps; a later trigger retries
-            return out(false);
-          }
-          if (stopped !== 'done') return out(true);
-          continue;
-        }
-      }
-    }
+    const { phase, lastError } = session.revision;
+    const began = { phase, ...(lastError === undefined ? {} : { lastError }) };
+    return await runActions({ deps, config, session, lease, scope, plugin, deadline, began });
   } finally {
-    await deps.lock.release(handle).catch(() => {});
+    await lease.release();
   }
 }
 
-function sameVerdict(a: Revision['convergence'], b: NonNullable<Revision['convergence']>): boolean {
-  return (
-    a !== undefined &&
-    a.converged === b.converged &&
-    a.via === b.via &&
-    a.reason === b.reason &&
-    a.pending.join() === b.pending.join()
-  );
-}
-
-async function emit(
-  deps: ReconcileDeps,
-  type: Parameters<NonNullable<ReconcileDeps['events']>['emit']>[0],
-  r: Revision,
-  reason?: string,
-) {
-  if (!deps.events) return;
-  try {
-    await deps.events.emit(type, {
-      provider: r.provider,
-      revision: r.name,
-      keyIdHash: r.keyIdHash,
-      counts: summariseProgress(r.progress).counts,
-      ...(reason ? { reason } : {}),
-    });
-  } catch (err) {
-    deps.log?.('event not delivered', { type, error: (err as Error).message });
+/** Decide, act, and again, until an action ends the step. */
+async function runActions(ctx: StepContext): Promise<StepOutcome> {
+  let learnt: Learnt = {};
+  for (;;) {
+    const convergence = await readConvergence(ctx);
+    const step = decideNextStep(stepInput(ctx, convergence, learnt));
+    const result = await act(ctx, step, convergence);
+    if (result.done) return outcome(ctx, step, result.more);
+    learnt = { ...learnt, ...result.learnt };
   }
 }
 
-async function prune(deps: ReconcileDeps, config: ReconcileConfig): Promise<void> {
-  const all = await deps.store.list(config.provider);
-  const names = revisionsToPrune(
-    all.map((s) => s.revision),
-    { keep: config.keepRevisions ?? 10 },
-  );
-  for (const name of names) {
-    const s = all.find((x) => x.revision.name === name);
-    await deps.store.delete(name, s?.version);
+function act(
+  ctx: StepContext,
+  step: Step,
+  convergence: RevisionConvergence,
+): Promise<ActionResult> {
+  switch (step.kind) {
+    case 'nothing-to-do':
+      return Promise.resolve({ done: true, more: false });
+    case 'wait-convergence':
+      return waitForConvergence(ctx, step, convergence);
+    case 'migrate':
+      return migrateRevision(ctx, step);
+    case 'verify':
+      return verify(ctx, step);
+    case 'complete':
+      return complete(ctx, step);
+    case 'degraded':
+      return degrade(ctx, step, convergence);
   }
+}
+
+/** Whether every live apiserver has adopted the revision's key_id, as of now. */
+async function readConvergence({ deps, config, session }: StepContext) {
+  const r = session.revision;
+  const adoption = await deps.adoption.read();
+  const verdict = assessConvergence({
+    keyIdHash: r.keyIdHash,
+    provider: config.provider,
+    liveApiservers: adoption.liveApiservers,
+    samples: adoption.samples,
+    metricsReadable: adoption.metricsReadable,
+    kmsUnhealthy: adoption.kmsUnhealthy,
+    observedAt: r.observedAt,
+    now: deps.clock.now(),
+    ...(config.fallbackWaitMs === undefined ? {} : { fallbackWaitMs: config.fallbackWaitMs }),
+  });
+  return { ...verdict, checkedAt: deps.clock.now().toISOString() };
+}
+
+/** Everything the state machine documents, from the revision and what this step learnt. */
+function stepInput(ctx: StepContext, convergence: RevisionConvergence, learnt: Learnt): StepInput {
+  const r = ctx.session.revision;
+  return {
+    revision: r,
+    convergence,
+    migration: {
+      ...summariseProgress(r.progress),
+      started: r.progress.resources.length > 0,
+      ...(learnt.listRefused ? { blocked: learnt.listRefused } : {}),
+    },
+    verification: {
+      configured: ctx.deps.verifier !== undefined,
+      ...(r.verification ? { result: r.verification } : {}),
+      ...(learnt.etcdUnavailable ? { unavailable: learnt.etcdUnavailable } : {}),
+    },
+    plugin: ctx.plugin,
+    ...(r.kmsRotation?.verdict === 'hidden' ? { hiddenRotation: true as const } : {}),
+  };
+}
+
+function outcome({ config, session, scope }: StepContext, step: Step, more: boolean): StepOutcome {
+  const r = session.revision;
+  return {
+    kind: 'step',
+    provider: config.provider,
+    revision: r.name,
+    keyIdHash: r.keyIdHash,
+    phase: r.phase,
+    step,
+    counts: summariseProgress(r.progress).counts,
+    more,
+    scope,
+    verified: r.phase === 'Completed' && r.verification?.clean === true,
+  };
 }

@@ -5,18 +5,9 @@
 // so, starts no useless migration, and names the two ways forward.
 
 import { keyIdHash } from './key-id.ts';
+import type { KmsRotation } from './kms-rotation.ts';
 
-/** A rotation as the KMS reported it (AWS EventBridge/API, GCP audit log/API, Azure Event Grid). */
-export interface KmsRotation {
-  /** The key as the KMS names it: ARN, key id, resource name. */
-  keyArnOrName: string;
-  /** Other names of the same key (e.g. AWS aliases), when the caller resolved them. */
-  aliases?: readonly string[];
-  /** The new material or version id, when the KMS reports it. */
-  newMaterialId?: string;
-  /** ISO 8601 time of the rotation. */
-  at: string;
-}
+export type { KmsRotation } from './kms-rotation.ts';
 
 /** A documented way forward when a rotation is hidden. */
 export interface WayForward {
@@ -69,7 +60,8 @@ export interface KmsRotationInput {
   pluginKeyId: string;
   /** The key_id of the provider's newest revision, if any. */
   recordedKeyId?: string;
-  kmsRotation: KmsRotation;
+  /** What the assessment reads of the rotation: the key's names, its new material and when. */
+  kmsRotation: Pick<KmsRotation, 'key' | 'aliases' | 'newMaterialId' | 'at'>;
 }
 
 /** Decides whether a KMS rotation made anything stale. */
@@ -79,7 +71,7 @@ export function assessKmsRotation({
   recordedKeyId,
   kmsRotation,
 }: KmsRotationInput): KmsRotationAssessment {
-  const { keyArnOrName, aliases = [], newMaterialId, at } = kmsRotation;
+  const { key, aliases = [], newMaterialId, at } = kmsRotation;
   const reported = `key_id ${keyIdHash(pluginKeyId)}`;
   if (
     (recordedKeyId !== undefined && recordedKeyId !== pluginKeyId) ||
@@ -91,8 +83,8 @@ export function assessKmsRotation({
       explanation: `provider "${provider}" now reports ${reported}: objects under the previous key_id are stale and will be migrated`,
     };
   }
-  const rotated = `the KMS rotated ${keyArnOrName} at ${at}${newMaterialId ? ` (material ${newMaterialId})` : ''}`;
-  if ([keyArnOrName, ...aliases].some((name) => namesSameKey(pluginKeyId, name))) {
+  const rotated = `the KMS rotated ${key} at ${at}${newMaterialId ? ` (material ${newMaterialId})` : ''}`;
+  if ([key, ...aliases].some((name) => namesSameKey(pluginKeyId, name))) {
     return {
       stale: false,
       kind: 'hidden',

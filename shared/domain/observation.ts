@@ -28,3 +28,17 @@ export interface Observation {
 export function isObservationSource(value: unknown): value is ObservationSource {
   return (OBSERVATION_SOURCES as readonly unknown[]).includes(value);
 }
+
+/**
+ * The most recent observation (the first of equals), or undefined. What a key_id is now, for a
+ * reader; a step that records revisions chooses differently (shared/core/choose-observation.ts).
+ */
+export function newestObservation<O extends Pick<Observation, 'observedAt'>>(
+  observations: readonly O[],
+): O | undefined {
+  let newest: O | undefined;
+  for (const o of observations) {
+    if (!newest || Date.parse(o.observedAt) > Date.parse(newest.observedAt)) newest = o;
+  }
+  return newest;
+}

@@ -35,14 +35,28 @@ export interface VerificationInput {
   unavailable?: string;
 }
 
+/** What the migration's progress says, and what a step learnt while migrating. */
+export interface MigrationInput extends MigrationSummary {
+  /** Some resource has a checkpoint: a Completed revision with one not done has gained scope. */
+  started?: boolean;
+  /**
+   * Set when a list was refused for good (403 without RBAC for it, 404 for a resource no longer
+   * served): the reason, naming the resource. Only a change of RBAC or configuration helps.
+   */
+  blocked?: string;
+}
+
 /** Everything {@link decideNextStep} decides on. */
 export interface StepInput {
   revision: Pick<Revision, 'name' | 'phase' | 'forced'>;
   convergence: Pick<ConvergenceVerdict, 'converged' | 'reason' | 'pending'>;
-  migration: MigrationSummary;
+  migration: MigrationInput;
   verification: VerificationInput;
   plugin: PluginHealth;
-  /** The KMS rotated key material but the plugin's key_id did not change (docs/architecture.md R9). */
+  /**
+   * The KMS reported new key material while the plugin's key_id stayed the same (the revision's
+   * note says `hidden`, docs/architecture.md R9).
+   */
   hiddenRotation?: true;
 }
 
@@ -61,18 +75,22 @@ export const UNVERIFIED_NOTE =
 
 /**
  * The next step for a revision:
- * 1. Completed: nothing to do (with the hidden-rotation explanation when that is why we were called).
+ * 1. Completed: nothing to do (with the hidden-rotation explanation when that is why we were called),
+ *    unless a resource joined the scope of its finished migration: that re-opens it (2-5).
  * 2. Not every live apiserver has adopted the key_id: wait (rewriting now would be useless).
  * 3. Migration not done: migrate. Per-object failures do not stop it; they are judged at the end.
+ *    A list refused for good stops it Degraded, naming the resource: only RBAC or configuration
+ *    helps, so it is not retried until the next trigger.
  * 4. Done, with etcd verification: verify (again, if the last scan predates the end of the
  *    migration); complete only when the scan is clean, else Degraded naming the offenders.
  *    Failed objects then only add a note: the scan proves they are not under an older key.
+ *    etcd configured but not scannable just now: a recoverable Degraded (the next trigger retries).
  * 5. Done, without etcd: Degraded if objects failed (nothing proves them), else complete, unverified.
  * An unhealthy plugin turns 2 and 3 into a recoverable Degraded: the migration waits for it.
  */
 export function decideNextStep(input: StepInput): Step {
-  const { revision, hiddenRotation, plugin } = input;
-  if (revision.phase === 'Completed') {
+  const { revision, hiddenRotation, plugin, migration } = input;
+  if (revision.phase === 'Completed' && !(migration.started && !migration.done)) {
     const hidden = hiddenRotation && !revision.forced;
     return {
       kind: 'nothing-to-do',
@@ -99,7 +117,11 @@ function progressStep({ convergence, migration, verification }: StepInput): Step
   if (!convergence.converged) {
     return { kind: 'wait-convergence', reason: convergence.reason, pending: convergence.pending };
   }
-  if (!migration.done) return { kind: 'migrate' };
+  if (!migration.done) {
+    if (migration.blocked)
+      return { kind: 'degraded', reason: migration.blocked, recoverable: false };
+    return { kind: 'migrate' };
+  }
   const failures = failureText(migration);
   if (!verification.configured) {
     if (failures) {

@@ -9,6 +9,7 @@
 //    an earlier configuration counts too);
 // 3. the scan is not vacuous: the prefix holds apiserver data, and each resource's scanned count is
 //    at least what the API listed at scan time (a wrong prefix or storage path reads nothing).
+import { underCurrentKey } from './current-key.ts';
 import type { EncryptionKind } from './encrypted-value.ts';
 import { listNames } from './format.ts';
 
@@ -81,8 +82,8 @@ function verdictFor(
     return 'elsewhere';
   }
   if (v.kind === 'identity') return 'plaintext';
+  if (underCurrentKey(v, provider, currentKeyId)) return 'current';
   if (!ours || v.error) return 'otherProviders';
-  if (v.kind === 'kms-v2' && v.keyID === currentKeyId) return 'current';
   return 'olderKeyIds';
 }
 

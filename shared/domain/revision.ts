@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import type { ConvergenceVia } from './convergence.ts';
 import { InvalidProviderNameError, InvalidRevisionNumberError } from './errors.ts';
 import { keyIdHash } from './key-id.ts';
+import type { KmsRotationNote } from './kms-rotation.ts';
 import { emptyProgress, type MigrationProgress } from './migration-progress.ts';
 import type { Observation, ObservationSource } from './observation.ts';
 import type { Phase } from './phase.ts';
@@ -56,15 +57,6 @@ export interface KeyDangerNote {
   what: string;
   at: string;
   via: string;
-}
-
-/** A KMS-reported rotation as recorded on a revision (see hidden-rotation.ts). */
-export interface KmsRotationNote {
-  key: string;
-  at: string;
-  materialId?: string;
-  verdict: 'key-id-changed' | 'hidden' | 'not-yet-adopted';
-  explanation: string;
 }
 
 /** The fixed start of every revision name. */

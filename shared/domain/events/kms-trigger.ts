@@ -3,27 +3,19 @@
 // afresh, never the truth about it (docs/architecture.md, "Observations and revisions").
 // Pure: no I/O.
 import type { ZodError } from 'zod';
+import type { KmsCloud, KmsRotation } from '../kms-rotation.ts';
 
-export type KmsCloud = 'aws' | 'gcp' | 'azure';
+export type { KmsCloud } from '../kms-rotation.ts';
 
 /** What went wrong with a key that may still protect data. */
 export type KmsDanger = 'deletion-scheduled' | 'deleted' | 'material-expired' | 'version-destroyed';
 
 /**
- * `key`: the key ARN (AWS), the CryptoKey resource name (GCP), the Key Vault key id URL without
- * version (Azure). `newMaterialId`: the new material id (AWS), version number (GCP) or version
- * (Azure), when the event names it. `via`: the event form, e.g. `aws-eventbridge`. `at`: ISO 8601.
+ * `key` and `at` as in {@link KmsRotation}; `via`: the event form, e.g. `aws-eventbridge`.
+ * A rotation carries everything the event says of it, in the one shape the rest of rekey uses.
  */
 export type KmsTrigger =
-  | {
-      kind: 'rotated';
-      cloud: KmsCloud;
-      key: string;
-      newMaterialId?: string;
-      previousMaterialId?: string;
-      at: string;
-      via: string;
-    }
+  | ({ kind: 'rotated' } & KmsRotation)
   | { kind: 'danger'; cloud: KmsCloud; key: string; what: KmsDanger; at: string; via: string }
   /** A hint to re-observe (rotation enabled, schedule changed, key disabled), not a rotation. */
   | { kind: 'config-changed'; cloud: KmsCloud; key: string; at: string; via: string }
@@ -42,6 +34,12 @@ export function isParseError(value: unknown): value is ParseError {
 
 export function unrelated(reason: string): KmsTrigger {
   return { kind: 'unrelated', reason };
+}
+
+/** The rotation a `rotated` trigger reports, without the trigger's own tag. */
+export function rotationOf(trigger: Extract<KmsTrigger, { kind: 'rotated' }>): KmsRotation {
+  const { kind: _, ...rotation } = trigger;
+  return rotation;
 }
 
 /** A short, single-line excerpt of a value taken from an untrusted event, for messages. */

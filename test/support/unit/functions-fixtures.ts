@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Hono } from 'hono';
 import type { NoteResult } from '../../../shared/core/note-kms-rotation.ts';
 import type { StepOutcome } from '../../../shared/core/reconcile-step.ts';
-import type { KmsRotation } from '../../../shared/domain/hidden-rotation.ts';
+import type { KmsRotation } from '../../../shared/domain/kms-rotation.ts';
 import type { MigrationCounts } from '../../../shared/domain/migration-counts.ts';
 import type { Step } from '../../../shared/domain/phase.ts';
 import type { KeyDangerNote } from '../../../shared/domain/revision.ts';

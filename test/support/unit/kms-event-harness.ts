@@ -5,7 +5,7 @@ import type { KmsEventDeps } from '../../../functions/kms-event/handler.ts';
 import { EVENTBRIDGE_TOKEN_HEADER, mountKmsEvent } from '../../../functions/kms-event/route.ts';
 import type { NoteResult } from '../../../shared/core/note-kms-rotation.ts';
 import type { StepOutcome } from '../../../shared/core/reconcile-step.ts';
-import type { KmsRotation } from '../../../shared/domain/hidden-rotation.ts';
+import type { KmsRotation } from '../../../shared/domain/kms-rotation.ts';
 import type { KeyDangerNote } from '../../../shared/domain/revision.ts';
 import {
   type Call,
@@ -33,6 +33,32 @@ export const AZURE_KEY = 'https://kv-acme-etcd.vault.azure.net/keys/etcd-kek';
 export const MATERIAL_AUTO = '96083e4fb6dbc41d77578a213a6b6669c044dd4c143e96755396d2bf11fd6068';
 export const MATERIAL_ON_DEMAND =
   'c1f0a8e3b57d42d9e6a1b0c3f4d5e6a7b8c9d0e1f2a3b4c5d6e7f8091a2b3c4d';
+export const MATERIAL_BEFORE_AUTO =
+  '123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0';
+
+/** The rotation an AWS rotation event reports: the event form and the times vary per fixture. */
+function aws(over: Partial<KmsRotation> & Pick<KmsRotation, 'at'>): KmsRotation {
+  return { cloud: 'aws', key: AWS_KEY, via: 'aws-eventbridge', ...over };
+}
+
+const AUTOMATIC = aws({
+  at: '2025-05-23T03:11:54.000Z',
+  newMaterialId: MATERIAL_AUTO,
+  previousMaterialId: MATERIAL_BEFORE_AUTO,
+});
+const ON_DEMAND = aws({
+  key: AWS_KEY_EU,
+  at: '2025-06-10T14:02:31.000Z',
+  newMaterialId: MATERIAL_ON_DEMAND,
+  previousMaterialId: MATERIAL_AUTO,
+});
+const gcp = (at: string): KmsRotation => ({
+  cloud: 'gcp',
+  key: GCP_KEY,
+  at,
+  via: 'gcp-audit-log',
+  newMaterialId: '4',
+});
 
 export type Expected =
   | { outcome: 'rotation'; note: KmsRotation }
@@ -44,16 +70,9 @@ export type Expected =
 export const CLOUD_EVENT_FIXTURES: Record<string, Expected> = {
   'ce-triggermesh-eventbridge.json': {
     outcome: 'rotation',
-    note: { keyArnOrName: AWS_KEY, at: '2025-05-23T03:11:54.000Z', newMaterialId: MATERIAL_AUTO },
+    note: AUTOMATIC,
   },
-  'ce-knative-aws-sqs.json': {
-    outcome: 'rotation',
-    note: {
-      keyArnOrName: AWS_KEY_EU,
-      at: '2025-06-10T14:02:31.000Z',
-      newMaterialId: MATERIAL_ON_DEMAND,
-    },
-  },
+  'ce-knative-aws-sqs.json': { outcome: 'rotation', note: ON_DEMAND },
   'ce-knative-aws-sqs-sns.json': {
     outcome: 'danger',
     danger: {
@@ -63,14 +82,8 @@ export const CLOUD_EVENT_FIXTURES: Record<string, Expected> = {
       via: 'aws-cloudtrail',
     },
   },
-  'gcp-create-version.json': {
-    outcome: 'rotation',
-    note: { keyArnOrName: GCP_KEY, at: '2025-03-03T08:00:01.234Z', newMaterialId: '4' },
-  },
-  'gcp-update-primary.json': {
-    outcome: 'rotation',
-    note: { keyArnOrName: GCP_KEY, at: '2025-03-03T08:00:02.051Z', newMaterialId: '4' },
-  },
+  'gcp-create-version.json': { outcome: 'rotation', note: gcp('2025-03-03T08:00:01.234Z') },
+  'gcp-update-primary.json': { outcome: 'rotation', note: gcp('2025-03-03T08:00:02.051Z') },
   'gcp-update-crypto-key.json': { outcome: 'reobserved' },
   'gcp-destroy-version.json': {
     outcome: 'danger',
@@ -84,8 +97,10 @@ export const CLOUD_EVENT_FIXTURES: Record<string, Expected> = {
   'azure-key-new-version.json': {
     outcome: 'rotation',
     note: {
-      keyArnOrName: AZURE_KEY,
+      cloud: 'azure',
+      key: AZURE_KEY,
       at: '2025-03-14T09:26:53.541Z',
+      via: 'azure-event-grid',
       newMaterialId: '876fd2a2b5ef4d1c9e0a4b6c2f8d7e31',
     },
   },
@@ -96,11 +111,11 @@ export const RAW_FIXTURES: Record<string, Expected> = {
   'aws-cloudtrail-enable-key-rotation.json': { outcome: 'reobserved' },
   'aws-cloudtrail-rotate-key-on-demand.json': {
     outcome: 'rotation',
-    note: { keyArnOrName: AWS_KEY, at: '2025-06-10T14:02:28.000Z' },
+    note: aws({ at: '2025-06-10T14:02:28.000Z', via: 'aws-cloudtrail' }),
   },
   'aws-cloudtrail-rotate-key-service-event.json': {
     outcome: 'rotation',
-    note: { keyArnOrName: AWS_KEY, at: '2025-07-18T01:41:59.000Z' },
+    note: aws({ at: '2025-07-18T01:41:59.000Z', via: 'aws-cloudtrail' }),
   },
   'aws-cmk-deletion.json': {
     outcome: 'danger',
@@ -111,22 +126,12 @@ export const RAW_FIXTURES: Record<string, Expected> = {
       via: 'aws-eventbridge',
     },
   },
-  'aws-cmk-rotation-automatic.json': {
-    outcome: 'rotation',
-    note: { keyArnOrName: AWS_KEY, at: '2025-05-23T03:11:54.000Z', newMaterialId: MATERIAL_AUTO },
-  },
+  'aws-cmk-rotation-automatic.json': { outcome: 'rotation', note: AUTOMATIC },
   'aws-cmk-rotation-legacy.json': {
     outcome: 'rotation',
-    note: { keyArnOrName: AWS_KEY, at: '2022-11-02T17:45:12.000Z' },
+    note: aws({ at: '2022-11-02T17:45:12.000Z' }),
   },
-  'aws-cmk-rotation-on-demand.json': {
-    outcome: 'rotation',
-    note: {
-      keyArnOrName: AWS_KEY_EU,
-      at: '2025-06-10T14:02:31.000Z',
-      newMaterialId: MATERIAL_ON_DEMAND,
-    },
-  },
+  'aws-cmk-rotation-on-demand.json': { outcome: 'rotation', note: ON_DEMAND },
   'aws-imported-material-expiration.json': {
     outcome: 'danger',
     danger: {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createMemoryRevisionStore } from '../../../shared/adapters/memory/revision-store.ts';
 import { noteKmsRotation } from '../../../shared/core/note-kms-rotation.ts';
-import type { KmsRotation } from '../../../shared/domain/hidden-rotation.ts';
+import type { KmsRotation } from '../../../shared/domain/kms-rotation.ts';
 import type { Observation } from '../../../shared/domain/observation.ts';
 import type { Revision } from '../../../shared/domain/revision.ts';
 import type { Clock } from '../../../shared/ports/clock.ts';
@@ -18,7 +18,13 @@ const ARN = 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234
 const NOW = '2025-01-01T02:00:00.000Z';
 const clock: Clock = { now: () => new Date(NOW) };
 
-const rotation: KmsRotation = { keyArnOrName: ARN, newMaterialId: 'mat-2', at: minute(30) };
+const rotation: KmsRotation = {
+  cloud: 'aws',
+  key: ARN,
+  newMaterialId: 'mat-2',
+  at: minute(30),
+  via: 'aws-eventbridge',
+};
 
 function observer(...keyIds: string[]): KeyObserver {
   const observations: Observation[] = keyIds.map((keyId, i) => ({
@@ -127,14 +133,18 @@ describe('noteKmsRotation', () => {
   it('recognises the key by its bare id or an alias as well as by ARN', async () => {
     const { deps, named } = setup(recorded(ARN), ARN);
     const byId = await noteKmsRotation(deps, P, {
-      keyArnOrName: '1234abcd-12ab-34cd-56ef-1234567890ab',
+      cloud: 'aws',
+      key: '1234abcd-12ab-34cd-56ef-1234567890ab',
       at: minute(31),
+      via: 'aws-api',
     });
     assert.equal(byId.assessment?.kind, 'hidden');
     const byAlias = await noteKmsRotation(deps, P, {
-      keyArnOrName: 'arn:aws:kms:eu-west-1:111122223333:alias/etcd',
+      cloud: 'aws',
+      key: 'arn:aws:kms:eu-west-1:111122223333:alias/etcd',
       aliases: [ARN],
       at: minute(32),
+      via: 'aws-api',
     });
     assert.equal(byAlias.assessment?.kind, 'hidden');
     assert.equal(named('encryption-key-p-2').kmsRotation?.at, minute(32), 'the latest note wins');
@@ -171,9 +181,11 @@ describe('noteKmsRotation', () => {
       `${key}/cryptoKeyVersions/1`,
     );
     const r = await noteKmsRotation(deps, P, {
-      keyArnOrName: key,
+      cloud: 'gcp',
+      key,
       newMaterialId: 'cryptoKeyVersions/2',
       at: minute(33),
+      via: 'gcp-audit-log',
     });
     assert.equal(r.assessment?.stale, false);
     assert.equal(r.assessment?.kind, 'not-yet-adopted');

@@ -25,7 +25,7 @@ function input(
     provider: 'aws-kms',
     pluginKeyId,
     recordedKeyId,
-    kmsRotation: { keyArnOrName: ARN, at: '2025-01-01T00:00:00Z', ...over },
+    kmsRotation: { key: ARN, at: '2025-01-01T00:00:00Z', ...over },
   };
 }
 
@@ -35,11 +35,7 @@ const cases: [string, KmsRotationInput, KmsRotationAssessment['kind']][] = [
     input(ARN, {}, ARN),
     'hidden',
   ],
-  [
-    'the plugin reports the ARN, the event the bare key id',
-    input(ARN, { keyArnOrName: KEY_ID }),
-    'hidden',
-  ],
+  ['the plugin reports the ARN, the event the bare key id', input(ARN, { key: KEY_ID }), 'hidden'],
   ['the plugin reports the bare key id, the event the ARN', input(KEY_ID), 'hidden'],
   [
     'the plugin reports an alias ARN the caller resolved',
@@ -49,23 +45,15 @@ const cases: [string, KmsRotationInput, KmsRotationAssessment['kind']][] = [
   ['the plugin reports a bare alias', input('alias/etcd', { aliases: [ALIAS_ARN] }), 'hidden'],
   ['the same key id in another account is another key', input(OTHER_ACCOUNT), 'not-yet-adopted'],
   ['an unresolved alias is not assumed to be the key', input(ALIAS_ARN), 'not-yet-adopted'],
-  ['an empty key name matches nothing', input(ARN, { keyArnOrName: '' }), 'not-yet-adopted'],
+  ['an empty key name matches nothing', input(ARN, { key: '' }), 'not-yet-adopted'],
   [
     'a versioned key_id (GCP) that has not moved yet',
-    input(
-      `${GCP_KEY}/cryptoKeyVersions/3`,
-      { keyArnOrName: GCP_KEY },
-      `${GCP_KEY}/cryptoKeyVersions/3`,
-    ),
+    input(`${GCP_KEY}/cryptoKeyVersions/3`, { key: GCP_KEY }, `${GCP_KEY}/cryptoKeyVersions/3`),
     'not-yet-adopted',
   ],
   [
     'the plugin moved to a new key_id',
-    input(
-      `${GCP_KEY}/cryptoKeyVersions/4`,
-      { keyArnOrName: GCP_KEY },
-      `${GCP_KEY}/cryptoKeyVersions/3`,
-    ),
+    input(`${GCP_KEY}/cryptoKeyVersions/4`, { key: GCP_KEY }, `${GCP_KEY}/cryptoKeyVersions/3`),
     'key-id-changed',
   ],
   [

@@ -1,5 +1,6 @@
 // The rotation state machine, path by path: every step kind, the plugin gate, verification
-// freshness, per-object failures with and without etcd, hidden rotations, and phaseFor.
+// freshness and availability, per-object failures with and without etcd, a list refused for good,
+// a Completed revision whose scope grew, hidden rotations, and phaseFor.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -102,6 +103,55 @@ const cases: { name: string; input: StepInput; want: Step }[] = [
   {
     name: 'a hidden rotation does not stop a migration in flight',
     input: input({ hiddenRotation: true }),
+    want: { kind: 'migrate' },
+  },
+  {
+    name: 'a list refused for good: Degraded naming it, not recoverable by itself',
+    input: input({ migration: { ...running, blocked: 'cannot list widgets.example.com: 403' } }),
+    want: { kind: 'degraded', reason: 'cannot list widgets.example.com: 403', recoverable: false },
+  },
+  {
+    name: 'a refused list weighs nothing once the migration is done',
+    input: input({ migration: { ...finished, blocked: 'cannot list secrets: 403' } }),
+    want: { kind: 'complete', verified: false, note: UNVERIFIED_NOTE },
+  },
+  {
+    name: 'a refused list does not skip the adoption gate',
+    input: input({
+      convergence: notConverged,
+      migration: { ...running, blocked: 'cannot list secrets: 403' },
+    }),
+    want: { kind: 'wait-convergence', reason: '1 of 2 pending', pending: ['sha256:b'] },
+  },
+  {
+    name: 'a Completed revision whose scope grew (a started migration not done) re-opens',
+    input: input({
+      revision: { name: 'r', phase: 'Completed' },
+      migration: { ...running, started: true },
+    }),
+    want: { kind: 'migrate' },
+  },
+  {
+    name: 'a Completed revision never started stays Completed (nothing in scope to re-open)',
+    input: input({
+      revision: { name: 'r', phase: 'Completed' },
+      migration: { ...running, started: false },
+    }),
+    want: { kind: 'nothing-to-do', reason: 'r is already Completed' },
+  },
+  {
+    name: 'a re-opened Completed revision waits for adoption like any other',
+    input: input({
+      revision: { name: 'r', phase: 'Completed' },
+      convergence: notConverged,
+      migration: { ...running, started: true },
+      hiddenRotation: true,
+    }),
+    want: { kind: 'wait-convergence', reason: '1 of 2 pending', pending: ['sha256:b'] },
+  },
+  {
+    name: 'etcd unreachable only matters when a scan is needed: migrate first',
+    input: input({ verification: { configured: true, unavailable: 'ECONNREFUSED' } }),
     want: { kind: 'migrate' },
   },
   {

@@ -35,8 +35,10 @@ describe('kms-event: older and newer shapes, optional fields missing', () => {
       {
         outcome: 'rotation',
         note: {
-          keyArnOrName: AWS_KEY,
+          cloud: 'aws',
+          key: AWS_KEY,
           at: '2025-05-23T03:11:54.000Z',
+          via: 'aws-eventbridge',
           newMaterialId: MATERIAL_AUTO,
         },
       },
@@ -83,7 +85,10 @@ describe('kms-event: older and newer shapes, optional fields missing', () => {
     await assertAnswer(
       res,
       calls,
-      { outcome: 'rotation', note: { keyArnOrName: AWS_KEY, at: '2025-06-10T14:02:29.000Z' } },
+      {
+        outcome: 'rotation',
+        note: { cloud: 'aws', key: AWS_KEY, at: '2025-06-10T14:02:29.000Z', via: 'aws-cloudtrail' },
+      },
       'no eventTime',
     );
   });
@@ -133,7 +138,13 @@ describe('kms-event: older and newer shapes, optional fields missing', () => {
       calls,
       {
         outcome: 'rotation',
-        note: { keyArnOrName: GCP_KEY, at: '2025-03-03T08:00:09.000Z', newMaterialId: '4' },
+        note: {
+          cloud: 'gcp',
+          key: GCP_KEY,
+          at: '2025-03-03T08:00:09.000Z',
+          via: 'gcp-audit-log',
+          newMaterialId: '4',
+        },
       },
       'no timestamp',
     );

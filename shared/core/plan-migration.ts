@@ -1,0 +1,130 @@
+// `plan` as a use case: which objects a migration to the provider's current key_id would rewrite,
+// counted per namespace. With etcd, only values not under that key count (the proof's own test,
+// shared/domain/current-key.ts); without, every object in scope does, as a metadata-only listing
+// (the slice engine's paging: retries, and a fresh count after a 410), since without etcd rekey
+// rewrites them all. Changes nothing.
+import { underCurrentKey } from '../domain/current-key.ts';
+import { parseGroupResource } from '../domain/group-resource.ts';
+import { keyIdHash } from '../domain/key-id.ts';
+import { newestObservation } from '../domain/observation.ts';
+import { newestRevision } from '../domain/revision.ts';
+import { storagePrefix } from '../domain/storage-paths.ts';
+import type { ValueScanner } from '../ports/value-scanner.ts';
+import type { ReconcileConfig, ReconcileDeps } from './deps.ts';
+import { listPages } from './list-pages.ts';
+import type { Scope } from './resolve-scope.ts';
+import { currentScope } from './verify-now.ts';
+
+export interface MigrationPlan {
+  provider: string;
+  keyIdHash: string;
+  /** `etcd`: only values not under the key count; `listing`: every object in scope counts. */
+  source: 'etcd' | 'listing';
+  resources: string[];
+  scope: Scope;
+  /** Values (etcd) or objects (listing) of the resources in scope that were looked at. */
+  scanned: number;
+  toRewrite: number;
+  /** Objects to rewrite per namespace (`''` for cluster-scoped ones), sorted by namespace. */
+  perNamespace: [namespace: string, objects: number][];
+}
+
+export type PlanResult =
+  | { kind: 'no-key-id'; provider: string }
+  | { kind: 'planned'; plan: MigrationPlan };
+
+/** A count per namespace, and how many were looked at. */
+interface Tally {
+  scanned: number;
+  perNamespace: Map<string, number>;
+}
+
+export async function planMigration(
+  deps: ReconcileDeps,
+  config: ReconcileConfig,
+): Promise<PlanResult> {
+  const scope = await currentScope(deps, config);
+  const resources = scope.resources.map((r) => r.resource);
+  const keyId = await targetKeyId(deps, config);
+  if (!keyId) return { kind: 'no-key-id', provider: config.provider };
+  const tally = deps.scanner
+    ? await fromEtcd(deps.scanner, resources, config.provider, keyId)
+    : await fromListing(deps, config, resources);
+  const perNamespace = [...tally.perNamespace.entries()].sort(([a], [b]) => a.localeCompare(b));
+  return {
+    kind: 'planned',
+    plan: {
+      provider: config.provider,
+      keyIdHash: keyIdHash(keyId),
+      source: deps.scanner ? 'etcd' : 'listing',
+      resources,
+      scope,
+      scanned: tally.scanned,
+      toRewrite: perNamespace.reduce((n, [, c]) => n + c, 0),
+      perNamespace,
+    },
+  };
+}
+
+/** The key_id a migration would move to: the plugin's newest report, else the newest revision's. */
+async function targetKeyId(
+  deps: ReconcileDeps,
+  config: ReconcileConfig,
+): Promise<string | undefined> {
+  const seen = await deps.observer.observe(config.provider);
+  const reported = newestObservation(seen.observations);
+  if (reported) return reported.keyId;
+  const stored = await deps.store.list(config.provider);
+  return newestRevision(stored.map((s) => s.revision))?.keyId;
+}
+
+async function fromEtcd(
+  scanner: ValueScanner,
+  resources: readonly string[],
+  provider: string,
+  keyId: string,
+): Promise<Tally> {
+  // longest prefix first: `services/endpoints/` must not be taken for `services/`
+  const prefixes = resources
+    .map((r) => storagePrefix(parseGroupResource(r), scanner.prefix))
+    .sort((a, b) => b.length - a.length);
+  const tally: Tally = { scanned: 0, perNamespace: new Map() };
+  for await (const v of scanner.values()) {
+    const at = prefixes.find((p) => v.key.startsWith(p));
+    if (at === undefined) continue;
+    tally.scanned++;
+    if (underCurrentKey(v, provider, keyId)) continue;
+    const parts = v.key.slice(at.length).split('/');
+    add(tally, parts.length > 1 ? (parts[0] ?? '') : '');
+  }
+  return tally;
+}
+
+async function fromListing(
+  deps: ReconcileDeps,
+  config: ReconcileConfig,
+  resources: readonly string[],
+): Promise<Tally> {
+  const total: Tally = { scanned: 0, perNamespace: new Map() };
+  for (const resource of resources) {
+    let tally: Tally = { scanned: 0, perNamespace: new Map() };
+    const pages = listPages({
+      rewriter: deps.rewriter,
+      resource,
+      ...(config.pageSize ? { pageSize: config.pageSize } : {}),
+    });
+    for await (const page of pages) {
+      // a restarted listing counts the resource afresh: its objects may have changed meanwhile
+      if (page.restarted) tally = { scanned: 0, perNamespace: new Map() };
+      for (const item of page.items) add(tally, item.namespace);
+      tally.scanned += page.items.length;
+    }
+    total.scanned += tally.scanned;
+    for (const [ns, n] of tally.perNamespace) add(total, ns, n);
+  }
+  return total;
+}
+
+function add(tally: Tally, namespace: string, n = 1): void {
+  tally.perNamespace.set(namespace, (tally.perNamespace.get(namespace) ?? 0) + n);
+}

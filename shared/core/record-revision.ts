@@ -1,0 +1,72 @@
+// The first half of a step: observe the provider, derive the scope, record a revision for a key_id
+// no revision has yet (or a forced one), and open the newest revision for the step. A resource that
+// joined the scope is added to a started migration's progress here, so the state machine sees the
+// migration unfinished; the phase it then needs is decided there, never here.
+import { widenProgress } from '../domain/migration-progress.ts';
+import type { PluginHealth } from '../domain/phase.ts';
+import { newestOf, newestRevision, newRevision, planRevision } from '../domain/revision.ts';
+import { chooseObservation } from './choose-observation.ts';
+import type { ReconcileConfig, ReconcileDeps } from './deps.ts';
+import { resolveScope, type Scope } from './resolve-scope.ts';
+import { emitRevisionEvent } from './revision-events.ts';
+import { openSession, type RevisionSession } from './revision-session.ts';
+
+/** What a step acts on; `session` is absent while no key_id was ever observed. */
+export interface Recorded {
+  scope: Scope;
+  plugin: PluginHealth;
+  session?: RevisionSession;
+}
+
+export async function recordRevision(
+  deps: ReconcileDeps,
+  config: ReconcileConfig,
+): Promise<Recorded> {
+  const { provider } = config;
+  const seen = await deps.observer.observe(provider);
+  const scope = await resolveScope(deps.served ? { served: deps.served } : {}, {
+    provider,
+    ...(config.resources ? { override: config.resources } : {}),
+    ...(seen.encryptionConfigs ? { encryptionConfigs: seen.encryptionConfigs } : {}),
+  });
+  let stored = await deps.store.list(provider);
+  const revisions = stored.map((s) => s.revision);
+  const latest = newestRevision(revisions);
+  // a forced rewrite re-records the key_id the plugin reports now, as a new, forced revision
+  const forced =
+    config.force && latest ? seen.observations.find((o) => o.keyId === latest.keyId) : undefined;
+  const chosen = forced ?? chooseObservation(seen.observations, revisions);
+  const plan = chosen && planRevision(revisions, chosen, { force: forced !== undefined });
+  if (chosen && plan?.action === 'create') {
+    const rev = newRevision({
+      observation: chosen,
+      number: plan.number,
+      now: deps.clock.now().toISOString(),
+      forced: plan.forced === true,
+    });
+    const created = await deps.store.createIfAbsent(rev);
+    if (created.result === 'created') {
+      deps.log?.('revision created', {
+        revision: rev.name,
+        keyIdHash: rev.keyIdHash,
+        warning: plan.warning,
+      });
+      await emitRevisionEvent(deps, 'revision.created', created.stored.revision);
+    }
+    stored = await deps.store.list(provider);
+  }
+  const newest = newestOf(stored, (s) => s.revision.number);
+  const recorded: Recorded = { scope, plugin: seen.pluginHealth };
+  if (!newest) return recorded;
+  const session = openSession(deps.store, newest, deps.clock);
+  await joinScope(session, scope);
+  return { ...recorded, session };
+}
+
+/** A resource that joined the scope (or lost its checkpoint) joins a started migration. */
+async function joinScope(session: RevisionSession, scope: Scope): Promise<void> {
+  const names = scope.resources.map((r) => r.resource);
+  const { progress } = session.revision;
+  if (progress.resources.length === 0 || widenProgress(progress, names) === progress) return;
+  await session.save((x) => ({ ...x, progress: widenProgress(x.progress, names) }));
+}

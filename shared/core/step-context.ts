@@ -1,0 +1,33 @@
+// What every action of a reconcile step shares, and how an action answers the loop that runs it
+// (shared/core/reconcile-step.ts): either the step is over, or the state machine decides again,
+// with what the action learnt that the revision does not record.
+import type { PluginHealth } from '../domain/phase.ts';
+import type { Revision } from '../domain/revision.ts';
+import type { ReconcileConfig, ReconcileDeps } from './deps.ts';
+import type { LeaseSession } from './lease-session.ts';
+import type { Scope } from './resolve-scope.ts';
+import type { RevisionSession } from './revision-session.ts';
+
+export interface StepContext {
+  deps: ReconcileDeps;
+  config: ReconcileConfig;
+  session: RevisionSession;
+  lease: LeaseSession;
+  scope: Scope;
+  plugin: PluginHealth;
+  /** Epoch ms after which no new page is started. */
+  deadline: number;
+  /** The revision as the step found it: a cause of Degraded is announced once, not every step. */
+  began: Pick<Revision, 'phase' | 'lastError'>;
+}
+
+/** Facts of this step only: a later trigger tries again, so they are inputs, not records. */
+export interface Learnt {
+  /** A list was refused for good: the reason, naming the resource. */
+  listRefused?: string;
+  /** etcd could not be scanned just now: why. */
+  etcdUnavailable?: string;
+}
+
+/** `done`: the step is over (`more`: there is work right now). Otherwise decide again. */
+export type ActionResult = { done: true; more: boolean } | { done: false; learnt?: Learnt };
