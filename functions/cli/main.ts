@@ -1,13 +1,15 @@
 #!/usr/bin/env node
-// The `rekey` CLI: composition root for people and scripts. Reads the environment and flags,
-// builds the same core the functions use, and maps outcomes to exit codes (0 ok, 1 degraded or
-// not verified, 2 usage or configuration error).
+// The `rekey` CLI: the entry point for people and scripts. Reads the environment and flags, gets
+// the same composition the functions use (shared/app), and maps outcomes to exit codes (0 ok,
+// 1 degraded or not verified, 2 usage or configuration error).
 import { Command, CommanderError } from 'commander';
-import { buildDeps } from '../../shared/adapters/build-deps.ts';
-import { createKmsRotator } from '../../shared/adapters/kms-rotator.ts';
-import { ConfigError, loadConfig, type RekeyConfig } from '../../shared/config/config.ts';
-import { FUNCTION_NAMES } from '../mount-all.ts';
+import { composeApp, FUNCTION_NAMES, type RekeyApp } from '../../shared/app/compose.ts';
+import { ConfigError, loadConfig } from '../../shared/config/config.ts';
+import { mountClusterEvent } from '../cluster-event/route.ts';
+import { mountKmsEvent } from '../kms-event/route.ts';
+import { mountReconcile } from '../reconcile/route.ts';
 import { startFunctions } from '../start.ts';
+import { mountWebhook } from '../webhook/route.ts';
 import { keysCommand, retireCommand } from './keys.ts';
 import { addSettingFlags, settingsFrom } from './options.ts';
 import { EXIT, parseFormat, UsageError } from './output.ts';
@@ -17,20 +19,16 @@ import { statusCommand } from './status.ts';
 import { parseTimeout } from './timeout.ts';
 import { verifyCommand } from './verify.ts';
 
-type Run = (
-  built: ReturnType<typeof buildDeps> & { config: RekeyConfig },
-  opts: Record<string, unknown>,
-) => Promise<number>;
+type Run = (rekey: RekeyApp, opts: Record<string, unknown>) => Promise<number>;
 
 function action(run: Run) {
   return async (opts: Record<string, unknown>) => {
     parseFormat(opts.output); // reject a bad --output before connecting anywhere
-    const config = loadConfig(settingsFrom(opts, process.env));
-    const built = { ...buildDeps(config), config };
+    const rekey = composeApp(loadConfig(settingsFrom(opts, process.env)));
     try {
-      process.exitCode = await run(built, opts);
+      process.exitCode = await run(rekey, opts);
     } finally {
-      built.close();
+      rekey.close();
     }
   };
 }
@@ -141,14 +139,7 @@ addSettingFlags(
     ),
 ).action(
   action(async (b, o) => {
-    const key = b.config.REKEY_KMS_KEY;
-    const rotator = key
-      ? createKmsRotator({
-          key,
-          ...(b.config.REKEY_AWS_ENDPOINT ? { awsEndpoint: b.config.REKEY_AWS_ENDPOINT } : {}),
-          ...(b.config.REKEY_GCP_ENDPOINT ? { gcpEndpoint: b.config.REKEY_GCP_ENDPOINT } : {}),
-        })
-      : undefined;
+    const rotator = b.rotator;
     if (!rotator) {
       throw new UsageError(
         'rotate needs REKEY_KMS_KEY (or --kms-key): an AWS key ARN or a GCP CryptoKey name',
@@ -174,7 +165,15 @@ addSettingFlags(
 ).action((o: Record<string, unknown>) => {
   const env = settingsFrom(o, process.env);
   if (typeof o.port === 'string') env.PORT = o.port;
-  startFunctions('serve', FUNCTION_NAMES, env);
+  // the same routes the four Knative Services serve, each at its own path, on one app
+  startFunctions('serve', env, (config) => {
+    const fns = composeApp(config).functions('serve', FUNCTION_NAMES);
+    mountKmsEvent(fns.http, fns.kmsEvent);
+    mountClusterEvent(fns.http, fns.clusterEvent);
+    mountReconcile(fns.http, fns.reconcile);
+    if (fns.webhook) mountWebhook(fns.http, fns.webhook.deps, fns.webhook.verify);
+    return fns;
+  });
 });
 
 try {

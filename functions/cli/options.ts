@@ -10,7 +10,7 @@ export const SETTING_FLAGS = [
   [
     '--apiserver-urls <list>',
     'REKEY_APISERVER_URLS',
-    'every apiserver URL, for per-apiserver metrics',
+    'every apiserver URL, for per-apiserver metrics (default: discovered from the kubernetes EndpointSlices)',
   ],
   [
     '--plugin-sockets <list>',

@@ -2,8 +2,8 @@
 // A report change means a plugin may show a new key_id: run a step. rekey writes its revisions
 // itself, so their updates are its own echo and start no work (no loop); a deleted revision does.
 
+import type { TriggeredStep } from '../../shared/app/hand-off.ts';
 import type { ClusterTrigger } from '../../shared/domain/events/apiserver-source.ts';
-import type { TriggeredStep } from '../hand-off.ts';
 
 export type ClusterEventResult =
   | { outcome: 'ignored'; reason: string }

@@ -2,12 +2,12 @@
 // assessed (hidden or not) and triggers a fresh observation and reconcile step; a danger to the
 // key is recorded and raised; anything about another key is recorded as unrelated.
 
+import type { TriggeredStep } from '../../shared/app/hand-off.ts';
 import type { NoteResult } from '../../shared/core/note-kms-rotation.ts';
 import { sameKey } from '../../shared/domain/events/key-match.ts';
-import type { KmsTrigger } from '../../shared/domain/events/kms-trigger.ts';
-import type { KmsRotation } from '../../shared/domain/hidden-rotation.ts';
+import { type KmsTrigger, rotationOf } from '../../shared/domain/events/kms-trigger.ts';
+import type { KmsRotation } from '../../shared/domain/kms-rotation.ts';
 import type { KeyDangerNote } from '../../shared/domain/revision.ts';
-import type { TriggeredStep } from '../hand-off.ts';
 
 export interface KmsEventDeps {
   provider: string;
@@ -40,11 +40,7 @@ export async function handleKmsTrigger(deps: KmsEventDeps, t: KmsTrigger): Promi
     };
   }
   if (t.kind === 'rotated') {
-    const noted = await deps.note({
-      keyArnOrName: t.key,
-      at: t.at,
-      ...(t.newMaterialId ? { newMaterialId: t.newMaterialId } : {}),
-    });
+    const noted = await deps.note(rotationOf(t));
     const step = await deps.step();
     return {
       outcome: 'rotation',

@@ -2,8 +2,8 @@
 // Standard Webhooks layer. Commands: reconcile (one step), status, rotate (only where a KMS adapter
 // can rotate the key; otherwise a clear 422).
 import { z } from 'zod';
+import type { TriggeredStep } from '../../shared/app/hand-off.ts';
 import { PermanentError } from '../../shared/http/errors.ts';
-import type { TriggeredStep } from '../hand-off.ts';
 
 export const webhookCommand = z.object({
   command: z.enum(['reconcile', 'status', 'rotate']),

@@ -81,7 +81,7 @@ export const configSchema = z.object({
     .default('rekey-system'),
   /** kubeconfig file; unset = in-cluster service account. */
   KUBECONFIG: z.string().optional(),
-  /** Every apiserver, each scraped for its own key_id metric; unset = the kubeconfig's server. */
+  /** Every apiserver, each scraped for its own key_id metric; unset = discovered (EndpointSlices). */
   REKEY_APISERVER_URLS: optionalListOf(
     isHttpUrl,
     (url, n) => `entry #${n} (${JSON.stringify(url)}) is not an http or https URL`,
@@ -94,7 +94,7 @@ export const configSchema = z.object({
       `entry #${n} (${JSON.stringify(endpoint)}) is not an etcd client URL (https://host:2379)`,
   ),
   REKEY_ETCD_PREFIX: z.string().startsWith('/', 'must start with /').default('/registry'),
-  /** Read when the step starts; build-deps.ts refuses an unreadable one naming the variable. */
+  /** Read at start-up; shared/app/reconcile-ports.ts refuses an unreadable one, naming it. */
   REKEY_ETCD_CA_FILE: z.preprocess(emptyIsUnset, z.string().optional()),
   REKEY_ETCD_CERT_FILE: z.preprocess(emptyIsUnset, z.string().optional()),
   REKEY_ETCD_KEY_FILE: z.preprocess(emptyIsUnset, z.string().optional()),

@@ -1,4 +1,4 @@
-// What a reconcile step needs (ports) and how it is tuned (config); main.ts files fill these in.
+// What a reconcile step needs (ports) and how it is tuned (config); shared/app fills these in.
 import type { Revision } from '../domain/revision.ts';
 import type { AdoptionReader } from '../ports/adoption-reader.ts';
 import type { Clock } from '../ports/clock.ts';

@@ -5,12 +5,8 @@ import { type KeyDangerNote, newestOf } from '../domain/revision.ts';
 import type { ReconcileDeps } from './deps.ts';
 import { openSession } from './revision-session.ts';
 
-export interface DangerSink {
-  emitRaw(type: string, data: Record<string, unknown>): Promise<void>;
-}
-
 export async function recordKeyDanger(
-  deps: Pick<ReconcileDeps, 'store' | 'clock' | 'log'> & { sink?: DangerSink },
+  deps: Pick<ReconcileDeps, 'store' | 'clock' | 'log' | 'events'>,
   provider: string,
   note: KeyDangerNote,
 ): Promise<{ revision?: string }> {
@@ -19,7 +15,7 @@ export async function recordKeyDanger(
   deps.log?.('KMS key in danger', { provider, what: note.what, via: note.via });
   if (newest)
     await openSession(deps.store, newest, deps.clock).save((r) => ({ ...r, keyDanger: note }));
-  await deps.sink?.emitRaw('key.danger', {
+  await deps.events?.emit('key.danger', {
     provider,
     ...(newest ? { revision: newest.revision.name, keyIdHash: newest.revision.keyIdHash } : {}),
     what: note.what,

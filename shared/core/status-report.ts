@@ -37,8 +37,8 @@ export async function statusReport(deps: ReconcileDeps, config: ReconcileConfig)
         provider: config.provider,
         liveApiservers: adoption.liveApiservers,
         samples: adoption.samples,
-        ...scope,
         metricsReadable: adoption.metricsReadable,
+        kmsUnhealthy: adoption.kmsUnhealthy,
         observedAt: newest.observedAt,
         now: deps.clock.now(),
       })
@@ -48,7 +48,7 @@ export async function statusReport(deps: ReconcileDeps, config: ReconcileConfig)
     provider: config.provider,
     revisions: stored
       .map((s) => s.revision)
-      .sort((a, b) => b.number - a.number)
+      .sort((a, b) => b.number - a.number) // newest first, as a table shows them
       .map((r) => ({
         name: r.name,
         keyIdHash: r.keyIdHash,
@@ -69,6 +69,7 @@ export async function statusReport(deps: ReconcileDeps, config: ReconcileConfig)
     })),
     ...scope,
     metricsReadable: adoption.metricsReadable,
+    ...(adoption.endpoints ? { apiserverEndpoints: adoption.endpoints } : {}),
     ...(adoption.unreadableReason ? { metricsProblem: adoption.unreadableReason } : {}),
   };
 }

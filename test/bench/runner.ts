@@ -4,8 +4,8 @@
 // and times the migration and verification of the first revision whose key_id is not
 // BENCH_PREVIOUS_KEY_ID (any revision when unset), and prints one JSON line of results.
 import { readFileSync } from 'node:fs';
-import { buildDeps } from '../../shared/adapters/build-deps.ts';
 import type { RestClient } from '../../shared/adapters/k8s/rest-client.ts';
+import { composeApp } from '../../shared/app/compose.ts';
 import { loadConfig } from '../../shared/config/config.ts';
 import { reconcileStep } from '../../shared/core/reconcile-step.ts';
 import { keyIdHash } from '../../shared/domain/key-id.ts';
@@ -23,7 +23,7 @@ const noteRewrites = (rest: RestClient): RestClient => ({
   },
   close: () => rest.close(),
 });
-const built = buildDeps(loadConfig(process.env), { wrapRest: noteRewrites });
+const built = composeApp(loadConfig(process.env), { wrapRest: noteRewrites });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /**
  * This process's own peak RSS: VmHWM, the high-water mark of its address space. Not

@@ -1,11 +1,11 @@
 // Builds rekey's real reconcile graph against a sandbox, as the `rekey` identity (least-privilege
 // RBAC from infra/base), with every REST exchange recorded so tests can check what rekey asked for.
-import { buildDeps } from '../../shared/adapters/build-deps.ts';
 import type {
   RestClient,
   RestRequest,
   RestResponse,
 } from '../../shared/adapters/k8s/rest-client.ts';
+import { composeApp } from '../../shared/app/compose.ts';
 import { loadConfig } from '../../shared/config/config.ts';
 import type { ReconcileConfig, ReconcileDeps } from '../../shared/core/deps.ts';
 import { connection } from './kube.ts';
@@ -44,12 +44,12 @@ export function rekeyFor(env: SandboxEnv, overrides: Record<string, string> = {}
   const config = loadConfig(rekeySettings(env, overrides));
   const logs: string[] = [];
   const exchanges: Exchange[] = [];
-  const built = buildDeps(config, {
+  const rekey = composeApp(config, {
     wrapRest: (rest) => recording(rest, exchanges),
     connection: connection(env, { user: 'rekey' }),
     log: (message, fields) => logs.push(JSON.stringify({ message, ...fields })),
   });
-  return { deps: built.deps, config: built.reconcile, exchanges, logs, close: built.close };
+  return { deps: rekey.deps, config: rekey.reconcile, exchanges, logs, close: rekey.close };
 }
 
 /** Wraps a RestClient so every exchange is kept (tests only). */

@@ -1,25 +1,22 @@
 // The EventSink adapter: rekey's events as binary-mode CloudEvents (`dev.rekey.<type>`, source
 // `rekey/<function>`, a uuid id, JSON data) to K_SINK, serialised by the cloudevents SDK and sent
 // with fetch (the SDK's own httpTransport ignores the response status), plus optional signed
-// outgoing webhooks. Any delivery that fails rejects the whole emit with a TransientError.
-// `emitRaw` also accepts types outside the port's union, such as `key.danger`.
+// outgoing webhooks. Any delivery that fails rejects the whole emit with a TransientError. Only the
+// port's vocabulary is emitted: a type outside it (a cast, a JavaScript caller) is refused.
 
 import { randomUUID } from 'node:crypto';
 import { CloudEvent, emitterFor, HTTP, Mode, type TransportFunction } from 'cloudevents';
 import { TransientError } from '../../http/errors.ts';
-import type { EventSink, RekeyEventData, RekeyEventType } from '../../ports/event-sink.ts';
+import {
+  type EventSink,
+  isRekeyEventType,
+  type RekeyEvents,
+  type RekeyEventType,
+  rekeyType,
+} from '../../ports/event-sink.ts';
 import { retryAfterOf } from '../../ports/retryable.ts';
 import { postEvent } from './http-delivery.ts';
 import { createWebhookSender, type WebhookSender } from './webhook-sender.ts';
-
-/** The prefix every emitted type gets. */
-export const REKEY_TYPE_PREFIX = 'dev.rekey.';
-
-/** Raised loudly when a key that may still protect data is deleted or destroyed. */
-export const KEY_DANGER = 'key.danger';
-
-/** Every type this sink knows by name: the port's, plus {@link KEY_DANGER}. */
-export type RekeyEmittedType = RekeyEventType | typeof KEY_DANGER;
 
 /** Options of {@link CloudEventSink}. */
 export interface CloudEventSinkOptions {
@@ -37,12 +34,10 @@ export interface CloudEventSinkOptions {
   now?: () => Date;
 }
 
-/** A type that cannot be emitted (a programming mistake). */
+/** A type outside the port's vocabulary (a programming mistake). */
 export class InvalidEventTypeError extends Error {
   override readonly name = 'InvalidEventTypeError';
 }
-
-const TYPE = /^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)*$/;
 
 export class CloudEventSink implements EventSink {
   readonly #source: string;
@@ -83,32 +78,22 @@ export class CloudEventSink implements EventSink {
     this.#now = now;
   }
 
-  /** Emits `dev.rekey.<type>` (the port's contract). */
-  emit(type: RekeyEventType, data: RekeyEventData): Promise<void> {
-    return this.emitRaw(type, data);
-  }
-
-  /**
-   * Emits `dev.rekey.<type>` for any well-formed type, e.g. {@link KEY_DANGER}.
-   *
-   * @example await sink.emitRaw(KEY_DANGER, { provider, revision, keyIdHash, reason });
-   */
-  async emitRaw(type: string, data: Record<string, unknown>): Promise<void> {
-    if (!TYPE.test(type) || type.startsWith(REKEY_TYPE_PREFIX)) {
-      throw new InvalidEventTypeError(
-        `event type ${JSON.stringify(type)} must be lower-case dotted words without ${REKEY_TYPE_PREFIX}`,
-      );
+  /** Emits `dev.rekey.<type>` with `data`; the subject is the revision, when there is one. */
+  async emit<T extends RekeyEventType>(type: T, data: RekeyEvents[T]): Promise<void> {
+    if (!isRekeyEventType(type)) {
+      throw new InvalidEventTypeError(`${JSON.stringify(type)} is not a type rekey emits`);
     }
     const id = this.#newId();
     const time = this.#now();
-    const fullType = `${REKEY_TYPE_PREFIX}${type}`;
+    const fullType = rekeyType(type);
+    const revision = 'revision' in data ? data.revision : undefined;
     const event = new CloudEvent<unknown>({
       id,
       type: fullType,
       source: this.#source,
       time: time.toISOString(),
       datacontenttype: 'application/json',
-      ...(typeof data.revision === 'string' && data.revision ? { subject: data.revision } : {}),
+      ...(revision ? { subject: revision } : {}),
       data,
     });
 

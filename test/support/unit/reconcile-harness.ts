@@ -15,8 +15,8 @@ import type { Revision } from '../../../shared/domain/revision.ts';
 import type { AdoptionReader } from '../../../shared/ports/adoption-reader.ts';
 import type {
   EventSink,
-  RekeyEventData,
   RekeyEventType,
+  RevisionEventData,
 } from '../../../shared/ports/event-sink.ts';
 import type { KeyObserver } from '../../../shared/ports/key-observer.ts';
 import type { Lock, LockHandle } from '../../../shared/ports/lock.ts';
@@ -55,7 +55,13 @@ export class FakeAdoption implements AdoptionReader {
       apiserverIdHash: apiserver,
       timestamp: T0 / 1000,
     }));
-    return { liveApiservers: [...this.reports.keys()], samples, metricsReadable: true };
+    return {
+      liveApiservers: [...this.reports.keys()],
+      samples,
+      kmsUnhealthy: [],
+      metricsReadable: true,
+      endpoints: { source: 'configured' as const, servers: ['https://fake:6443'] },
+    };
   }
   async hurry() {
     this.hurries++;
@@ -122,7 +128,8 @@ export interface Harness {
   lock: FakeLock;
   store: RevisionStore & { all(): Revision[] };
   updates: Revision[];
-  events: { type: RekeyEventType; data: RekeyEventData }[];
+  /** What the step emitted: events about a revision only. */
+  events: { type: RekeyEventType; data: RevisionEventData }[];
   verifier: (Verifier & { scans: number }) | undefined;
   deps: ReconcileDeps;
   config: ReconcileConfig;
@@ -152,7 +159,7 @@ export function harness({
   const events: Harness['events'] = [];
   const sink: EventSink = {
     async emit(type, data) {
-      events.push({ type, data: structuredClone(data) });
+      events.push({ type, data: structuredClone(data) as RevisionEventData });
     },
   };
   const v = verifier ? cluster.verifier(clock) : undefined;

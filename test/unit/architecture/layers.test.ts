@@ -1,6 +1,7 @@
 // The layer check (docs/architecture.md, "Layers"): reads the imports of every module under shared/
 // and functions/ and fails, naming the file and the import, when a layer imports one it must not.
-// It also keeps shared/domain pure: no I/O module, no SDK, so every decision stays testable on data.
+// It also keeps shared/domain pure: no I/O module, no SDK, so every decision stays testable on data,
+// and keeps shared/app the one composition root: nothing else under shared/ may import it.
 
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -17,6 +18,7 @@ const LAYERS = [
   'shared/http',
   'shared/config',
   'shared/observability',
+  'shared/app',
   'functions',
 ] as const;
 type Layer = (typeof LAYERS)[number];
@@ -27,15 +29,17 @@ const FORBIDDEN: Record<Layer, readonly Layer[]> = {
   'shared/domain': LAYERS.filter((l) => l !== 'shared/domain'),
   // interfaces over domain types, implementable in memory as well as against a cluster
   'shared/ports': LAYERS.filter((l) => l !== 'shared/domain' && l !== 'shared/ports'),
-  // use cases get their ports passed in: no adapter, no HTTP, no face
-  'shared/core': ['shared/adapters', 'shared/http', 'functions'],
+  // use cases get their ports passed in: no adapter, no HTTP, no face, no composition
+  'shared/core': ['shared/adapters', 'shared/http', 'shared/app', 'functions'],
   // requests and answers only: the faces connect them to the use cases
-  'shared/http': ['shared/core', 'shared/adapters', 'functions'],
+  'shared/http': ['shared/core', 'shared/adapters', 'shared/app', 'functions'],
   // I/O translates at its own boundary, never through HTTP or a face
-  'shared/adapters': ['shared/http', 'functions'],
-  'shared/config': ['functions'],
-  'shared/observability': ['functions'],
-  // the faces and composition roots may import any layer
+  'shared/adapters': ['shared/http', 'shared/app', 'functions'],
+  'shared/config': ['shared/app', 'functions'],
+  'shared/observability': ['shared/app', 'functions'],
+  // the composition root: may import anything under shared/, never a face
+  'shared/app': ['functions'],
+  // the faces and entry points may import any layer
   functions: [],
 };
 
@@ -158,7 +162,7 @@ describe('layers', () => {
       ],
       [
         'shared/core/a.ts',
-        "import { f } from '../../functions/runtime.ts';",
+        "import { f } from '../../functions/start.ts';",
         'must not import functions',
       ],
       [
@@ -192,6 +196,34 @@ describe('layers', () => {
       ['shared/domain/a.ts', "const m = await import('./b.ts');", 'no dynamic import'],
       ['shared/config/a.ts', "import '../../functions/start.ts';", 'must not import functions'],
       [
+        'shared/core/a.ts',
+        "import { composeApp } from '../app/compose.ts';",
+        'must not import shared/app',
+      ],
+      [
+        'shared/adapters/k8s/a.ts',
+        "import type { Functions } from '../../app/functions.ts';",
+        'must not import shared/app',
+      ],
+      [
+        'shared/http/a.ts',
+        "import { handOff } from '../app/hand-off.ts';",
+        'must not import shared/app',
+      ],
+      ['shared/config/a.ts', "export * from '../app/compose.ts';", 'must not import shared/app'],
+      [
+        'shared/observability/a.ts',
+        "import { composeApp } from '../app/compose.ts';",
+        'must not import shared/app',
+      ],
+      ['shared/ports/a.ts', "import type { H } from '../app/hand-off.ts';", 'must not import'],
+      ['shared/domain/a.ts', "import type { F } from '../app/functions.ts';", 'must not import'],
+      [
+        'shared/app/a.ts',
+        "import { mountKmsEvent } from '../../functions/kms-event/route.ts';",
+        'must not import functions',
+      ],
+      [
         'functions/a.ts',
         "import { s } from '../test/support/kube.ts';",
         'leaves shared/ and functions/',
@@ -215,7 +247,14 @@ describe('layers', () => {
       ],
       ['shared/adapters/a.ts', "import type { ReconcileDeps } from '../core/deps.ts';"],
       ['shared/http/a.ts', "import { isRetryable } from '../ports/retryable.ts';"],
-      ['functions/x/main.ts', "import { buildDeps } from '../../shared/adapters/build-deps.ts';"],
+      ['functions/x/main.ts', "import { composeApp } from '../../shared/app/compose.ts';"],
+      [
+        'shared/app/a.ts',
+        "import { createRestClient } from '../adapters/k8s/rest-client.ts';\n" +
+          "import { createApp } from '../http/app.ts';\n" +
+          "import { reconcileStep } from '../core/reconcile-step.ts';\n" +
+          "import { loadConfig } from '../config/config.ts';",
+      ],
     ];
     for (const [file, source] of allowed) assert.deepEqual(violations(file, source), [], file);
   });

@@ -1,7 +1,7 @@
 // Contract tests of the functions with Knative sender identity on, through app.request(): the app is
-// built as functions/runtime.ts builds it (TokenReview authenticator, `/webhook` and
-// `/kms-event/eventbridge` exempt), with kms-event, cluster-event, reconcile and webhook mounted and
-// a fake TokenReview. CloudEvent endpoints need an allowed ServiceAccount's token (401/403
+// built as shared/app/functions.ts builds it (TokenReview authenticator, its UNAUTHENTICATED_PATHS
+// exempt: `/webhook` and `/kms-event/eventbridge`), with kms-event, cluster-event, reconcile and
+// webhook mounted and a fake TokenReview. CloudEvent endpoints need an allowed ServiceAccount's token (401/403
 // otherwise); the webhook stays signed, raw EventBridge stays behind its shared secret, the Azure
 // handshake and the probes need no token.
 
@@ -13,6 +13,7 @@ import { mountClusterEvent } from '../../../functions/cluster-event/route.ts';
 import { EVENTBRIDGE_TOKEN_HEADER, mountKmsEvent } from '../../../functions/kms-event/route.ts';
 import { mountReconcile } from '../../../functions/reconcile/route.ts';
 import { mountWebhook } from '../../../functions/webhook/route.ts';
+import { UNAUTHENTICATED_PATHS } from '../../../shared/app/functions.ts';
 import {
   createTokenReviewAuthenticator,
   type ReviewToken,
@@ -71,7 +72,7 @@ function setup() {
   const { app } = testApp({
     name: 'all',
     auth,
-    unauthenticatedPaths: ['/webhook', '/kms-event/eventbridge'],
+    unauthenticatedPaths: UNAUTHENTICATED_PATHS,
   });
   const step = fakeStep(calls);
   mountKmsEvent(app, {
@@ -335,7 +336,7 @@ describe('sender auth off', () => {
   it('/kms-event accepts an event without a token, and /readyz says authentication is off', async () => {
     const calls: Call[] = [];
     const { app, lines } = testApp({
-      unauthenticatedPaths: ['/webhook', '/kms-event/eventbridge'],
+      unauthenticatedPaths: UNAUTHENTICATED_PATHS,
     });
     mountKmsEvent(app, {
       provider: 'aws-kms',

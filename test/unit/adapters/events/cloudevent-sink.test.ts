@@ -10,10 +10,13 @@ import { Webhook } from 'standardwebhooks';
 import {
   CloudEventSink,
   InvalidEventTypeError,
-  KEY_DANGER,
 } from '../../../../shared/adapters/events/cloudevent-sink.ts';
 import { TransientError } from '../../../../shared/http/errors.ts';
-import type { EventSink, RekeyEventData } from '../../../../shared/ports/event-sink.ts';
+import type {
+  EventSink,
+  MigrationSliceData,
+  RekeyEventType,
+} from '../../../../shared/ports/event-sink.ts';
 
 interface Received {
   path: string;
@@ -48,7 +51,7 @@ before(async () => {
 
 after(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-const data: RekeyEventData = {
+const data: MigrationSliceData = {
   provider: 'aws-kms',
   revision: 'encryption-key-aws-kms-3',
   keyIdHash: 'sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae',
@@ -97,14 +100,26 @@ describe('CloudEventSink', () => {
     assert.notEqual(a, b);
   });
 
-  it('emits dev.rekey.key.danger through emitRaw, and refuses malformed types', async () => {
+  it('emits dev.rekey.key.danger with its own data, and refuses a type outside the vocabulary', async () => {
     received.length = 0;
     const sink = new CloudEventSink({ functionName: 'kms-event', sink: `${base}/broker` });
-    await sink.emitRaw(KEY_DANGER, { provider: 'aws-kms', reason: 'KMS CMK Deletion scheduled' });
+    const danger = {
+      provider: 'aws-kms',
+      what: 'deletion scheduled',
+      key: 'arn:aws:kms:us-west-2:111122223333:key/1234abcd',
+      at: '2026-01-02T03:04:05Z',
+    };
+    await sink.emit('key.danger', danger);
     assert.equal(received[0]?.headers['ce-type'], 'dev.rekey.key.danger');
-    for (const bad of ['dev.rekey.key.danger', 'Key.Danger', '', 'a..b', 'x y']) {
-      await assert.rejects(sink.emitRaw(bad, {}), InvalidEventTypeError);
+    assert.deepEqual(JSON.parse(received[0]?.body ?? ''), danger);
+    // the compiler refuses these; a cast or a JavaScript caller must not get them on the wire
+    for (const bad of ['dev.rekey.key.danger', 'Key.Danger', '', 'key.dangers', 'migration']) {
+      await assert.rejects(
+        sink.emit(bad as RekeyEventType, { provider: 'p', requestedBy: 'x' }),
+        InvalidEventTypeError,
+      );
     }
+    assert.equal(received.length, 1, 'nothing sent for a refused type');
   });
 
   it('rejects with a TransientError carrying Retry-After when the sink answers 503', async () => {

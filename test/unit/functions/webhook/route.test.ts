@@ -10,20 +10,15 @@ import { describe, it } from 'node:test';
 import { KMSServiceException } from '@aws-sdk/client-kms';
 import { status as grpcStatus, Metadata } from '@grpc/grpc-js';
 import { Webhook } from 'standardwebhooks';
-import { mountFunction } from '../../../../functions/mount-all.ts';
-import type { Runtime } from '../../../../functions/runtime.ts';
 import type { WebhookDeps } from '../../../../functions/webhook/handler.ts';
 import { mountWebhook } from '../../../../functions/webhook/route.ts';
 import { toAwsKmsError } from '../../../../shared/adapters/aws-kms/errors.ts';
 import { toGcpKmsError } from '../../../../shared/adapters/gcp-kms/errors.ts';
 import { createKmsRotator, type KmsRotator } from '../../../../shared/adapters/kms-rotator.ts';
-import { loadConfig } from '../../../../shared/config/config.ts';
-import type { ReconcileConfig, ReconcileDeps } from '../../../../shared/core/deps.ts';
+import { rotateThenStep } from '../../../../shared/app/rotate-then-step.ts';
 import type { StepOutcome } from '../../../../shared/core/reconcile-step.ts';
 import { TransientError } from '../../../../shared/http/errors.ts';
 import type { VerifyWebhookOptions } from '../../../../shared/http/webhook-verify.ts';
-import { createLogger } from '../../../../shared/observability/logger.ts';
-import { createMetrics } from '../../../../shared/observability/metrics.ts';
 import {
   type Call,
   fakeStep,
@@ -391,32 +386,18 @@ function failingRotator(err: unknown, calls: string[]): KmsRotator {
   };
 }
 
-/** The webhook function as `rekey serve` and the Knative Service mount it (mount-all.ts). */
+/** The webhook function with `rotate` as shared/app composes it (rotate-then-step.ts). */
 function webhookFunction(rotator: KmsRotator, calls: string[]) {
   const { app } = testApp({ name: 'webhook' });
   const step = async () => {
     calls.push('step');
     return STEP;
   };
-  const rt = {
-    config: loadConfig({ REKEY_PROVIDER: 'aws-kms', REKEY_WEBHOOK_SECRETS: OLD }),
-    deps: {} as ReconcileDeps,
-    reconcile: {} as ReconcileConfig,
-    logger: createLogger({ name: 'webhook-rotate', level: 'silent' }),
-    metrics: createMetrics({ defaultMetrics: false }),
-    sink: { emit: async () => {}, emitRaw: async () => {} },
+  mountWebhook(
     app,
-    step,
-    kmsEventDeps: {
-      provider: 'aws-kms',
-      note: async () => ({ recorded: false as const, reason: 'not used' }),
-      danger: async () => ({}),
-      step,
-    },
-    rotator,
-    close() {},
-  } satisfies Runtime;
-  mountFunction(rt, 'webhook');
+    { provider: 'aws-kms', step, status: async () => ({}), rotate: rotateThenStep(rotator, step) },
+    { secrets: [OLD] },
+  );
   return app;
 }
 

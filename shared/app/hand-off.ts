@@ -1,13 +1,11 @@
-// How a trigger function (kms-event, cluster-event, webhook) gets a reconcile step run. With
-// REKEY_STEP_MODE=local it runs the step in its own request; with `delegate` it asks the reconcile
-// function for one through the Broker (dev.rekey.step.requested), so that the trigger functions'
-// ServiceAccounts hold no permission to list or patch objects cluster-wide.
-import type { StepOutcome } from '../shared/core/reconcile-step.ts';
-import type { DangerSink } from '../shared/core/record-key-danger.ts';
-import { TransientError } from '../shared/http/errors.ts';
-
-/** Without the `dev.rekey.` prefix the sink adds. */
-export const STEP_REQUESTED = 'step.requested';
+// How a trigger function (kms-event, cluster-event, webhook) gets a reconcile step run when
+// REKEY_STEP_MODE=delegate: it asks the reconcile function for one through the Broker
+// (`dev.rekey.step.requested`), so that the trigger functions' ServiceAccounts hold no permission
+// to list or patch objects cluster-wide. With `local` the trigger runs the step itself
+// (shared/app/functions.ts chooses).
+import type { StepOutcome } from '../core/reconcile-step.ts';
+import { TransientError } from '../http/errors.ts';
+import type { EventSink } from '../ports/event-sink.ts';
 
 export interface HandedOff {
   kind: 'handed-off';
@@ -24,13 +22,13 @@ export type TriggeredStep = StepOutcome | HandedOff;
  * event fails with a retryable 503, so Knative redelivers it and no trigger is dropped.
  */
 export function handOff(
-  sink: DangerSink,
+  events: EventSink,
   provider: string,
   requestedBy: string,
 ): () => Promise<HandedOff> {
   return async () => {
     try {
-      await sink.emitRaw(STEP_REQUESTED, { provider, requestedBy });
+      await events.emit('step.requested', { provider, requestedBy });
     } catch (err) {
       throw new TransientError('could not hand the step to the reconcile function', {
         cause: err,

@@ -1,5 +1,6 @@
-// The functions' event sink: Knative's sender token goes to K_SINK only, never to an outgoing
-// webhook; without K_SINK nothing is sent and the function still starts.
+// The event sink shared/app builds from the settings: Knative's sender token goes to K_SINK only,
+// never to an outgoing webhook; without K_SINK nothing is sent, the function still starts, and a
+// key danger is still logged at error level.
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
@@ -7,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { eventSink } from '../../../functions/runtime.ts';
+import { eventSinkFor } from '../../../shared/app/event-sink.ts';
 import { loadConfig } from '../../../shared/config/config.ts';
 import { createLogger } from '../../../shared/observability/logger.ts';
 
@@ -19,7 +20,7 @@ const server = createServer((req, res) => {
   req.on('end', () => res.writeHead(202).end());
 });
 
-describe('functions event sink', () => {
+describe('the event sink from the settings', () => {
   let base = '';
   const lines: string[] = [];
   const logger = createLogger({
@@ -51,7 +52,7 @@ describe('functions event sink', () => {
       REKEY_OUTGOING_WEBHOOK_SECRETS: WEBHOOK_SECRET,
     });
     seen.length = 0;
-    await eventSink(config, 'reconcile', logger).emit('migration.completed', {
+    await eventSinkFor(config, 'reconcile', logger).emit('migration.completed', {
       provider: 'p',
       revision: 'encryption-key-p-1',
       keyIdHash: 'sha256:00',
@@ -68,14 +69,19 @@ describe('functions event sink', () => {
   it('without K_SINK sends nothing, and logs a key danger loudly', async () => {
     seen.length = 0;
     lines.length = 0;
-    const sink = eventSink(loadConfig({ REKEY_PROVIDER: 'p' }), 'kms-event', logger);
+    const sink = eventSinkFor(loadConfig({ REKEY_PROVIDER: 'p' }), 'kms-event', logger);
     await sink.emit('migration.completed', {
       provider: 'p',
       revision: 'r',
       keyIdHash: 'sha256:00',
     });
-    await sink.emitRaw('key.danger', { provider: 'p', what: 'deleted' });
+    await sink.emit('key.danger', { provider: 'p', what: 'deleted', key: 'k', at: 'now' });
     assert.equal(seen.length, 0);
-    assert.ok(lines.some((l) => JSON.parse(l).level === 'error' && l.includes('key.danger')));
+    const errors = lines.map((l) => JSON.parse(l)).filter((l) => l.level === 'error');
+    assert.deepEqual(
+      errors.map((l) => l.type),
+      ['key.danger'],
+      'the danger, and only it, is logged at error level',
+    );
   });
 });

@@ -1,25 +1,28 @@
-// Builds the reconcile ports from validated settings. Reads no environment itself: each main.ts
-// loads the config and calls this, so tests can build the same graph against the sandbox.
+// The reconcile step's ports and tuning from validated settings: the Kubernetes REST client and
+// what is built on it (revision store, key observer, adoption reader, rewriter, Lease, discovery),
+// etcd verification when configured, and the TokenReview API for sender authentication. Part of
+// the composition root (compose.ts); reads no environment, so tests build the same graph against
+// a sandbox. An unreadable etcd certificate file is a start-up refusal naming its variable.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { createAdoptionReader } from '../adapters/apiserver-metrics/adoption-reader.ts';
+import { createEtcdInspector, type EtcdInspectorOptions } from '../adapters/etcd/inspector.ts';
+import { createEtcdVerifier } from '../adapters/etcd/verifier.ts';
+import { type Connection, loadConnection } from '../adapters/k8s/connection.ts';
+import { listServedResources } from '../adapters/k8s/discovery.ts';
+import { createLeaseLock } from '../adapters/k8s/lease-lock.ts';
+import { createObjectCounter } from '../adapters/k8s/object-counter.ts';
+import { createObjectRewriter } from '../adapters/k8s/object-rewriter.ts';
+import { createReportKeyObserver } from '../adapters/k8s/report-key-observer.ts';
+import { createRestClient, type RestClient } from '../adapters/k8s/rest-client.ts';
+import { createRevisionStore } from '../adapters/k8s/revision-store.ts';
+import { type AuthenticationApi, typedApi } from '../adapters/k8s/typed-api.ts';
+import { createPluginKeyObserver } from '../adapters/kms-plugin/plugin-key-observer.ts';
 import { ConfigError, type RekeyConfig } from '../config/config.ts';
 import type { ReconcileConfig, ReconcileDeps } from '../core/deps.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
-import { createAdoptionReader } from './apiserver-metrics/adoption-reader.ts';
-import { createEtcdInspector, type EtcdInspectorOptions } from './etcd/inspector.ts';
-import { createEtcdVerifier } from './etcd/verifier.ts';
-import { type Connection, loadConnection } from './k8s/connection.ts';
-import { listServedResources } from './k8s/discovery.ts';
-import { createLeaseLock } from './k8s/lease-lock.ts';
-import { createObjectCounter } from './k8s/object-counter.ts';
-import { createObjectRewriter } from './k8s/object-rewriter.ts';
-import { createReportKeyObserver } from './k8s/report-key-observer.ts';
-import { createRestClient, type RestClient } from './k8s/rest-client.ts';
-import { createRevisionStore } from './k8s/revision-store.ts';
-import { type AuthenticationApi, typedApi } from './k8s/typed-api.ts';
-import { createPluginKeyObserver } from './kms-plugin/plugin-key-observer.ts';
 
-export interface Built {
+export interface ReconcilePorts {
   deps: ReconcileDeps;
   reconcile: ReconcileConfig;
   /** TokenReviews, for the functions' sender authentication. */
@@ -27,29 +30,28 @@ export interface Built {
   close(): void;
 }
 
-export function buildDeps(
+/** What tests and the CLI may choose instead of the defaults. */
+export interface PortOptions {
+  /** Default the wall clock. */
+  clock?: Clock;
+  /** The step's log lines (default none; the functions log through their logger). */
+  log?: ReconcileDeps['log'];
+  /** Where the apiserver is and who rekey is; default KUBECONFIG, else in-cluster. */
+  connection?: Connection;
+  /** Decorates the REST client (tests record what rekey sends and receives). */
+  wrapRest?: (rest: RestClient) => RestClient;
+}
+
+export function reconcilePortsFor(
   config: RekeyConfig,
-  {
-    clock = systemClock,
-    log,
-    connection,
-    wrapRest = (r) => r,
-  }: {
-    clock?: Clock;
-    log?: ReconcileDeps['log'];
-    /** Where the apiserver is and who rekey is; default KUBECONFIG, else in-cluster. */
-    connection?: Connection;
-    /** Decorates the REST client (tests record what rekey sends and receives). */
-    wrapRest?: (rest: RestClient) => RestClient;
-  } = {},
-): Built {
+  { clock = systemClock, log, connection, wrapRest = (r) => r }: PortOptions = {},
+): ReconcilePorts {
   const conn = connection ?? loadConnection(config);
   const raw = createRestClient(conn, { maxSockets: config.REKEY_CONCURRENCY + 4 });
   // rekey's own state goes around wrapRest: tests record the calls that touch users' objects
   const { core, coordination, authentication } = typedApi(raw);
   const rest = wrapRest(raw);
   const namespace = config.REKEY_NAMESPACE;
-  const apiserverUrls = config.REKEY_APISERVER_URLS ?? [conn.server];
   const etcd = config.REKEY_ETCD_ENDPOINTS;
   // an unreadable file is a start-up refusal naming its variable (exit 2), not a crash
   const read = (v: 'REKEY_ETCD_CA_FILE' | 'REKEY_ETCD_CERT_FILE' | 'REKEY_ETCD_KEY_FILE') => {
@@ -78,7 +80,14 @@ export function buildDeps(
     observer: config.REKEY_PLUGIN_SOCKETS
       ? createPluginKeyObserver({ sockets: config.REKEY_PLUGIN_SOCKETS, clock })
       : createReportKeyObserver(core, { namespace, clock }),
-    adoption: createAdoptionReader({ rest, coordination, apiserverUrls, clock }),
+    // unset REKEY_APISERVER_URLS: the reader discovers the apiservers, else asks the connection's
+    adoption: createAdoptionReader({
+      rest,
+      coordination,
+      apiserverUrls: config.REKEY_APISERVER_URLS,
+      fallbackServer: conn.server,
+      clock,
+    }),
     rewriter: createObjectRewriter(rest),
     lock: createLeaseLock(coordination, { namespace, clock }),
     clock,

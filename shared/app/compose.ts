@@ -1,0 +1,98 @@
+// rekey's composition root: the one place that turns validated settings (shared/config) into every
+// port and use case rekey has. The CLI (functions/cli/main.ts) and each function's main.ts call
+// composeApp and take what they serve from it; nothing else builds clients or chooses adapters,
+// so adding a setting touches the schema and this folder only.
+//
+//   compose.ts          the app: reconcile ports and tuning, the KMS rotator, status, functions
+//   reconcile-ports.ts  Kubernetes, etcd and KMS-plugin adapters behind the reconcile ports
+//   functions.ts        what the HTTP functions get: logger, metrics, hono app, handlers' deps
+//   event-sink.ts       where events go: K_SINK, outgoing webhooks, or the log
+//   hand-off.ts         a trigger's step handed to the reconcile function (REKEY_STEP_MODE)
+//   rotate-then-step.ts the webhook's `rotate`, with Knative's retry rules
+//
+// Layers (docs/architecture.md): shared/app may import anything under shared/; nothing else under
+// shared/ imports it; functions/ may. Reading the environment, listening and signals stay with the
+// entry points (functions/*/main.ts, functions/start.ts).
+import { createKmsRotator, type KmsRotator } from '../adapters/kms-rotator.ts';
+import type { RekeyConfig } from '../config/config.ts';
+import type { ReconcileConfig, ReconcileDeps } from '../core/deps.ts';
+import { statusReport } from '../core/status-report.ts';
+import { composeFunctions, type FunctionName, type Functions } from './functions.ts';
+import { type PortOptions, reconcilePortsFor } from './reconcile-ports.ts';
+
+export { FUNCTION_NAMES, type FunctionName, type Functions } from './functions.ts';
+
+/** What tests (and the CLI) may choose: clock, log lines, the apiserver connection, a REST wrapper. */
+export type ComposeOptions = PortOptions;
+
+/** Everything rekey has, composed from one configuration. */
+export interface RekeyApp {
+  readonly config: RekeyConfig;
+  /** The reconcile step's ports, without events (the CLI's commands and the benchmarks). */
+  readonly deps: ReconcileDeps;
+  /** How the step is tuned (provider, scope override, budget, page size, ...). */
+  readonly reconcile: ReconcileConfig;
+  /**
+   * Rotates the cloud key behind the provider (AWS, GCP), built on first use and only once;
+   * undefined when REKEY_KMS_KEY is unset or names a key rekey cannot rotate (Azure, Vault).
+   */
+  readonly rotator: KmsRotator | undefined;
+  /** The provider's status as data (revisions, phases, counts, adoption, scope). */
+  status(): ReturnType<typeof statusReport>;
+  /**
+   * The HTTP functions of one process, `name` being the function (or `serve` for all of them on
+   * one app): its logger, metrics, event sink and app, and each served function's handler deps.
+   */
+  functions(name: string, served: readonly FunctionName[]): Functions;
+  /** Closes the Kubernetes client's sockets. */
+  close(): void;
+}
+
+/**
+ * Composes rekey from validated settings. Refusals (an unreadable kubeconfig or etcd certificate)
+ * are ConfigErrors thrown here, at start-up, so every entry point exits 2 naming the setting.
+ *
+ * @example
+ * const rekey = composeApp(loadConfig(process.env));
+ * const fns = rekey.functions('kms-event', ['kms-event']);
+ * mountKmsEvent(fns.http, fns.kmsEvent);
+ */
+export function composeApp(config: RekeyConfig, options: ComposeOptions = {}): RekeyApp {
+  const ports = reconcilePortsFor(config, options);
+  let rotator: { built: KmsRotator | undefined } | undefined;
+  const rotatorOnce = () => {
+    rotator ??= {
+      built: config.REKEY_KMS_KEY
+        ? createKmsRotator({
+            key: config.REKEY_KMS_KEY,
+            ...(config.REKEY_AWS_ENDPOINT ? { awsEndpoint: config.REKEY_AWS_ENDPOINT } : {}),
+            ...(config.REKEY_GCP_ENDPOINT ? { gcpEndpoint: config.REKEY_GCP_ENDPOINT } : {}),
+          })
+        : undefined,
+    };
+    return rotator.built;
+  };
+  return {
+    config,
+    deps: ports.deps,
+    reconcile: ports.reconcile,
+    get rotator() {
+      return rotatorOnce();
+    },
+    status: () => statusReport(ports.deps, ports.reconcile),
+    functions: (name, served) =>
+      composeFunctions(
+        {
+          config,
+          deps: ports.deps,
+          reconcile: ports.reconcile,
+          authentication: ports.authentication,
+          rotator: rotatorOnce,
+          close: ports.close,
+        },
+        name,
+        served,
+      ),
+    close: ports.close,
+  };
+}

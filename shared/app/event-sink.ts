@@ -1,0 +1,43 @@
+// Where rekey's events go, from the settings: K_SINK (with Knative's sender token, when one is
+// mounted, sent to K_SINK's origin only) and signed outgoing webhooks. With neither configured,
+// nothing is sent: events are logged instead (a key danger at error level, so it cannot pass
+// unnoticed) and continuations wait for the next PingSource tick.
+import { existsSync, readFileSync } from 'node:fs';
+import { CloudEventSink } from '../adapters/events/cloudevent-sink.ts';
+import type { RekeyConfig } from '../config/config.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { EventSink } from '../ports/event-sink.ts';
+
+export function eventSinkFor(config: RekeyConfig, functionName: string, logger: Logger): EventSink {
+  const webhooks =
+    config.REKEY_OUTGOING_WEBHOOK_URLS && config.REKEY_OUTGOING_WEBHOOK_SECRETS
+      ? { urls: config.REKEY_OUTGOING_WEBHOOK_URLS, secrets: config.REKEY_OUTGOING_WEBHOOK_SECRETS }
+      : undefined;
+  if (!config.K_SINK && !webhooks) {
+    logger.warn(
+      'K_SINK is not set: rekey emits no events, and migrations continue on PingSource ticks only',
+    );
+    return {
+      async emit(type, data) {
+        const fields: Record<string, unknown> = { type, ...data };
+        if (type === 'key.danger') logger.error(fields, 'event not sent: no K_SINK');
+        else logger.debug({ type }, 'event not sent: no K_SINK');
+      },
+    };
+  }
+  const sinkOrigin = config.K_SINK ? new URL(config.K_SINK).origin : undefined;
+  const tokenFile = config.REKEY_SINK_TOKEN_FILE;
+  const withSinkToken: typeof fetch = (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    if (url.origin !== sinkOrigin || !existsSync(tokenFile)) return fetch(input, init);
+    const headers = new Headers(init?.headers);
+    headers.set('authorization', `Bearer ${readFileSync(tokenFile, 'utf8').trim()}`);
+    return fetch(input, { ...init, headers });
+  };
+  return new CloudEventSink({
+    functionName,
+    fetch: withSinkToken,
+    ...(config.K_SINK ? { sink: config.K_SINK } : {}),
+    ...(webhooks ? { webhooks } : {}),
+  });
+}

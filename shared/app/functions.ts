@@ -1,0 +1,226 @@
+// What the HTTP functions of one process get (one Knative Service, or all four for `rekey serve`):
+// their logger, metrics and event sink, the hono app with probes and sender authentication, and
+// for each function the dependencies its handler takes, ready to mount. Part of the composition
+// root (compose.ts): the settings decide here whether a trigger runs its step or hands it off,
+// whether /webhook is served and which paths skip sender authentication.
+import type { Hono } from 'hono';
+import type { AuthenticationApi } from '../adapters/k8s/typed-api.ts';
+import type { KmsRotator } from '../adapters/kms-rotator.ts';
+import type { RekeyConfig } from '../config/config.ts';
+import type { ReconcileConfig, ReconcileDeps } from '../core/deps.ts';
+import { type NoteResult, noteKmsRotation } from '../core/note-kms-rotation.ts';
+import { reconcileStep, type StepOutcome } from '../core/reconcile-step.ts';
+import { recordKeyDanger } from '../core/record-key-danger.ts';
+import { statusReport } from '../core/status-report.ts';
+import { stepAndContinue } from '../core/step-and-continue.ts';
+import type { KeyDangerNote } from '../domain/revision.ts';
+import { createApp } from '../http/app.ts';
+import type { RekeyEnv } from '../http/env.ts';
+import { TransientError } from '../http/errors.ts';
+import { createTokenReviewAuthenticator, tokenReviewerFor } from '../http/sender-auth.ts';
+import type { VerifyWebhookOptions } from '../http/webhook-verify.ts';
+import { createLogger, type Logger } from '../observability/logger.ts';
+import { createMetrics, type MetricsWithRegistry } from '../observability/metrics.ts';
+import type { EventSink, MigrationSliceData } from '../ports/event-sink.ts';
+import { retryAfterOf } from '../ports/retryable.ts';
+import { eventSinkFor } from './event-sink.ts';
+import { handOff, type TriggeredStep } from './hand-off.ts';
+import { rotateThenStep } from './rotate-then-step.ts';
+
+export type FunctionName = 'kms-event' | 'cluster-event' | 'webhook' | 'reconcile';
+
+export const FUNCTION_NAMES: readonly FunctionName[] = [
+  'kms-event',
+  'cluster-event',
+  'webhook',
+  'reconcile',
+];
+
+/**
+ * Paths sender authentication skips: raw EventBridge posts authenticate with their shared secret,
+ * webhooks with their signature.
+ */
+export const UNAUTHENTICATED_PATHS: readonly string[] = ['/webhook', '/kms-event/eventbridge'];
+
+/** What the kms-event handler takes (functions/kms-event/handler.ts). */
+export interface KmsEventWiring {
+  provider: string;
+  kmsKey?: string;
+  eventBridgeToken?: string;
+  note(rotation: Parameters<typeof noteKmsRotation>[2]): Promise<NoteResult>;
+  danger(note: KeyDangerNote): Promise<{ revision?: string }>;
+  step(): Promise<TriggeredStep>;
+}
+
+/** What the webhook handler takes, and the secrets its requests are verified with. */
+export interface WebhookWiring {
+  deps: {
+    provider: string;
+    step(): Promise<TriggeredStep>;
+    status(): Promise<unknown>;
+    /** Absent when the KMS of REKEY_KMS_KEY cannot rotate (or it is unset). */
+    rotate?: () => Promise<unknown>;
+  };
+  verify: VerifyWebhookOptions;
+}
+
+/** The functions of one process, composed; main.ts files mount what they serve. */
+export interface Functions {
+  /** The process's name: the function's, or `serve`. */
+  readonly name: string;
+  /** The functions this process serves (readiness and the start-up log say which). */
+  readonly served: readonly FunctionName[];
+  readonly config: RekeyConfig;
+  readonly logger: Logger;
+  readonly metrics: MetricsWithRegistry;
+  readonly events: EventSink;
+  /** The app every route is mounted on: probes, /metrics, request logs, sender auth, errors. */
+  readonly http: Hono<RekeyEnv>;
+  /** The reconcile ports as the functions use them: with events, logs and progress metrics. */
+  readonly deps: ReconcileDeps;
+  readonly kmsEvent: KmsEventWiring;
+  readonly clusterEvent: { namespace: string; step(): Promise<TriggeredStep> };
+  readonly reconcile: {
+    provider: string;
+    step(): Promise<StepOutcome>;
+    continueLater(data: MigrationSliceData): Promise<void>;
+  };
+  /** Undefined when REKEY_WEBHOOK_SECRETS is unset: /webhook is then not served. */
+  readonly webhook: WebhookWiring | undefined;
+  close(): void;
+}
+
+/** What compose.ts hands over: the settings and what was built from them once per process. */
+export interface FunctionsInputs {
+  config: RekeyConfig;
+  deps: ReconcileDeps;
+  reconcile: ReconcileConfig;
+  authentication: AuthenticationApi;
+  rotator(): KmsRotator | undefined;
+  close(): void;
+}
+
+export function composeFunctions(
+  inputs: FunctionsInputs,
+  name: string,
+  served: readonly FunctionName[],
+): Functions {
+  const { config, reconcile } = inputs;
+  const provider = config.REKEY_PROVIDER;
+  const logger = createLogger({ name: `rekey-${name}`, level: config.LOG_LEVEL });
+  const metrics = createMetrics({ defaultLabels: { function: name } });
+  const events = eventSinkFor(config, name, logger);
+  const deps: ReconcileDeps = {
+    ...inputs.deps,
+    // unless the caller chose where the step's log lines go (tests), they go to the logger
+    log: inputs.deps.log ?? ((msg, fields) => logger.info(fields ?? {}, msg)),
+    events,
+    onProgress: (r) =>
+      metrics.revisionPhase({ provider: r.provider, revision: r.name, phase: r.phase }),
+  };
+
+  const step = async (): Promise<StepOutcome> => {
+    let o: StepOutcome;
+    try {
+      o = await reconcileStep(deps, reconcile);
+    } catch (err) {
+      logger.warn({ err }, 'reconcile step failed');
+      // whatever failed, the next delivery runs a fresh step: not sooner than 10 s, nor than the
+      // failed call's own Retry-After
+      throw new TransientError('reconcile step failed; it will be retried', {
+        cause: err,
+        retryAfterSeconds: Math.max(10, retryAfterOf(err) ?? 0),
+      });
+    }
+    if (o.kind === 'step') metrics.stepDone({ provider: o.provider, step: o.step.kind });
+    return o;
+  };
+  const continueLater = (data: MigrationSliceData) => events.emit('migration.slice', data);
+  // Whatever triggered a step (a KMS event, a cluster change, a webhook), a migration with work
+  // left continues through the same continuation event the reconcile function emits. Delegated,
+  // the trigger only asks the reconcile function for that step.
+  const triggered = (by: FunctionName): (() => Promise<TriggeredStep>) =>
+    config.REKEY_STEP_MODE === 'delegate'
+      ? handOff(events, provider, by)
+      : async () => (await stepAndContinue({ step, continueLater })).outcome;
+
+  const auth =
+    config.REKEY_SENDER_AUDIENCE && config.REKEY_ALLOWED_SENDERS
+      ? createTokenReviewAuthenticator({
+          audience: config.REKEY_SENDER_AUDIENCE,
+          allowedSenders: config.REKEY_ALLOWED_SENDERS,
+          reviewToken: tokenReviewerFor(inputs.authentication),
+        })
+      : undefined;
+  // a function that only hands its steps off reads nothing of the apiservers: its ServiceAccount
+  // may not read identity Leases or /metrics
+  const readsAdoption =
+    config.REKEY_STEP_MODE === 'local' || served.some((f) => f === 'reconcile' || f === 'webhook');
+  const http = createApp({
+    name,
+    logger,
+    metrics,
+    ...(auth ? { auth } : {}),
+    unauthenticatedPaths: UNAUTHENTICATED_PATHS,
+    readiness: async () => {
+      const adoption = readsAdoption ? await deps.adoption.read() : undefined;
+      return {
+        ready: true,
+        details: {
+          provider,
+          stepMode: config.REKEY_STEP_MODE,
+          ...(adoption
+            ? {
+                liveApiservers: adoption.liveApiservers.length,
+                metricsReadable: adoption.metricsReadable,
+              }
+            : {}),
+          etcdVerification: deps.verifier ? 'on' : 'off (completions are reported unverified)',
+          eventSink: config.K_SINK ? 'on' : 'off',
+        },
+      };
+    },
+  });
+
+  let webhook: WebhookWiring | undefined;
+  if (config.REKEY_WEBHOOK_SECRETS) {
+    const webhookStep = triggered('webhook');
+    const rotator = inputs.rotator();
+    webhook = {
+      deps: {
+        provider,
+        step: webhookStep,
+        status: () => statusReport(deps, reconcile),
+        ...(rotator ? { rotate: rotateThenStep(rotator, webhookStep) } : {}),
+      },
+      verify: { secrets: config.REKEY_WEBHOOK_SECRETS },
+    };
+  } else if (served.includes('webhook')) {
+    logger.warn('webhook: REKEY_WEBHOOK_SECRETS is not set, /webhook is not served');
+  }
+
+  return {
+    name,
+    served,
+    config,
+    logger,
+    metrics,
+    events,
+    http,
+    deps,
+    kmsEvent: {
+      provider,
+      ...(config.REKEY_KMS_KEY ? { kmsKey: config.REKEY_KMS_KEY } : {}),
+      ...(config.REKEY_EVENTBRIDGE_TOKEN
+        ? { eventBridgeToken: config.REKEY_EVENTBRIDGE_TOKEN }
+        : {}),
+      note: (rotation) => noteKmsRotation(deps, provider, rotation),
+      danger: (note) => recordKeyDanger(deps, provider, note),
+      step: triggered('kms-event'),
+    },
+    clusterEvent: { namespace: config.REKEY_NAMESPACE, step: triggered('cluster-event') },
+    reconcile: { provider, step, continueLater },
+    webhook,
+    close: inputs.close,
+  };
+}

@@ -1,0 +1,116 @@
+// composeApp turns validated settings into rekey's graph: the step's tuning comes from the
+// settings, the KMS rotator is built once and only for a key the cloud can rotate, a setting that
+// can never work is refused while composing (a ConfigError, exit 2 at every entry point), and the
+// webhook's `rotate` reaches the rotator the settings name. No apiserver is contacted.
+
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { describe, it } from 'node:test';
+import { Webhook } from 'standardwebhooks';
+import { mountWebhook } from '../../../functions/webhook/route.ts';
+import type { Connection } from '../../../shared/adapters/k8s/connection.ts';
+import { composeApp } from '../../../shared/app/compose.ts';
+import { ConfigError, loadConfig } from '../../../shared/config/config.ts';
+
+/** An apiserver nobody calls: composing builds clients but sends nothing. */
+const connection: Connection = { server: 'https://127.0.0.1:1', authorize: async () => {} };
+const AWS_KEY = 'arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+const GCP_KEY = 'projects/p/locations/l/keyRings/r/cryptoKeys/k';
+const AZURE_KEY = 'https://kv-acme.vault.azure.net/keys/etcd-kek';
+
+const compose = (settings: Record<string, string>) =>
+  composeApp(loadConfig({ REKEY_PROVIDER: 'aws-kms', LOG_LEVEL: 'fatal', ...settings }), {
+    connection,
+  });
+
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('composeApp', () => {
+  it('tunes the step from the settings', () => {
+    const rekey = compose({
+      REKEY_RESOURCES: 'secrets,configmaps',
+      REKEY_BUDGET_SECONDS: '20',
+      REKEY_PAGE_SIZE: '50',
+      REKEY_HOLDER: 'runner-1',
+    });
+    try {
+      assert.deepEqual(
+        {
+          provider: rekey.reconcile.provider,
+          resources: rekey.reconcile.resources,
+          budgetMs: rekey.reconcile.budgetMs,
+          pageSize: rekey.reconcile.pageSize,
+          holder: rekey.reconcile.holder,
+        },
+        {
+          provider: 'aws-kms',
+          resources: ['secrets', 'configmaps'],
+          budgetMs: 20_000,
+          pageSize: 50,
+          holder: 'runner-1',
+        },
+      );
+      assert.equal(rekey.deps.verifier, undefined, 'no etcd endpoints, no verifier');
+      assert.equal(rekey.deps.events, undefined, 'the CLI emits no events');
+    } finally {
+      rekey.close();
+    }
+  });
+
+  it('builds the KMS rotator once, and only for a key the cloud can rotate', () => {
+    const aws = compose({ REKEY_KMS_KEY: AWS_KEY });
+    assert.equal(aws.rotator?.describe, `aws ${AWS_KEY}`);
+    assert.equal(aws.rotator, aws.rotator, 'the same rotator every time');
+    assert.equal(compose({ REKEY_KMS_KEY: GCP_KEY }).rotator?.describe, `gcp ${GCP_KEY}`);
+    assert.equal(compose({ REKEY_KMS_KEY: AZURE_KEY }).rotator, undefined);
+    assert.equal(compose({}).rotator, undefined);
+  });
+
+  it('refuses an unreadable etcd CA file while composing, naming the variable', () => {
+    assert.throws(
+      () =>
+        compose({
+          REKEY_ETCD_ENDPOINTS: 'https://127.0.0.1:2379',
+          REKEY_ETCD_CA_FILE: '/nonexistent/rekey-ca.crt',
+        }),
+      (err: Error) => err instanceof ConfigError && /^REKEY_ETCD_CA_FILE: /.test(err.message),
+    );
+  });
+
+  it("the webhook's rotate reaches the settings' KMS: a GCP endpoint that is down => 503, no step", async () => {
+    const secret = `whsec_${randomBytes(24).toString('base64')}`;
+    const rekey = compose({
+      REKEY_KMS_KEY: GCP_KEY,
+      REKEY_GCP_ENDPOINT: `127.0.0.1:${await closedPort()}`,
+      REKEY_WEBHOOK_SECRETS: secret,
+    });
+    const fns = rekey.functions('webhook', ['webhook']);
+    assert.ok(fns.webhook?.deps.rotate, 'rotate is served');
+    mountWebhook(fns.http, fns.webhook.deps, fns.webhook.verify);
+    const id = 'msg_compose_rotate';
+    const at = new Date();
+    const body = JSON.stringify({ command: 'rotate' });
+    const res = await fns.http.request('/webhook', {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'webhook-id': id,
+        'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+        'webhook-signature': new Webhook(secret).sign(id, at, body),
+      },
+      body,
+    });
+    const answer = (await res.json()) as { message?: string };
+    // a step would have failed on the unreachable apiserver with its own message
+    assert.equal(res.status, 503, JSON.stringify(answer));
+    assert.match(String(answer.message), /^rotate: Cloud KMS CreateCryptoKeyVersion .*UNAVAILABLE/);
+    fns.close();
+  });
+});
