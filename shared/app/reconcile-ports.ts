@@ -112,7 +112,7 @@ export function reconcilePortsFor(
   };
   const reconcile: ReconcileConfig = {
     provider: config.REKEY_PROVIDER,
-    resources: config.REKEY_RESOURCES,
+    ...(config.REKEY_RESOURCES !== undefined ? { resources: config.REKEY_RESOURCES } : {}),
     namespace,
     holder: config.REKEY_HOLDER ?? `${hostname()}-${process.pid}`,
     budgetMs: config.REKEY_BUDGET_SECONDS * 1000,

@@ -2,18 +2,21 @@
 // sooner than the server's Retry-After (APF 429s carry one). The random source is injected so the
 // delay is a pure function of its inputs in tests.
 
-/** Inputs of {@link backoffDelayMs}. */
+/**
+ * Inputs of {@link backoffDelayMs}. Callers forward their own optional settings and a Retry-After
+ * that may be missing, so an undefined field means the default.
+ */
 export interface BackoffOptions {
   /** The attempt that just failed, counting from 1. */
   attempt: number;
   /** The server's Retry-After, in seconds, when it sent one. */
-  retryAfterSeconds?: number;
+  retryAfterSeconds?: number | undefined;
   /** A source of numbers in [0, 1); `Math.random` by default. */
-  random?: () => number;
+  random?: (() => number) | undefined;
   /** The first backoff step. */
-  baseDelayMs?: number;
+  baseDelayMs?: number | undefined;
   /** No delay is ever longer than this, Retry-After included. */
-  maxDelayMs?: number;
+  maxDelayMs?: number | undefined;
 }
 
 /**

@@ -28,7 +28,11 @@ export async function noOpCeiling(env: SandboxEnv, levels: number[]): Promise<Ce
     const refs: ObjectRef[] = [];
     let continueToken: string | undefined;
     do {
-      const page = await rewriter.listPage({ resource: 'secrets', limit: 500, continueToken });
+      const page = await rewriter.listPage({
+        resource: 'secrets',
+        limit: 500,
+        ...(continueToken ? { continueToken } : {}),
+      });
       if (page.expired) throw new Error('the listing expired mid-way: run the bench again');
       refs.push(...page.items);
       continueToken = page.continue;

@@ -229,7 +229,11 @@ describe('kustomize builds: functions, routes and sources', () => {
       );
       const sa = src.serviceAccountName;
       assert.ok(
-        resolve(objects, { apiVersion: 'v1', kind: 'ServiceAccount', name: sa }),
+        resolve(objects, {
+          apiVersion: 'v1',
+          kind: 'ServiceAccount',
+          ...(sa !== undefined ? { name: sa } : {}),
+        }),
         `${build}: ServiceAccount ${sa}`,
       );
       const bindings = [

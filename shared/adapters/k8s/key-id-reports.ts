@@ -43,13 +43,13 @@ const reportedConfigSchema = z.object({
         providers: z.array(
           z.object({
             type: z.enum(['kms', 'aescbc', 'aesgcm', 'secretbox', 'identity']),
-            name: z.string().optional(),
-            apiVersion: z.string().optional(),
+            name: z.string().exactOptional(),
+            apiVersion: z.string().exactOptional(),
           }),
         ),
       }),
     )
-    .optional(),
+    .exactOptional(),
 });
 
 export interface KeyIdReport {

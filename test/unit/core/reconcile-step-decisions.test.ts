@@ -18,6 +18,7 @@ describe('reconcileStep: the state machine decides every phase', () => {
   it('etcd unreachable at verification: recoverable Degraded, announced once, then verified', async () => {
     const h = rotated({ objects: 6 });
     const etcd = h.deps.verifier;
+    assert.ok(etcd, 'the harness verifies from etcd');
     h.deps.verifier = etcdDown;
 
     const o = asStep(await h.step());

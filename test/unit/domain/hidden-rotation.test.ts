@@ -20,11 +20,11 @@ function input(
   pluginKeyId: string,
   over: Partial<KmsRotationInput['kmsRotation']> = {},
   recordedKeyId?: string,
-) {
+): KmsRotationInput {
   return {
     provider: 'aws-kms',
     pluginKeyId,
-    recordedKeyId,
+    ...(recordedKeyId !== undefined ? { recordedKeyId } : {}),
     kmsRotation: { key: ARN, at: '2025-01-01T00:00:00Z', ...over },
   };
 }

@@ -26,6 +26,8 @@ const dirty = {
   offenderCount: 7,
   checkedAt: minute(11),
 };
+const { finishedAt: _finishedAt, ...finishedAtUnknown } = finished;
+const { offenderCount: _offenderCount, ...dirtyUncounted } = dirty;
 
 function input(over: Partial<StepInput> = {}): StepInput {
   return {
@@ -225,7 +227,7 @@ const cases: { name: string; input: StepInput; want: Step }[] = [
   {
     name: 'a clean scan without a known end time counts',
     input: input({
-      migration: { ...finished, finishedAt: undefined },
+      migration: finishedAtUnknown,
       verification: { configured: true, result: { ...clean, checkedAt: minute(0) } },
     }),
     want: { kind: 'complete', verified: true },
@@ -258,7 +260,7 @@ const cases: { name: string; input: StepInput; want: Step }[] = [
     name: 'offenders and failures: both in the reason',
     input: input({
       migration: finishedWithFailure,
-      verification: { configured: true, result: { ...dirty, offenderCount: undefined } },
+      verification: { configured: true, result: dirtyUncounted },
     }),
     want: {
       kind: 'degraded',

@@ -181,7 +181,8 @@ describe('planRevision', () => {
   ];
   for (const c of cases) {
     it(c.name, () => {
-      assert.deepEqual(planRevision(c.existing, c.observation, { force: c.force }), c.want);
+      const options = c.force !== undefined ? { force: c.force } : {};
+      assert.deepEqual(planRevision(c.existing, c.observation, options), c.want);
     });
   }
 

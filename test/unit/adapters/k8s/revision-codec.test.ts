@@ -128,10 +128,23 @@ describe('revision codec: damaged records', () => {
 
   const cases: [string, () => V1Secret, RegExp][] = [
     ['missing keyId', () => ({ ...good(), data: {} }), /keyId/],
-    ['no data at all', () => ({ ...good(), data: undefined }), /keyId/],
+    [
+      'no data at all',
+      () => {
+        const s = good();
+        delete s.data;
+        return s;
+      },
+      /keyId/,
+    ],
     [
       'missing name',
-      () => ({ ...good(), metadata: { ...good().metadata, name: undefined } }),
+      () => {
+        const s = good();
+        const metadata = { ...s.metadata };
+        delete metadata.name;
+        return { ...s, metadata };
+      },
       /name/,
     ],
     ['bad phase', () => annotate(good(), 'rekey.dev/phase', 'Running'), /phase/],

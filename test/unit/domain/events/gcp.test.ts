@@ -84,7 +84,7 @@ describe('parseGcpAuditEvent: variants', () => {
       resourceName: undefined,
     });
     assert.equal((parseGcpAuditEvent(ce) as { newMaterialId: string }).newMaterialId, '4');
-    const noExt = { ...ce, extensions: undefined };
+    const { extensions: _extensions, ...noExt } = ce;
     assert.match(errorOf(parseGcpAuditEvent(noExt)), /no service/);
   });
 
@@ -99,7 +99,8 @@ describe('parseGcpAuditEvent: variants', () => {
     assert.equal((parseGcpAuditEvent(fromPrimary) as { newMaterialId: string }).newMaterialId, '4');
     const ceTime = patched('gcp-update-crypto-key.json', {}, { timestamp: undefined });
     assert.equal((parseGcpAuditEvent(ceTime) as { at: string }).at, '2025-02-14T16:20:45.500Z');
-    assert.match(errorOf(parseGcpAuditEvent({ ...ceTime, time: undefined })), /timestamp/);
+    const { time: _time, ...noTime } = ceTime;
+    assert.match(errorOf(parseGcpAuditEvent(noTime)), /timestamp/);
   });
 
   it('reads LogEntryData given as JSON text, and full resource names', () => {
