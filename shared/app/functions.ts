@@ -119,22 +119,7 @@ export function composeFunctions(
       metrics.revisionPhase({ provider: r.provider, revision: r.name, phase: r.phase }),
   };
 
-  const step = async (): Promise<StepOutcome> => {
-    let o: StepOutcome;
-    try {
-      o = await reconcileStep(deps, reconcile);
-    } catch (err) {
-      logger.warn({ err }, 'reconcile step failed');
-      // whatever failed, the next delivery runs a fresh step: not sooner than 10 s, nor than the
-      // failed call's own Retry-After
-      throw new TransientError('reconcile step failed; it will be retried', {
-        cause: err,
-        retryAfterSeconds: Math.max(10, retryAfterOf(err) ?? 0),
-      });
-    }
-    if (o.kind === 'step') metrics.stepDone({ provider: o.provider, step: o.step.kind });
-    return o;
-  };
+  const step = stepRunner(deps, reconcile, logger, metrics);
   const continueLater = (data: MigrationSliceData) => events.emit('migration.slice', data);
   // Whatever triggered a step (a KMS event, a cluster change, a webhook), a migration with work
   // left continues through the same continuation event the reconcile function emits. Delegated,
@@ -144,60 +129,14 @@ export function composeFunctions(
       ? handOff(events, provider, by)
       : async () => (await stepAndContinue({ step, continueLater })).outcome;
 
-  const auth =
-    config.REKEY_SENDER_AUDIENCE && config.REKEY_ALLOWED_SENDERS
-      ? createTokenReviewAuthenticator({
-          audience: config.REKEY_SENDER_AUDIENCE,
-          allowedSenders: config.REKEY_ALLOWED_SENDERS,
-          reviewToken: tokenReviewerFor(inputs.authentication),
-        })
-      : undefined;
-  // a function that only hands its steps off reads nothing of the apiservers: its ServiceAccount
-  // may not read identity Leases or /metrics
-  const readsAdoption =
-    config.REKEY_STEP_MODE === 'local' || served.some((f) => f === 'reconcile' || f === 'webhook');
-  const http = createApp({
-    name,
-    logger,
-    metrics,
-    ...(auth ? { auth } : {}),
-    unauthenticatedPaths: UNAUTHENTICATED_PATHS,
-    readiness: async () => {
-      const adoption = readsAdoption ? await deps.adoption.read() : undefined;
-      return {
-        ready: true,
-        details: {
-          provider,
-          stepMode: config.REKEY_STEP_MODE,
-          ...(adoption
-            ? {
-                liveApiservers: adoption.liveApiservers.length,
-                metricsReadable: adoption.metricsReadable,
-              }
-            : {}),
-          etcdVerification: deps.verifier ? 'on' : 'off (completions are reported unverified)',
-          eventSink: config.K_SINK ? 'on' : 'off',
-        },
-      };
-    },
-  });
+  const http = httpAppFor(inputs, { name, served, deps, logger, metrics });
 
-  let webhook: WebhookWiring | undefined;
-  if (config.REKEY_WEBHOOK_SECRETS) {
-    const webhookStep = triggered('webhook');
-    const rotator = inputs.rotator();
-    webhook = {
-      deps: {
-        provider,
-        step: webhookStep,
-        status: () => statusReport(deps, reconcile),
-        ...(rotator ? { rotate: rotateThenStep(rotator, webhookStep) } : {}),
-      },
-      verify: { secrets: config.REKEY_WEBHOOK_SECRETS },
-    };
-  } else if (served.includes('webhook')) {
-    logger.warn('webhook: REKEY_WEBHOOK_SECRETS is not set, /webhook is not served');
-  }
+  const webhook = webhookWiring(inputs, {
+    served,
+    deps,
+    logger,
+    step: () => triggered('webhook'),
+  });
 
   return {
     name,
@@ -222,5 +161,123 @@ export function composeFunctions(
     reconcile: { provider, step, continueLater },
     webhook,
     close: inputs.close,
+  };
+}
+
+/** One reconcile step as a function runs it: failures become a retryable error, steps are counted. */
+function stepRunner(
+  deps: ReconcileDeps,
+  reconcile: ReconcileConfig,
+  logger: Logger,
+  metrics: MetricsWithRegistry,
+): () => Promise<StepOutcome> {
+  return async () => {
+    let o: StepOutcome;
+    try {
+      o = await reconcileStep(deps, reconcile);
+    } catch (err) {
+      logger.warn({ err }, 'reconcile step failed');
+      // whatever failed, the next delivery runs a fresh step: not sooner than 10 s, nor than the
+      // failed call's own Retry-After
+      throw new TransientError('reconcile step failed; it will be retried', {
+        cause: err,
+        retryAfterSeconds: Math.max(10, retryAfterOf(err) ?? 0),
+      });
+    }
+    if (o.kind === 'step') metrics.stepDone({ provider: o.provider, step: o.step.kind });
+    return o;
+  };
+}
+
+/** The hono app of a function process: sender authentication and what readiness reports. */
+function httpAppFor(
+  inputs: FunctionsInputs,
+  {
+    name,
+    served,
+    deps,
+    logger,
+    metrics,
+  }: {
+    name: string;
+    served: readonly FunctionName[];
+    deps: ReconcileDeps;
+    logger: Logger;
+    metrics: MetricsWithRegistry;
+  },
+) {
+  const { config } = inputs;
+  const auth =
+    config.REKEY_SENDER_AUDIENCE && config.REKEY_ALLOWED_SENDERS
+      ? createTokenReviewAuthenticator({
+          audience: config.REKEY_SENDER_AUDIENCE,
+          allowedSenders: config.REKEY_ALLOWED_SENDERS,
+          reviewToken: tokenReviewerFor(inputs.authentication),
+        })
+      : undefined;
+  // a function that only hands its steps off reads nothing of the apiservers: its ServiceAccount
+  // may not read identity Leases or /metrics
+  const readsAdoption =
+    config.REKEY_STEP_MODE === 'local' || served.some((f) => f === 'reconcile' || f === 'webhook');
+  const http = createApp({
+    name,
+    logger,
+    metrics,
+    ...(auth ? { auth } : {}),
+    unauthenticatedPaths: UNAUTHENTICATED_PATHS,
+    readiness: async () => {
+      const adoption = readsAdoption ? await deps.adoption.read() : undefined;
+      return {
+        ready: true,
+        details: {
+          provider: config.REKEY_PROVIDER,
+          stepMode: config.REKEY_STEP_MODE,
+          ...(adoption
+            ? {
+                liveApiservers: adoption.liveApiservers.length,
+                metricsReadable: adoption.metricsReadable,
+              }
+            : {}),
+          etcdVerification: deps.verifier ? 'on' : 'off (completions are reported unverified)',
+          eventSink: config.K_SINK ? 'on' : 'off',
+        },
+      };
+    },
+  });
+  return http;
+}
+
+/** /webhook's dependencies, when its secrets are set (and `rotate` only with a rotator). */
+function webhookWiring(
+  inputs: FunctionsInputs,
+  {
+    served,
+    deps,
+    logger,
+    step,
+  }: {
+    served: readonly FunctionName[];
+    deps: ReconcileDeps;
+    logger: Logger;
+    step: () => () => Promise<TriggeredStep>;
+  },
+): WebhookWiring | undefined {
+  const { config, reconcile } = inputs;
+  if (!config.REKEY_WEBHOOK_SECRETS) {
+    if (served.includes('webhook')) {
+      logger.warn('webhook: REKEY_WEBHOOK_SECRETS is not set, /webhook is not served');
+    }
+    return undefined;
+  }
+  const webhookStep = step();
+  const rotator = inputs.rotator();
+  return {
+    deps: {
+      provider: config.REKEY_PROVIDER,
+      step: webhookStep,
+      status: () => statusReport(deps, reconcile),
+      ...(rotator ? { rotate: rotateThenStep(rotator, webhookStep) } : {}),
+    },
+    verify: { secrets: config.REKEY_WEBHOOK_SECRETS },
   };
 }
