@@ -1,6 +1,9 @@
 // `rekey reconcile [--until-complete]`: one bounded step (observe, converge, migrate a slice,
-// verify), or steps until the newest revision is Completed or Degraded for good, with live
-// progress on a terminal and one line per step otherwise. Exit codes: functions/cli/output.ts.
+// verify), or steps until the newest revision is Completed or Degraded with nothing that can
+// change by itself, with live progress on a terminal and one line per step otherwise. An
+// operator's run re-patches a Degraded revision's refused objects at once, whatever their backoff
+// (docs/architecture.md R13): it is how "fix the cause, then `rekey migrate` again" works. Exit
+// codes: functions/cli/output.ts.
 import { SingleBar } from 'cli-progress';
 import type { ReconcileConfig, ReconcileDeps } from '../../shared/core/deps.ts';
 import { reconcileStep, type StepOutcome } from '../../shared/core/reconcile-step.ts';
@@ -20,18 +23,27 @@ function describe(o: StepOutcome): string {
       : 'note' in o.step && o.step.note
         ? `: ${o.step.note}`
         : '';
-  return `${o.revision} ${o.phase} (${o.step.kind}${what}) listed=${c.listed} re-encrypted=${c.reencrypted} unchanged=${c.unchanged} conflicts=${c.conflicts} gone=${c.gone} failed=${c.failed}`;
+  const retried =
+    o.step.kind === 'degraded' && o.step.retrying
+      ? '; rekey re-patches them on later steps, with backoff'
+      : '';
+  return `${o.revision} ${o.phase} (${o.step.kind}${what}${retried}) listed=${c.listed} re-encrypted=${c.reencrypted} unchanged=${c.unchanged} conflicts=${c.conflicts} gone=${c.gone} failed=${c.failed}`;
 }
 
 /**
  * The exit code of the last step: 0 only for a verified completion (or, for a single step, a step
- * that did its work without trouble); a wait that outlasted --timeout is 3, never 0.
+ * that did its work without trouble); a wait that outlasted --timeout is 3, never 0. A Degraded
+ * revision that can still change by itself (`more`: a plugin or etcd coming back, a brownout
+ * ending, an offender a retry may move) is such a wait; one that needs someone to act (a refusal
+ * by admission or RBAC, a scope problem) is 1 at once, naming the objects.
  */
 export function exitCode(
   o: StepOutcome,
   { timedOut, untilComplete }: { timedOut: boolean; untilComplete: boolean },
 ): ExitCode {
-  if (o.kind === 'step' && o.phase === 'Degraded') return EXIT.notOk;
+  if (o.kind === 'step' && o.phase === 'Degraded') {
+    return timedOut && o.more ? EXIT.timeout : EXIT.notOk;
+  }
   if (o.kind === 'step' && o.phase === 'Completed') return o.verified ? EXIT.ok : EXIT.unverifiable;
   if (timedOut) return EXIT.timeout;
   if (untilComplete) return EXIT.notOk; // stopped without finishing for another reason
@@ -77,8 +89,12 @@ export async function reconcileCommand(
   const steps: StepOutcome[] = [];
   try {
     for (let n = 0; ; n++) {
-      // --force asks once; later steps continue the forced revision it created
-      const o = await reconcileStep(withProgress, n === 0 ? config : { ...config, force: false });
+      // --force asks once; later steps continue the forced revision it created. Refused and
+      // offending objects are re-patched at once on the first step, then by their backoff.
+      const o = await reconcileStep(
+        withProgress,
+        n === 0 ? { ...config, retryNow: true } : { ...config, force: false, retryNow: false },
+      );
       steps.push(o);
       if (!bar && format === 'text') process.stdout.write(`${describe(o)}\n`);
       const more = o.kind === 'busy' || o.kind === 'no-key-id' || o.more;

@@ -42,6 +42,11 @@ export async function statusCommand(
     } else process.stdout.write(`\n${report.scopeProblem}\n`);
     if (convergence) process.stdout.write(`\nconvergence: ${convergence.reason}\n`);
     if (newest?.message) process.stdout.write(`note: ${newest.message}\n`);
+    if (newest?.nextRetry) {
+      process.stdout.write(
+        `retry: the objects behind it are re-patched next at ${newest.nextRetry.at} (${newest.nextRetry.attempt} pass(es) so far; \`rekey migrate\` re-patches them now)\n`,
+      );
+    }
     if (newest?.kmsRotation)
       process.stdout.write(
         `KMS rotation (${newest.kmsRotation.verdict}): ${newest.kmsRotation.explanation}\n`,

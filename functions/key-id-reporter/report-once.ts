@@ -25,6 +25,8 @@ export interface ReportOnceOptions {
   clock: Clock;
   /** The key_id of the last healthy Status, kept in error reports so rekey still sees it. */
   lastKeyId?: string;
+  /** When `lastKeyId` was first seen: kept while the key_id is unchanged. */
+  lastKeyIdFirstSeen?: string;
   /** The apiserver's --encryption-provider-config as mounted here; re-read on every tick. */
   encryptionConfigFile?: string;
 }
@@ -51,6 +53,7 @@ export async function reportOnce({
   provider,
   clock,
   lastKeyId = '',
+  lastKeyIdFirstSeen,
   encryptionConfigFile,
 }: ReportOnceOptions): Promise<KeyIdReport> {
   // The time of the question, not of the answer: a slow plugin must not make a report look fresher.
@@ -75,6 +78,10 @@ export async function reportOnce({
   } catch (err) {
     report = { ...base, keyId: lastKeyId, healthz: '', version: '', error: describeError(err) };
   }
+  // rekey orders two new key_ids by when each was first seen, which no heartbeat can tell
+  const firstSeen =
+    report.keyId === lastKeyId && lastKeyIdFirstSeen ? lastKeyIdFirstSeen : observedAt;
+  if (report.keyId) report = { ...report, keyIdFirstSeen: firstSeen };
   const config: ConfigFields = encryptionConfigFile
     ? await readEncryptionConfig(encryptionConfigFile, provider)
     : {};

@@ -12,7 +12,8 @@ export interface ReporterLog {
   error(obj: object, msg: string): void;
 }
 
-export interface RunReporterOptions extends Omit<ReportOnceOptions, 'lastKeyId'> {
+export interface RunReporterOptions
+  extends Omit<ReportOnceOptions, 'lastKeyId' | 'lastKeyIdFirstSeen'> {
   intervalMs?: number;
   signal: AbortSignal;
   log: ReporterLog;
@@ -33,11 +34,17 @@ export async function runReporter({
   ...tick
 }: RunReporterOptions): Promise<void> {
   let lastKeyId = '';
+  let lastKeyIdFirstSeen: string | undefined;
   let previous: KeyIdReport | undefined;
   while (!signal.aborted) {
     try {
-      const report = await reportOnce({ ...tick, lastKeyId });
+      const report = await reportOnce({
+        ...tick,
+        lastKeyId,
+        ...(lastKeyIdFirstSeen ? { lastKeyIdFirstSeen } : {}),
+      });
       if (!report.error) lastKeyId = report.keyId;
+      if (report.keyId === lastKeyId) lastKeyIdFirstSeen = report.keyIdFirstSeen;
       logChange(log, previous, report);
       logConfigChange(log, previous, report);
       previous = report;

@@ -12,6 +12,7 @@ import { type Connection, loadConnection } from '../adapters/k8s/connection.ts';
 import { listServedResources } from '../adapters/k8s/discovery.ts';
 import { createLeaseLock } from '../adapters/k8s/lease-lock.ts';
 import { createObjectCounter } from '../adapters/k8s/object-counter.ts';
+import { createObjectLookup } from '../adapters/k8s/object-lookup.ts';
 import { createObjectRewriter } from '../adapters/k8s/object-rewriter.ts';
 import { createReportKeyObserver } from '../adapters/k8s/report-key-observer.ts';
 import { createRestClient, type RestClient } from '../adapters/k8s/rest-client.ts';
@@ -89,7 +90,9 @@ export function reconcilePortsFor(
       clock,
     }),
     rewriter: createObjectRewriter(rest),
-    lock: createLeaseLock(coordination, { namespace, clock }),
+    lookup: createObjectLookup(rest),
+    // on the raw client, as rekey's own state; it reads the apiserver's Date on its answers
+    lock: createLeaseLock(raw, { namespace, clock }),
     clock,
     served: { list: () => listServedResources(rest) },
     ...(etcdOptions

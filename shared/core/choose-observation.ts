@@ -1,16 +1,56 @@
-// Which observed key_id a step acts on. During a rollout, plugins on different nodes report
-// different key_ids; only a key_id no revision has recorded yet is new. Acting on "the newest
-// report" instead would flip between the old and new key and create a revision each time.
-import type { Observation } from '../domain/observation.ts';
-import type { Revision } from '../domain/revision.ts';
+// Which observed key_id a step acts on (docs/architecture.md R2). During a rollout, plugins on
+// different nodes report different key_ids; acting on "the newest report" would flip between the
+// old and new key and create a revision each time, so while reports disagree only a key_id no
+// revision has recorded is new, and of two such, the one first seen last (a reporter's heartbeat
+// says nothing about which key came first). When every fresh, healthy report agrees on a key_id
+// other than the newest revision's, that is what the cluster writes with now: it is recorded even
+// if an older revision knew it (a rollback migrates back).
+import { type Observation, seenSince } from '../domain/observation.ts';
+import { newestRevision, type Revision } from '../domain/revision.ts';
+
+/** The observation to plan a revision for; `agreed`: every report says this key_id now. */
+export interface ChosenObservation {
+  observation: Observation;
+  agreed: boolean;
+}
 
 export function chooseObservation(
   observations: readonly Observation[],
   revisions: readonly Revision[],
-): Observation | undefined {
+): ChosenObservation | undefined {
+  const byKey = mergeByKeyId(observations);
+  const newest = newestRevision(revisions);
+  const [only] = byKey.values();
+  if (newest && only && byKey.size === 1 && only.keyId !== newest.keyId) {
+    // reports older than the newest revision's observation say nothing about the cluster since
+    const since = Date.parse(newest.observedAt);
+    if (observations.every((o) => Date.parse(o.observedAt) >= since)) {
+      return { observation: only, agreed: true };
+    }
+  }
   const known = new Set(revisions.map((r) => r.keyId));
-  const fresh = observations
+  const unseen = [...byKey.values()]
     .filter((o) => !known.has(o.keyId))
-    .sort((a, b) => Date.parse(a.observedAt) - Date.parse(b.observedAt));
-  return fresh[0];
+    .sort((a, b) => Date.parse(seenSince(b)) - Date.parse(seenSince(a)));
+  const chosen = unseen[0];
+  return chosen ? { observation: chosen, agreed: false } : undefined;
+}
+
+/**
+ * One observation per key_id: seen since its earliest first sighting on any node (when the key
+ * appeared), as of the latest look at it.
+ */
+function mergeByKeyId(observations: readonly Observation[]): Map<string, Observation> {
+  const merged = new Map<string, Observation>();
+  for (const o of observations) {
+    const m = merged.get(o.keyId);
+    if (!m) {
+      merged.set(o.keyId, { ...o });
+      continue;
+    }
+    const first = Date.parse(seenSince(o)) < Date.parse(seenSince(m)) ? seenSince(o) : seenSince(m);
+    const last = Date.parse(o.observedAt) > Date.parse(m.observedAt) ? o.observedAt : m.observedAt;
+    merged.set(o.keyId, { ...m, observedAt: last, firstSeenAt: first });
+  }
+  return merged;
 }

@@ -5,6 +5,7 @@ import type { Clock } from '../ports/clock.ts';
 import type { EventSink } from '../ports/event-sink.ts';
 import type { KeyObserver } from '../ports/key-observer.ts';
 import type { Lock } from '../ports/lock.ts';
+import type { ObjectLookup } from '../ports/object-lookup.ts';
 import type { ObjectRewriter } from '../ports/object-rewriter.ts';
 import type { RevisionStore } from '../ports/revision-store.ts';
 import type { ServedResources } from '../ports/served-resources.ts';
@@ -18,6 +19,11 @@ export interface ReconcileDeps {
   observer: KeyObserver;
   adoption: AdoptionReader;
   rewriter: ObjectRewriter;
+  /**
+   * Finds one object's uid and resourceVersion, so a retry pass re-patches refused and offending
+   * objects by name; absent: their resources are listed again instead.
+   */
+  lookup?: ObjectLookup;
   /** Absent when etcd is not reachable: completions are then reported unverified. */
   verifier?: Verifier;
   /** Every value under the etcd prefix, classified (the key inventory); absent without etcd. */
@@ -30,6 +36,8 @@ export interface ReconcileDeps {
   log?: Log;
   /** Called after every checkpoint (progress bars, metrics). */
   onProgress?: (revision: Revision) => void;
+  /** How a retry waits between attempts (default a timer; tests move a fake clock instead). */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export interface ReconcileConfig {
@@ -46,6 +54,12 @@ export interface ReconcileConfig {
   holder: string;
   /** Work no longer than this per call (well under the Knative request timeout). */
   budgetMs?: number;
+  /**
+   * The hard limit, in ms from the step's start: past it the step stops where it stands (calls in
+   * flight cancelled, no new patch, the last checkpoint kept). Default budget + 30 s
+   * (shared/core/step-stop.ts), under the request timeouts in infra/.
+   */
+  deadlineMs?: number;
   pageSize?: number;
   concurrency?: number;
   /** When apiserver metrics cannot be read, wait this long after the key_id was observed. */
@@ -57,4 +71,9 @@ export interface ReconcileConfig {
    * rotation (docs/architecture.md R9). New resourceVersions and watch events for every object: opt-in only.
    */
   force?: boolean;
+  /**
+   * Re-patch refused and offending objects of a Degraded revision on this step, whatever its
+   * backoff says (docs/architecture.md R13): an operator's `rekey migrate` after fixing the cause.
+   */
+  retryNow?: boolean;
 }

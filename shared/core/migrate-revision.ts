@@ -1,6 +1,8 @@
 // Migrating one revision for one step: the resources in scope join its progress, then each
-// unfinished resource is rewritten slice by slice until done, out of budget, or the Lease is lost.
-// A resource rekey may not list is learnt by name and handed to the state machine, never skipped.
+// unfinished resource is rewritten slice by slice until done, out of budget, or the step is stopped
+// (its Lease lost, its hard deadline passed: shared/core/step-stop.ts), the last checkpoint kept.
+// A resource rekey may not list is learnt by name and handed to the state machine, never skipped;
+// so is an apiserver that kept failing transiently (a brownout): the step ends, nothing failed.
 import type { ResourceCheckpoint } from '../domain/checkpoint.ts';
 import type { ObjectFailure } from '../domain/migration-counts.ts';
 import { widenProgress } from '../domain/migration-progress.ts';
@@ -50,7 +52,11 @@ async function migrateResource(
       },
     }));
     deps.onProgress?.(session.revision);
-    return ctx.lease.renew();
+    // renewed at each checkpoint as well as on the timer: it also tells, before the next page,
+    // whether the Lease is still ours. A renewal without an answer is no loss yet: the session's
+    // lapse timer says when it becomes one
+    const held = await ctx.lease.renew().catch(() => !ctx.lease.signal.aborted);
+    return held && !ctx.stop.check();
   };
   try {
     const result = await migrateSlice({
@@ -60,21 +66,32 @@ async function migrateResource(
       failures: session.revision.progress.failed,
       clock: deps.clock,
       deadline: ctx.deadline,
+      signal: ctx.stop.signal,
+      abortAt: ctx.stop.abortAt,
       ...(config.pageSize ? { pageSize: config.pageSize } : {}),
       ...(config.concurrency ? { concurrency: config.concurrency } : {}),
       ...(session.revision.forced ? { forcedMarker: session.revision.name } : {}),
+      ...(deps.sleep ? { sleep: deps.sleep } : {}),
       ownWrite: (ref) =>
         config.namespace !== undefined &&
         ref.namespace === config.namespace &&
         ref.name === session.revision.name,
       onPage,
     });
-    return result.stoppedBy === 'done' ? undefined : { done: true, more: true };
+    if (result.stoppedBy === 'done') return undefined;
+    if (result.stoppedBy === 'budget') return { done: true, more: true };
+    if (result.stoppedBy === 'unavailable') {
+      return { done: false, learnt: { apiUnavailable: result.reason ?? 'no answer' } };
+    }
+    // work is left either way: a continuation finds the Lease busy if another runner took it over
+    return { done: true, more: true, stopped: ctx.stop.check() ?? 'lease-lost' };
   } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    // a list that kept failing transiently: the pages so far are checkpointed, the rest waits
+    if (isRetryable(err)) return { done: false, learnt: { apiUnavailable: message } };
     // a list refused for good (403 without RBAC for it, 404 for a resource no longer served):
     // the revision will say so by name, instead of the step failing without a trace
-    if (isRetryable(err)) throw err;
-    const listRefused = `cannot list ${checkpoint.resource}: ${(err as Error).message}`;
+    const listRefused = `cannot list ${checkpoint.resource}: ${message}`;
     return { done: false, learnt: { listRefused } };
   }
 }

@@ -1,7 +1,11 @@
 // The rewrite engine (docs/architecture.md R4, R5, R7): pages through a resource as metadata only
 // (shared/core/list-pages.ts), no-op patches each object with bounded concurrency and per-object
 // retries, and checkpoints after every page, stopping at the first page boundary past its time
-// budget so callers can run it in slices.
+// budget so callers can run it in slices. Aborted (a signal, or a hard deadline on its clock), it
+// stops where it stands: calls in flight cancelled, no patch started, and the page it was on left
+// uncounted and unsaved, so the next slice lists it again from the last checkpoint. A page on which
+// the apiserver kept failing transiently past the attempts (a brownout) is left the same way, and
+// fails no object: only permanent refusals are failures (docs/architecture.md R7).
 import pLimit from 'p-limit';
 import {
   advanceCheckpoint,
@@ -20,6 +24,7 @@ import { classifyPatch, type RewriteOutcome } from '../domain/rewrite-outcome.ts
 import type { Clock } from '../ports/clock.ts';
 import type { ObjectRef, ObjectRewriter } from '../ports/object-rewriter.ts';
 import { listPages } from './list-pages.ts';
+import { untilAborted } from './until-aborted.ts';
 
 export interface MigrateSliceOptions {
   rewriter: ObjectRewriter;
@@ -48,34 +53,81 @@ export interface MigrateSliceOptions {
   ownWrite?: (ref: ObjectRef) => boolean;
   /** Persists the checkpoint after each page; returning false stops the slice (lock lost). */
   onPage: (checkpoint: ResourceCheckpoint, failures: ObjectFailure[]) => Promise<boolean>;
+  /** Aborts the slice where it stands (the step's Lease lost or its deadline passed). */
+  signal?: AbortSignal;
+  /**
+   * Epoch ms on `clock` past which the slice aborts as if `signal` had: checked before every list
+   * and patch, so the deadline holds on any clock, whether or not a timer fired.
+   */
+  abortAt?: number;
 }
 
 export interface SliceResult {
   checkpoint: ResourceCheckpoint;
   failures: ObjectFailure[];
-  stoppedBy: 'done' | 'budget' | 'aborted';
+  /** `unavailable`: the apiserver kept answering 429, 5xx or nothing on a page past its attempts. */
+  stoppedBy: 'done' | 'budget' | 'aborted' | 'unavailable';
+  /** For `unavailable`: what the apiserver last answered. */
+  reason?: string;
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A patch the slice did not start, or whose answer it did not wait for, once aborted. */
+const ABORTED = Symbol('aborted');
+
+/** Whether the slice must stop where it stands. */
+function aborted(o: MigrateSliceOptions): boolean {
+  return (
+    o.signal?.aborted === true || (o.abortAt !== undefined && o.clock.now().getTime() >= o.abortAt)
+  );
+}
+
+/** The listing's pages; it ends, instead of throwing, when a call was cancelled by an abort. */
+async function* endsWhenAborted<T>(pages: AsyncGenerator<T>, o: MigrateSliceOptions) {
+  try {
+    yield* pages;
+  } catch (err) {
+    if (!aborted(o)) throw err;
+  }
+}
+
+/** `rewriteOne`, unless the slice was aborted before it started or while it ran. */
+async function rewriteUnlessAborted(
+  o: MigrateSliceOptions,
+  resource: string,
+  ref: ObjectRef,
+): Promise<{ outcome: RewriteOutcome; retries: number } | typeof ABORTED> {
+  if (aborted(o)) return ABORTED;
+  try {
+    return await rewriteOne(o, resource, ref);
+  } catch (err) {
+    // a cancelled call rejects with the signal's reason: its outcome is unknown, not a failure
+    if (aborted(o)) return ABORTED;
+    throw err;
+  }
+}
 
 async function rewriteOne(
   o: MigrateSliceOptions,
   resource: string,
   ref: ObjectRef,
-): Promise<{ outcome: RewriteOutcome; retries: number }> {
+): Promise<{ outcome: RewriteOutcome; retries: number } | typeof ABORTED> {
   const { maxAttempts = 5, sleep = defaultSleep } = o;
   if (o.ownWrite?.(ref)) return { outcome: 'conflict', retries: 0 };
+  const call = o.signal ? { signal: o.signal } : {};
   for (let attempt = 1; ; attempt++) {
+    if (attempt > 1 && aborted(o)) return ABORTED;
     const result = o.forcedMarker
-      ? await o.rewriter.forcedPatch(resource, ref, o.forcedMarker)
-      : await o.rewriter.noOpPatch(resource, ref);
+      ? await o.rewriter.forcedPatch(resource, ref, o.forcedMarker, call)
+      : await o.rewriter.noOpPatch(resource, ref, call);
     const outcome = classifyPatch(result, {
       attempt,
       maxAttempts,
       ...(o.random ? { random: o.random } : {}),
     });
     if (typeof outcome === 'object' && 'retry' in outcome) {
-      await sleep(outcome.retry);
+      await untilAborted(sleep(outcome.retry), o.signal);
       continue;
     }
     return { outcome, retries: attempt - 1 };
@@ -100,14 +152,27 @@ export async function migrateSlice(o: MigrateSliceOptions): Promise<SliceResult>
     ...(o.maxAttempts ? { maxAttempts: o.maxAttempts } : {}),
     ...(o.sleep ? { sleep: o.sleep } : {}),
     ...(o.random ? { random: o.random } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
   });
-  for await (const page of listing) {
+  // as last saved: what an aborted slice leaves behind
+  let saved = { checkpoint, failures };
+  const stopHere = (): SliceResult => ({ ...saved, stoppedBy: 'aborted' });
+  for await (const page of endsWhenAborted(listing, o)) {
+    if (aborted(o)) return stopHere();
     // a restarted listing rewrites its first pages twice: harmless, the counts say so
     if (page.restarted) checkpoint = restartListing(checkpoint);
     pages++;
-    const results = await Promise.all(
-      page.items.map((ref) => limit(() => rewriteOne(o, resource, ref))),
+    const done = await Promise.all(
+      page.items.map((ref) => limit(() => rewriteUnlessAborted(o, resource, ref))),
     );
+    const results = done.filter((r) => r !== ABORTED);
+    // a page cut short is neither counted nor saved: the next slice lists it again
+    if (results.length < done.length) return stopHere();
+    const exhausted = results.find((r) => isExhausted(r.outcome))?.outcome;
+    if (exhausted && isExhausted(exhausted)) {
+      // nor is a page the apiserver kept failing: done again later, from the last checkpoint
+      return { ...saved, stoppedBy: 'unavailable', reason: exhausted.exhausted };
+    }
     let counts: MigrationCounts = addListed(emptyCounts(), page.items.length);
     results.forEach(({ outcome, retries }, i) => {
       counts = { ...addOutcome(counts, outcome), retried: counts.retried + retries };
@@ -128,7 +193,14 @@ export async function migrateSlice(o: MigrateSliceOptions): Promise<SliceResult>
     });
     if (!(await o.onPage(checkpoint, failures)))
       return { checkpoint, failures, stoppedBy: 'aborted' };
+    saved = { checkpoint, failures };
     if (!checkpoint.done && overBudget()) return { checkpoint, failures, stoppedBy: 'budget' };
   }
+  // a listing that ended before its last page was cut short (a list or a wait cancelled)
+  if (!checkpoint.done && aborted(o)) return stopHere();
   return { checkpoint, failures, stoppedBy: 'done' };
+}
+
+function isExhausted(outcome: RewriteOutcome): outcome is { exhausted: string } {
+  return typeof outcome === 'object' && 'exhausted' in outcome;
 }

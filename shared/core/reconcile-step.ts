@@ -1,20 +1,24 @@
 // One bounded, level-triggered step of rekey for one KMS provider (docs/architecture.md R1-R10):
 // under the provider's Lease, observe and record a revision (record-revision.ts), then let the
 // state machine (shared/domain/phase.ts) pick each next action until one ends the step. Re-reads
-// everything it decides on, so duplicate, late or reordered triggers are harmless.
+// everything it decides on, so duplicate, late or reordered triggers are harmless. The step ends
+// where it stands when its Lease is lost or its hard deadline passes (shared/core/step-stop.ts).
 import { randomUUID } from 'node:crypto';
 import { assessConvergence } from '../domain/convergence.ts';
 import type { MigrationCounts } from '../domain/migration-counts.ts';
 import { summariseProgress } from '../domain/migration-progress.ts';
 import { decideNextStep, type Step, type StepInput } from '../domain/phase.ts';
+import { retryDue } from '../domain/retry-schedule.ts';
 import { providerSegment, type Revision, type RevisionConvergence } from '../domain/revision.ts';
 import type { ReconcileConfig, ReconcileDeps } from './deps.ts';
 import { LeaseSession } from './lease-session.ts';
 import { migrateRevision } from './migrate-revision.ts';
 import { recordRevision } from './record-revision.ts';
 import type { Scope } from './resolve-scope.ts';
+import { retryObjects } from './retry-objects.ts';
 import { complete, degrade, verify, waitForConvergence } from './step-actions.ts';
 import type { ActionResult, Learnt, StepContext } from './step-context.ts';
+import { StepStop, type StopReason, stepDeadlineMs } from './step-stop.ts';
 
 export type StepOutcome =
   | { kind: 'busy'; provider: string; heldBy: string }
@@ -33,6 +37,8 @@ export type StepOutcome =
       scope: Scope;
       /** The revision is Completed and its last etcd scan was clean. */
       verified: boolean;
+      /** Cut short: the Lease was lost, or the step's hard deadline passed. */
+      stopped?: StopReason;
     };
 
 export async function reconcileStep(
@@ -41,7 +47,9 @@ export async function reconcileStep(
 ): Promise<StepOutcome> {
   const { provider } = config;
   const budgetMs = config.budgetMs ?? 60_000;
-  const deadline = deps.clock.now().getTime() + budgetMs;
+  const started = deps.clock.now().getTime();
+  const deadline = started + budgetMs;
+  const abortAt = started + (config.deadlineMs ?? stepDeadlineMs(budgetMs));
   const taken = await LeaseSession.acquire(deps.lock, {
     name: `rekey-${providerSegment(provider)}`,
     // one holder per step, not per process: a function instance serves concurrent requests, and
@@ -51,6 +59,7 @@ export async function reconcileStep(
   });
   if (!taken.acquired) return { kind: 'busy', provider, heldBy: taken.heldBy };
   const { lease } = taken;
+  const stop = new StepStop({ clock: deps.clock, abortAt, lease: lease.signal });
   try {
     const { session, scope, plugin } = await recordRevision(deps, config);
     if (!session) {
@@ -59,8 +68,10 @@ export async function reconcileStep(
     }
     const { phase, lastError } = session.revision;
     const began = { phase, ...(lastError === undefined ? {} : { lastError }) };
-    return await runActions({ deps, config, session, lease, scope, plugin, deadline, began });
+    const ctx = { deps, config, session, lease, scope, plugin, deadline, stop, began };
+    return await runActions(ctx);
   } finally {
+    stop.dispose();
     await lease.release();
   }
 }
@@ -71,8 +82,12 @@ async function runActions(ctx: StepContext): Promise<StepOutcome> {
   for (;;) {
     const convergence = await readConvergence(ctx);
     const step = decideNextStep(stepInput(ctx, convergence, learnt));
+    // stopped between actions (a long verification, say): end before the next one starts. Work is
+    // left either way: a continuation finds the Lease busy if another runner took it over
+    const stopped = ctx.stop.check();
+    if (stopped) return outcome(ctx, step, true, stopped);
     const result = await act(ctx, step, convergence);
-    if (result.done) return outcome(ctx, step, result.more);
+    if (result.done) return outcome(ctx, step, result.more, result.stopped);
     learnt = { ...learnt, ...result.learnt };
   }
 }
@@ -89,6 +104,8 @@ function act(
       return waitForConvergence(ctx, step, convergence);
     case 'migrate':
       return migrateRevision(ctx, step);
+    case 'retry':
+      return retryObjects(ctx, step);
     case 'verify':
       return verify(ctx, step);
     case 'complete':
@@ -119,6 +136,9 @@ async function readConvergence({ deps, config, session }: StepContext) {
 /** Everything the state machine documents, from the revision and what this step learnt. */
 function stepInput(ctx: StepContext, convergence: RevisionConvergence, learnt: Learnt): StepInput {
   const r = ctx.session.revision;
+  // one pass per step, whatever asked for it: the operator's `rekey migrate` or the backoff
+  const due =
+    !learnt.retried && (ctx.config.retryNow === true || retryDue(r.retry, ctx.deps.clock.now()));
   return {
     revision: r,
     convergence,
@@ -126,6 +146,7 @@ function stepInput(ctx: StepContext, convergence: RevisionConvergence, learnt: L
       ...summariseProgress(r.progress),
       started: r.progress.resources.length > 0,
       ...(learnt.listRefused ? { blocked: learnt.listRefused } : {}),
+      ...(learnt.apiUnavailable ? { unavailable: learnt.apiUnavailable } : {}),
     },
     verification: {
       configured: ctx.deps.verifier !== undefined,
@@ -133,11 +154,17 @@ function stepInput(ctx: StepContext, convergence: RevisionConvergence, learnt: L
       ...(learnt.etcdUnavailable ? { unavailable: learnt.etcdUnavailable } : {}),
     },
     plugin: ctx.plugin,
+    ...(due ? { retry: { due } } : {}),
     ...(r.kmsRotation?.verdict === 'hidden' ? { hiddenRotation: true as const } : {}),
   };
 }
 
-function outcome({ config, session, scope }: StepContext, step: Step, more: boolean): StepOutcome {
+function outcome(
+  { config, session, scope }: StepContext,
+  step: Step,
+  more: boolean,
+  stopped?: StopReason,
+): StepOutcome {
   const r = session.revision;
   return {
     kind: 'step',
@@ -150,5 +177,6 @@ function outcome({ config, session, scope }: StepContext, step: Step, more: bool
     more,
     scope,
     verified: r.phase === 'Completed' && r.verification?.clean === true,
+    ...(stopped ? { stopped } : {}),
   };
 }

@@ -1,5 +1,6 @@
 // The first half of a step: observe the provider, derive the scope, record a revision for a key_id
-// no revision has yet (or a forced one), and open the newest revision for the step. A resource that
+// no revision has yet, for one every report agrees on (a rollback included), or a forced one, and
+// open the newest revision for the step. A resource that
 // joined the scope is added to a started migration's progress here, so the state machine sees the
 // migration unfinished; the phase it then needs is decided there, never here.
 import { widenProgress } from '../domain/migration-progress.ts';
@@ -35,8 +36,14 @@ export async function recordRevision(
   // a forced rewrite re-records the key_id the plugin reports now, as a new, forced revision
   const forced =
     config.force && latest ? seen.observations.find((o) => o.keyId === latest.keyId) : undefined;
-  const chosen = forced ?? chooseObservation(seen.observations, revisions);
-  const plan = chosen && planRevision(revisions, chosen, { force: forced !== undefined });
+  const choice = forced ? undefined : chooseObservation(seen.observations, revisions);
+  const chosen = forced ?? choice?.observation;
+  const plan =
+    chosen &&
+    planRevision(revisions, chosen, {
+      force: forced !== undefined,
+      agreed: choice?.agreed === true,
+    });
   if (chosen && plan?.action === 'create') {
     const rev = newRevision({
       observation: chosen,

@@ -60,6 +60,8 @@ export async function statusReport(deps: ReconcileDeps, config: ReconcileConfig)
         ...(r.verification?.resources ? { proof: r.verification.resources } : {}),
         ...(r.verification?.problems?.length ? { proofProblems: r.verification.problems } : {}),
         ...(r.lastError ? { message: r.lastError } : {}),
+        // when the objects behind a Degraded revision are re-patched next (docs/architecture.md R13)
+        ...(r.retry ? { nextRetry: r.retry } : {}),
         ...(r.kmsRotation ? { kmsRotation: r.kmsRotation } : {}),
         ...(r.keyDanger ? { keyDanger: r.keyDanger } : {}),
       })),

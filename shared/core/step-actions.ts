@@ -2,6 +2,7 @@
 // (shared/core/migrate-revision.ts): wait for adoption, verify from etcd, complete, degrade. Each
 // stores exactly the phase phaseFor(step) gives; none decides a phase of its own.
 import { phaseFor, type Step } from '../domain/phase.ts';
+import { firstRetry } from '../domain/retry-schedule.ts';
 import type { Revision, RevisionConvergence } from '../domain/revision.ts';
 import { pruneRevisions } from './prune-revisions.ts';
 import { emitRevisionEvent } from './revision-events.ts';
@@ -42,7 +43,8 @@ export async function verify(ctx: StepContext, step: StepOf<'verify'>): Promise<
 
 export async function complete(ctx: StepContext, step: StepOf<'complete'>): Promise<ActionResult> {
   await ctx.session.save((x) => {
-    const { lastError: _, ...rest } = x;
+    // nothing is left to retry once the revision completes
+    const { lastError: _, retry: __, ...rest } = x;
     return {
       ...rest,
       phase: phaseFor(step, x.phase),
@@ -54,19 +56,24 @@ export async function complete(ctx: StepContext, step: StepOf<'complete'>): Prom
   return { done: true, more: false };
 }
 
-/** Records the cause; announces it unless the revision was already Degraded for it. */
+/**
+ * Records the cause; announces it unless the revision was already Degraded for it. Objects behind
+ * it (`retrying`) get their first retry pass scheduled (docs/architecture.md R13).
+ */
 export async function degrade(
   ctx: StepContext,
   step: StepOf<'degraded'>,
   convergence: RevisionConvergence,
 ): Promise<ActionResult> {
   const r = ctx.session.revision;
-  if (r.phase !== phaseFor(step, r.phase) || r.lastError !== step.reason) {
+  const schedule = step.retrying && !r.retry ? firstRetry(ctx.deps.clock.now()) : undefined;
+  if (r.phase !== phaseFor(step, r.phase) || r.lastError !== step.reason || schedule) {
     await ctx.session.save((x) => ({
       ...x,
       phase: phaseFor(step, x.phase),
       lastError: step.reason,
       convergence,
+      ...(schedule && !x.retry ? { retry: schedule } : {}),
     }));
   }
   // a cause a step finds only by trying (etcd down, a list refused) passes through another phase

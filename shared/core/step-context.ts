@@ -7,6 +7,7 @@ import type { ReconcileConfig, ReconcileDeps } from './deps.ts';
 import type { LeaseSession } from './lease-session.ts';
 import type { Scope } from './resolve-scope.ts';
 import type { RevisionSession } from './revision-session.ts';
+import type { StepStop, StopReason } from './step-stop.ts';
 
 export interface StepContext {
   deps: ReconcileDeps;
@@ -17,6 +18,8 @@ export interface StepContext {
   plugin: PluginHealth;
   /** Epoch ms after which no new page is started. */
   deadline: number;
+  /** Ends the step where it stands: the Lease lost or the hard deadline passed (step-stop.ts). */
+  stop: StepStop;
   /** The revision as the step found it: a cause of Degraded is announced once, not every step. */
   began: Pick<Revision, 'phase' | 'lastError'>;
 }
@@ -27,7 +30,16 @@ export interface Learnt {
   listRefused?: string;
   /** etcd could not be scanned just now: why. */
   etcdUnavailable?: string;
+  /** The apiserver kept failing a list or a patch transiently past the attempts: what it said. */
+  apiUnavailable?: string;
+  /** A retry pass ran in this step: one per step, whatever asked for it. */
+  retried?: true;
 }
 
-/** `done`: the step is over (`more`: there is work right now). Otherwise decide again. */
-export type ActionResult = { done: true; more: boolean } | { done: false; learnt?: Learnt };
+/**
+ * `done`: the step is over (`more`: there is work right now; `stopped`: it was cut short).
+ * Otherwise decide again.
+ */
+export type ActionResult =
+  | { done: true; more: boolean; stopped?: StopReason }
+  | { done: false; learnt?: Learnt };

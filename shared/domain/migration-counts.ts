@@ -15,13 +15,13 @@ export interface MigrationCounts {
   conflicts: number;
   /** 404: deleted meanwhile. Done. */
   gone: number;
-  /** Given up on (403, 422, admission denial, retries exhausted): recorded, not retried. */
+  /** Refused for good (403, 422, admission denial): recorded by name, re-patched with backoff. */
   failed: number;
   /** Attempts that will be retried (429, 5xx, network); not objects. */
   retried: number;
 }
 
-/** An object the rewrite gave up on. `namespace` is '' for cluster-scoped objects. */
+/** An object the apiserver refused for good. `namespace` is '' for cluster-scoped objects. */
 export interface ObjectFailure {
   resource?: string;
   namespace: string;
@@ -50,7 +50,10 @@ export function emptyCounts(): MigrationCounts {
   return { listed: 0, reencrypted: 0, unchanged: 0, conflicts: 0, gone: 0, failed: 0, retried: 0 };
 }
 
-/** `counts` with one more object outcome; `{ retry }` counts an attempt, not an object. */
+/**
+ * `counts` with one more object outcome; `{ retry }` and `{ exhausted }` count an attempt, not an
+ * object (an exhausted object is tried again on a later step).
+ */
 export function addOutcome(counts: MigrationCounts, outcome: RewriteOutcome): MigrationCounts {
   const next = { ...counts };
   if (outcome === 'reencrypted') next.reencrypted += 1;
@@ -74,11 +77,22 @@ export function sumCounts(all: readonly MigrationCounts[]): MigrationCounts {
   return total;
 }
 
-/** `failures` with `failure` appended, keeping only the first `max` (the count keeps the total). */
+/**
+ * `failures` with `failure` appended, keeping only the first `max` (the count keeps the total). An
+ * object already recorded keeps its place with the newer reason: a page done again, or a retry
+ * pass, must not name it twice.
+ */
 export function recordFailure(
   failures: readonly ObjectFailure[],
   failure: ObjectFailure,
   { max = MAX_RECORDED_FAILURES }: { max?: number } = {},
 ): ObjectFailure[] {
+  const i = failures.findIndex((f) => sameObject(f, failure));
+  if (i >= 0) return failures.map((f, j) => (j === i ? failure : f));
   return failures.length >= max ? [...failures] : [...failures, failure];
+}
+
+/** Whether two failures name the same object. */
+export function sameObject(a: ObjectFailure, b: ObjectFailure): boolean {
+  return a.resource === b.resource && a.namespace === b.namespace && a.name === b.name;
 }

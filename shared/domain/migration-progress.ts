@@ -1,8 +1,16 @@
-// A revision's migration progress: one checkpoint per resource in scope, plus the objects given up
-// on. The summary is what the state machine decides on.
+// A revision's migration progress: one checkpoint per resource in scope, plus the objects refused
+// for good. The summary is what the state machine decides on; a retry pass (docs/architecture.md
+// R13) settles, refuses again or lists again what kept it from completing.
 
-import { type ResourceCheckpoint, startCheckpoint } from './checkpoint.ts';
-import { type MigrationCounts, type ObjectFailure, sumCounts } from './migration-counts.ts';
+import { type ResourceCheckpoint, restartListing, startCheckpoint } from './checkpoint.ts';
+import {
+  addOutcome,
+  type MigrationCounts,
+  type ObjectFailure,
+  recordFailure,
+  sameObject,
+  sumCounts,
+} from './migration-counts.ts';
 
 /** Progress of a revision's rewrite. No resources = the migration has not started. */
 export interface MigrationProgress {
@@ -63,4 +71,73 @@ export function widenProgress(
   const joining = [...new Set(resources)].filter((r) => !have.has(r));
   if (joining.length === 0) return progress;
   return { ...progress, resources: [...progress.resources, ...joining.map(startCheckpoint)] };
+}
+
+/** An object a retry pass re-patched, by name. `namespace` is '' when cluster-scoped. */
+export interface ObjectName {
+  resource: string;
+  namespace: string;
+  name: string;
+}
+
+/**
+ * Progress after a retry pass settled an object (re-encrypted, already current, written meanwhile,
+ * gone): a failure naming it is forgotten, and its resource's counts move it from failed to what
+ * happened, so the revision can complete once nothing else is left.
+ */
+export function settleObject(
+  progress: MigrationProgress,
+  object: ObjectName,
+  outcome: 'reencrypted' | 'unchanged' | 'conflict' | 'gone',
+): MigrationProgress {
+  const named = progress.failed.some((f) => sameObject(f, { ...object, reason: '' }));
+  return {
+    resources: progress.resources.map((cp) => {
+      if (cp.resource !== object.resource) return cp;
+      const counts = addOutcome(cp.counts, outcome);
+      if (named) counts.failed = Math.max(0, counts.failed - 1);
+      return { ...cp, counts };
+    }),
+    failed: named
+      ? progress.failed.filter((f) => !sameObject(f, { ...object, reason: '' }))
+      : progress.failed,
+  };
+}
+
+/** Progress after a retry pass was refused an object again (or, for an offender, for the first time). */
+export function refuseObject(
+  progress: MigrationProgress,
+  object: ObjectName,
+  reason: string,
+): MigrationProgress {
+  const failure: ObjectFailure = { ...object, reason };
+  const named = progress.failed.some((f) => sameObject(f, failure));
+  return {
+    resources: named
+      ? progress.resources
+      : progress.resources.map((cp) =>
+          cp.resource === object.resource
+            ? { ...cp, counts: { ...cp.counts, failed: cp.counts.failed + 1 } }
+            : cp,
+        ),
+    failed: recordFailure(progress.failed, failure),
+  };
+}
+
+/**
+ * Progress with `resources` listed again from the start, for a retry pass whose names were capped:
+ * their failures are judged afresh by the new listing (a failure that named no resource goes too).
+ */
+export function relistResources(
+  progress: MigrationProgress,
+  resources: readonly string[],
+): MigrationProgress {
+  const again = new Set(resources);
+  if (again.size === 0) return progress;
+  return {
+    resources: progress.resources.map((cp) =>
+      again.has(cp.resource) ? { ...restartListing(cp), counts: { ...cp.counts, failed: 0 } } : cp,
+    ),
+    failed: progress.failed.filter((f) => f.resource !== undefined && !again.has(f.resource)),
+  };
 }

@@ -20,8 +20,18 @@ export interface Observation {
   provider: string;
   keyId: string;
   source: ObservationSource;
-  /** ISO 8601 time of the observation. */
+  /** ISO 8601 time of the observation: the source's latest look (a reporter's heartbeat). */
   observedAt: string;
+  /**
+   * ISO 8601 time this source first saw this key_id, having seen it on every look since; absent
+   * when the source cannot tell. A heartbeat says nothing about which of two key_ids came first.
+   */
+  firstSeenAt?: string;
+}
+
+/** Since when a key_id has been seen: its first sighting where the source knows it, else the look. */
+export function seenSince(o: Pick<Observation, 'observedAt' | 'firstSeenAt'>): string {
+  return o.firstSeenAt ?? o.observedAt;
 }
 
 /** Whether `value` is one of {@link OBSERVATION_SOURCES}. */

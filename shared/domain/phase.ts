@@ -1,10 +1,12 @@
-// The rotation state machine (docs/architecture.md "Phases", R3, R7, R8): a pure function from what
-// was observed to the one next step. Handlers do the I/O around it; the phase they store is derived
-// from the step, so a Degraded revision recovers on its own once its cause is gone.
+// The rotation state machine (docs/architecture.md "Phases", R3, R7, R8, R13): a pure function from
+// what was observed to the one next step. Handlers do the I/O around it; the phase they store is
+// derived from the step, so a Degraded revision recovers on its own once its cause is gone, and
+// objects that kept it Degraded are re-patched on later steps until they no longer do.
 
 import type { ConvergenceVerdict } from './convergence.ts';
 import { listNames } from './format.ts';
 import type { MigrationSummary } from './migration-progress.ts';
+import { outstanding } from './retry-plan.ts';
 import type { Revision } from './revision.ts';
 import type { VerificationResult } from './verification.ts';
 
@@ -44,6 +46,16 @@ export interface MigrationInput extends MigrationSummary {
    * served): the reason, naming the resource. Only a change of RBAC or configuration helps.
    */
   blocked?: string;
+  /**
+   * Set when the apiserver kept answering 429, 5xx or nothing to a list or a patch past its
+   * attempts: the slice stopped at its checkpoint and no object was failed for it.
+   */
+  unavailable?: string;
+}
+
+/** Whether a pass re-patching refused and offending objects may run now (its backoff is over). */
+export interface RetryInput {
+  due: boolean;
 }
 
 /** Everything {@link decideNextStep} decides on. */
@@ -53,6 +65,8 @@ export interface StepInput {
   migration: MigrationInput;
   verification: VerificationInput;
   plugin: PluginHealth;
+  /** Absent: no pass is due. */
+  retry?: RetryInput;
   /**
    * The KMS reported new key material while the plugin's key_id stayed the same (the revision's
    * note says `hidden`, docs/architecture.md R9).
@@ -60,13 +74,20 @@ export interface StepInput {
   hiddenRotation?: true;
 }
 
-/** The one thing to do next. `degraded.recoverable`: clears by itself once its cause is gone. */
+/**
+ * The one thing to do next. `degraded.recoverable`: the cause can go away with nobody acting (a
+ * plugin back, etcd back, a brownout over, an offender re-patched), so a caller waiting for the
+ * end keeps waiting; otherwise someone has to act (allow the patch, grant RBAC, fix the scope).
+ * `degraded.retrying`: the objects behind it are re-patched on later steps (`retry`), so once
+ * someone acted the revision completes by itself.
+ */
 export type Step =
   | { kind: 'wait-convergence'; reason: string; pending: string[] }
   | { kind: 'migrate' }
+  | { kind: 'retry' }
   | { kind: 'verify' }
   | { kind: 'complete'; verified: boolean; note?: string }
-  | { kind: 'degraded'; reason: string; recoverable: boolean }
+  | { kind: 'degraded'; reason: string; recoverable: boolean; retrying?: true }
   | { kind: 'nothing-to-do'; reason: string };
 
 /** Said when a migration completes without etcd access: the result is not proven. */
@@ -86,7 +107,12 @@ export const UNVERIFIED_NOTE =
  *    Failed objects then only add a note: the scan proves they are not under an older key.
  *    etcd configured but not scannable just now: a recoverable Degraded (the next trigger retries).
  * 5. Done, without etcd: Degraded if objects failed (nothing proves them), else complete, unverified.
- * An unhealthy plugin turns 2 and 3 into a recoverable Degraded: the migration waits for it.
+ * 6. Degraded by objects (refused, or found under another key): they are re-patched (`retry`) once
+ *    the revision's backoff allows, then verified again; a cause that went away completes it.
+ *    Refusals need someone to act, so they are not recoverable; offenders alone are.
+ * An apiserver that kept failing (429, 5xx, no answer) is a recoverable Degraded: the migration
+ * resumes from its checkpoint on a later step and no object fails for it.
+ * An unhealthy plugin turns 2, 3 and 6 into a recoverable Degraded: the migration waits for it.
  */
 export function decideNextStep(input: StepInput): Step {
   const { revision, hiddenRotation, plugin, migration } = input;
@@ -102,7 +128,7 @@ export function decideNextStep(input: StepInput): Step {
   const step = progressStep(input);
   if (
     plugin.status === 'unhealthy' &&
-    (step.kind === 'wait-convergence' || step.kind === 'migrate')
+    (step.kind === 'wait-convergence' || step.kind === 'migrate' || step.kind === 'retry')
   ) {
     return {
       kind: 'degraded',
@@ -113,9 +139,16 @@ export function decideNextStep(input: StepInput): Step {
   return step;
 }
 
-function progressStep({ convergence, migration, verification }: StepInput): Step {
+function progressStep({ convergence, migration, verification, retry }: StepInput): Step {
   if (!convergence.converged) {
     return { kind: 'wait-convergence', reason: convergence.reason, pending: convergence.pending };
+  }
+  if (migration.unavailable) {
+    return {
+      kind: 'degraded',
+      reason: `the apiserver is not answering (${migration.unavailable}): the migration resumes from its checkpoint on a later step`,
+      recoverable: true,
+    };
   }
   if (!migration.done) {
     if (migration.blocked)
@@ -123,12 +156,15 @@ function progressStep({ convergence, migration, verification }: StepInput): Step
     return { kind: 'migrate' };
   }
   const failures = failureText(migration);
+  const refused = failedCount(migration);
   if (!verification.configured) {
     if (failures) {
+      if (retry?.due) return { kind: 'retry' };
       return {
         kind: 'degraded',
         reason: `${failures}; without etcd access nothing proves they are under the current key`,
         recoverable: false,
+        retrying: true,
       };
     }
     return { kind: 'complete', verified: false, note: UNVERIFIED_NOTE };
@@ -154,12 +190,16 @@ function progressStep({ convergence, migration, verification }: StepInput): Step
         recoverable: false,
       };
     }
+    const left = outstanding(refused, result);
+    const retrying = left.refused > 0 || left.offending > 0;
+    if (retrying && retry?.due) return { kind: 'retry' };
     return {
       kind: 'degraded',
       reason:
         `etcd verification found ${count} object(s) still under an older key_id: ` +
         `${listNames(result.offenders)}${failures ? `; ${failures}` : ''}`,
-      recoverable: false,
+      recoverable: left.refused === 0 && left.strays === 0 && left.offending > 0,
+      ...(retrying ? { retrying: true as const } : {}),
     };
   }
   if (failures) {
@@ -172,13 +212,17 @@ function progressStep({ convergence, migration, verification }: StepInput): Step
   return { kind: 'complete', verified: true };
 }
 
-/** The phase a step puts the revision in; `nothing-to-do` leaves it where it is. */
+/** The phase a step puts the revision in; `nothing-to-do` and `retry` leave it where it is. */
 export function phaseFor(step: Step, current: Phase): Phase {
   switch (step.kind) {
     case 'wait-convergence':
       return 'Converging';
     case 'migrate':
       return 'Migrating';
+    // a re-patch of a few objects leaves the phase as it stands: the pass ends Completed or
+    // Degraded on the same step, and a Degraded revision flapping once per pass helps no reader
+    case 'retry':
+      return current;
     case 'verify':
       return 'Verifying';
     case 'complete':
@@ -190,8 +234,13 @@ export function phaseFor(step: Step, current: Phase): Phase {
   }
 }
 
-function failureText({ failed, counts }: MigrationSummary): string | undefined {
-  const count = Math.max(counts.failed, failed.length);
+function failedCount({ failed, counts }: MigrationSummary): number {
+  return Math.max(counts.failed, failed.length);
+}
+
+function failureText(migration: MigrationSummary): string | undefined {
+  const { failed } = migration;
+  const count = failedCount(migration);
   if (count === 0) return undefined;
   const names = failed.map((f) => `${f.namespace ? `${f.namespace}/` : ''}${f.name} (${f.reason})`);
   const head = `${count} object(s) could not be rewritten`;

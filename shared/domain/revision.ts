@@ -9,8 +9,9 @@ import { InvalidProviderNameError, InvalidRevisionNumberError } from './errors.t
 import { keyIdHash } from './key-id.ts';
 import type { KmsRotationNote } from './kms-rotation.ts';
 import { emptyProgress, type MigrationProgress } from './migration-progress.ts';
-import type { Observation, ObservationSource } from './observation.ts';
+import { type Observation, type ObservationSource, seenSince } from './observation.ts';
 import type { Phase } from './phase.ts';
+import type { RetrySchedule } from './retry-schedule.ts';
 import type { VerificationResult } from './verification.ts';
 
 export type { Observation, ObservationSource } from './observation.ts';
@@ -49,6 +50,11 @@ export interface Revision {
   kmsRotation?: KmsRotationNote;
   /** The KMS said the key is being deleted, destroyed or expiring while it may still protect data. */
   keyDanger?: KeyDangerNote;
+  /**
+   * When refused or offending objects are re-patched next (docs/architecture.md R13): set once the
+   * revision is Degraded for objects, cleared when it completes.
+   */
+  retry?: RetrySchedule;
 }
 
 /** A danger to the key behind a revision, as the KMS reported it (a status condition for people). */
@@ -128,16 +134,19 @@ export type RevisionPlan =
  * Plans the revision for an observed key_id, given the provider's existing revisions.
  * - The newest revision has this key_id: `exists` (idempotent).
  * - Another key_id: `create` number newest+1 (1 for the first). If an older revision had this
- *   key_id (a flip-back, which KEP 3299 forbids), still `create`, with a `warning`.
- * - Another key_id observed before the newest revision's observation: `ignore` (a late or
- *   reordered report must not roll the provider back).
+ *   key_id (a rollback: an operator backing out a suspect key), still `create`, with a `warning`:
+ *   the migration moves everything back to it.
+ * - Another key_id first seen before the newest revision's observation: `ignore` (a late or
+ *   reordered report must not roll the provider back, and of two new key_ids the older must not
+ *   follow the newer) unless `agreed`: every fresh, healthy report says this key_id now
+ *   (shared/core/choose-observation.ts), so it is what the cluster writes with, whatever came first.
  * - `force`: a forced rewrite of the newest key_id gets a new revision marked `forced`, unless a
  *   forced one for that key_id is still in flight (then `exists`).
  */
 export function planRevision(
   existing: readonly Revision[],
   observation: Observation,
-  { force = false }: { force?: boolean } = {},
+  { force = false, agreed = false }: { force?: boolean; agreed?: boolean } = {},
 ): RevisionPlan {
   const mine = existing
     .filter((r) => r.provider === observation.provider)
@@ -152,11 +161,13 @@ export function planRevision(
     }
     return { action: 'create', number, name, forced: true };
   }
-  if (Date.parse(observation.observedAt) < Date.parse(newest.observedAt)) {
+  const since = seenSince(observation);
+  if (!agreed && Date.parse(since) < Date.parse(newest.observedAt)) {
+    const seen = observation.firstSeenAt === undefined ? 'observed' : 'first seen';
     return {
       action: 'ignore',
       newest,
-      reason: `observed at ${observation.observedAt}, before ${newest.name} (${newest.observedAt}): a late report`,
+      reason: `${seen} at ${since}, before ${newest.name} (${newest.observedAt}): a late report`,
     };
   }
   const older = mine.find((r) => r.keyId === observation.keyId);
@@ -167,7 +178,8 @@ export function planRevision(
     name,
     warning:
       `provider "${observation.provider}" went back to key ${keyIdHash(observation.keyId)} of ` +
-      `${older.name}: KEP 3299 forbids reusing key_ids; recorded as ${name}`,
+      `${older.name} (a rollback; KEP 3299 forbids reusing key_ids): recorded as ${name}, and ` +
+      'everything migrates back to it',
   };
 }
 
@@ -190,7 +202,8 @@ export function newRevision({
     keyId: observation.keyId,
     keyIdHash: keyIdHash(observation.keyId),
     source: observation.source,
-    observedAt: observation.observedAt,
+    // since when the key_id is in use: what a later report of another key_id is compared with
+    observedAt: seenSince(observation),
     phase: 'Observed',
     createdAt: now,
     progress: emptyProgress(),

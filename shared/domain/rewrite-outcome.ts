@@ -1,6 +1,8 @@
 // What one no-op patch attempt means for the migration (docs/kms-facts.md §2, docs/architecture.md
 // R4, R7). The adapter reports the raw HTTP result; this decides: done, failed for good, or retry
-// later, retrying exactly the statuses a list is retried on (retryable-status.ts).
+// later, retrying exactly the statuses a list is retried on (retryable-status.ts). A transient
+// answer that outlasts the attempts is `exhausted`, never a failure: a brownout of a few seconds
+// must not fail objects for good, so the page is left for a later step instead.
 //
 // 410 Gone is deliberately absent: it answers a LIST with an expired continue token, a list-level
 // event (restart or continue the listing), never the outcome of one object's patch. A 410 here is
@@ -23,8 +25,9 @@ export type PatchAttempt =
 
 /**
  * The verdict on one object: `reencrypted` (resourceVersion changed), `unchanged` (already under
- * the current key), `conflict` (409) and `gone` (404) are done; `failed` is recorded and never
- * retried; `retry` asks to try again after that many milliseconds.
+ * the current key), `conflict` (409) and `gone` (404) are done; `failed` (a permanent refusal) is
+ * recorded by name; `retry` asks to try again after that many milliseconds; `exhausted` says the
+ * attempts ran out on transient answers: not done, not failed, to be tried on a later step.
  */
 export type RewriteOutcome =
   | 'reencrypted'
@@ -32,13 +35,14 @@ export type RewriteOutcome =
   | 'conflict'
   | 'gone'
   | { failed: string }
-  | { retry: number };
+  | { retry: number }
+  | { exhausted: string };
 
 /** Options of {@link classifyPatch}. */
 export interface ClassifyOptions {
   /** The attempt this result belongs to, counting from 1. */
   attempt?: number;
-  /** After this many attempts, a transient failure becomes a permanent one. */
+  /** After this many attempts, a transient answer ends the attempts as `exhausted`. */
   maxAttempts?: number;
   random?: () => number;
   baseDelayMs?: number;
@@ -61,7 +65,7 @@ export function classifyPatch(result: PatchAttempt, options: ClassifyOptions = {
   if (!isRetryableStatus(result.status)) return { failed: failureReason(result) };
   const { attempt = 1, maxAttempts = 5, random, baseDelayMs, maxDelayMs } = options;
   if (attempt >= maxAttempts) {
-    return { failed: `gave up after ${attempt} attempts: ${describe(result)}` };
+    return { exhausted: `${describe(result)} (${attempt} attempts)` };
   }
   return {
     retry: backoffDelayMs({
@@ -74,7 +78,7 @@ export function classifyPatch(result: PatchAttempt, options: ClassifyOptions = {
   };
 }
 
-/** Whether an outcome means the object needs no more work (everything but `retry`). */
+/** Whether an outcome means this pass is done with the object (done, or refused for good). */
 export function isFinal(outcome: RewriteOutcome): boolean {
   return typeof outcome === 'string' || 'failed' in outcome;
 }

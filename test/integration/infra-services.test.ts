@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { stepDeadlineMs } from '../../shared/core/step-stop.ts';
 import {
   assertLockedDown,
   envOf,
@@ -29,6 +30,9 @@ import {
   type TriggerSpec,
   type WithPodTemplate,
 } from '../support/infra/manifests.ts';
+
+/** A step stopped at its deadline still saves, releases its Lease and answers: time for that. */
+const ANSWER_ROOM_MS = 10_000;
 
 describe('kustomize builds: functions, routes and sources', () => {
   const { builds, each } = useBuilds();
@@ -105,6 +109,10 @@ describe('kustomize builds: functions, routes and sources', () => {
         assert.equal(c.livenessProbe?.httpGet?.path, '/healthz', at);
         assert.equal(c.readinessProbe?.httpGet?.path, '/readyz', at);
         assert.ok((pod.timeoutSeconds ?? 0) >= 2 * budget, `${at}: timeoutSeconds vs budget`);
+        assert.ok(
+          (pod.timeoutSeconds ?? 0) * 1000 >= stepDeadlineMs(budget * 1000) + ANSWER_ROOM_MS,
+          `${at}: timeoutSeconds above the step's hard deadline, with room for the answer`,
+        );
         assert.ok((pod.containerConcurrency ?? 0) >= 1, `${at}: containerConcurrency`);
         const ann = template.metadata?.annotations ?? {};
         const min = Number(ann['autoscaling.knative.dev/min-scale']);
@@ -169,6 +177,10 @@ describe('kustomize builds: functions, routes and sources', () => {
         assert.equal(d.backoffPolicy, 'exponential', at);
         assert.ok(seconds(d.backoffDelay) >= 1, `${at}: backoffDelay`);
         assert.ok(seconds(d.timeout) > budget, `${at}: delivery timeout above the work budget`);
+        assert.ok(
+          seconds(d.timeout) * 1000 >= stepDeadlineMs(budget * 1000) + ANSWER_ROOM_MS,
+          `${at}: delivery timeout above the step's hard deadline, with room for the answer`,
+        );
         const dls = resolve(objects, d.deadLetterSink?.ref);
         assert.equal(dls?.metadata?.name, 'rekey-dead-letters', `${at}: dead-letter sink`);
         if (type === 'dev.knative.sources.ping') {

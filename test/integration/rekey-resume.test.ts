@@ -1,15 +1,22 @@
-// A runner killed mid-way (SIGKILL) leaves a checkpoint the next one resumes from, and two
-// runners started together never work the same provider at once (the Lease), using the CLI.
+// A runner killed mid-way (SIGKILL, the CLI) leaves a checkpoint the next one resumes from, and
+// two runners started together never work the same provider at once (the Lease): each runner's
+// patches and Lease holdings are timed from its own REST client, and no window of one overlaps
+// a window of the other.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { reconcileCommand } from '../../functions/cli/reconcile.ts';
+import { composeApp } from '../../shared/app/compose.ts';
+import { loadConfig } from '../../shared/config/config.ts';
+import type { ReconcileDeps } from '../../shared/core/deps.ts';
 import { keyIdHash } from '../../shared/domain/key-id.ts';
 import { summariseProgress } from '../../shared/domain/migration-progress.ts';
 import { keyIdsInEtcd } from '../support/etcd-keys.ts';
-import { coreApi, kubeConfig } from '../support/kube.ts';
+import { connection, coreApi, kubeConfig } from '../support/kube.ts';
 import { type RekeyUnderTest, rekeyFor, rekeySettings } from '../support/rekey-fixture.ts';
 import { rotate, waitForKeyId } from '../support/sandbox/sandbox.ts';
 import { startSandbox, type TestSandbox } from '../support/sandbox-fixture.ts';
@@ -22,6 +29,29 @@ interface Run {
   child: ChildProcess;
   out: string[];
   exit: Promise<number | null>;
+}
+
+/** A span of time one runner spent on something (a patch in flight, the Lease held). */
+interface Window {
+  runner: string;
+  what: string;
+  start: number;
+  end: number;
+}
+
+/** The first window of one runner that overlaps a window of another runner, if any. */
+function overlap(windows: readonly Window[]): [Window, Window] | undefined {
+  const sorted = [...windows].sort((a, b) => a.start - b.start);
+  // for each window, the one of another runner that started before it and ends last
+  const latest = new Map<string, Window>();
+  for (const w of sorted) {
+    for (const [runner, v] of latest) {
+      if (runner !== w.runner && v.end > w.start) return [v, w];
+    }
+    const mine = latest.get(w.runner);
+    if (!mine || w.end > mine.end) latest.set(w.runner, w);
+  }
+  return undefined;
 }
 
 function runCli(env: Record<string, string>, args: string[]): Run {
@@ -118,18 +148,77 @@ describe('rekey: resume after SIGKILL, and one runner per provider', () => {
     }
   });
 
-  it('two runners started at once: one works, the other waits, both end Completed', async () => {
+  it('two runners started at once never patch in the same time window; both end Completed', async (t) => {
     const k3 = await rotateAndWaitForReport();
-    const a = runCli(cliEnv, ['reconcile', '--until-complete']);
-    const b = runCli(cliEnv, ['reconcile', '--until-complete']);
-    const [ea, eb] = await Promise.all([a.exit, b.exit]);
-    assert.equal(ea, 0, a.out.join(''));
-    assert.equal(eb, 0, b.out.join(''));
-    const outputs = [a.out.join(''), b.out.join('')];
-    assert.ok(
-      outputs.some((o) => /busy: another runner/.test(o)),
-      `one runner waited:\n${outputs.join('\n---\n')}`,
+    const windows: Window[] = [];
+    const acquisitions: { runner: string; acquired: boolean }[] = [];
+    const runner = (name: string) => {
+      const app = composeApp(loadConfig({ ...cliEnv, REKEY_HOLDER: name }), {
+        connection: connection(sb.env, { user: 'rekey' }),
+        // the calls that touch users' objects, timed on this runner's own client
+        wrapRest: (rest) => ({
+          async request(req) {
+            const start = performance.now();
+            const res = await rest.request(req);
+            if (req.method === 'PATCH') {
+              windows.push({ runner: name, what: 'patch', start, end: performance.now() });
+            }
+            return res;
+          },
+          close: () => rest.close(),
+        }),
+      });
+      // the Lease as this runner held it: from a won acquisition to the start of its release
+      let heldSince: number | undefined;
+      const lock: ReconcileDeps['lock'] = {
+        async tryAcquire(...args) {
+          const r = await app.deps.lock.tryAcquire(...args);
+          acquisitions.push({ runner: name, acquired: r.acquired });
+          if (r.acquired) heldSince = performance.now();
+          return r;
+        },
+        renew: (...args) => app.deps.lock.renew(...args),
+        async release(h) {
+          if (heldSince !== undefined) {
+            windows.push({ runner: name, what: 'lease', start: heldSince, end: performance.now() });
+            heldSince = undefined;
+          }
+          return app.deps.lock.release(h);
+        },
+      };
+      return { app, deps: { ...app.deps, lock } };
+    };
+    const a = runner('runner-a');
+    const b = runner('runner-b');
+    let exits: number[];
+    try {
+      const run = (r: typeof a) =>
+        reconcileCommand(r.deps, r.app.reconcile, {
+          format: 'json',
+          untilComplete: true,
+          pollMs: 250,
+          timeoutMs: 600_000,
+        });
+      exits = await Promise.all([run(a), run(b)]);
+    } finally {
+      a.app.close();
+      b.app.close();
+    }
+    const patches = windows.filter((w) => w.what === 'patch');
+    const by = (r: string) => patches.filter((w) => w.runner === r).length;
+    t.diagnostic(
+      `patches: runner-a ${by('runner-a')}, runner-b ${by('runner-b')}; acquisitions: ${acquisitions
+        .map((x) => `${x.runner.slice(-1)}${x.acquired ? '+' : '-'}`)
+        .join(' ')}`,
     );
+    const clash = overlap(windows);
+    assert.equal(clash, undefined, `two runners worked at once: ${JSON.stringify(clash)}`);
+    assert.ok(patches.length >= 600, `the migration patched every object: ${patches.length}`);
+    assert.ok(
+      acquisitions.some((x) => !x.acquired),
+      'one runner found the Lease taken at least once',
+    );
+    assert.deepEqual(exits, [0, 0], 'both end on a verified completion');
     const done = await newest();
     assert.equal(done?.keyIdHash, keyIdHash(k3));
     assert.equal(done?.phase, 'Completed');

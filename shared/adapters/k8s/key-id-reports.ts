@@ -3,8 +3,11 @@
 // ConfigMap per (node, provider) in rekey's namespace, which rekey reads and watches.
 //
 // The ConfigMap data is versioned by `format`: absent = 1 (the first reporters: no configuration),
-// '2' = adds `encryptionConfig` (JSON) or `encryptionConfigError`. Readers take every format, so
-// reporters and rekey can be upgraded in either order.
+// '2' = adds `encryptionConfig` (JSON) or `encryptionConfigError`. Format 2 grows only by optional
+// fields that a reader which does not know them ignores: `keyIdFirstSeen` (when this reporter first
+// saw the key_id it reports, kept across ticks while the key_id is unchanged), because a heartbeat
+// cannot tell which of two key_ids came first. Readers take every format and a report without
+// the newer fields, so reporters and rekey can be upgraded in either order.
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { ANNOTATION_PREFIX } from '../../domain/checkpoint.ts';
@@ -60,6 +63,11 @@ export interface KeyIdReport {
   version: string;
   /** ISO 8601 time of the plugin Status call. */
   observedAt: string;
+  /**
+   * ISO 8601 time this reporter first saw `keyId`, having reported it on every tick since (error
+   * reports keep it too). Absent in reports of earlier reporters and while no key_id was seen.
+   */
+  keyIdFirstSeen?: string;
   /** Set when the plugin could not be asked; keyId is then the last one seen, if any. */
   error?: string;
   /** Absent when the reporter has no ENCRYPTION_CONFIG_FILE, or predates format 2. */
@@ -85,6 +93,7 @@ function toConfigMap(r: KeyIdReport, namespace: string): V1ConfigMap {
     format: REPORT_FORMAT,
   };
   if (r.error) data.error = r.error;
+  if (r.keyIdFirstSeen) data.keyIdFirstSeen = r.keyIdFirstSeen;
   if (r.encryptionConfig) data.encryptionConfig = JSON.stringify(r.encryptionConfig);
   if (r.encryptionConfigError) data.encryptionConfigError = r.encryptionConfigError;
   return {
@@ -132,6 +141,10 @@ export function fromConfigMap(cm: V1ConfigMap): KeyIdReport | undefined {
     version: d.version ?? '',
     observedAt: d.observedAt,
     ...(d.error ? { error: d.error } : {}),
+    // a time that does not parse is as good as none: the heartbeat stands in for it
+    ...(d.keyIdFirstSeen && !Number.isNaN(Date.parse(d.keyIdFirstSeen))
+      ? { keyIdFirstSeen: d.keyIdFirstSeen }
+      : {}),
     ...configFields(d),
   };
 }

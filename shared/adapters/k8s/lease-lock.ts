@@ -1,9 +1,19 @@
 // The Lock port on coordination.k8s.io Leases: at most one runner per provider. Every write
 // carries the resourceVersion it read, so two runners racing for an expired Lease cannot both win.
+//
+// Whether another holder's Lease has expired is judged in the apiserver's time, never on this
+// machine's clock: its renewTime plus its duration against the Date header of the very answer that
+// returned it. A holder writes renewTime in that time too (the Date of the read just before its
+// write), so one clock, the apiserver's, is on both sides of the comparison, whatever the skew
+// between runners. The Date header counts whole seconds, rounded down: a renewTime written so is
+// up to a second early, which the holder's own margin covers (it gives its Lease up 2 s before
+// the TTL, shared/core/lease-session.ts), and a takeover judged so is up to a second late, which
+// is safe. Without a readable Date header (not seen from a real apiserver) the local clock stands in.
 import type { V1Lease } from '@kubernetes/client-node';
 import type { Clock } from '../../ports/clock.ts';
 import type { AcquireResult, Lock, LockHandle } from '../../ports/lock.ts';
-import { type CoordinationApi, microTime } from './typed-api.ts';
+import { type RestClient, retryAfterSecondsOf, serverTimeOf } from './rest-client.ts';
+import { KubeApiError, microTime, typedApi } from './typed-api.ts';
 
 function code(err: unknown): number | undefined {
   return (err as { code?: number }).code;
@@ -15,19 +25,40 @@ function expiry(l: V1Lease): number {
   return renew ? new Date(renew).getTime() + secs * 1000 : 0;
 }
 
+/** A Lease as read (absent: none by that name), and the apiserver's time when it answered. */
+interface ReadLease {
+  lease: V1Lease | undefined;
+  serverNow: number;
+}
+
 export function createLeaseLock(
-  api: Pick<
-    CoordinationApi,
-    | 'readNamespacedLease'
-    | 'createNamespacedLease'
-    | 'replaceNamespacedLease'
-    | 'deleteNamespacedLease'
-  >,
+  rest: RestClient,
   { namespace, clock }: { namespace: string; clock: Clock },
 ): Lock {
-  const body = (name: string, holder: string, ttlMs: number, rv?: string): V1Lease => {
+  const api = typedApi(rest).coordination;
+  const leasePath = (name: string) =>
+    `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases/${encodeURIComponent(name)}`;
+
+  const read = async (name: string): Promise<ReadLease> => {
+    const path = leasePath(name);
+    const r = await rest.request({ path });
+    const serverNow = serverTimeOf(r) ?? clock.now().getTime();
+    if (r.status === 404) return { lease: undefined, serverNow };
+    if (r.status < 200 || r.status >= 300) {
+      throw new KubeApiError(r.status, r.body, `GET ${path}`, retryAfterSecondsOf(r));
+    }
+    return { lease: JSON.parse(r.body) as V1Lease, serverNow };
+  };
+
+  const body = (
+    name: string,
+    holder: string,
+    ttlMs: number,
+    serverNow: number,
+    rv?: string,
+  ): V1Lease => {
     // Lease times are MicroTime: a plain Date serialises with milliseconds and is rejected
-    const now = microTime(clock.now().getTime());
+    const now = microTime(serverNow);
     return {
       metadata: {
         name,
@@ -37,7 +68,7 @@ export function createLeaseLock(
       },
       spec: {
         holderIdentity: holder,
-        leaseDurationSeconds: Math.max(1, Math.ceil(ttlMs / 1000)),
+        leaseDurationSeconds: durationSeconds(ttlMs),
         acquireTime: now,
         renewTime: now,
       },
@@ -51,19 +82,17 @@ export function createLeaseLock(
 
   return {
     async tryAcquire(name, holder, ttlMs): Promise<AcquireResult> {
-      let existing: V1Lease | undefined;
-      try {
-        existing = await api.readNamespacedLease({ name, namespace });
-      } catch (err) {
-        if (code(err) !== 404) throw err;
-      }
+      const { lease: existing, serverNow } = await read(name);
       try {
         if (!existing) {
-          const l = await api.createNamespacedLease({ namespace, body: body(name, holder, ttlMs) });
+          const l = await api.createNamespacedLease({
+            namespace,
+            body: body(name, holder, ttlMs, serverNow),
+          });
           return { acquired: true, handle: handle(l, name, holder) };
         }
         const held = existing.spec?.holderIdentity;
-        if (held && held !== holder && expiry(existing) > clock.now().getTime()) {
+        if (held && held !== holder && expiry(existing) > serverNow) {
           return {
             acquired: false,
             heldBy: held,
@@ -73,23 +102,23 @@ export function createLeaseLock(
         const l = await api.replaceNamespacedLease({
           name,
           namespace,
-          body: body(name, holder, ttlMs, existing.metadata?.resourceVersion),
+          body: body(name, holder, ttlMs, serverNow, existing.metadata?.resourceVersion),
         });
         return { acquired: true, handle: handle(l, name, holder) };
       } catch (err) {
         if (code(err) !== 409) throw err;
         // someone else created or took it between our read and write
-        const now = await api.readNamespacedLease({ name, namespace });
+        const { lease: now } = await read(name);
         return {
           acquired: false,
-          heldBy: now.spec?.holderIdentity ?? 'unknown',
-          expiresAt: new Date(expiry(now)).toISOString(),
+          heldBy: now?.spec?.holderIdentity ?? 'unknown',
+          ...(now ? { expiresAt: new Date(expiry(now)).toISOString() } : {}),
         };
       }
     },
     async renew(h, ttlMs) {
-      const l = await api.readNamespacedLease({ name: h.name, namespace });
-      if (l.spec?.holderIdentity !== h.holder) return undefined;
+      const { lease: l, serverNow } = await read(h.name);
+      if (!l || l.spec?.holderIdentity !== h.holder) return undefined;
       try {
         const renewed = await api.replaceNamespacedLease({
           name: h.name,
@@ -98,8 +127,8 @@ export function createLeaseLock(
             ...l,
             spec: {
               ...l.spec,
-              renewTime: microTime(clock.now().getTime()),
-              leaseDurationSeconds: Math.max(1, Math.ceil(ttlMs / 1000)),
+              renewTime: microTime(serverNow),
+              leaseDurationSeconds: durationSeconds(ttlMs),
             },
           },
         });
@@ -111,8 +140,8 @@ export function createLeaseLock(
     },
     async release(h) {
       try {
-        const l = await api.readNamespacedLease({ name: h.name, namespace });
-        if (l.spec?.holderIdentity !== h.holder) return;
+        const { lease: l } = await read(h.name);
+        if (!l || l.spec?.holderIdentity !== h.holder) return;
         await api.deleteNamespacedLease({
           name: h.name,
           namespace,
@@ -123,4 +152,8 @@ export function createLeaseLock(
       }
     },
   };
+}
+
+function durationSeconds(ttlMs: number): number {
+  return Math.max(1, Math.ceil(ttlMs / 1000));
 }

@@ -1,6 +1,8 @@
 // Counts the objects of a resource through the API, metadata only: what the proof compares each
 // resource's etcd scan against. One `limit=1` list gives the count from `remainingItemCount`; when
-// the apiserver leaves it out, the count pages through metadata lists.
+// the apiserver leaves it out, the count pages through metadata lists, going on after a 410 with
+// the token it carries (as the slice engine does): a count of a listing that moved on is no less
+// exact than any count next to an etcd scan taken at another moment.
 import { METADATA_LIST } from './object-rewriter.ts';
 import { createResourceResolver } from './resource-paths.ts';
 import type { RestClient } from './rest-client.ts';
@@ -26,6 +28,12 @@ export function createObjectCounter(rest: RestClient): (resource: string) => Pro
         query: { limit, continue: continueToken },
         accept: METADATA_LIST,
       });
+      const resumeAt = r.status === 410 && continueToken ? expiredContinueOf(r.body) : undefined;
+      // only with a token other than the one that expired: no loop on a server answering 410 to it
+      if (resumeAt && resumeAt !== continueToken) {
+        continueToken = resumeAt;
+        continue;
+      }
       if (r.status !== 200) throw new Error(`count ${resource}: HTTP ${r.status}`);
       const page = JSON.parse(r.body) as CountedPage;
       total += page.items?.length ?? 0;
@@ -36,4 +44,14 @@ export function createObjectCounter(rest: RestClient): (resource: string) => Pro
       limit = PAGE;
     }
   };
+}
+
+/** The token of an expired continue's 410 Status (`metadata.continue`), if it carries one. */
+function expiredContinueOf(body: string): string | undefined {
+  try {
+    const c = (JSON.parse(body) as CountedPage).metadata?.continue;
+    return c || undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,8 +1,16 @@
 // The ObjectRewriter port over the Kubernetes API: metadata-only paged lists and no-op patches
 // guarded by uid + resourceVersion, whose responses are metadata only too. Secret data never
-// crosses this boundary in either direction.
+// crosses this boundary in either direction. A list whose continue token etcd compacted away
+// answers 410 with a Status whose `metadata.continue` is an "inconsistent continue" token, which
+// goes on after the same key at the newest resourceVersion (k8s.io/apiserver, etcd3 store:
+// handleCompactedErrorForPaging): it is passed on, so a long listing need not start over.
 import type { PatchAttempt } from '../../domain/rewrite-outcome.ts';
-import type { ListPage, ObjectRef, ObjectRewriter } from '../../ports/object-rewriter.ts';
+import type {
+  CallOptions,
+  ListPage,
+  ObjectRef,
+  ObjectRewriter,
+} from '../../ports/object-rewriter.ts';
 import { isRetryableStatus, type Retryable } from '../../ports/retryable.ts';
 import { createResourceResolver } from './resource-paths.ts';
 import { type RestClient, type RestResponse, retryAfterSecondsOf } from './rest-client.ts';
@@ -47,6 +55,17 @@ function statusOf(r: RestResponse): { reason?: string; message?: string } {
   }
 }
 
+/** The continue token a 410 Status carries (`metadata.continue`), if any. */
+function continueOf(r: RestResponse): string | undefined {
+  try {
+    const s = JSON.parse(r.body) as { metadata?: { continue?: unknown } };
+    const c = s.metadata?.continue;
+    return typeof c === 'string' && c !== '' ? c : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function toAttempt(before: string, r: RestResponse): PatchAttempt {
   if (r.status === 200) {
     const after = (JSON.parse(r.body) as { metadata?: Meta }).metadata?.resourceVersion ?? '';
@@ -67,7 +86,12 @@ export function createObjectRewriter(
 ): ObjectRewriter {
   const paths = createResourceResolver(rest);
 
-  async function patch(resource: string, ref: ObjectRef, annotations?: Record<string, string>) {
+  async function patch(
+    resource: string,
+    ref: ObjectRef,
+    { signal }: CallOptions = {},
+    annotations?: Record<string, string>,
+  ) {
     const p = await paths(resource);
     // uid + resourceVersion in a merge patch are preconditions: the write applies only to this
     // incarnation at this version, so a concurrent update wins (409) instead of being lost.
@@ -85,19 +109,24 @@ export function createObjectRewriter(
       body,
       contentType: MERGE_PATCH,
       accept: METADATA_ONE,
+      ...(signal ? { signal } : {}),
     });
     return toAttempt(ref.resourceVersion, r);
   }
 
   return {
-    async listPage({ resource, continueToken, limit }): Promise<ListPage> {
+    async listPage({ resource, continueToken, limit, signal }): Promise<ListPage> {
       const p = await paths(resource);
       const r = await rest.request({
         path: p.listPath,
         query: { limit, continue: continueToken },
         accept: METADATA_LIST,
+        ...(signal ? { signal } : {}),
       });
-      if (r.status === 410) return { items: [], expired: true };
+      if (r.status === 410) {
+        const next = continueOf(r);
+        return next ? { items: [], expired: true, continue: next } : { items: [], expired: true };
+      }
       if (r.status !== 200) {
         const s = statusOf(r);
         throw new ListError(
@@ -124,8 +153,8 @@ export function createObjectRewriter(
       const next = list.metadata?.continue;
       return next ? { items, continue: next } : { items };
     },
-    noOpPatch: (resource, ref) => patch(resource, ref),
-    forcedPatch: (resource, ref, marker) =>
-      patch(resource, ref, { 'rekey.dev/forced-rewrite': marker }),
+    noOpPatch: (resource, ref, options) => patch(resource, ref, options),
+    forcedPatch: (resource, ref, marker, options) =>
+      patch(resource, ref, options, { 'rekey.dev/forced-rewrite': marker }),
   };
 }

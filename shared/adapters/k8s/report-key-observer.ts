@@ -1,5 +1,6 @@
 // The KeyObserver port on key-id reports: each fresh, healthy report is an observation from the
-// plugin's own Status; stale reports (the reporter stopped) are ignored, and say so in health.
+// plugin's own Status, with the time its reporter first saw that key_id; stale reports (the
+// reporter stopped) are ignored, and say so in health.
 // Fresh reports also carry their node's EncryptionConfiguration (hash and the entries naming the
 // provider), which is where rekey's scope comes from.
 import type { Observation } from '../../domain/observation.ts';
@@ -9,8 +10,16 @@ import type {
   KeyObserver,
   ReportedEncryptionConfig,
 } from '../../ports/key-observer.ts';
-import { readReports } from './key-id-reports.ts';
+import { type KeyIdReport, readReports } from './key-id-reports.ts';
 import type { CoreApi } from './typed-api.ts';
+
+/** When the report's key_id was first seen; never later than the report itself says it looked. */
+function firstSeen(r: KeyIdReport): Pick<Observation, 'firstSeenAt'> {
+  if (r.keyIdFirstSeen === undefined) return {};
+  const at =
+    Date.parse(r.keyIdFirstSeen) <= Date.parse(r.observedAt) ? r.keyIdFirstSeen : r.observedAt;
+  return { firstSeenAt: at };
+}
 
 export function createReportKeyObserver(
   api: Pick<CoreApi, 'listNamespacedConfigMap'>,
@@ -32,6 +41,7 @@ export function createReportKeyObserver(
           keyId: r.keyId,
           source: 'plugin-status',
           observedAt: r.observedAt,
+          ...firstSeen(r),
         }));
       // A stale report's configuration may be one the apiserver no longer runs: fresh ones only.
       const encryptionConfigs: ReportedEncryptionConfig[] = fresh.flatMap((r) =>

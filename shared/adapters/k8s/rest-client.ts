@@ -1,6 +1,7 @@
 // A thin REST client over a Connection for every call rekey makes (metadata-only lists, no-op
 // patches, raw /metrics, its own Secrets and Leases): full control of Accept headers, status
-// codes and Retry-After.
+// codes, Retry-After and the Date header, and a signal that cancels a call in flight (a step that
+// lost its Lease or passed its deadline must not leave requests running).
 import { Agent, request } from 'node:https';
 import type { Connection } from './connection.ts';
 
@@ -20,6 +21,8 @@ export interface RestRequest {
   timeoutMs?: number;
   /** Use this server instead of the kubeconfig's (one apiserver of several). */
   server?: string;
+  /** Cancels the call: it then rejects with the signal's reason (see createRestClient). */
+  signal?: AbortSignal;
 }
 
 export interface RestClient {
@@ -38,8 +41,20 @@ export function retryAfterSecondsOf(res: Pick<RestResponse, 'headers'>): number 
 }
 
 /**
+ * The apiserver's time when it answered, from the response's Date header (whole seconds, rounded
+ * down, so never later than the apiserver's clock was), when it sent a readable one.
+ */
+export function serverTimeOf(res: Pick<RestResponse, 'headers'>): number | undefined {
+  const h = res.headers.date;
+  const t = Date.parse(String(Array.isArray(h) ? h[0] : (h ?? '')));
+  return Number.isNaN(t) ? undefined : t;
+}
+
+/**
  * Network-level failures surface as status 0 (NO_RESPONSE in shared/ports/retryable.ts), which
- * every caller retries like a 503.
+ * every caller retries like a 503. A call whose signal aborts rejects with the signal's reason
+ * instead, before or after the request went out: it was cancelled on purpose, and a status 0
+ * would have it retried.
  */
 export function createRestClient(conn: Connection, { maxSockets = 32 } = {}): RestClient {
   const agent = new Agent({ keepAlive: true, maxSockets });
@@ -53,7 +68,9 @@ export function createRestClient(conn: Connection, { maxSockets = 32 } = {}): Re
       accept = 'application/json',
       timeoutMs = 30_000,
       server,
+      signal,
     }) {
+      signal?.throwIfAborted();
       const url = new URL(path, server ?? conn.server);
       for (const [k, v] of Object.entries(query ?? {}))
         if (v !== undefined) url.searchParams.set(k, String(v));
@@ -62,6 +79,7 @@ export function createRestClient(conn: Connection, { maxSockets = 32 } = {}): Re
         headers: { accept },
         agent,
         timeout: timeoutMs,
+        ...(signal ? { signal } : {}),
       };
       await conn.authorize(opts);
       const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
@@ -72,7 +90,11 @@ export function createRestClient(conn: Connection, { maxSockets = 32 } = {}): Re
           'content-length': payload.length,
         };
       }
-      return new Promise<RestResponse>((resolve) => {
+      return new Promise<RestResponse>((resolve, reject) => {
+        const failed = (err: Error) =>
+          signal?.aborted
+            ? reject(signal.reason)
+            : resolve({ status: 0, headers: {}, body: err.message });
         const req = request(url, opts, (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -83,12 +105,16 @@ export function createRestClient(conn: Connection, { maxSockets = 32 } = {}): Re
               body: Buffer.concat(chunks).toString('utf8'),
             }),
           );
-          res.on('error', (err) => resolve({ status: 0, headers: {}, body: err.message }));
+          res.on('error', failed);
+          // an answer cut off mid-body may end without an error event: settle it all the same
+          res.on('close', () => {
+            if (!res.complete) failed(new Error(`${method} ${url.pathname}: answer cut off`));
+          });
         });
         req.on('timeout', () =>
           req.destroy(new Error(`${method} ${url.pathname} timed out after ${timeoutMs} ms`)),
         );
-        req.on('error', (err) => resolve({ status: 0, headers: {}, body: err.message }));
+        req.on('error', failed);
         if (payload) req.write(payload);
         req.end();
       });

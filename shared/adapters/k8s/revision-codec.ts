@@ -10,6 +10,7 @@ import { keyIdHash } from '../../domain/key-id.ts';
 import type { ObjectFailure } from '../../domain/migration-counts.ts';
 import { isObservationSource } from '../../domain/observation.ts';
 import { PHASES, type Phase } from '../../domain/phase.ts';
+import { parseRetrySchedule } from '../../domain/retry-schedule.ts';
 import { providerSegment, type Revision } from '../../domain/revision.ts';
 
 export const REVISION_SECRET_TYPE = 'rekey.dev/encryption-key-revision';
@@ -43,6 +44,7 @@ export function revisionToSecret(r: Revision, namespace: string): V1Secret {
   if (r.convergence) annotations[A('convergence')] = JSON.stringify(r.convergence);
   if (r.kmsRotation) annotations[A('kms-rotation')] = JSON.stringify(r.kmsRotation);
   if (r.keyDanger) annotations[A('key-danger')] = JSON.stringify(r.keyDanger);
+  if (r.retry) annotations[A('retry')] = JSON.stringify(r.retry);
   return {
     apiVersion: 'v1',
     kind: 'Secret',
@@ -119,5 +121,8 @@ export function secretToRevision(
   if (kmsRotation) revision.kmsRotation = kmsRotation;
   const keyDanger = json<Revision['keyDanger']>(a[A('key-danger')]);
   if (keyDanger) revision.keyDanger = keyDanger;
+  // a damaged schedule is dropped: the next Degraded step schedules a pass again
+  const retry = parseRetrySchedule(json<unknown>(a[A('retry')]));
+  if (retry) revision.retry = retry;
   return { ok: true, revision };
 }

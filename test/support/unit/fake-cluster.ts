@@ -6,10 +6,18 @@ import assert from 'node:assert/strict';
 import type { PatchAttempt } from '../../../shared/domain/rewrite-outcome.ts';
 import { verificationResult } from '../../../shared/domain/verification.ts';
 import type { Clock } from '../../../shared/ports/clock.ts';
-import type { ListPage, ObjectRef, ObjectRewriter } from '../../../shared/ports/object-rewriter.ts';
+import type {
+  CallOptions,
+  ListPage,
+  ObjectRef,
+  ObjectRewriter,
+} from '../../../shared/ports/object-rewriter.ts';
 import type { Verifier } from '../../../shared/ports/verifier.ts';
 
 export const T0 = Date.parse('2025-01-01T01:00:00.000Z');
+
+/** How the fake marks the token a 410 carries (the key it goes on after follows). */
+export const INCONSISTENT = 'inconsistent:';
 
 export class FakeClock implements Clock {
   t = T0;
@@ -47,8 +55,21 @@ export class FakeCluster implements ObjectRewriter {
   /** How long a list takes on the clock (lets a test spend the budget). */
   listCostMs = 0;
   expireNextToken = false;
+  /**
+   * An expired token's 410 carries a token to go on with, as the apiserver's does ("inconsistent
+   * continue": after the same key, at the newest resourceVersion): {@link INCONSISTENT} + the key.
+   */
+  expiredCarriesToken = false;
   /** Runs after a page is listed, before it is patched (concurrent writers, deletions). */
   afterList: ((page: ObjectRef[]) => void) | undefined;
+  /** Objects (`<ns>/<name>`) whose patches are refused, as by an admission policy. */
+  refused = new Map<string, Extract<PatchAttempt, { ok: false }>>();
+  /** Set: every patch gets this answer (a brownout: 429, 5xx, no response). */
+  patchesFailWith: Extract<PatchAttempt, { ok: false }> | undefined;
+  /** Set: every list throws this retryable error (a brownout of lists). */
+  listsFailWith: (Error & { retryable: true }) | undefined;
+  /** `<resource>:<ns>/<name>` for every lookup by name, in order. */
+  lookups: string[] = [];
 
   private clock: FakeClock;
 
@@ -101,12 +122,17 @@ export class FakeCluster implements ObjectRewriter {
   }): Promise<ListPage> {
     this.lists.push({ continueToken, limit });
     this.clock.advance(this.listCostMs);
+    if (this.listsFailWith) throw this.listsFailWith;
     if (continueToken && this.expireNextToken) {
       this.expireNextToken = false;
-      return { items: [], expired: true };
+      const resume = `${INCONSISTENT}${continueToken.replace(INCONSISTENT, '')}`;
+      return this.expiredCarriesToken
+        ? { items: [], expired: true, continue: resume }
+        : { items: [], expired: true };
     }
     const all = [...this.objects.keys()].sort();
-    const rest = continueToken ? all.filter((k) => k > continueToken) : all;
+    const after = continueToken?.replace(INCONSISTENT, '');
+    const rest = after ? all.filter((k) => k > after) : all;
     const keys = rest.slice(0, limit);
     const items = keys.map((k) => {
       const { namespace, name, uid, resourceVersion } = this.get(k);
@@ -120,6 +146,8 @@ export class FakeCluster implements ObjectRewriter {
   private patch(kind: string, ref: ObjectRef, marker?: string): PatchAttempt {
     const key = `${ref.namespace}/${ref.name}`;
     this.patches.push(`${kind}:${key}@${ref.resourceVersion}`);
+    const refusal = this.patchesFailWith ?? this.refused.get(key);
+    if (refusal) return refusal;
     const o = this.objects.get(key);
     if (!o) return { ok: false, status: 404, reason: 'NotFound' };
     if (o.uid !== ref.uid || o.resourceVersion !== ref.resourceVersion) {
@@ -136,11 +164,18 @@ export class FakeCluster implements ObjectRewriter {
     return { ok: true, before, after: o.resourceVersion };
   }
 
-  async noOpPatch(_resource: string, ref: ObjectRef) {
+  /** The ObjectLookup port: one object's metadata by name, as a field-selected list finds it. */
+  async find(resource: string, namespace: string, name: string): Promise<ObjectRef | undefined> {
+    this.lookups.push(`${resource}:${namespace}/${name}`);
+    const o = this.objects.get(`${namespace}/${name}`);
+    return o && { namespace, name, uid: o.uid, resourceVersion: o.resourceVersion };
+  }
+
+  async noOpPatch(_resource: string, ref: ObjectRef, _options?: CallOptions) {
     return this.patch('noop', ref);
   }
 
-  async forcedPatch(_resource: string, ref: ObjectRef, marker: string) {
+  async forcedPatch(_resource: string, ref: ObjectRef, marker: string, _options?: CallOptions) {
     return this.patch('forced', ref, marker);
   }
 

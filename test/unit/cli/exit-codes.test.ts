@@ -32,6 +32,18 @@ describe('exitCode of rekey migrate / reconcile --until-complete', () => {
       phase: 'Degraded',
     });
     assert.equal(exitCode(o, untilComplete), EXIT.notOk);
+    // a refusal someone must lift ends the wait at once, even when the time is up
+    assert.equal(exitCode(o, { timedOut: true, untilComplete: true }), EXIT.notOk);
+  });
+  it('is 3 for a Degraded revision that could still change by itself when the time ran out', () => {
+    const o = stepOutcome(
+      { kind: 'degraded', reason: 'x', recoverable: true, retrying: true },
+      true,
+      {
+        phase: 'Degraded',
+      },
+    );
+    assert.equal(exitCode(o, { timedOut: true, untilComplete: true }), EXIT.timeout);
   });
   it('is 1 for a busy provider or no key_id at the end of the wait budget', () => {
     assert.equal(exitCode({ kind: 'busy', provider: 'p', heldBy: 'h' }, untilComplete), EXIT.notOk);

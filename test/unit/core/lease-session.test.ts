@@ -1,10 +1,16 @@
 // LeaseSession: the provider's Lease for one step. It keeps the newest handle itself, so a release
 // after renewals frees the Lease as it stands (a Lease's writes carry the version last read), and
-// a lost Lease stays lost.
+// a lost Lease stays lost. It renews on a timer for as long as it is held, and aborts its signal
+// when a renewal is refused or none got through before the TTL (less a margin) ran out. Timers
+// are node:test's mock timers: the tests move time themselves and wait on no real time.
 
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { LeaseSession } from '../../../shared/core/lease-session.ts';
+import { afterEach, beforeEach, describe, it, mock } from 'node:test';
+import {
+  LEASE_LAPSE_MARGIN_MS,
+  LeaseLostError,
+  LeaseSession,
+} from '../../../shared/core/lease-session.ts';
 import type { Lock, LockHandle } from '../../../shared/ports/lock.ts';
 
 /** A Lock whose handles carry a version (as expiresAt); renew and release need the current one. */
@@ -89,5 +95,84 @@ describe('LeaseSession', () => {
     lock.failRelease = true;
     await session.release();
     assert.deepEqual(lock.calls.at(-1), 'release:v1');
+  });
+});
+
+/** Lets every promise callback queued so far run (mock timers leave setImmediate real). */
+const settle = () => new Promise<void>((r) => setImmediate(r));
+
+describe('LeaseSession: renewed on a timer, lost when it may have lapsed', () => {
+  beforeEach(() => mock.timers.enable({ apis: ['setInterval', 'setTimeout'] }));
+  afterEach(() => mock.timers.reset());
+
+  it('renews every third of the TTL for as long as it is held, and not after release', async () => {
+    const lock = new VersionedLock();
+    const session = await acquired(lock);
+    mock.timers.tick(9_999);
+    await settle();
+    assert.deepEqual(lock.calls, ['acquire:me/1'], 'not before a third of the TTL');
+    for (let i = 0; i < 4; i++) {
+      mock.timers.tick(10_000);
+      await settle();
+    }
+    assert.deepEqual(lock.calls.slice(1), ['renew:v1', 'renew:v2', 'renew:v3', 'renew:v4']);
+    assert.equal(session.signal.aborted, false, 'renewed in time: never lost');
+    await session.release();
+    mock.timers.tick(60_000);
+    await settle();
+    assert.deepEqual(lock.calls.slice(5), ['release:v5'], 'no renewal after release');
+  });
+
+  it('a renewal refused by the timer aborts the signal with a LeaseLostError', async () => {
+    const lock = new VersionedLock();
+    const session = await acquired(lock);
+    lock.takeOver('other-pod');
+    mock.timers.tick(10_000);
+    await settle();
+    assert.equal(session.signal.aborted, true);
+    assert.ok(session.signal.reason instanceof LeaseLostError);
+    assert.match(session.signal.reason.message, /taken by another holder/);
+  });
+
+  it('aborts when no renewal got through before the TTL less the margin', async () => {
+    const lock = new VersionedLock();
+    const session = await acquired(lock);
+    const unreachable = new Error('connect ECONNREFUSED');
+    lock.renew = async (h: LockHandle) => {
+      lock.calls.push(`renew:${h.expiresAt}`);
+      throw unreachable;
+    };
+    mock.timers.tick(30_000 - LEASE_LAPSE_MARGIN_MS - 1);
+    await settle();
+    assert.equal(session.signal.aborted, false, 'two renewals failed, the Lease still holds');
+    mock.timers.tick(1);
+    await settle();
+    assert.equal(session.signal.aborted, true, 'another runner could take it over any moment now');
+    assert.ok(session.signal.reason instanceof LeaseLostError);
+    assert.equal(session.signal.reason.cause, unreachable);
+    assert.equal(await session.renew(), false, 'lost stays lost');
+  });
+
+  it('a renewal that never answers does not keep the Lease: its lapse counts from the last success', async () => {
+    const lock = new VersionedLock();
+    const session = await acquired(lock);
+    mock.timers.tick(10_000);
+    await settle();
+    assert.equal(session.handle.expiresAt, 'v2', 'renewed once');
+    lock.renew = () => new Promise<undefined>(() => {});
+    mock.timers.tick(30_000 - LEASE_LAPSE_MARGIN_MS - 1);
+    await settle();
+    assert.equal(session.signal.aborted, false);
+    mock.timers.tick(1);
+    await settle();
+    assert.equal(session.signal.aborted, true);
+  });
+
+  it('joins a renewal under way instead of sending another', async () => {
+    const lock = new VersionedLock();
+    const session = await acquired(lock);
+    const [a, b] = await Promise.all([session.renew(), session.renew()]);
+    assert.deepEqual([a, b], [true, true]);
+    assert.deepEqual(lock.calls, ['acquire:me/1', 'renew:v1']);
   });
 });

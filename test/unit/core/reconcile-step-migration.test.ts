@@ -147,14 +147,18 @@ describe('reconcileStep: degraded and recovered', () => {
     const o = asStep(await h.step());
     assert.equal(o.step.kind, 'degraded');
     assert.ok(o.step.kind === 'degraded');
-    assert.equal(o.step.recoverable, false);
+    // a re-patch may still move it (docs/architecture.md R13): retried later, waited for
+    assert.equal(o.step.recoverable, true);
+    assert.equal(o.step.retrying, true);
     assert.match(o.step.reason, /1 object\(s\) still under an older key_id: secrets\/ns-1\/s-003/);
     assert.equal(o.phase, 'Degraded');
-    assert.equal(o.more, false);
+    assert.equal(o.more, true);
     const r = h.revision(2);
     assert.deepEqual(r.verification?.offenders, ['secrets/ns-1/s-003']);
     assert.equal(r.verification?.clean, false);
     assert.equal(r.lastError, o.step.reason);
+    assert.equal(r.retry?.attempt, 0, 'the first retry pass is scheduled, none run yet');
+    assert.ok(Date.parse(r.retry?.at ?? '') > h.clock.t);
     assert.deepEqual(types(h), [
       'revision.created',
       'verification.completed',

@@ -13,6 +13,10 @@ import {
 } from '../../../shared/domain/migration-counts.ts';
 import {
   emptyProgress,
+  type MigrationProgress,
+  refuseObject,
+  relistResources,
+  settleObject,
   startProgress,
   summariseProgress,
 } from '../../../shared/domain/migration-progress.ts';
@@ -71,6 +75,11 @@ describe('recordFailure', () => {
     const next = recordFailure(full, f('c'), { max: 2 });
     assert.deepEqual(next, full);
     assert.notEqual(next, full, 'a copy, never the input');
+  });
+
+  it('names an object once: a page done again, or a retry pass, updates its reason in place', () => {
+    const next = recordFailure([f('a'), f('b')], { ...f('a'), reason: 'invalid' });
+    assert.deepEqual(next, [{ ...f('a'), reason: 'invalid' }, f('b')]);
   });
 });
 
@@ -133,5 +142,56 @@ describe('summariseProgress', () => {
     });
     assert.equal(summary.done, false);
     assert.equal(summary.finishedAt, undefined);
+  });
+});
+
+describe('migration progress after a retry pass', () => {
+  const denied = { resource: 'secrets', namespace: 'a', name: 'denied' };
+  const before: MigrationProgress = {
+    resources: [
+      { resource: 'configmaps', done: true, counts: counts({ listed: 2, unchanged: 2 }) },
+      {
+        resource: 'secrets',
+        done: true,
+        counts: counts({ listed: 3, reencrypted: 2, failed: 1 }),
+        finishedAt: '2025-01-01T00:05:00.000Z',
+      },
+    ],
+    failed: [{ ...denied, reason: 'denied by policy' }],
+  };
+
+  it('settling a refused object forgets it and counts what happened instead', () => {
+    const after = settleObject(before, denied, 'reencrypted');
+    assert.deepEqual(after.failed, []);
+    assert.deepEqual(after.resources[1]?.counts, counts({ listed: 3, reencrypted: 3 }));
+    assert.equal(after.resources[0], before.resources[0]);
+  });
+
+  it('settling an offender that was never refused only counts it', () => {
+    const other = { resource: 'configmaps', namespace: 'b', name: 'c' };
+    const after = settleObject(before, other, 'unchanged');
+    assert.deepEqual(after.failed, before.failed);
+    assert.deepEqual(after.resources[0]?.counts, counts({ listed: 2, unchanged: 3 }));
+  });
+
+  it('a refusal again keeps one entry with the newer reason; a new one is counted', () => {
+    const again = refuseObject(before, denied, 'denied by webhook "w"');
+    assert.deepEqual(again.failed, [{ ...denied, reason: 'denied by webhook "w"' }]);
+    assert.equal(again.resources[1]?.counts.failed, 1);
+    const fresh = refuseObject(before, { ...denied, name: 'other' }, 'forbidden');
+    assert.equal(fresh.failed.length, 2);
+    assert.equal(fresh.resources[1]?.counts.failed, 2);
+  });
+
+  it('listing a resource again restarts its checkpoint and judges its failures afresh', () => {
+    const after = relistResources(before, ['secrets']);
+    assert.deepEqual(after.failed, []);
+    const cp = after.resources[1];
+    assert.equal(cp?.done, false);
+    assert.equal(cp?.finishedAt, undefined);
+    assert.equal(cp?.counts.failed, 0);
+    assert.equal(cp?.counts.listed, 3, 'what was counted stays counted');
+    assert.equal(summariseProgress(after).done, false);
+    assert.equal(relistResources(before, []), before);
   });
 });

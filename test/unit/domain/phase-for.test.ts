@@ -20,4 +20,10 @@ describe('phaseFor', () => {
       assert.equal(phaseFor({ kind: 'nothing-to-do', reason: '' }, current), current);
     });
   }
+  // a retry pass ends Completed or Degraded on its own step: no flapping phase in between
+  for (const current of ['Degraded', 'Verifying'] as const) {
+    it(`retry keeps ${current}`, () => {
+      assert.equal(phaseFor({ kind: 'retry' }, current), current);
+    });
+  }
 });

@@ -162,7 +162,7 @@ const cases: { name: string; input: StepInput; want: Step }[] = [
     want: { kind: 'complete', verified: false, note: UNVERIFIED_NOTE },
   },
   {
-    name: 'done without etcd, objects failed: Degraded for good',
+    name: 'done without etcd, objects failed: Degraded, not recoverable by itself, retried',
     input: input({ migration: finishedWithFailure }),
     want: {
       kind: 'degraded',
@@ -170,6 +170,7 @@ const cases: { name: string; input: StepInput; want: Step }[] = [
         '1 object(s) could not be rewritten: ns/s1 (denied by webhook "w"); without etcd access ' +
         'nothing proves they are under the current key',
       recoverable: false,
+      retrying: true,
     },
   },
   {
@@ -180,6 +181,7 @@ const cases: { name: string; input: StepInput; want: Step }[] = [
       reason:
         '3 object(s) could not be rewritten; without etcd access nothing proves they are under the current key',
       recoverable: false,
+      retrying: true,
     },
   },
   {
@@ -247,13 +249,14 @@ const cases: { name: string; input: StepInput; want: Step }[] = [
     },
   },
   {
-    name: 'offenders after the migration: Degraded, naming them',
+    name: 'offenders after the migration: Degraded, naming them; a re-patch may move them',
     input: input({ migration: finished, verification: { configured: true, result: dirty } }),
     want: {
       kind: 'degraded',
       reason:
         'etcd verification found 7 object(s) still under an older key_id: secrets/ns/a, secrets/ns/b',
-      recoverable: false,
+      recoverable: true,
+      retrying: true,
     },
   },
   {
@@ -268,6 +271,7 @@ const cases: { name: string; input: StepInput; want: Step }[] = [
         'etcd verification found 2 object(s) still under an older key_id: secrets/ns/a, ' +
         'secrets/ns/b; 1 object(s) could not be rewritten: ns/s1 (denied by webhook "w")',
       recoverable: false,
+      retrying: true,
     },
   },
 ];
@@ -299,4 +303,139 @@ describe('decideNextStep', () => {
     assert.ok(step.kind === 'degraded');
     assert.match(step.reason, /rewritten: s1 \(/);
   });
+});
+
+describe('decideNextStep: objects that kept a revision Degraded are retried', () => {
+  const due = { due: true };
+  const retryCases: { name: string; input: StepInput; want: Step }[] = [
+    {
+      name: 'offenders, a pass due: re-patch them',
+      input: input({
+        revision: { name: 'r', phase: 'Degraded' },
+        migration: finished,
+        verification: { configured: true, result: dirty },
+        retry: due,
+      }),
+      want: { kind: 'retry' },
+    },
+    {
+      name: 'refused objects without etcd, a pass due: re-patch them',
+      input: input({ migration: finishedWithFailure, retry: due }),
+      want: { kind: 'retry' },
+    },
+    {
+      name: 'refused and offending objects, a pass due: re-patch them',
+      input: input({
+        migration: finishedWithFailure,
+        verification: { configured: true, result: dirty },
+        retry: due,
+      }),
+      want: { kind: 'retry' },
+    },
+    {
+      name: 'only strays outside the scope: nothing of rekey re-patches them, not recoverable',
+      input: input({
+        migration: finished,
+        verification: {
+          configured: true,
+          result: {
+            clean: false,
+            offenders: ['deployments/ns/x'],
+            strays: 1,
+            checkedAt: minute(11),
+          },
+        },
+        retry: due,
+      }),
+      want: {
+        kind: 'degraded',
+        reason: 'etcd verification found 1 object(s) still under an older key_id: deployments/ns/x',
+        recoverable: false,
+      },
+    },
+    {
+      name: 'offenders and strays: retried, but not recoverable by itself',
+      input: input({
+        migration: finished,
+        verification: {
+          configured: true,
+          result: {
+            clean: false,
+            offenders: ['secrets/ns/a', 'deployments/ns/x'],
+            strays: 1,
+            checkedAt: minute(11),
+          },
+        },
+      }),
+      want: {
+        kind: 'degraded',
+        reason:
+          'etcd verification found 2 object(s) still under an older key_id: secrets/ns/a, deployments/ns/x',
+        recoverable: false,
+        retrying: true,
+      },
+    },
+    {
+      name: 'a scan that proves nothing is not retried',
+      input: input({
+        migration: finished,
+        verification: {
+          configured: true,
+          result: {
+            clean: false,
+            offenders: [],
+            problems: ['empty prefix'],
+            checkedAt: minute(11),
+          },
+        },
+        retry: due,
+      }),
+      want: {
+        kind: 'degraded',
+        reason: 'etcd verification proves nothing: empty prefix',
+        recoverable: false,
+      },
+    },
+    {
+      name: 'a pass due while the plugin is unhealthy: wait for the plugin',
+      input: input({
+        migration: finishedWithFailure,
+        plugin: { status: 'unhealthy', reason: 'down' },
+        retry: due,
+      }),
+      want: {
+        kind: 'degraded',
+        reason: 'KMS plugin unhealthy (down): the migration waits until it recovers',
+        recoverable: true,
+      },
+    },
+    {
+      name: 'a clean scan completes even with a pass due',
+      input: input({
+        migration: finishedWithFailure,
+        verification: { configured: true, result: clean },
+        retry: due,
+      }),
+      want: {
+        kind: 'complete',
+        verified: true,
+        note:
+          '1 object(s) could not be rewritten: ns/s1 (denied by webhook "w"); the etcd scan found ' +
+          'none of them under an older key_id',
+      },
+    },
+    {
+      name: 'an apiserver that kept failing: recoverable Degraded, resumed from the checkpoint',
+      input: input({ migration: { ...running, unavailable: 'HTTP 503 (5 attempts)' } }),
+      want: {
+        kind: 'degraded',
+        reason:
+          'the apiserver is not answering (HTTP 503 (5 attempts)): the migration resumes from its checkpoint on a later step',
+        recoverable: true,
+      },
+    },
+  ];
+  for (const c of retryCases) {
+    it(c.name, () => assert.deepEqual(decideNextStep(c.input), c.want));
+  }
 });

@@ -194,6 +194,26 @@ describe('planRevision', () => {
     assert.match(plan.warning ?? '', /KEP 3299/);
     assert.match(plan.warning ?? '', /encryption-key-p-1/);
     assert.ok(!(plan.warning ?? '').includes('K1'), 'the warning names the hash, not the key_id');
+    assert.match(plan.warning ?? '', /rollback/);
+  });
+
+  it('a new key_id first seen before the newest revision is late, however fresh its heartbeat', () => {
+    const plan = planRevision([k1, k2], { ...obs('K3', minute(30)), firstSeenAt: minute(1) });
+    assert.deepEqual(plan, {
+      action: 'ignore',
+      newest: k2,
+      reason: `first seen at ${minute(1)}, before encryption-key-p-2 (${minute(2)}): a late report`,
+    });
+  });
+
+  it('a key_id every report agrees on is recorded, whenever it was first seen', () => {
+    const late = { ...obs('K1', minute(30)), firstSeenAt: minute(1) };
+    assert.equal(planRevision([k1, k2], late).action, 'ignore');
+    const plan = planRevision([k1, k2], late, { agreed: true });
+    assert.equal(plan.action, 'create');
+    assert.ok(plan.action === 'create');
+    assert.equal(plan.number, 3);
+    assert.match(plan.warning ?? '', /rollback/);
   });
 });
 
@@ -212,6 +232,12 @@ describe('newRevision', () => {
       createdAt: minute(31),
       progress: { resources: [], failed: [] },
     });
+  });
+
+  it('records since when the key_id is seen, when the source knows it', () => {
+    const observation = { ...obs('K1'), firstSeenAt: minute(20) };
+    const r = newRevision({ observation, number: 1, now: minute(31) });
+    assert.equal(r.observedAt, minute(20));
   });
 
   it('marks a forced revision', () => {

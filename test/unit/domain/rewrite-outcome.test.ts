@@ -116,17 +116,24 @@ const cases: [string, PatchAttempt, ClassifyOptions, RewriteOutcome][] = [
     { random: zero },
     { retry: 250 },
   ],
+  // a brownout outlasting the attempts is exhausted, never a failure: the page waits for a later step
   [
-    'transient until the last attempt, then given up',
+    'transient until the last attempt: exhausted, not failed',
     { ok: false, status: 503, reason: 'ServiceUnavailable', message: 'etcd leader changed' },
     { attempt: 5, maxAttempts: 5 },
-    { failed: 'gave up after 5 attempts: HTTP 503 ServiceUnavailable: etcd leader changed' },
+    { exhausted: 'HTTP 503 ServiceUnavailable: etcd leader changed (5 attempts)' },
   ],
   [
-    'no response, given up',
+    'no response until the last attempt: exhausted, not failed',
     { ok: false, status: 0, message: 'ECONNRESET' },
     { attempt: 2, maxAttempts: 2 },
-    { failed: 'gave up after 2 attempts: no response: ECONNRESET' },
+    { exhausted: 'no response: ECONNRESET (2 attempts)' },
+  ],
+  [
+    '429 until the last attempt: exhausted, not failed',
+    { ok: false, status: 429, reason: 'TooManyRequests', retryAfterSeconds: 1 },
+    { attempt: 5, maxAttempts: 5 },
+    { exhausted: 'HTTP 429 TooManyRequests (5 attempts)' },
   ],
 ];
 
@@ -159,6 +166,7 @@ describe('isFinal', () => {
     ['gone', true],
     [{ failed: 'x' }, true],
     [{ retry: 10 }, false],
+    [{ exhausted: 'HTTP 503' }, false],
   ];
   for (const [outcome, want] of table) {
     it(`${JSON.stringify(outcome)} -> ${want}`, () => assert.equal(isFinal(outcome), want));

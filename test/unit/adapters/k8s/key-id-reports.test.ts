@@ -147,3 +147,55 @@ describe('report KeyObserver: encryptionConfigs', () => {
     assert.deepEqual(seen.encryptionConfigs, []);
   });
 });
+
+describe('key-id reports: when the key_id was first seen', () => {
+  const FIRST = '2030-01-02T03:00:00.000Z';
+  const clock = { now: () => new Date(Date.parse(T0) + 60_000) };
+
+  it('round-trips keyIdFirstSeen in format 2, and the observer carries it as firstSeenAt', async () => {
+    const { maps, api } = store();
+    await writeReport(api, NS, { ...report, keyIdFirstSeen: FIRST });
+    const [cm] = [...maps.values()];
+    assert.equal(cm?.data?.format, '2', 'a compatible addition: the format stays 2');
+    assert.equal(cm?.data?.keyIdFirstSeen, FIRST);
+    assert.deepEqual(await readReports(api, NS, 'kms-a'), [{ ...report, keyIdFirstSeen: FIRST }]);
+    const seen = await createReportKeyObserver(api, { namespace: NS, clock }).observe('kms-a');
+    assert.deepEqual(seen.observations, [
+      {
+        provider: 'kms-a',
+        keyId: 'key-2',
+        source: 'plugin-status',
+        observedAt: T0,
+        firstSeenAt: FIRST,
+      },
+    ]);
+  });
+
+  it('still reads a format 2 report without it, and one with fields it does not know', () => {
+    const cm: V1ConfigMap = {
+      data: {
+        ...{ node: 'cp-0', provider: 'kms-a', keyId: 'key-2', healthz: 'ok', version: 'v2' },
+        observedAt: T0,
+        format: '2',
+        someLaterField: 'x',
+      },
+    };
+    assert.deepEqual(fromConfigMap(cm), report);
+  });
+
+  it('ignores a first sighting that is not a time, and never puts one after the report', async () => {
+    const bad: V1ConfigMap = {
+      data: {
+        ...{ node: 'cp-0', provider: 'kms-a', keyId: 'key-2', healthz: 'ok', version: 'v2' },
+        observedAt: T0,
+        format: '2',
+        keyIdFirstSeen: 'yesterday-ish',
+      },
+    };
+    assert.equal(fromConfigMap(bad)?.keyIdFirstSeen, undefined);
+    const { api } = store();
+    await writeReport(api, NS, { ...report, keyIdFirstSeen: '2031-01-01T00:00:00.000Z' });
+    const seen = await createReportKeyObserver(api, { namespace: NS, clock }).observe('kms-a');
+    assert.equal(seen.observations[0]?.firstSeenAt, T0);
+  });
+});

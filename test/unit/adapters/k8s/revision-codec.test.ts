@@ -84,6 +84,11 @@ describe('revision codec: round trip', () => {
     assert.deepEqual(roundTrip(full), full);
   });
 
+  it('keeps the retry schedule of a Degraded revision', () => {
+    const r = { ...full, retry: { attempt: 2, at: minute(12) } };
+    assert.deepEqual(roundTrip(r), r);
+  });
+
   for (const phase of [
     'Observed',
     'Converging',
@@ -170,6 +175,13 @@ describe('revision codec: damaged records', () => {
     const r = secretToRevision(s);
     assert.ok(r.ok);
     assert.equal(r.revision.verification, undefined);
+  });
+
+  it('drops a damaged retry schedule: the next Degraded step schedules one again', () => {
+    const s = annotate(good(), 'rekey.dev/retry', '{"attempt":-1,"at":"soon"}');
+    const r = secretToRevision(s);
+    assert.ok(r.ok);
+    assert.equal(r.revision.retry, undefined);
   });
 });
 

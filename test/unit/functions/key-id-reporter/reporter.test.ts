@@ -46,6 +46,7 @@ describe('reportOnce', () => {
       healthz: 'ok',
       version: 'v2',
       observedAt: T0,
+      keyIdFirstSeen: T0,
     });
     assert.deepEqual(m.written, [r]);
   });
@@ -367,5 +368,57 @@ describe('runReporter with ENCRYPTION_CONFIG_FILE', () => {
         'warn:encryption configuration unreadable',
       ],
     );
+  });
+});
+
+describe('runReporter: when each key_id was first seen', () => {
+  it('keeps the first sighting while the key_id is unchanged, error reports included, and starts over on a change', async () => {
+    const controller = new AbortController();
+    const written: KeyIdReport[] = [];
+    let t = Date.parse(T0);
+    const ticking = {
+      now: () => {
+        t += 15_000;
+        return new Date(t);
+      },
+    };
+    const write = async (r: KeyIdReport) => {
+      written.push(r);
+      if (written.length === 5) controller.abort();
+    };
+    const plugin = answering(
+      healthy,
+      healthy,
+      new Error('plugin gone'),
+      { ...healthy, keyId: 'key-3' },
+      { ...healthy, keyId: 'key-3' },
+    );
+    await runReporter({
+      ...base,
+      clock: ticking,
+      plugin,
+      write,
+      intervalMs: 1,
+      signal: controller.signal,
+      log: recorder().log,
+    });
+    const at = (i: number) => written[i]?.observedAt;
+    assert.deepEqual(
+      written.map((r) => [r.keyId, r.keyIdFirstSeen]),
+      [
+        ['key-2', at(0)],
+        ['key-2', at(0)],
+        ['key-2', at(0)],
+        ['key-3', at(3)],
+        ['key-3', at(3)],
+      ],
+    );
+    assert.notEqual(at(0), at(1), 'the heartbeat moves on; the first sighting does not');
+  });
+
+  it('says nothing of a first sighting while no key_id was ever seen', async () => {
+    const m = memory();
+    const r = await reportOnce({ ...base, plugin: answering(new Error('down')), write: m.write });
+    assert.equal(r.keyIdFirstSeen, undefined);
   });
 });
