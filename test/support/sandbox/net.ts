@@ -13,20 +13,31 @@ function tryListen(host: string, port: number): Promise<number | undefined> {
   });
 }
 
+// Ports are drawn at random below Linux's ephemeral range (32768-60999 by default), never asked
+// of the kernel with port 0: a port the kernel just handed out and we released is soon given to
+// some outgoing connection's local end, and the server we start on it a moment later fails with
+// "address already in use" (seen when several sandboxes start side by side). A port is also never
+// handed out twice by one process.
+const LOW = 15_000;
+const HIGH = 32_000;
+const handedOut = new Set<number>();
+
 /**
  * A TCP port free on every given loopback address at once (two apiservers of one sandbox
  * listen on the same port, each on its own address, as in a real HA control plane).
  */
 export async function freePort(hosts: readonly string[] = ['127.0.0.1']): Promise<number> {
-  const [first = '127.0.0.1', ...rest] = hosts;
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = await tryListen(first, 0);
-    if (port === undefined) continue;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = LOW + Math.floor(Math.random() * (HIGH - LOW));
+    if (handedOut.has(port)) continue;
     let ok = true;
-    for (const h of rest) if ((await tryListen(h, port)) === undefined) ok = false;
-    if (ok) return port;
+    for (const h of hosts) if ((await tryListen(h, port)) === undefined) ok = false;
+    if (ok) {
+      handedOut.add(port);
+      return port;
+    }
   }
-  throw new Error(`no free port found on ${hosts.join(', ')}`);
+  throw new Error(`no free port found on ${hosts.join(', ')} between ${LOW} and ${HIGH}`);
 }
 
 /** Polls `probe` until it returns a value other than undefined, or throws with `what` after the timeout. */
