@@ -41,6 +41,10 @@ export async function statusCommand(
       for (const note of report.scope.notes) process.stdout.write(`scope: ${note}\n`);
     } else process.stdout.write(`\n${report.scopeProblem}\n`);
     if (convergence) process.stdout.write(`\nconvergence: ${convergence.reason}\n`);
+    if (newest?.hashOnly)
+      process.stdout.write(
+        `key: only its hash is known, from the apiservers' metrics${newest.kmsLabel ? ` (the KMS said current: ${newest.kmsLabel})` : ''}\n`,
+      );
     if (newest?.message) process.stdout.write(`note: ${newest.message}\n`);
     if (newest?.nextRetry) {
       process.stdout.write(

@@ -1,13 +1,16 @@
 // The reconcile step's ports and tuning from validated settings: the Kubernetes REST client and
-// what is built on it (revision store, key observer, adoption reader, rewriter, Lease, discovery),
+// what is built on it (revision store, key observer, adoption reader, rewriter, Lease, discovery;
+// key-id reports first, else the apiservers' metrics, for hosted control planes with no reporter),
 // etcd verification when configured, and the TokenReview API for sender authentication. Part of
 // the composition root (compose.ts); reads no environment, so tests build the same graph against
 // a sandbox. An unreadable etcd certificate file is a start-up refusal naming its variable.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { createAdoptionReader } from '../adapters/apiserver-metrics/adoption-reader.ts';
+import { createMetricsKeyObserver } from '../adapters/apiserver-metrics/metrics-key-observer.ts';
 import { createEtcdInspector, type EtcdInspectorOptions } from '../adapters/etcd/inspector.ts';
 import { createEtcdVerifier } from '../adapters/etcd/verifier.ts';
+import { withFallbackObserver } from '../adapters/fallback-key-observer.ts';
 import { type Connection, loadConnection } from '../adapters/k8s/connection.ts';
 import { listServedResources } from '../adapters/k8s/discovery.ts';
 import { createLeaseLock } from '../adapters/k8s/lease-lock.ts';
@@ -18,6 +21,7 @@ import { createReportKeyObserver } from '../adapters/k8s/report-key-observer.ts'
 import { createRestClient, type RestClient } from '../adapters/k8s/rest-client.ts';
 import { createRevisionStore } from '../adapters/k8s/revision-store.ts';
 import { type AuthenticationApi, typedApi } from '../adapters/k8s/typed-api.ts';
+import { createKmsCurrent } from '../adapters/kms-current.ts';
 import { createPluginKeyObserver } from '../adapters/kms-plugin/plugin-key-observer.ts';
 import { ConfigError, type RekeyConfig } from '../config/config.ts';
 import type { ReconcileConfig, ReconcileDeps } from '../core/deps.ts';
@@ -76,19 +80,30 @@ export function reconcilePortsFor(
     ? { endpoints: etcd, prefix: config.REKEY_ETCD_PREFIX, ...(tls ? { tls } : {}) }
     : undefined;
   const countObjects = createObjectCounter(rest);
+  // unset REKEY_APISERVER_URLS: the reader discovers the apiservers, else asks the connection's
+  const adoption = createAdoptionReader({
+    rest,
+    coordination,
+    apiserverUrls: config.REKEY_APISERVER_URLS,
+    fallbackServer: conn.server,
+    clock,
+  });
+  const kmsCurrent = config.REKEY_KMS_KEY
+    ? createKmsCurrent({
+        key: config.REKEY_KMS_KEY,
+        ...(config.REKEY_AWS_ENDPOINT ? { awsEndpoint: config.REKEY_AWS_ENDPOINT } : {}),
+        ...(config.REKEY_GCP_ENDPOINT ? { gcpEndpoint: config.REKEY_GCP_ENDPOINT } : {}),
+      })
+    : undefined;
   const deps: ReconcileDeps = {
     store: createRevisionStore(core, { namespace }),
     observer: config.REKEY_PLUGIN_SOCKETS
       ? createPluginKeyObserver({ sockets: config.REKEY_PLUGIN_SOCKETS, clock })
-      : createReportKeyObserver(core, { namespace, clock }),
-    // unset REKEY_APISERVER_URLS: the reader discovers the apiservers, else asks the connection's
-    adoption: createAdoptionReader({
-      rest,
-      coordination,
-      apiserverUrls: config.REKEY_APISERVER_URLS,
-      fallbackServer: conn.server,
-      clock,
-    }),
+      : withFallbackObserver(
+          createReportKeyObserver(core, { namespace, clock }),
+          createMetricsKeyObserver({ adoption, clock, kmsCurrent, ...(log ? { log } : {}) }),
+        ),
+    adoption,
     rewriter: createObjectRewriter(rest),
     lookup: createObjectLookup(rest),
     // on the raw client, as rekey's own state; it reads the apiserver's Date on its answers

@@ -4,8 +4,9 @@
 // revision has recorded is new, and of two such, the one first seen last (a reporter's heartbeat
 // says nothing about which key came first). When every fresh, healthy report agrees on a key_id
 // other than the newest revision's, that is what the cluster writes with now: it is recorded even
-// if an older revision knew it (a rollback migrates back).
-import { type Observation, seenSince } from '../domain/observation.ts';
+// if an older revision knew it (a rollback migrates back). Keys compare by their hash, so a revision
+// recorded from the apiservers' metrics alone (hash only) and a report of its key_id are one key.
+import { type Observation, observedKeyIdHash, seenSince } from '../domain/observation.ts';
 import { newestRevision, type Revision } from '../domain/revision.ts';
 
 /** The observation to plan a revision for; `agreed`: every report says this key_id now. */
@@ -21,16 +22,16 @@ export function chooseObservation(
   const byKey = mergeByKeyId(observations);
   const newest = newestRevision(revisions);
   const [only] = byKey.values();
-  if (newest && only && byKey.size === 1 && only.keyId !== newest.keyId) {
+  if (newest && only && byKey.size === 1 && observedKeyIdHash(only) !== newest.keyIdHash) {
     // reports older than the newest revision's observation say nothing about the cluster since
     const since = Date.parse(newest.observedAt);
     if (observations.every((o) => Date.parse(o.observedAt) >= since)) {
       return { observation: only, agreed: true };
     }
   }
-  const known = new Set(revisions.map((r) => r.keyId));
+  const known = new Set(revisions.map((r) => r.keyIdHash));
   const unseen = [...byKey.values()]
-    .filter((o) => !known.has(o.keyId))
+    .filter((o) => !known.has(observedKeyIdHash(o)))
     .sort((a, b) => Date.parse(seenSince(b)) - Date.parse(seenSince(a)));
   const chosen = unseen[0];
   return chosen ? { observation: chosen, agreed: false } : undefined;
@@ -43,14 +44,17 @@ export function chooseObservation(
 function mergeByKeyId(observations: readonly Observation[]): Map<string, Observation> {
   const merged = new Map<string, Observation>();
   for (const o of observations) {
-    const m = merged.get(o.keyId);
+    const key = observedKeyIdHash(o);
+    const m = merged.get(key);
     if (!m) {
-      merged.set(o.keyId, { ...o });
+      merged.set(key, { ...o });
       continue;
     }
     const first = Date.parse(seenSince(o)) < Date.parse(seenSince(m)) ? seenSince(o) : seenSince(m);
     const last = Date.parse(o.observedAt) > Date.parse(m.observedAt) ? o.observedAt : m.observedAt;
-    merged.set(o.keyId, { ...m, observedAt: last, firstSeenAt: first });
+    // a key_id seen in full is worth more than its hash alone
+    const full = m.keyId === '' && o.keyId !== '' ? { ...o } : m;
+    merged.set(key, { ...full, observedAt: last, firstSeenAt: first });
   }
   return merged;
 }

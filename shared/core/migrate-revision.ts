@@ -3,9 +3,11 @@
 // (its Lease lost, its hard deadline passed: shared/core/step-stop.ts), the last checkpoint kept.
 // A resource rekey may not list is learnt by name and handed to the state machine, never skipped;
 // so is an apiserver that kept failing transiently (a brownout): the step ends, nothing failed.
+// After a regression of the convergence gate (`again`), every resource is listed from the start
+// once more, in the same save that clears the regression, so a second trigger does not restart it.
 import type { ResourceCheckpoint } from '../domain/checkpoint.ts';
 import type { ObjectFailure } from '../domain/migration-counts.ts';
-import { widenProgress } from '../domain/migration-progress.ts';
+import { relistResources, widenProgress } from '../domain/migration-progress.ts';
 import { phaseFor, type Step } from '../domain/phase.ts';
 import { isRetryable } from '../ports/retryable.ts';
 import { migrateSlice } from './migrate-slice.ts';
@@ -18,7 +20,24 @@ export async function migrateRevision(
   const { session } = ctx;
   const scope = ctx.scope.resources.map((r) => r.resource);
   const r = session.revision;
-  if (widenProgress(r.progress, scope) !== r.progress || r.phase !== phaseFor(step, r.phase)) {
+  if (step.again) {
+    await session.save(({ regressedAt: _, ...x }) => {
+      const widened = widenProgress(x.progress, scope);
+      // counts kept; failures judged afresh by the new listing, as a capped retry pass does
+      const progress = relistResources(
+        widened,
+        widened.resources.map((cp) => cp.resource),
+      );
+      return { ...x, phase: phaseFor(step, x.phase), progress };
+    });
+    ctx.deps.log?.('migration passes again after a convergence regression', {
+      revision: r.name,
+      regressedAt: step.again.regressedAt,
+    });
+  } else if (
+    widenProgress(r.progress, scope) !== r.progress ||
+    r.phase !== phaseFor(step, r.phase)
+  ) {
     await session.save((x) => ({
       ...x,
       phase: phaseFor(step, x.phase),

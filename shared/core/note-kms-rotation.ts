@@ -34,8 +34,16 @@ export async function noteKmsRotation(
   }
   const newest = newestOf(stored, (s) => s.revision.number);
   const pluginKeyId = newestObservation(seen.observations)?.keyId ?? newest?.revision.keyId;
-  if (!pluginKeyId)
-    return { recorded: false, reason: `no key_id known yet for provider "${provider}"` };
+  if (!pluginKeyId) {
+    // hash only (the apiservers' metrics on a hosted control plane): a hidden rotation cannot be told
+    const hashOnly = seen.observations.length > 0 || newest !== undefined;
+    return {
+      recorded: false,
+      reason: hashOnly
+        ? `only the hash of provider "${provider}"'s key_id is known (apiserver metrics): whether this rotation changed the key_id shows in the next observation`
+        : `no key_id known yet for provider "${provider}"`,
+    };
+  }
   const assessment = assessKmsRotation({
     provider,
     pluginKeyId,

@@ -5,8 +5,8 @@
 // rewrites them all. Changes nothing.
 import { underCurrentKey } from '../domain/current-key.ts';
 import { parseGroupResource } from '../domain/group-resource.ts';
-import { keyIdHash } from '../domain/key-id.ts';
-import { newestObservation } from '../domain/observation.ts';
+import { type KnownKey, keyMatcher } from '../domain/key-id.ts';
+import { newestObservation, observedKeyIdHash } from '../domain/observation.ts';
 import { newestRevision } from '../domain/revision.ts';
 import { storagePrefix } from '../domain/storage-paths.ts';
 import type { ValueScanner } from '../ports/value-scanner.ts';
@@ -45,17 +45,17 @@ export async function planMigration(
 ): Promise<PlanResult> {
   const scope = await currentScope(deps, config);
   const resources = scope.resources.map((r) => r.resource);
-  const keyId = await targetKeyId(deps, config);
-  if (!keyId) return { kind: 'no-key-id', provider: config.provider };
+  const key = await targetKey(deps, config);
+  if (!key) return { kind: 'no-key-id', provider: config.provider };
   const tally = deps.scanner
-    ? await fromEtcd(deps.scanner, resources, config.provider, keyId)
+    ? await fromEtcd(deps.scanner, resources, config.provider, key)
     : await fromListing(deps, config, resources);
   const perNamespace = [...tally.perNamespace.entries()].sort(([a], [b]) => a.localeCompare(b));
   return {
     kind: 'planned',
     plan: {
       provider: config.provider,
-      keyIdHash: keyIdHash(keyId),
+      keyIdHash: key.keyIdHash,
       source: deps.scanner ? 'etcd' : 'listing',
       resources,
       scope,
@@ -66,24 +66,28 @@ export async function planMigration(
   };
 }
 
-/** The key_id a migration would move to: the plugin's newest report, else the newest revision's. */
-async function targetKeyId(
+/**
+ * The key a migration would move to: the newest observation's, else the newest revision's; its
+ * key_id, or only its hash where the apiservers' metrics were all that saw it.
+ */
+async function targetKey(
   deps: ReconcileDeps,
   config: ReconcileConfig,
-): Promise<string | undefined> {
+): Promise<KnownKey | undefined> {
   const seen = await deps.observer.observe(config.provider);
   const reported = newestObservation(seen.observations);
-  if (reported) return reported.keyId;
+  if (reported) return { keyId: reported.keyId, keyIdHash: observedKeyIdHash(reported) };
   const stored = await deps.store.list(config.provider);
-  return newestRevision(stored.map((s) => s.revision))?.keyId;
+  return newestRevision(stored.map((s) => s.revision));
 }
 
 async function fromEtcd(
   scanner: ValueScanner,
   resources: readonly string[],
   provider: string,
-  keyId: string,
+  key: KnownKey,
 ): Promise<Tally> {
+  const isCurrent = keyMatcher(key);
   // longest prefix first: `services/endpoints/` must not be taken for `services/`
   const prefixes = resources
     .map((r) => storagePrefix(parseGroupResource(r), scanner.prefix))
@@ -93,7 +97,7 @@ async function fromEtcd(
     const at = prefixes.find((p) => v.key.startsWith(p));
     if (at === undefined) continue;
     tally.scanned++;
-    if (underCurrentKey(v, provider, keyId)) continue;
+    if (underCurrentKey(v, provider, isCurrent)) continue;
     const parts = v.key.slice(at.length).split('/');
     add(tally, parts.length > 1 ? (parts[0] ?? '') : '');
   }

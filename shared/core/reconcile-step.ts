@@ -156,6 +156,7 @@ function stepInput(ctx: StepContext, convergence: RevisionConvergence, learnt: L
     plugin: ctx.plugin,
     ...(due ? { retry: { due } } : {}),
     ...(r.kmsRotation?.verdict === 'hidden' ? { hiddenRotation: true as const } : {}),
+    ...(r.regressedAt === undefined ? {} : { regressedAt: r.regressedAt }),
   };
 }
 

@@ -3,7 +3,9 @@
 // open the newest revision for the step. A resource that
 // joined the scope is added to a started migration's progress here, so the state machine sees the
 // migration unfinished; the phase it then needs is decided there, never here.
+import { isHashOnly } from '../domain/key-id.ts';
 import { widenProgress } from '../domain/migration-progress.ts';
+import { observedKeyIdHash } from '../domain/observation.ts';
 import type { PluginHealth } from '../domain/phase.ts';
 import { newestOf, newestRevision, newRevision, planRevision } from '../domain/revision.ts';
 import { chooseObservation } from './choose-observation.ts';
@@ -35,7 +37,9 @@ export async function recordRevision(
   const latest = newestRevision(revisions);
   // a forced rewrite re-records the key_id the plugin reports now, as a new, forced revision
   const forced =
-    config.force && latest ? seen.observations.find((o) => o.keyId === latest.keyId) : undefined;
+    config.force && latest
+      ? seen.observations.find((o) => observedKeyIdHash(o) === latest.keyIdHash)
+      : undefined;
   const choice = forced ? undefined : chooseObservation(seen.observations, revisions);
   const chosen = forced ?? choice?.observation;
   const plan =
@@ -66,8 +70,23 @@ export async function recordRevision(
   const recorded: Recorded = { scope, plugin: seen.pluginHealth };
   if (!newest) return recorded;
   const session = openSession(deps.store, newest, deps.clock);
+  await learnKeyId(session, seen.observations);
   await joinScope(session, scope);
   return { ...recorded, session };
+}
+
+/**
+ * A revision recorded from the apiservers' metrics (hash only) learns its key_id once a reporter
+ * or plugin shows it, so later proofs compare key_ids, not hashes.
+ */
+async function learnKeyId(
+  session: RevisionSession,
+  observations: readonly { keyId: string }[],
+): Promise<void> {
+  const r = session.revision;
+  if (!isHashOnly(r)) return;
+  const full = observations.find((o) => o.keyId !== '' && observedKeyIdHash(o) === r.keyIdHash);
+  if (full) await session.save((x) => ({ ...x, keyId: full.keyId }));
 }
 
 /** A resource that joined the scope (or lost its checkpoint) joins a started migration. */

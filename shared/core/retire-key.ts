@@ -1,7 +1,7 @@
 // "Can I disable this key now?" (docs/architecture.md, "Retiring a key"): yes only when no value
 // anywhere under the etcd prefix is wrapped by that key_id of the provider, and no live apiserver
 // reports it as its current key. Either question unanswerable means "cannot tell", never yes.
-import { keyIdHash } from '../domain/key-id.ts';
+import { isHashOnly, keyIdHash } from '../domain/key-id.ts';
 import { currentKeyIdHashes } from '../domain/key-id-metrics.ts';
 import { storagePathOf, wrappedBy } from '../domain/key-inventory.ts';
 import { MAX_PROOF_OFFENDERS } from '../domain/proof.ts';
@@ -36,12 +36,16 @@ export async function checkRetire(
     base.lastVerifiedRevision = newest.name;
   }
   if (!deps.scanner) {
+    // a revision from the apiservers' metrics alone: a hosted control plane, whose etcd nobody reaches
+    const hosted =
+      newest && isHashOnly(newest)
+        ? `; ${newest.name} was recorded from the apiservers' metrics (key_id hash only), as on a hosted control plane (EKS, GKE, AKS) whose etcd rekey cannot read`
+        : '';
     return {
       ...base,
       result: {
         verdict: 'unknown',
-        reason:
-          'no etcd access is configured (REKEY_ETCD_ENDPOINTS): nothing can tell which values that key_id still wraps',
+        reason: `no etcd access is configured (REKEY_ETCD_ENDPOINTS): nothing can tell which values that key_id still wraps${hosted}`,
       },
     };
   }

@@ -3,6 +3,7 @@
 // key-id reports still gets the rest, and the report says why the scope is missing.
 
 import { assessConvergence } from '../domain/convergence.ts';
+import { isHashOnly } from '../domain/key-id.ts';
 import { currentKeyIdHashes } from '../domain/key-id-metrics.ts';
 import { summariseProgress } from '../domain/migration-progress.ts';
 import { newestRevision } from '../domain/revision.ts';
@@ -54,6 +55,9 @@ export async function statusReport(deps: ReconcileDeps, config: ReconcileConfig)
         keyIdHash: r.keyIdHash,
         phase: r.phase,
         source: r.source,
+        // recorded from the apiservers' metrics: no key_id, so no proof names it
+        ...(isHashOnly(r) ? { hashOnly: true } : {}),
+        ...(r.kmsLabel ? { kmsLabel: r.kmsLabel } : {}),
         observedAt: r.observedAt,
         counts: summariseProgress(r.progress).counts,
         verified: r.verification ? r.verification.clean : null,

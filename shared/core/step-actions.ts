@@ -17,10 +17,20 @@ export async function waitForConvergence(
 ): Promise<ActionResult> {
   await ctx.deps.adoption.hurry();
   const r = ctx.session.revision;
+  const regressed = regression(ctx, step);
   // write only when something a reader cares about changed: an unchanged wait rewritten on every
   // trigger would itself trigger watchers of the revision, in a loop
-  if (r.phase !== phaseFor(step, r.phase) || !sameVerdict(r.convergence, convergence)) {
-    await ctx.session.save((x) => ({ ...x, phase: phaseFor(step, x.phase), convergence }));
+  if (
+    r.phase !== phaseFor(step, r.phase) ||
+    !sameVerdict(r.convergence, convergence) ||
+    regressed
+  ) {
+    await ctx.session.save((x) => ({
+      ...x,
+      phase: phaseFor(step, x.phase),
+      convergence,
+      ...(regressed && !x.regressedAt ? { regressedAt: regressed } : {}),
+    }));
   }
   return { done: true, more: true };
 }
@@ -32,6 +42,7 @@ export async function verify(ctx: StepContext, step: StepOf<'verify'>): Promise<
     scope: ctx.scope.resources,
     provider: ctx.config.provider,
     currentKeyId: ctx.session.revision.keyId,
+    currentKeyIdHash: ctx.session.revision.keyIdHash,
   });
   if (!scan?.available) {
     return { done: false, learnt: { etcdUnavailable: scan?.reason ?? 'no verifier' } };
@@ -67,13 +78,15 @@ export async function degrade(
 ): Promise<ActionResult> {
   const r = ctx.session.revision;
   const schedule = step.retrying && !r.retry ? firstRetry(ctx.deps.clock.now()) : undefined;
-  if (r.phase !== phaseFor(step, r.phase) || r.lastError !== step.reason || schedule) {
+  const regressed = regression(ctx, step);
+  if (r.phase !== phaseFor(step, r.phase) || r.lastError !== step.reason || schedule || regressed) {
     await ctx.session.save((x) => ({
       ...x,
       phase: phaseFor(step, x.phase),
       lastError: step.reason,
       convergence,
       ...(schedule && !x.retry ? { retry: schedule } : {}),
+      ...(regressed && !x.regressedAt ? { regressedAt: regressed } : {}),
     }));
   }
   // a cause a step finds only by trying (etcd down, a list refused) passes through another phase
@@ -83,6 +96,19 @@ export async function degrade(
     await emitRevisionEvent(ctx.deps, 'migration.degraded', ctx.session.revision, step.reason);
   }
   return { done: true, more: step.recoverable };
+}
+
+/**
+ * The time to record as the regression, when the state machine says convergence was lost after the
+ * migration started and the revision does not say so yet: the first time is kept, so the pass
+ * that follows covers every write since.
+ */
+function regression(
+  ctx: StepContext,
+  step: StepOf<'wait-convergence'> | StepOf<'degraded'>,
+): string | undefined {
+  if (!step.regressed || ctx.session.revision.regressedAt !== undefined) return undefined;
+  return ctx.deps.clock.now().toISOString();
 }
 
 function sameVerdict(a: Revision['convergence'], b: RevisionConvergence): boolean {

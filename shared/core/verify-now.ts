@@ -29,6 +29,7 @@ export async function verifyNow(deps: ReconcileDeps, config: ReconcileConfig): P
     scope: scope.resources,
     provider: config.provider,
     currentKeyId: revision.keyId,
+    currentKeyIdHash: revision.keyIdHash,
   });
   return { kind: 'scanned', scope, revision, scan };
 }

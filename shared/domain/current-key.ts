@@ -4,18 +4,19 @@
 import type { EncryptionInfo } from './encrypted-value.ts';
 
 /**
- * Whether a value is wrapped, as KMS v2, by `keyId` of `provider`. A malformed value never is: the
- * apiserver could not read it either. KMS v1 never is: only a v2 rewrite moves it.
+ * Whether a value is wrapped, as KMS v2, by `keyId` of `provider` (a key_id, or a test of one where
+ * only the key_id's hash is known: shared/domain/key-id.ts keyMatcher). A malformed value never
+ * is: the apiserver could not read it either. KMS v1 never is: only a v2 rewrite moves it.
  */
 export function underCurrentKey(
   value: Pick<EncryptionInfo, 'kind' | 'provider' | 'keyID' | 'error'>,
   provider: string,
-  keyId: string,
+  keyId: string | ((keyID: string) => boolean),
 ): boolean {
   return (
     value.kind === 'kms-v2' &&
     value.provider === provider &&
-    value.keyID === keyId &&
+    (typeof keyId === 'string' ? value.keyID === keyId : keyId(value.keyID ?? '')) &&
     value.error === undefined
   );
 }

@@ -72,6 +72,12 @@ export interface StepInput {
    * note says `hidden`, docs/architecture.md R9).
    */
   hiddenRotation?: true;
+  /**
+   * When convergence was found lost after the migration had started (an apiserver back on an older
+   * key_id: a restart with a lagging plugin, a new control-plane node). Objects written through it
+   * meanwhile may sit in pages already done, so the next pass covers every resource again.
+   */
+  regressedAt?: string;
 }
 
 /**
@@ -82,12 +88,12 @@ export interface StepInput {
  * someone acted the revision completes by itself.
  */
 export type Step =
-  | { kind: 'wait-convergence'; reason: string; pending: string[] }
-  | { kind: 'migrate' }
+  | { kind: 'wait-convergence'; reason: string; pending: string[]; regressed?: true }
+  | { kind: 'migrate'; again?: { regressedAt: string } }
   | { kind: 'retry' }
   | { kind: 'verify' }
   | { kind: 'complete'; verified: boolean; note?: string }
-  | { kind: 'degraded'; reason: string; recoverable: boolean; retrying?: true }
+  | { kind: 'degraded'; reason: string; recoverable: boolean; retrying?: true; regressed?: true }
   | { kind: 'nothing-to-do'; reason: string };
 
 /** Said when a migration completes without etcd access: the result is not proven. */
@@ -98,7 +104,11 @@ export const UNVERIFIED_NOTE =
  * The next step for a revision:
  * 1. Completed: nothing to do (with the hidden-rotation explanation when that is why we were called),
  *    unless a resource joined the scope of its finished migration: that re-opens it (2-5).
- * 2. Not every live apiserver has adopted the key_id: wait (rewriting now would be useless).
+ * 2. Not every live apiserver has adopted the key_id: wait (rewriting now would be useless). Once
+ *    the migration has started, that is a regression (`regressed`: the step records when); once
+ *    every apiserver is back, the migration passes again over every resource from the start
+ *    (`migrate` with `again`) before anything may complete, even when the first pass was done:
+ *    objects written through the regressed apiserver may sit in pages already rewritten.
  * 3. Migration not done: migrate. Per-object failures do not stop it; they are judged at the end.
  *    A list refused for good stops it Degraded, naming the resource: only RBAC or configuration
  *    helps, so it is not retried until the next trigger.
@@ -134,15 +144,25 @@ export function decideNextStep(input: StepInput): Step {
       kind: 'degraded',
       reason: `KMS plugin unhealthy (${plugin.reason}): the migration waits until it recovers`,
       recoverable: true,
+      // a regression found while the plugin is down is still recorded
+      ...(step.kind === 'wait-convergence' && step.regressed ? { regressed: true as const } : {}),
     };
   }
   return step;
 }
 
-function progressStep({ convergence, migration, verification, retry }: StepInput): Step {
+function progressStep(input: StepInput): Step {
+  const { convergence, migration, verification, retry, regressedAt } = input;
   if (!convergence.converged) {
-    return { kind: 'wait-convergence', reason: convergence.reason, pending: convergence.pending };
+    return {
+      kind: 'wait-convergence',
+      reason: convergence.reason,
+      pending: convergence.pending,
+      ...(migration.started ? { regressed: true as const } : {}),
+    };
   }
+  // before anything else, brownout included: the pass starts over from the top either way
+  if (regressedAt !== undefined) return { kind: 'migrate', again: { regressedAt } };
   if (migration.unavailable) {
     return {
       kind: 'degraded',

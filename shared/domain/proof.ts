@@ -12,6 +12,7 @@
 import { underCurrentKey } from './current-key.ts';
 import type { EncryptionKind } from './encrypted-value.ts';
 import { listNames } from './format.ts';
+import { keyIdHash, keyMatcher } from './key-id.ts';
 
 /** A resource in scope and where its values live in etcd. */
 export interface ProofScope {
@@ -72,17 +73,17 @@ type Verdict = 'current' | 'olderKeyIds' | 'otherProviders' | 'plaintext' | 'els
 function verdictFor(
   v: ScannedValue,
   provider: string,
-  currentKeyId: string,
+  isCurrent: (keyID: string) => boolean,
   write: boolean,
 ): Verdict {
   const ours = (v.kind === 'kms-v2' || v.kind === 'kms-v1') && v.provider === provider;
   if (!write) {
     // the provider only decrypts here: its values must have moved to the write provider
-    if (ours) return v.keyID === currentKeyId ? 'otherProviders' : 'olderKeyIds';
+    if (ours) return isCurrent(v.keyID ?? '') ? 'otherProviders' : 'olderKeyIds';
     return 'elsewhere';
   }
   if (v.kind === 'identity') return 'plaintext';
-  if (underCurrentKey(v, provider, currentKeyId)) return 'current';
+  if (underCurrentKey(v, provider, isCurrent)) return 'current';
   if (!ours || v.error) return 'otherProviders';
   return 'olderKeyIds';
 }
@@ -105,18 +106,28 @@ export class ProofTally {
   readonly provider: string;
   readonly currentKeyId: string;
   readonly etcdPrefix: string;
+  readonly #isCurrent: (keyID: string) => boolean;
 
+  /**
+   * `currentKeyId` empty: only its hash `currentKeyIdHash` is known (a revision recorded from the
+   * apiservers' metrics), and each value's key_id is compared by its hash.
+   */
   constructor(
     scope: readonly ProofScope[],
     {
       provider,
       currentKeyId,
+      currentKeyIdHash,
       etcdPrefix,
-    }: { provider: string; currentKeyId: string; etcdPrefix: string },
+    }: { provider: string; currentKeyId: string; currentKeyIdHash?: string; etcdPrefix: string },
   ) {
     this.provider = provider;
     this.currentKeyId = currentKeyId;
     this.etcdPrefix = etcdPrefix;
+    this.#isCurrent = keyMatcher({
+      keyId: currentKeyId,
+      keyIdHash: currentKeyIdHash ?? keyIdHash(currentKeyId),
+    });
     // longest prefix first: `services/endpoints/` must not be taken for `services/`
     this.#scope = [...scope].sort((a, b) => b.storagePrefix.length - a.storagePrefix.length);
     for (const s of scope) {
@@ -138,7 +149,7 @@ export class ProofTally {
     const scope = this.#scope.find((s) => v.key.startsWith(s.storagePrefix));
     if (!scope) {
       const ours = (v.kind === 'kms-v2' || v.kind === 'kms-v1') && v.provider === this.provider;
-      if (ours && v.keyID !== this.currentKeyId) {
+      if (ours && !this.#isCurrent(v.keyID ?? '')) {
         this.#strays++;
         this.#offend(objectName(v.key, undefined, this.etcdPrefix));
       }
@@ -146,7 +157,7 @@ export class ProofTally {
     }
     const row = this.#byResource.get(scope.resource) as ResourceProof;
     row.scanned++;
-    const verdict = verdictFor(v, this.provider, this.currentKeyId, scope.write);
+    const verdict = verdictFor(v, this.provider, this.#isCurrent, scope.write);
     if (verdict === 'elsewhere') return;
     row[verdict]++;
     if (verdict !== 'current') this.#offend(objectName(v.key, scope, this.etcdPrefix));

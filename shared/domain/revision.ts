@@ -6,10 +6,14 @@
 import { createHash } from 'node:crypto';
 import type { ConvergenceVia } from './convergence.ts';
 import { InvalidProviderNameError, InvalidRevisionNumberError } from './errors.ts';
-import { keyIdHash } from './key-id.ts';
 import type { KmsRotationNote } from './kms-rotation.ts';
 import { emptyProgress, type MigrationProgress } from './migration-progress.ts';
-import { type Observation, type ObservationSource, seenSince } from './observation.ts';
+import {
+  type Observation,
+  type ObservationSource,
+  observedKeyIdHash,
+  seenSince,
+} from './observation.ts';
 import type { Phase } from './phase.ts';
 import type { RetrySchedule } from './retry-schedule.ts';
 import type { VerificationResult } from './verification.ts';
@@ -32,10 +36,16 @@ export interface Revision {
   number: number;
   /** `encryption-key-<provider segment>-<number>`: the idempotency key. */
   name: string;
+  /**
+   * The key_id; empty when only its hash was observed (the apiservers' metrics, on a hosted
+   * control plane): then `keyIdHash` alone names the key, and shows wherever a key_id would.
+   */
   keyId: string;
   /** `sha256:` + hex: the only form of the key_id that goes into events and logs. */
   keyIdHash: string;
   source: ObservationSource;
+  /** What the cloud KMS said was current when this was recorded, for humans (not the key_id). */
+  kmsLabel?: string;
   observedAt: string;
   phase: Phase;
   createdAt: string;
@@ -55,6 +65,12 @@ export interface Revision {
    * revision is Degraded for objects, cleared when it completes.
    */
   retry?: RetrySchedule;
+  /**
+   * When a step found the convergence gate closed again after the migration had started (an
+   * apiserver back on an older key_id): set while waiting, cleared when the migration starts its
+   * pass over every resource again (docs/architecture.md "Phases").
+   */
+  regressedAt?: string;
 }
 
 /** A danger to the key behind a revision, as the KMS reported it (a status condition for people). */
@@ -155,7 +171,9 @@ export function planRevision(
   const number = (newest?.number ?? 0) + 1;
   const name = revisionName(observation.provider, number);
   if (!newest) return { action: 'create', number, name };
-  if (newest.keyId === observation.keyId) {
+  // compared by hash: a revision recorded from metrics alone knows no more of its key
+  const hash = observedKeyIdHash(observation);
+  if (newest.keyIdHash === hash) {
     if (!force || (newest.forced && newest.phase !== 'Completed')) {
       return { action: 'exists', revision: newest };
     }
@@ -170,14 +188,14 @@ export function planRevision(
       reason: `${seen} at ${since}, before ${newest.name} (${newest.observedAt}): a late report`,
     };
   }
-  const older = mine.find((r) => r.keyId === observation.keyId);
+  const older = mine.find((r) => r.keyIdHash === hash);
   if (!older) return { action: 'create', number, name };
   return {
     action: 'create',
     number,
     name,
     warning:
-      `provider "${observation.provider}" went back to key ${keyIdHash(observation.keyId)} of ` +
+      `provider "${observation.provider}" went back to key ${hash} of ` +
       `${older.name} (a rollback; KEP 3299 forbids reusing key_ids): recorded as ${name}, and ` +
       'everything migrates back to it',
   };
@@ -200,7 +218,7 @@ export function newRevision({
     number,
     name: revisionName(observation.provider, number),
     keyId: observation.keyId,
-    keyIdHash: keyIdHash(observation.keyId),
+    keyIdHash: observedKeyIdHash(observation),
     source: observation.source,
     // since when the key_id is in use: what a later report of another key_id is compared with
     observedAt: seenSince(observation),
@@ -209,6 +227,7 @@ export function newRevision({
     progress: emptyProgress(),
   };
   if (forced) revision.forced = true;
+  if (observation.kmsLabel) revision.kmsLabel = observation.kmsLabel;
   return revision;
 }
 

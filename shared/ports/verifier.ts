@@ -25,6 +25,9 @@ export interface Verifier {
   scan(request: {
     scope: readonly ScopedResource[];
     provider: string;
+    /** Empty when only its hash is known (a revision from the apiservers' metrics). */
     currentKeyId: string;
+    /** The key_id's `sha256:` hash; values are compared by it when `currentKeyId` is empty. */
+    currentKeyIdHash?: string;
   }): Promise<VerifierScan>;
 }

@@ -1,18 +1,23 @@
 // End to end with AWS semantics: the sandbox plugins wrap DEK seeds through rekey's AWS adapter
 // against the local AWS KMS endpoint and report `<KeyArn>#<CurrentKeyMaterialId>`, so an AWS
 // on-demand rotation becomes a key_id change. Its EventBridge event (TriggerMesh form) reaches
-// /kms-event; rekey migrates everything under the new material and proves it from etcd.
+// /kms-event; rekey migrates everything under the new material and proves it from etcd. After
+// the baseline, no tick reaches rekey: the event's own step records the new material and its
+// continuations carry the migration to the end, so the test cannot pass if the event did nothing.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { Webhook } from 'standardwebhooks';
 import { createAwsKms } from '../../shared/adapters/aws-kms/index.ts';
+import { assessConvergence } from '../../shared/domain/convergence.ts';
+import { keyIdHash } from '../../shared/domain/key-id.ts';
 import { type AwsKmsServer, startAwsKmsServer } from '../support/aws-kms-server/server.ts';
 import { etcdSummary } from '../support/etcd-keys.ts';
 import { deliver } from '../support/knative-broker.ts';
 import { coreApi } from '../support/kube.ts';
 import { type RekeyUnderTest, rekeyFor } from '../support/rekey-fixture.ts';
 import { type ServedRekey, serveRekey } from '../support/rekey-serve.ts';
+import { waitFor } from '../support/sandbox/net.ts';
 import { startSandbox, type TestSandbox } from '../support/sandbox-fixture.ts';
 import { type Seeded, seedMany } from '../support/seed.ts';
 
@@ -71,6 +76,45 @@ describe('e2e: AWS on-demand rotation on the local AWS KMS endpoint', () => {
     return all.map((s) => s.revision).sort((a, b) => b.number - a.number)[0];
   }
 
+  /**
+   * Waits, by reading state and never by stepping rekey, until every key-id report names `keyId`
+   * and every apiserver writes with it: then the event's own step can record and migrate it.
+   */
+  async function adopted(keyId: string) {
+    const provider = sb.env.kms.providerName;
+    await waitFor(
+      'every plugin to report the new material',
+      async () => {
+        const seen = await rekey.deps.observer.observe(provider);
+        const ids = seen.observations.map((o) => o.keyId);
+        return ids.length > 0 && ids.every((id) => id === keyId) ? true : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+    await waitFor(
+      'every apiserver to adopt the new material',
+      async () => {
+        // what rekey itself does while it waits: ask each apiserver to re-check its plugin now
+        await rekey.deps.adoption.hurry();
+        const a = await rekey.deps.adoption.read();
+        const verdict = assessConvergence({
+          keyIdHash: keyIdHash(keyId),
+          provider,
+          liveApiservers: a.liveApiservers,
+          samples: a.samples,
+          metricsReadable: a.metricsReadable,
+          kmsUnhealthy: a.kmsUnhealthy,
+          observedAt: new Date(),
+          now: new Date(),
+        });
+        return verdict.converged && verdict.via === 'metrics' ? true : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 1000 },
+    );
+  }
+
+  const sent = (type: string) => served.broker.events.filter((e) => e.type === `dev.rekey.${type}`);
+
   it('re-encrypts everything under the new key material after its rotation event', async (t) => {
     const adapter = kms();
     const before1 = await adapter.keyIdentity(arn);
@@ -86,16 +130,57 @@ describe('e2e: AWS on-demand rotation on the local AWS KMS endpoint', () => {
     assert.notEqual(after1, before1);
     const event = aws.lastRotationEvent(arn);
     assert.ok(event, 'the endpoint produced the rotation event');
+
+    // from here on no tick: the event is the only trigger
+    await adopted(after1);
+    const baseline = await newest();
+    assert.equal(baseline?.keyId, before1, 'nothing recorded the new material before the event');
+    const slicesBefore = sent('migration.slice').length;
     const r = await deliver(`${served.base}/kms-event`, asTriggerMesh(event));
     assert.equal(r.status, 200, r.body);
-    assert.equal(JSON.parse(r.body).outcome, 'rotation');
+    const answer = JSON.parse(r.body) as {
+      outcome: string;
+      step: {
+        kind: string;
+        revision?: string;
+        keyIdHash?: string;
+        more?: boolean;
+        step?: { kind: string };
+      };
+    };
+    assert.equal(answer.outcome, 'rotation');
+    assert.equal(answer.step.kind, 'step', r.body);
+    assert.equal(
+      answer.step.keyIdHash,
+      keyIdHash(after1),
+      'the event step acted on the new material',
+    );
+    // a wait would need a tick to go on: the event step found the new material ready to migrate
+    assert.ok(['migrate', 'verify', 'complete'].includes(answer.step.step?.kind ?? ''), r.body);
+    const created = await newest();
+    assert.equal(created?.keyId, after1, 'the event step recorded the new material');
+    assert.equal(created?.name, answer.step.revision);
+    assert.equal(created?.number, (baseline?.number ?? 0) + 1);
+    assert.deepEqual(
+      sent('revision.created')
+        .map((e) => (e.data as { revision?: string }).revision)
+        .filter((name) => name === created?.name),
+      [created?.name],
+      'created once, by the event step',
+    );
 
-    await served.tickUntil(async () => {
-      const n = await newest();
-      return n?.keyId === after1 && n.phase === 'Completed';
-    }, 240_000);
-    const done = await newest();
-    assert.equal(done?.verification?.clean, true);
+    const done = await waitFor(
+      'the continuations of the event step to complete the migration',
+      async () => {
+        const n = await newest();
+        return n?.name === created?.name && n?.phase === 'Completed' ? n : undefined;
+      },
+      { timeoutMs: 240_000, intervalMs: 500 },
+    );
+    if (answer.step.more) {
+      assert.ok(sent('migration.slice').length > slicesBefore, 'carried on by continuations');
+    }
+    assert.equal(done.verification?.clean, true);
     const summary = await etcdSummary(sb.env);
     assert.deepEqual(
       summary.rows.map((row) => row.keyID),

@@ -17,14 +17,14 @@ export function createEtcdVerifier(
 ): Verifier {
   const etcdPrefix = options.prefix ?? '/registry';
   return {
-    async scan({ scope, provider, currentKeyId }): Promise<VerifierScan> {
+    async scan({ scope, provider, currentKeyId, currentKeyIdHash }): Promise<VerifierScan> {
       const tally = new ProofTally(
         scope.map((s) => ({
           resource: s.resource,
           write: s.write,
           storagePrefix: storagePrefix(parseGroupResource(s.resource), etcdPrefix),
         })),
-        { provider, currentKeyId, etcdPrefix },
+        { provider, currentKeyId, etcdPrefix, ...(currentKeyIdHash ? { currentKeyIdHash } : {}) },
       );
       const inspector = createEtcdInspector(options);
       try {

@@ -1,12 +1,13 @@
 // A Revision as a Secret in rekey's namespace (the OpenShift library-go convention of numbered
 // key Secrets): the key_id in `data`, everything else in `rekey.dev/` annotations and labels.
+// A revision recorded from the apiservers' metrics has an empty key_id: its stored hash names it.
 import type { V1Secret } from '@kubernetes/client-node';
 import {
   ANNOTATION_PREFIX,
   checkpointsToAnnotations,
   parseCheckpoints,
 } from '../../domain/checkpoint.ts';
-import { keyIdHash } from '../../domain/key-id.ts';
+import { isKeyIdHash, keyIdHash } from '../../domain/key-id.ts';
 import type { ObjectFailure } from '../../domain/migration-counts.ts';
 import { isObservationSource } from '../../domain/observation.ts';
 import { PHASES, type Phase } from '../../domain/phase.ts';
@@ -39,12 +40,14 @@ export function revisionToSecret(r: Revision, namespace: string): V1Secret {
   if (r.updatedAt) annotations[A('updated-at')] = r.updatedAt;
   if (r.lastError) annotations[A('last-error')] = r.lastError;
   if (r.forced) annotations[A('forced')] = 'true';
+  if (r.kmsLabel) annotations[A('kms-label')] = r.kmsLabel;
   if (r.progress.failed.length) annotations[A('failed')] = JSON.stringify(r.progress.failed);
   if (r.verification) annotations[A('verification')] = JSON.stringify(r.verification);
   if (r.convergence) annotations[A('convergence')] = JSON.stringify(r.convergence);
   if (r.kmsRotation) annotations[A('kms-rotation')] = JSON.stringify(r.kmsRotation);
   if (r.keyDanger) annotations[A('key-danger')] = JSON.stringify(r.keyDanger);
   if (r.retry) annotations[A('retry')] = JSON.stringify(r.retry);
+  if (r.regressedAt) annotations[A('regressed-at')] = r.regressedAt;
   return {
     apiVersion: 'v1',
     kind: 'Secret',
@@ -87,6 +90,10 @@ export function secretToRevision(
   const raw = s.data?.keyId;
   if (!name || raw === undefined) return { ok: false, error: `${name ?? '?'}: no name or keyId` };
   const keyId = Buffer.from(raw, 'base64').toString('utf8');
+  // hash only: the annotation is all there is, so it must be a hash
+  const storedHash = a[A('key-id-hash')];
+  if (keyId === '' && !isKeyIdHash(storedHash))
+    return { ok: false, error: `${name}: no keyId and no valid key-id-hash` };
   const provider = a[A('provider')];
   const number = Number(a[A('number')]);
   const source = a[A('source')];
@@ -101,7 +108,7 @@ export function secretToRevision(
     number,
     name,
     keyId,
-    keyIdHash: keyIdHash(keyId),
+    keyIdHash: keyId === '' ? (storedHash as string) : keyIdHash(keyId),
     source,
     observedAt: a[A('observed-at')] ?? '',
     phase,
@@ -113,6 +120,8 @@ export function secretToRevision(
   const lastError = a[A('last-error')];
   if (lastError) revision.lastError = lastError;
   if (a[A('forced')] === 'true') revision.forced = true;
+  const kmsLabel = a[A('kms-label')];
+  if (kmsLabel) revision.kmsLabel = kmsLabel;
   const verification = json<Revision['verification']>(a[A('verification')]);
   if (verification) revision.verification = verification;
   const convergence = json<Revision['convergence']>(a[A('convergence')]);
@@ -124,5 +133,7 @@ export function secretToRevision(
   // a damaged schedule is dropped: the next Degraded step schedules a pass again
   const retry = parseRetrySchedule(json<unknown>(a[A('retry')]));
   if (retry) revision.retry = retry;
+  const regressedAt = a[A('regressed-at')];
+  if (regressedAt) revision.regressedAt = regressedAt;
   return { ok: true, revision };
 }

@@ -3,6 +3,7 @@
 // list and patch is kept as data.
 
 import assert from 'node:assert/strict';
+import { keyIdHash, keyMatcher } from '../../../shared/domain/key-id.ts';
 import type { PatchAttempt } from '../../../shared/domain/rewrite-outcome.ts';
 import { verificationResult } from '../../../shared/domain/verification.ts';
 import type { Clock } from '../../../shared/ports/clock.ts';
@@ -179,16 +180,20 @@ export class FakeCluster implements ObjectRewriter {
     return this.patch('forced', ref, marker);
   }
 
-  /** The etcd scan: which objects are not under `currentKeyId`. */
+  /** The etcd scan: which objects are not under `currentKeyId` (or its hash, when it is empty). */
   verifier(clock: FakeClock): Verifier & { scans: number } {
     const cluster = this;
     return {
       scans: 0,
-      async scan({ currentKeyId, scope }) {
+      async scan({ currentKeyId, currentKeyIdHash, scope }) {
         this.scans++;
+        const isCurrent = keyMatcher({
+          keyId: currentKeyId,
+          keyIdHash: currentKeyIdHash ?? keyIdHash(currentKeyId),
+        });
         const offenders = cluster
           .sorted()
-          .filter((o) => o.keyId !== currentKeyId)
+          .filter((o) => !isCurrent(o.keyId))
           .map((o) => `${scope[0]?.resource}/${o.namespace}/${o.name}`);
         return {
           available: true,

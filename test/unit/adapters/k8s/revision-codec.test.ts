@@ -89,6 +89,11 @@ describe('revision codec: round trip', () => {
     assert.deepEqual(roundTrip(r), r);
   });
 
+  it('keeps when convergence regressed, so the pass over every resource is not lost', () => {
+    const r = { ...full, phase: 'Converging' as const, regressedAt: minute(13) };
+    assert.deepEqual(roundTrip(r), r);
+  });
+
   for (const phase of [
     'Observed',
     'Converging',
