@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { ensureBinaries } from './build.ts';
 import {
   type PluginBackend,
@@ -35,7 +35,7 @@ import {
 } from './env-file.ts';
 import { installCrds } from './install-crds.ts';
 import { installInfraBase } from './install-infra.ts';
-import { freePort } from './net.ts';
+import { freePort, waitFor } from './net.ts';
 import { createPki } from './pki.ts';
 import { privateAddresses } from './private-network.ts';
 import { commandLine, isAlive, type ProcessRecord, stopProcess } from './processes.ts';
@@ -228,6 +228,21 @@ export async function up({
         track,
       );
     }
+    // a sandbox is up once every reporter has written its first report: before that, rekey would
+    // see no report at all and fall back to the apiservers' metrics (a hash-only revision)
+    log('waiting for the first key-id report of each apiserver');
+    const core = kc.makeApiClient(CoreV1Api);
+    await waitFor(
+      `a key-id report from each of ${env.apiservers.length} reporter(s)`,
+      async () => {
+        const reports = await core.listNamespacedConfigMap({
+          namespace: 'rekey-system',
+          labelSelector: 'rekey.dev/key-id-report=true',
+        });
+        return reports.items.length >= env.apiservers.length ? true : undefined;
+      },
+      { timeoutMs: 120_000 },
+    );
     writeEnv(env);
     return env;
   } catch (err) {
