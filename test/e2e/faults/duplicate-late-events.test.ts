@@ -11,7 +11,6 @@ import { recordAndAssert } from '../../faults/verdict.ts';
 import { startWriters } from '../../faults/writers.ts';
 import { eventFixture, triggermeshEvent } from '../../support/event-fixtures.ts';
 import { deliver } from '../../support/knative-broker.ts';
-import { waitFor } from '../../support/sandbox/net.ts';
 
 const AWS_KEY = 'arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const SLICE = 'dev.rekey.migration.slice';
@@ -31,10 +30,15 @@ describe('fault: duplicate, late and reordered events', () => {
     const served = await r.serve({ REKEY_KMS_KEY: AWS_KEY });
     const progress = r.progress as ProgressLog;
     const at = await r.midMigration(0.3);
-    const slices = await waitFor('2 continuation events', async () => {
-      const seen = served.broker.events.filter((e) => e.type === SLICE);
-      return seen.length >= 2 ? seen : undefined;
-    });
+    // rekey is held mid-way; steps go through one at a time until it has emitted two
+    // continuations, so the events below land on a migration that cannot have finished
+    const seen = () => served.broker.events.filter((e) => e.type === SLICE);
+    while (seen().length < 2) {
+      await served.gate.step();
+      const now = await progress.newest();
+      if (now?.phase !== 'Migrating') throw new Error(`no longer migrating: ${now?.phase}`);
+    }
+    const slices = seen();
     const [oldest, newest] = [slices[0], slices.at(-1)];
     if (!oldest || !newest) throw new Error('no continuation seen');
     const stored = await r.monitor.deps.store.list(r.sb.env.kms.providerName);
