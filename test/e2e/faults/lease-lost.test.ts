@@ -4,7 +4,7 @@
 // on from the checkpoint: nothing lost, nothing skipped. Every patch goes through a proxy adding
 // DELAY_MS each way, so a step cannot outrun the renewal: a bound set by the delay, not a race.
 import { after, before, describe, it } from 'node:test';
-import { CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
+import { CoordinationV1Api } from '@kubernetes/client-node';
 import { summariseProgress } from '../../../shared/domain/migration-progress.ts';
 import type { ProgressLog } from '../../faults/progress.ts';
 import { prepareRotation, type Rotation } from '../../faults/rotation.ts';
@@ -12,7 +12,7 @@ import type { FaultServedRekey } from '../../faults/served-rekey.ts';
 import { recordAndAssert } from '../../faults/verdict.ts';
 import { kubeconfigVia } from '../../faults/via-proxy.ts';
 import { startWriters } from '../../faults/writers.ts';
-import { kubeConfig } from '../../support/kube.ts';
+import { kubeConfig, mergePatch } from '../../support/kube.ts';
 import { type LatencyProxy, startLatencyProxy } from '../../support/latency-proxy.ts';
 import { waitFor } from '../../support/sandbox/net.ts';
 
@@ -75,17 +75,18 @@ describe('fault: the Lease lost in the middle of a page', () => {
     );
     const name = held.metadata?.name as string;
     const listedAtTheft = await listedOf();
-    const stolen: V1Lease = {
-      ...held,
-      spec: {
-        ...held.spec,
-        holderIdentity: THIEF,
-        leaseDurationSeconds: 3600,
-        renewTime: new Date(),
-        acquireTime: new Date(),
+    // another holder, for an hour from the step's own last renewal: the step's next renewal is refused
+    await leases.patchNamespacedLease(
+      {
+        name,
+        namespace: NAMESPACE,
+        body: {
+          metadata: { resourceVersion: held.metadata?.resourceVersion },
+          spec: { holderIdentity: THIEF, leaseDurationSeconds: 3600 },
+        },
       },
-    };
-    await leases.replaceNamespacedLease({ name, namespace: NAMESPACE, body: stolen });
+      mergePatch,
+    );
     const stolenAt = Date.now();
     await stepDone;
     const stepEndedAfter = (Date.now() - stolenAt) / 1000;
