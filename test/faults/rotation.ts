@@ -74,12 +74,15 @@ export async function prepareRotation({
   prefix,
   namespaces = 3,
   perNamespace = 100,
+  apiservers = 1,
 }: {
   prefix: string;
   namespaces?: number;
   perNamespace?: number;
+  /** Two for the faults of an HA control plane (one apiserver on another key). */
+  apiservers?: number;
 }): Promise<Rotation> {
-  const sb = await startSandbox();
+  const sb = await startSandbox({ apiservers });
   const api = coreApi(sb.env);
   let monitor: RekeyUnderTest | undefined;
   try {

@@ -25,8 +25,9 @@ describe('fault: duplicate, late and reordered events', () => {
   });
 
   // Held at the gate, this fault now lands the same way every run, and rekey fails it every run:
-  // after the burst its final revision counts 304 listed for 302 secrets (the last page, 2 objects,
-  // counted twice when duplicate continuations arrive at once). That needs a change in rekey's core;
+  // after the burst its final revision counts 304 listed for 302 secrets (2 objects counted twice,
+  // which points at the last page, of 2, when duplicate continuations arrive at once). That needs a
+  // change in rekey's core;
   // until then the test runs, records its row as not survived, and shows as todo.
   it('redoes nothing wrongly and records nothing twice; completes, nothing lost', {
     todo: 'rekey counts the last page twice under a burst of duplicate continuations (304 listed, 302 secrets): core fix pending',
