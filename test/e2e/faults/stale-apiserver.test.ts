@@ -59,16 +59,25 @@ describe('fault: one apiserver back on K1 while clients write through it', () =>
       const w = await writers.stop();
       return (key) => w.acceptable.get(key);
     });
-    recordAndAssert(t, r, proof, {
-      fault: '12. one apiserver back on K1, clients writing through it',
-      injected: `apiserver ${STALE} of 2 back on K1 at ${at.listed}/${at.total} listed for ${((backAt - staleAt) / 1000).toFixed(0)} s, ${staleWrites} client writes through it meanwhile`,
-      recoverSeconds: progress.recoveredAfter(backAt) ?? null,
-      details: {
-        phaseWhileStale: phaseWhileStale ?? 'none',
-        notUnderK2: proof.notUnderNewKey,
-        writes: writers.record.writes,
-        writeErrors: writers.record.errors,
+    recordAndAssert(
+      t,
+      r,
+      proof,
+      {
+        fault: '12. one apiserver back on K1, clients writing through it',
+        injected: `apiserver ${STALE} of 2 back on K1 at ${at.listed}/${at.total} listed for ${((backAt - staleAt) / 1000).toFixed(0)} s, ${staleWrites} client writes through it meanwhile`,
+        recoverSeconds: progress.recoveredAfter(backAt) ?? null,
+        details: {
+          phaseWhileStale: phaseWhileStale ?? 'none',
+          notUnderK2: proof.notUnderNewKey,
+          writes: writers.record.writes,
+          writeErrors: writers.record.errors,
+        },
       },
-    });
+      {
+        [`not Completed while apiserver ${STALE} wrote with K1 (${phaseWhileStale})`]:
+          phaseWhileStale !== 'Completed',
+      },
+    );
   });
 });
