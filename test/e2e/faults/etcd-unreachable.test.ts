@@ -1,6 +1,6 @@
 // Fault 13: etcd unreachable from rekey for 60 s from mid-migration, through where verification
-// would come, the cluster itself healthy (rekey's etcd endpoint goes through a proxy the test cuts). rekey must
-// not spin while it cannot verify: once it stops migrating, the steps it takes while cut are
+// would come, the cluster itself healthy (rekey's etcd endpoint goes through a proxy the test
+// cuts). rekey must not spin while it cannot verify: once it stops migrating, the steps it takes while cut are
 // bounded by the 2 s ticks, not by how fast it can fail. Once etcd is reachable
 // again it verifies and completes, nothing lost.
 import { after, before, describe, it } from 'node:test';
@@ -47,13 +47,13 @@ describe('fault: etcd unreachable from rekey for 60 s', () => {
     });
     // rekey stops migrating: Degraded (it holds still while it cannot reach etcd) or past it
     await progress.waitFor('rekey to leave Migrating', (x) => x.phase !== 'Migrating', CUT_MS);
-    const listedAt = Date.now();
+    const haltedAt = Date.now();
     const stepsBefore = gate.answered();
     // the cut's length is the fault's definition; nothing here waits on rekey's speed
     await new Promise((res) => setTimeout(res, Math.max(0, cutAt + CUT_MS - Date.now())));
     const steps = gate.answered() - stepsBefore;
-    const bound = maxSteps(Date.now() - listedAt);
-    const saves = progress.samples.filter((s) => s.savedAt >= listedAt).length;
+    const bound = maxSteps(Date.now() - haltedAt);
+    const saves = progress.samples.filter((s) => s.savedAt >= haltedAt).length;
     const phaseWhileCut = (await progress.newest())?.phase;
     proxy.cut(false);
     const joinedAt = Date.now();
@@ -71,7 +71,7 @@ describe('fault: etcd unreachable from rekey for 60 s', () => {
         injected: `rekey's etcd path cut for ${((joinedAt - cutAt) / 1000).toFixed(0)} s from ${at.listed}/${at.total} listed (the cluster's own etcd path healthy)`,
         recoverSeconds: progress.recoveredAfter(joinedAt) ?? null,
         details: {
-          verifyWindowSeconds: Number(((Date.now() - listedAt) / 1000).toFixed(0)),
+          verifyWindowSeconds: Number(((Date.now() - haltedAt) / 1000).toFixed(0)),
           stepsWhileCantVerify: steps,
           revisionSavesWhileCantVerify: saves,
           connectionsRefused: proxy.refused(),
