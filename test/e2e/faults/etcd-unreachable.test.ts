@@ -1,7 +1,7 @@
 // Fault 13: etcd unreachable from rekey for 60 s from mid-migration, through where verification
 // would come, the cluster itself healthy (rekey's etcd endpoint goes through a proxy the test
-// cuts). rekey must not spin while it cannot verify: once it stops migrating, the steps it takes while cut are
-// bounded by the 2 s ticks, not by how fast it can fail. Once etcd is reachable
+// cuts). rekey must not spin while it cannot verify: once it stops migrating, the steps it takes
+// while cut are bounded by the 2 s ticks, not by how fast it can fail. Once etcd is reachable
 // again it verifies and completes, nothing lost.
 import { after, before, describe, it } from 'node:test';
 import { type CutProxy, startCutProxy } from '../../faults/cut-proxy.ts';
