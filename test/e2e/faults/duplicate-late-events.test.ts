@@ -8,20 +8,31 @@ import { summariseProgress } from '../../../shared/domain/migration-progress.ts'
 import type { ProgressLog } from '../../faults/progress.ts';
 import { prepareRotation, type Rotation } from '../../faults/rotation.ts';
 import { recordAndAssert } from '../../faults/verdict.ts';
+import { kubeconfigVia } from '../../faults/via-proxy.ts';
 import { startWriters } from '../../faults/writers.ts';
 import { eventFixture, triggermeshEvent } from '../../support/event-fixtures.ts';
 import { deliver } from '../../support/knative-broker.ts';
+import { type LatencyProxy, startLatencyProxy } from '../../support/latency-proxy.ts';
 
 const AWS_KEY = 'arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const SLICE = 'dev.rekey.migration.slice';
+// Every request of rekey's 10 ms slower each way: a 1 s step then rewrites at most about 50 objects
+// (one patch at a time), so the steps this test lets through one by one cannot finish the migration
+// before the events are injected, however idle the machine (a bound set by the delay, not a race).
+const FLOOR_DELAY_MS = 10;
 
 describe('fault: duplicate, late and reordered events', () => {
   let r: Rotation;
+  let proxy: LatencyProxy;
   before(async () => {
     r = await prepareRotation({ prefix: 'events' });
+    const a = r.sb.env.apiservers[0];
+    if (!a) throw new Error('no apiserver');
+    proxy = await startLatencyProxy({ host: a.host, port: a.port }, { delayMs: FLOOR_DELAY_MS });
   });
   after(async () => {
     await r?.close();
+    await proxy?.close();
   });
 
   // Held at the gate, this fault now lands the same way every run, and rekey fails it every run:
@@ -34,7 +45,10 @@ describe('fault: duplicate, late and reordered events', () => {
   }, async (t) => {
     const writers = startWriters(r.api, r.seeded.slice(0, 40));
     r.track(writers.stop);
-    const served = await r.serve({ REKEY_KMS_KEY: AWS_KEY });
+    const served = await r.serve({
+      REKEY_KMS_KEY: AWS_KEY,
+      KUBECONFIG: kubeconfigVia(r, proxy.url, 'events'),
+    });
     const progress = r.progress as ProgressLog;
     const at = await r.midMigration(0.3);
     // rekey is held mid-way; steps go through one at a time until it has emitted two
