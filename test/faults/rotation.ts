@@ -43,13 +43,26 @@ export interface Rotation {
   progress?: ProgressLog;
   /** Starts `rekey serve` (the migration begins at once) and the progress watch. */
   serve(settings?: Record<string, string>): Promise<FaultServedRekey>;
-  /** Waits until `fraction` of the seeded secrets are listed; the migration must not be done yet. */
+  /**
+   * Holds rekey's gate, then lets one step through at a time until `fraction` of the seeded
+   * secrets are listed: the migration is then mid-way and stays there, whatever rekey's speed,
+   * until `resume()` (or `finish()`). Fails if one step took it to the end.
+   */
   midMigration(fraction: number, limitMs?: number): Promise<{ listed: number; total: number }>;
+  /** Lets every tick and continuation through again. */
+  resume(): void;
   /**
    * Waits for Completed (up to `limitMs`), stops the load (which says what each written secret
    * may hold), then proves from etcd and counts lost secrets.
    */
-  finish(limitMs: number, stopLoad: () => Promise<Acceptable>): Promise<Proof>;
+  finish(
+    limitMs: number,
+    stopLoad: () => Promise<Acceptable>,
+    /** The key every secret must end under (default the new key, K2; a rollback names K1). */
+    opts?: { keyId?: string },
+  ): Promise<Proof>;
+  /** Watches the revision of `keyId` from now on (a rollback makes a revision of its own). */
+  watch(keyId: string): Promise<ProgressLog>;
   record(row: FaultRow): void;
   /** Stops a load at close too, so a test that fails half-way leaves nothing running. */
   track(stop: () => Promise<unknown>): void;
@@ -61,12 +74,15 @@ export async function prepareRotation({
   prefix,
   namespaces = 3,
   perNamespace = 100,
+  apiservers = 1,
 }: {
   prefix: string;
   namespaces?: number;
   perNamespace?: number;
+  /** Two for the faults of an HA control plane (one apiserver on another key). */
+  apiservers?: number;
 }): Promise<Rotation> {
-  const sb = await startSandbox();
+  const sb = await startSandbox({ apiservers });
   const api = coreApi(sb.env);
   let monitor: RekeyUnderTest | undefined;
   try {
@@ -110,17 +126,35 @@ function rotation(
     async midMigration(fraction, limitMs = 90_000) {
       const total = seeded.length;
       const want = Math.ceil(total * fraction);
-      const rev = await (r.progress as ProgressLog).waitFor(
-        `${want} of ${total} listed`,
-        (x) => countsOf(x).listed >= want,
-        limitMs,
-      );
+      const gate = (r.served as FaultServedRekey).gate;
+      const p = r.progress as ProgressLog;
+      await gate.hold();
+      const deadline = Date.now() + limitMs;
+      const hash = keyIdHash(k2);
+      let rev = await p.newest();
+      while (rev?.keyIdHash !== hash || countsOf(rev).listed < want) {
+        if (Date.now() > deadline)
+          throw new Error(
+            `${want} of ${total} listed: not within ${limitMs / 1000} s (phase ${rev?.phase})`,
+          );
+        await gate.step();
+        rev = await p.newest();
+      }
       const listed = countsOf(rev).listed;
       if (rev.phase !== 'Migrating' || listed >= total)
         throw new Error(`not mid-migration: phase ${rev.phase}, ${listed} of ${total} listed`);
       return { listed, total };
     },
-    async finish(limitMs, stopLoad) {
+    resume() {
+      r.served?.gate.open();
+    },
+    async watch(keyId) {
+      await r.progress?.stop();
+      r.progress = watchProgress(monitor, keyIdHash(keyId));
+      return r.progress;
+    },
+    async finish(limitMs, stopLoad, { keyId = k2 } = {}) {
+      r.resume();
       const p = r.progress as ProgressLog;
       const final = await p
         .waitFor('Completed', (x) => x.phase === 'Completed', limitMs)
@@ -134,14 +168,14 @@ function rotation(
       for (let n = 0; n < namespaces; n++) {
         const keys = await keyIdsInEtcd(sb.env, `${prefix}-${n}`);
         const mine = seeded.filter((s) => s.namespace === `${prefix}-${n}`);
-        notUnderNewKey += mine.filter((s) => keys.get(s.name) !== k2).length;
+        notUnderNewKey += mine.filter((s) => keys.get(s.name) !== keyId).length;
       }
       const { lost, names } = await countLost(api, seeded, acceptable);
       return {
         completed: final?.phase === 'Completed',
         verified: final?.verification?.clean === true,
         notUnderNewKey,
-        othersInEtcd: [...under].reduce((n, [k, c]) => n + (k === k2 ? 0 : c), 0),
+        othersInEtcd: [...under].reduce((n, [k, c]) => n + (k === keyId ? 0 : c), 0),
         etcdKeyIds: [...under].map(([k, n]) => `${k}=${n}`).join(', '),
         lost,
         lostNames: names,

@@ -11,6 +11,7 @@ import { rekeySettings } from '../support/rekey-fixture.ts';
 import { PING } from '../support/rekey-serve.ts';
 import type { SandboxEnv } from '../support/sandbox/env-file.ts';
 import { freePort, waitFor } from '../support/sandbox/net.ts';
+import { type StepGate, startStepGate } from './step-gate.ts';
 
 const CLI = fileURLToPath(new URL('../../functions/cli/main.ts', import.meta.url));
 const CONTINUATION = 'dev.rekey.migration.slice';
@@ -20,6 +21,8 @@ export interface FaultServedRekey {
   /** The current process's base URL (changes after a restart). */
   base(): string;
   broker: Broker;
+  /** Every tick and continuation passes it: hold it and rekey takes no step (test/faults/step-gate.ts). */
+  gate: StepGate;
   output(): string;
   /** Ticks answered other than 200, by status (0 = no answer). */
   tickFailures: Map<number, number>;
@@ -49,11 +52,16 @@ export async function serveForFaults(
   let exited: Promise<void> = Promise.resolve();
   let base = '';
   let stopped = false;
+  const tick = () => deliver(`${base}/reconcile`, PING, { retries: 0 });
+  const gate = await startStepGate(
+    () => `${base}/reconcile`,
+    () => gate.pass(tick),
+  );
+  routes[CONTINUATION] = gate.url;
 
   async function start(): Promise<void> {
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    routes[CONTINUATION] = `${base}/reconcile`;
     const c = spawn(process.execPath, [CLI, 'serve', '--port', String(port)], {
       env: {
         ...process.env,
@@ -84,7 +92,8 @@ export async function serveForFaults(
     while (!stopped) {
       await new Promise((r) => setTimeout(r, TICK_MS));
       if (stopped || !child || child.exitCode !== null || child.signalCode !== null) continue;
-      const status = await deliver(`${base}/reconcile`, PING, { retries: 0 })
+      const status = await gate
+        .pass(tick)
         .then((r) => r.status)
         .catch(() => 0);
       if (status !== 200) tickFailures.set(status, (tickFailures.get(status) ?? 0) + 1);
@@ -95,6 +104,7 @@ export async function serveForFaults(
   return {
     base: () => base,
     broker,
+    gate,
     output: () => out.join('').slice(-3000),
     tickFailures,
     async kill() {
@@ -104,10 +114,12 @@ export async function serveForFaults(
     start,
     async stop() {
       stopped = true;
+      gate.open();
       await ticker;
       child?.kill('SIGTERM');
       await exited;
       await broker.close();
+      await gate.close();
     },
   };
 }

@@ -31,7 +31,11 @@ export function recordAndAssert(
   const last = `phase ${f?.phase}, ${f?.lastError ?? ''} ${f?.convergence?.reason ?? ''}\n${r.served?.output() ?? ''}`;
   assert.equal(proof.completed, true, `the migration completed: ${last}`);
   assert.equal(proof.verified, true, 'rekey verified it from etcd');
-  assert.equal(proof.notUnderNewKey, 0, `every seeded secret is under ${r.k2} in etcd`);
+  assert.equal(
+    proof.notUnderNewKey,
+    0,
+    'every seeded secret is under the key it must end under, in etcd',
+  );
   assert.equal(proof.othersInEtcd, 0, `no secret in etcd under another key: ${proof.etcdKeyIds}`);
   assert.equal(proof.lost, 0, `lost (names only): ${proof.lostNames.join(', ')}`);
   assert.notEqual(row.recoverSeconds, null, 'progress resumed after the fault');

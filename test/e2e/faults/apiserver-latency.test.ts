@@ -2,14 +2,12 @@
 // through a TCP proxy (TLS passes through, verified as usual); mid-migration the proxy starts
 // adding 50 ms each way. The migration must still complete, slower, with nothing lost.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ProgressLog } from '../../faults/progress.ts';
 import { prepareRotation, type Rotation } from '../../faults/rotation.ts';
 import { recordAndAssert } from '../../faults/verdict.ts';
+import { kubeconfigVia } from '../../faults/via-proxy.ts';
 import { startWriters } from '../../faults/writers.ts';
-import { kubeConfig } from '../../support/kube.ts';
 import { type LatencyProxy, startLatencyProxy } from '../../support/latency-proxy.ts';
 
 const DELAY_MS = 50;
@@ -18,17 +16,6 @@ const DELAY_MS = 50;
 // still rewrites one page per step (it did not, until this test found the livelock), so the
 // migration ends, slower.
 const BUDGET_SECONDS = '1';
-
-/** rekey's kubeconfig with every cluster's server replaced by the proxy. */
-function kubeconfigVia(r: Rotation, proxyUrl: string): string {
-  const cfg = JSON.parse(kubeConfig(r.sb.env, { user: 'rekey' }).exportConfig()) as {
-    clusters: { cluster: Record<string, unknown> }[];
-  };
-  for (const c of cfg.clusters) c.cluster.server = proxyUrl;
-  const file = join(r.sb.dir, 'kubeconfig-rekey-latency');
-  writeFileSync(file, JSON.stringify(cfg), { mode: 0o600 });
-  return file;
-}
 
 /** Objects listed per second over the saved states in [from, to). */
 function rate(p: ProgressLog, from: number, to: number): number {
@@ -58,7 +45,7 @@ describe('fault: latency between rekey and the apiserver', () => {
     r.track(writers.stop);
     const servedAt = Date.now();
     await r.serve({
-      KUBECONFIG: kubeconfigVia(r, proxy.url),
+      KUBECONFIG: kubeconfigVia(r, proxy.url, 'latency'),
       REKEY_APISERVER_URLS: proxy.url,
       REKEY_BUDGET_SECONDS: BUDGET_SECONDS,
       REKEY_CONCURRENCY: '4',
@@ -66,6 +53,7 @@ describe('fault: latency between rekey and the apiserver', () => {
     const progress = r.progress as ProgressLog;
     const at = await r.midMigration(0.4);
     proxy.setDelay(DELAY_MS);
+    r.resume();
     const injectedAt = Date.now();
     const chunksAtInjection = proxy.chunks();
 

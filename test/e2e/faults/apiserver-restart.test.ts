@@ -23,6 +23,9 @@ describe('fault: kube-apiserver restart mid-migration', () => {
     await r.serve();
     const progress = r.progress as ProgressLog;
     const at = await r.midMigration(0.25);
+    // held mid-way, then let go: the outage lands on a step in flight
+    r.resume();
+    await r.served?.gate.inFlight();
     const stoppedAt = Date.now();
     await apiserverRestart({ dir: r.sb.dir, pauseMs: 3000 });
     const readyAt = Date.now();

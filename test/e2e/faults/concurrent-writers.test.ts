@@ -26,6 +26,7 @@ describe('fault: 50 concurrent writers on the secrets being rewritten', () => {
     // every seeded secret is owned by a writer, so each one rekey rewrites is also being written
     const load = startWorkload(r.api, r.seeded, { clients: CLIENTS });
     r.track(load.stop);
+    r.resume();
     const injectedAt = Date.now();
     let result: WorkloadResult | undefined;
 

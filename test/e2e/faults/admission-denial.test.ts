@@ -1,0 +1,132 @@
+// Fault 11: a ValidatingAdmissionPolicy (with its binding) denies the update of one secret rekey
+// has still to rewrite, mid-migration, then is lifted. rekey must name the refused object, and
+// once the policy is gone complete by itself on later steps, verified, without a forced rewrite.
+import { after, before, describe, it } from 'node:test';
+import { AdmissionregistrationV1Api } from '@kubernetes/client-node';
+import type { ProgressLog } from '../../faults/progress.ts';
+import { prepareRotation, type Rotation } from '../../faults/rotation.ts';
+import { recordAndAssert } from '../../faults/verdict.ts';
+import { startWriters } from '../../faults/writers.ts';
+import { kubeConfig, mergePatch } from '../../support/kube.ts';
+import { waitFor } from '../../support/sandbox/net.ts';
+
+const POLICY = 'fault-deny-one-secret-update';
+
+describe('fault: an admission policy denies one object, then is lifted', () => {
+  let r: Rotation;
+  before(async () => {
+    r = await prepareRotation({ prefix: 'admission' });
+  });
+  after(async () => {
+    await r?.close();
+  });
+
+  it('names the refused object, then completes after the lift without --force: nothing lost', async (t) => {
+    // the writers own the first 40; the guarded one is the last seeded, still ahead of rekey
+    const writers = startWriters(r.api, r.seeded.slice(0, 40));
+    r.track(writers.stop);
+    const guarded = r.seeded.at(-1);
+    if (!guarded) throw new Error('nothing seeded');
+    const adm = kubeConfig(r.sb.env).makeApiClient(AdmissionregistrationV1Api);
+    /** Whether an update of the guarded secret is admitted now (a dry run writes nothing). */
+    const admitted = async () => {
+      try {
+        await r.api.patchNamespacedSecret(
+          {
+            name: guarded.name,
+            namespace: guarded.namespace,
+            body: { metadata: { labels: { probe: 'dry-run' } } },
+            dryRun: 'All',
+          },
+          mergePatch,
+        );
+        return true;
+      } catch (err) {
+        const code = (err as { code?: number }).code;
+        if (code === 422 || code === 403) return false;
+        throw err;
+      }
+    };
+
+    await r.serve();
+    const progress = r.progress as ProgressLog;
+    const at = await r.midMigration(0.25);
+    await adm.createValidatingAdmissionPolicy({
+      body: {
+        metadata: { name: POLICY },
+        spec: {
+          failurePolicy: 'Fail',
+          matchConstraints: {
+            resourceRules: [
+              {
+                apiGroups: [''],
+                apiVersions: ['v1'],
+                operations: ['UPDATE'],
+                resources: ['secrets'],
+              },
+            ],
+          },
+          validations: [
+            {
+              expression: `!(object.metadata.namespace == '${guarded.namespace}' && object.metadata.name == '${guarded.name}')`,
+              message: 'updates of this secret are denied by the fault test',
+            },
+          ],
+        },
+      },
+    });
+    await adm.createValidatingAdmissionPolicyBinding({
+      body: {
+        metadata: { name: POLICY },
+        spec: { policyName: POLICY, validationActions: ['Deny'] },
+      },
+    });
+    await waitFor('the policy to deny the guarded secret', async () =>
+      (await admitted()) ? undefined : true,
+    );
+    const deniedAt = Date.now();
+    r.resume();
+    const refused = await progress.waitFor(
+      'rekey to name the refused secret',
+      (x) =>
+        x.progress.failed.some((f) => f.namespace === guarded.namespace && f.name === guarded.name),
+      150_000,
+    );
+
+    await adm.deleteValidatingAdmissionPolicyBinding({ name: POLICY });
+    await adm.deleteValidatingAdmissionPolicy({ name: POLICY });
+    await waitFor('the lifted policy to admit the guarded secret', async () =>
+      (await admitted()) ? true : undefined,
+    );
+    const liftedAt = Date.now();
+    const proof = await r.finish(240_000, async () => {
+      const w = await writers.stop();
+      return (key) => w.acceptable.get(key);
+    });
+    const final = proof.final;
+    recordAndAssert(
+      t,
+      r,
+      proof,
+      {
+        fault: '11. admission denial, then lifted',
+        injected: `a ValidatingAdmissionPolicy denying updates of 1 secret from ${at.listed}/${at.total} listed, lifted ${((liftedAt - deniedAt) / 1000).toFixed(0)} s later (once rekey named it)`,
+        recoverSeconds: progress.recoveredAfter(liftedAt) ?? null,
+        details: {
+          namedAs: refused.progress.failed
+            .map((f) => f.reason)
+            .join('; ')
+            .slice(0, 200),
+          phaseWhenNamed: refused.phase,
+          writes: writers.record.writes,
+          writeErrors: writers.record.errors,
+        },
+      },
+      {
+        [`no object failed for good after the lift (${final?.progress.failed.length})`]:
+          final?.progress.failed.length === 0,
+        [`no forced rewrite (${final?.forced})`]: final?.forced === undefined,
+      },
+    );
+  });
+});
