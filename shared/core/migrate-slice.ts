@@ -20,11 +20,11 @@ import {
   type ObjectFailure,
   recordFailure,
 } from '../domain/migration-counts.ts';
-import { classifyPatch, type RewriteOutcome } from '../domain/rewrite-outcome.ts';
+import type { RewriteOutcome } from '../domain/rewrite-outcome.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { ObjectRef, ObjectRewriter } from '../ports/object-rewriter.ts';
 import { listPages } from './list-pages.ts';
-import { untilAborted } from './until-aborted.ts';
+import { rewriteObject } from './rewrite-object.ts';
 
 export interface MigrateSliceOptions {
   rewriter: ObjectRewriter;
@@ -71,8 +71,6 @@ export interface SliceResult {
   reason?: string;
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 /** A patch the slice did not start, or whose answer it did not wait for, once aborted. */
 const ABORTED = Symbol('aborted');
 
@@ -92,7 +90,7 @@ async function* endsWhenAborted<T>(pages: AsyncGenerator<T>, o: MigrateSliceOpti
   }
 }
 
-/** `rewriteOne`, unless the slice was aborted before it started or while it ran. */
+/** `rewriteObject`, unless the slice was aborted before it started or while it ran. */
 async function rewriteUnlessAborted(
   o: MigrateSliceOptions,
   resource: string,
@@ -100,37 +98,11 @@ async function rewriteUnlessAborted(
 ): Promise<{ outcome: RewriteOutcome; retries: number } | typeof ABORTED> {
   if (aborted(o)) return ABORTED;
   try {
-    return await rewriteOne(o, resource, ref);
+    return await rewriteObject(o, resource, ref);
   } catch (err) {
     // a cancelled call rejects with the signal's reason: its outcome is unknown, not a failure
     if (aborted(o)) return ABORTED;
     throw err;
-  }
-}
-
-async function rewriteOne(
-  o: MigrateSliceOptions,
-  resource: string,
-  ref: ObjectRef,
-): Promise<{ outcome: RewriteOutcome; retries: number } | typeof ABORTED> {
-  const { maxAttempts = 5, sleep = defaultSleep } = o;
-  if (o.ownWrite?.(ref)) return { outcome: 'conflict', retries: 0 };
-  const call = o.signal ? { signal: o.signal } : {};
-  for (let attempt = 1; ; attempt++) {
-    if (attempt > 1 && aborted(o)) return ABORTED;
-    const result = o.forcedMarker
-      ? await o.rewriter.forcedPatch(resource, ref, o.forcedMarker, call)
-      : await o.rewriter.noOpPatch(resource, ref, call);
-    const outcome = classifyPatch(result, {
-      attempt,
-      maxAttempts,
-      ...(o.random ? { random: o.random } : {}),
-    });
-    if (typeof outcome === 'object' && 'retry' in outcome) {
-      await untilAborted(sleep(outcome.retry), o.signal);
-      continue;
-    }
-    return { outcome, retries: attempt - 1 };
   }
 }
 

@@ -1,5 +1,5 @@
 // One object's rewrite with its attempts (docs/architecture.md R4, R7), for the retry pass
-// (shared/core/retry-objects.ts): a no-op patch (or the forced one), retried with backoff on
+// (shared/core/retry-objects.ts) and the slice engine (shared/core/migrate-slice.ts): a no-op patch (or the forced one), retried with backoff on
 // transient answers until done, refused for good, or exhausted; classifyPatch judges each answer,
 // as it does for the slice engine's pages.
 import { classifyPatch, type RewriteOutcome } from '../domain/rewrite-outcome.ts';
