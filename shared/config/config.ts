@@ -79,6 +79,14 @@ export const configSchema = z.object({
     .string()
     .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name')
     .default('rekey-system'),
+  /**
+   * Where rekey keeps its own records (revision Secrets, webhook replay claims); unset = REKEY_NAMESPACE.
+   * A namespace of their own keeps the identities that write them away from rekey's credentials.
+   */
+  REKEY_STATE_NAMESPACE: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name')
+    .optional(),
   /** kubeconfig file; unset = in-cluster service account. */
   KUBECONFIG: z.string().optional(),
   /** Every apiserver, each scraped for its own key_id metric; unset = discovered (EndpointSlices). */
@@ -155,6 +163,13 @@ export const configSchema = z.object({
 });
 
 export type RekeyConfig = z.infer<typeof configSchema>;
+
+/** The namespace of rekey's own records: REKEY_STATE_NAMESPACE, else REKEY_NAMESPACE. */
+export function stateNamespaceOf(
+  config: Pick<RekeyConfig, 'REKEY_NAMESPACE' | 'REKEY_STATE_NAMESPACE'>,
+): string {
+  return config.REKEY_STATE_NAMESPACE ?? config.REKEY_NAMESPACE;
+}
 
 /**
  * A setting that can never work, found at start-up. The entry points print its message as the one
