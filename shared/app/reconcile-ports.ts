@@ -26,6 +26,7 @@ import { createPluginKeyObserver } from '../adapters/kms-plugin/plugin-key-obser
 import { ConfigError, type RekeyConfig } from '../config/config.ts';
 import type { ReconcileConfig, ReconcileDeps } from '../core/deps.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
+import { vaultOptionsOf } from './vault-transit.ts';
 
 export interface ReconcilePorts {
   deps: ReconcileDeps;
@@ -88,11 +89,13 @@ export function reconcilePortsFor(
     fallbackServer: conn.server,
     clock,
   });
+  const vault = vaultOptionsOf(config);
   const kmsCurrent = config.REKEY_KMS_KEY
     ? createKmsCurrent({
         key: config.REKEY_KMS_KEY,
         ...(config.REKEY_AWS_ENDPOINT ? { awsEndpoint: config.REKEY_AWS_ENDPOINT } : {}),
         ...(config.REKEY_GCP_ENDPOINT ? { gcpEndpoint: config.REKEY_GCP_ENDPOINT } : {}),
+        ...(vault ? { vault } : {}),
       })
     : undefined;
   const deps: ReconcileDeps = {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PluginBackend } from './sandbox/components.ts';
 import type { SandboxEnv } from './sandbox/env-file.ts';
-import { down, up } from './sandbox/sandbox.ts';
+import { down, type SandboxKms, up } from './sandbox/sandbox.ts';
 
 export interface TestSandbox {
   env: SandboxEnv;
@@ -17,8 +17,11 @@ export async function startSandbox({
   apiservers = 1,
   pluginBackend,
   encrypt,
+  kms,
 }: {
   apiservers?: number;
+  /** `openbao`: an OpenBao dev server's transit key behind the plugins (see UpOptions.kms). */
+  kms?: SandboxKms;
   pluginBackend?: PluginBackend;
   /** What the EncryptionConfiguration encrypts (see UpOptions.encrypt); default the sandbox's. */
   encrypt?: readonly string[];
@@ -29,6 +32,7 @@ export async function startSandbox({
     apiservers,
     ...(pluginBackend ? { pluginBackend } : {}),
     ...(encrypt ? { encrypt } : {}),
+    ...(kms ? { kms } : {}),
   });
   return {
     env,

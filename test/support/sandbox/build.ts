@@ -12,12 +12,17 @@ export const BINARIES = ['kube-apiserver', 'etcd', 'kubectl'] as const;
 export type BinaryName = (typeof BINARIES)[number];
 export type Binaries = Record<BinaryName, string>;
 
+/** rekey's cache of downloaded and built tools (REKEY_CACHE_DIR, else ~/.cache/rekey). */
+export function cacheBase(): string {
+  return (
+    process.env.REKEY_CACHE_DIR ??
+    join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'rekey')
+  );
+}
+
 /** Where built binaries are kept between runs: one folder per pin hash. */
 export function cacheRoot(): string {
-  const base =
-    process.env.REKEY_CACHE_DIR ??
-    join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'rekey');
-  return join(base, 'controlplane');
+  return join(cacheBase(), 'controlplane');
 }
 
 function goVersion(): string {

@@ -1,9 +1,20 @@
 // `npm run sandbox -- <build|up|status|rotate|plugin|down>`: drives the local control plane.
 import { Command, InvalidArgumentError } from 'commander';
+import { ensureOpenbao } from '../openbao/install.ts';
 import { ensureBinaries } from './build.ts';
 import { DEFAULT_ENCRYPT, parseEncryptList } from './encrypt-resources.ts';
 import { defaultSandboxDir, readEnv } from './env-file.ts';
-import { down, pluginStart, pluginStop, rotate, status, up, waitForKeyId } from './sandbox.ts';
+import {
+  down,
+  pluginStart,
+  pluginStop,
+  rotate,
+  SANDBOX_KMS,
+  type SandboxKms,
+  status,
+  up,
+  waitForKeyId,
+} from './sandbox.ts';
 
 const log = (line: string) => process.stderr.write(`sandbox: ${line}\n`);
 
@@ -23,6 +34,13 @@ function encryptList(value: string): string[] {
   }
 }
 
+function kmsChoice(value: string): SandboxKms {
+  if (!(SANDBOX_KMS as readonly string[]).includes(value)) {
+    throw new InvalidArgumentError(`expected one of ${SANDBOX_KMS.join(', ')}`);
+  }
+  return value as SandboxKms;
+}
+
 function whole(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number >= 1');
@@ -38,10 +56,13 @@ const program = new Command('sandbox')
 
 program
   .command('build')
-  .description('build (once per pin) kube-apiserver, etcd and kubectl from their Go modules')
+  .description(
+    'build (once per pin) kube-apiserver, etcd and kubectl from their Go modules; install OpenBao',
+  )
   .action(() => {
     const bins = ensureBinaries({ log });
-    process.stdout.write(`${JSON.stringify(bins, null, 2)}\n`);
+    const bao = ensureOpenbao({ log });
+    process.stdout.write(`${JSON.stringify({ ...bins, bao }, null, 2)}\n`);
   });
 
 program
@@ -55,12 +76,19 @@ program
     encryptList,
     [...DEFAULT_ENCRYPT],
   )
-  .action(async (o: { apiservers: number; encrypt: string[] }) => {
+  .option(
+    '--kms <kms>',
+    'what the plugins wrap with: keyring (local files) or openbao (a dev server, transit key; key_id = its latest version)',
+    kmsChoice,
+    'keyring',
+  )
+  .action(async (o: { apiservers: number; encrypt: string[]; kms: SandboxKms }) => {
     const started = Date.now();
     const env = await up({
       dir: program.opts().dir,
       apiservers: o.apiservers,
       encrypt: o.encrypt,
+      kms: o.kms,
       log,
     });
     log(`up in ${((Date.now() - started) / 1000).toFixed(1)} s; kubeconfig: ${env.kubeconfig}`);
@@ -79,7 +107,7 @@ program
 program
   .command('rotate')
   .description(
-    'rotate the keyring key for the plugins (all by default); prints the key_id they now report',
+    'rotate the keyring key for the plugins (all by default), or the transit key on the OpenBao server; prints the key_id they now report',
   )
   .option('--only <indexes>', 'rotate only the plugins of these apiservers, e.g. 0', indexList)
   .option('--to <key_id>', 'roll back to this earlier key_id (as rotate or status printed it)')

@@ -31,9 +31,15 @@ export const sandboxEnv = z.object({
   kms: z.object({
     providerName: z.string(),
     keyringDir: z.string(),
-    /** A cloud KMS behind the plugins (a local endpoint); absent = the file keyring. */
+    /** A KMS behind the plugins (a local endpoint); absent = the file keyring. */
     backend: z
-      .object({ kind: z.enum(['aws', 'gcp']), endpoint: z.string(), key: z.string() })
+      .object({
+        kind: z.enum(['aws', 'gcp', 'transit']),
+        endpoint: z.string(),
+        key: z.string(),
+        /** transit: the file holding the Vault / OpenBao token. */
+        tokenFile: z.string().optional(),
+      })
       .optional(),
   }),
   /** What the EncryptionConfiguration encrypts (the older name of `encrypt`, same list). */

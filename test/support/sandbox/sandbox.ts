@@ -5,6 +5,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { ensureOpenbao } from '../openbao/install.ts';
+import { startOpenbao } from '../openbao/server.ts';
 import { ensureBinaries } from './build.ts';
 import {
   type PluginBackend,
@@ -56,6 +58,11 @@ export interface UpOptions {
   encrypt?: readonly string[];
   /** A cloud KMS endpoint behind the plugins (AWS or GCP, local); default the file keyring. */
   pluginBackend?: PluginBackend;
+  /**
+   * `openbao`: start an OpenBao dev server with a transit key and put it behind the plugins
+   * (key_id = the key's latest version); default `keyring`. Not with `pluginBackend`.
+   */
+  kms?: SandboxKms;
   log?: (line: string) => void;
 }
 
@@ -72,14 +79,21 @@ function apiserverHosts(n: number): string[] {
   return n === 1 ? ['127.0.0.1'] : Array.from({ length: n }, (_, i) => `127.0.0.${i + 2}`);
 }
 
+export const SANDBOX_KMS = ['keyring', 'openbao'] as const;
+export type SandboxKms = (typeof SANDBOX_KMS)[number];
+
 /** Starts etcd, one KMS plugin per apiserver over a shared keyring, and the apiservers. */
 export async function up({
   dir = defaultSandboxDir(),
   apiservers = 1,
   encrypt = DEFAULT_ENCRYPT,
   pluginBackend,
+  kms = 'keyring',
   log = () => {},
 }: UpOptions = {}): Promise<SandboxEnv> {
+  if (kms !== 'keyring' && pluginBackend) {
+    throw new Error(`--kms ${kms} starts its own KMS: it cannot be combined with another backend`);
+  }
   dir = resolve(dir);
   if (!Number.isInteger(apiservers) || apiservers < 1 || apiservers > 5) {
     throw new Error(`--apiservers must be a whole number from 1 to 5, got ${apiservers}`);
@@ -94,6 +108,7 @@ export async function up({
   }
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const binaries = ensureBinaries({ log });
+  const bao = kms === 'openbao' ? ensureOpenbao({ log }) : undefined;
   const tmpDir = mkdtempSync(join(tmpdir(), 'rekey-sandbox-'));
   const keyringDir = join(dir, 'keyring');
   rmSync(keyringDir, { recursive: true, force: true }); // a new sandbox starts at local-1
@@ -130,6 +145,18 @@ export async function up({
   try {
     log('starting etcd');
     env.etcd.url = await startEtcd(binaries.etcd, { dataDir: join(tmpDir, 'etcd'), logDir }, track);
+    if (bao) {
+      log('starting an OpenBao dev server with a transit key');
+      const server = await startOpenbao(bao, { dir, logDir }, track);
+      pluginBackend = {
+        kind: 'transit',
+        endpoint: server.address,
+        key: server.key,
+        tokenFile: server.tokenFile,
+      };
+      env.kms.backend = pluginBackend;
+      writeEnv(env);
+    }
 
     const planned = hosts.map((host, i) => {
       const name = `apiserver-${i}`;
