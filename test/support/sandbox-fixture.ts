@@ -18,6 +18,7 @@ export async function startSandbox({
   pluginBackend,
   encrypt,
   kms,
+  apiserverArgs,
 }: {
   apiservers?: number;
   /** `openbao`: an OpenBao dev server's transit key behind the plugins (see UpOptions.kms). */
@@ -25,6 +26,8 @@ export async function startSandbox({
   pluginBackend?: PluginBackend;
   /** What the EncryptionConfiguration encrypts (see UpOptions.encrypt); default the sandbox's. */
   encrypt?: readonly string[];
+  /** Extra kube-apiserver flags (see UpOptions.apiserverArgs). */
+  apiserverArgs?: readonly string[];
 } = {}): Promise<TestSandbox> {
   const dir = mkdtempSync(join(tmpdir(), 'rekey-test-'));
   const env = await up({
@@ -33,6 +36,7 @@ export async function startSandbox({
     ...(pluginBackend ? { pluginBackend } : {}),
     ...(encrypt ? { encrypt } : {}),
     ...(kms ? { kms } : {}),
+    ...(apiserverArgs ? { apiserverArgs } : {}),
   });
   return {
     env,

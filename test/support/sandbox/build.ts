@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const CONTROLPLANE_MODULE = fileURLToPath(new URL('../controlplane/', import.meta.url));
-export const BINARIES = ['kube-apiserver', 'etcd', 'kubectl'] as const;
+export const BINARIES = ['kube-apiserver', 'etcd', 'kubectl', 'kube-controller-manager'] as const;
 export type BinaryName = (typeof BINARIES)[number];
 export type Binaries = Record<BinaryName, string>;
 

@@ -188,6 +188,8 @@ export async function startApiserver(
   tls: { certFile: string; keyFile: string },
   f: ApiserverFiles,
   track: Track,
+  /** Appended to the sandbox's own flags (feature gates, runtime config): UpOptions.apiserverArgs. */
+  extraArgs: readonly string[] = [],
 ): Promise<void> {
   const args = [
     `--etcd-servers=${f.etcdUrl}`,
@@ -207,6 +209,7 @@ export async function startApiserver(
     '--encryption-provider-config-automatic-reload=true',
     '--profiling=false',
     '--v=1',
+    ...extraArgs,
   ];
   const rec = startDetached(
     a.name,

@@ -46,6 +46,8 @@ export const sandboxEnv = z.object({
   resources: z.array(z.string()),
   /** `up --encrypt`: the EncryptionConfiguration's resources; absent in env files from before it. */
   encrypt: z.array(z.string()).optional(),
+  /** `up`'s extra kube-apiserver flags, so that a restart passes them again; absent = none. */
+  apiserverArgs: z.array(z.string()).optional(),
   tokens: z.object({ adminFile: z.string(), rekeyFile: z.string() }),
   /** Temporary folder holding etcd data and plugin sockets, removed by `down`. */
   tmpDir: z.string(),

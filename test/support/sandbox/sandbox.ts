@@ -63,6 +63,8 @@ export interface UpOptions {
    * (key_id = the key's latest version); default `keyring`. Not with `pluginBackend`.
    */
   kms?: SandboxKms;
+  /** Extra kube-apiserver flags, after the sandbox's own (e.g. `--feature-gates=...`); default none. */
+  apiserverArgs?: readonly string[];
   log?: (line: string) => void;
 }
 
@@ -89,6 +91,7 @@ export async function up({
   encrypt = DEFAULT_ENCRYPT,
   pluginBackend,
   kms = 'keyring',
+  apiserverArgs = [],
   log = () => {},
 }: UpOptions = {}): Promise<SandboxEnv> {
   if (kms !== 'keyring' && pluginBackend) {
@@ -132,6 +135,7 @@ export async function up({
     },
     resources,
     encrypt: resources,
+    ...(apiserverArgs.length > 0 ? { apiserverArgs: [...apiserverArgs] } : {}),
     tokens: { adminFile: ids.adminFile, rekeyFile: ids.rekeyFile },
     tmpDir,
     processes: [],
@@ -199,6 +203,7 @@ export async function up({
             caFile: pki.caFile,
           },
           track,
+          apiserverArgs,
         );
         return p;
       }),
@@ -360,7 +365,7 @@ export async function apiserverRestart({ dir = defaultSandboxDir(), index = 0, p
     caFile: a.caFile,
     adminToken: readFileSync(env.tokens.adminFile, 'utf8').trim(),
   };
-  await startApiserver(bin, a, tls, files, replaceRecord(env, a.name));
+  await startApiserver(bin, a, tls, files, replaceRecord(env, a.name), env.apiserverArgs);
 }
 
 /** Restarts etcd (fault injection) with the arguments it ran with: same ports, same data dir. */
