@@ -1,11 +1,13 @@
 // Impact on other clients: a few paced clients, each updating its own secrets and reading one,
 // in a namespace of their own, measured idle and around a phase (rekey's migration, kubectl
-// replace). A sample is one iteration (update + GET), in milliseconds.
+// replace, a storage version migrator). A sample is one iteration (update + GET), in
+// milliseconds. After each phase the clients' last writes are read back (lost updates).
 import { coreApi } from '../support/kube.ts';
 import type { SandboxEnv } from '../support/sandbox/env-file.ts';
 import { seedMany } from '../support/seed.ts';
-import { type Owned, startWorkload } from '../support/workload.ts';
+import { type Owned, startWorkload, type WorkloadResult } from '../support/workload.ts';
 import { clientApi } from './client-identity.ts';
+import { countLostUpdates } from './lost-updates.ts';
 import { percentile } from './stats.ts';
 
 export interface LatencyStats {
@@ -13,6 +15,8 @@ export interface LatencyStats {
   p99Ms: number;
   errors: number;
   samples: number;
+  /** Objects whose last acknowledged write was gone after the phase. */
+  lostUpdates: number;
 }
 
 export interface Clients {
@@ -35,26 +39,25 @@ export async function setUpClients(
   const api = await clientApi(env, `${prefix}-0`);
   const measure = async <T>(phase: () => Promise<T>) => {
     const load = startWorkload(api, owned, { clients, pauseMs });
+    let result: T;
     try {
-      return { result: await phase(), stats: load.result };
+      result = await phase();
     } finally {
       await load.stop();
     }
+    return { result, latency: await summarise(load.result) };
   };
-  const summarise = (r: { latenciesMs: number[]; errors: string[] }): LatencyStats => ({
+  const summarise = async (r: WorkloadResult): Promise<LatencyStats> => ({
     p50Ms: percentile(r.latenciesMs, 50),
     p99Ms: percentile(r.latenciesMs, 99),
     errors: r.errors.length,
     samples: r.latenciesMs.length,
+    lostUpdates: await countLostUpdates(api, r),
   });
   return {
     async idle(ms) {
-      const { stats } = await measure(() => new Promise((r) => setTimeout(r, ms)));
-      return summarise(stats);
+      return (await measure(() => new Promise((r) => setTimeout(r, ms)))).latency;
     },
-    async during(phase) {
-      const { result, stats } = await measure(phase);
-      return { result, latency: summarise(stats) };
-    },
+    during: measure,
   };
 }

@@ -1,5 +1,6 @@
-// `npm run bench`: rekey against the manual method and the apiserver's own limits, on one real
-// sandbox, in one run. Prints a JSON line per figure as it is measured, then a markdown table of
+// `npm run bench`: rekey against the manual method, the storage version migrators and the
+// apiserver's own limits, on one real sandbox, in one run (then a second sandbox of two
+// apiservers for what each tool leaves under the old key when started at the key change). Prints a JSON line per figure as it is measured, then a markdown table of
 // every figure with its target and verdict; both also go to .sandbox/bench/latest.{md,jsonl}.
 //
 // Knobs (environment):
@@ -13,22 +14,31 @@
 //   BENCH_CLIENT_PAUSE_MS      pause between a client's iterations (default 100)
 //   BENCH_IDLE_SECONDS         how long the clients run alone for the idle baseline (default 20)
 //   BENCH_NODE_FLAGS           V8 flags of the runner (default: the deployment's; '' = Node's)
+//   BENCH_KEY_CHANGE_SECRETS   secrets of the started-at-the-key-change figures (default 1000)
+//
+// The storage version migrators are built on first use (test/support/peers/build.ts; the in-tree
+// one comes with the sandbox's kube-controller-manager) and cached per pin.
 //
 // Secrets are seeded up to each size in turn (ascending), so every size shares the sandbox; the
 // side-by-side figures are measured at BENCH_SECRETS (comparison-run.ts says how), the RSS at each
 // size from rekey runs across a rotation (first-rewrite.ts).
 import { fileURLToPath } from 'node:url';
 import { coreApi } from '../support/kube.ts';
+import { ensurePeers } from '../support/peers/build.ts';
 import { startSandbox } from '../support/sandbox-fixture.ts';
 import { seedMany } from '../support/seed.ts';
+import { leftUnderOldKey } from './at-key-change.ts';
 import { setUpClients } from './client-latency.ts';
 import { emitComparison } from './comparison-figures.ts';
 import { type ComparisonRun, comparisonRun } from './comparison-run.ts';
 import { type AcrossRotation, rekeyAcrossRotation } from './first-rewrite.ts';
 import { currentKeyId } from './key-rotation.ts';
+import { startKsvm } from './ksvm.ts';
+import type { Peer } from './peer-migration.ts';
 import { createReport } from './report.ts';
 import { runnerEnv, runRunner } from './runner-process.ts';
 import { median } from './stats.ts';
+import { SVM_APISERVER_ARGS, startSvm } from './svm.ts';
 
 const numbers = (v: string) => v.split(',').map(Number);
 const THROUGHPUT_N = Number(process.env.BENCH_SECRETS ?? 10_000);
@@ -39,14 +49,22 @@ const CEILING_LEVELS = numbers(process.env.BENCH_CEILING_CONCURRENCY ?? '1,4,16,
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4);
 const CLIENT_PAUSE_MS = Number(process.env.BENCH_CLIENT_PAUSE_MS ?? 100);
 const IDLE_MS = Number(process.env.BENCH_IDLE_SECONDS ?? 20) * 1000;
+const KEY_CHANGE_N = Number(process.env.BENCH_KEY_CHANGE_SECRETS ?? 1000);
 const OUT_DIR = fileURLToPath(new URL('../../.sandbox/bench/', import.meta.url));
 const RSS_TARGET = { op: '<=', value: 200 / 1.048576, text: '≤ 200 MB (190.7 MiB)' } as const;
 const PER_NAMESPACE = 500;
 
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 const report = createReport();
-const sb = await startSandbox();
+const peers = ensurePeers({ log });
+const sb = await startSandbox({ apiserverArgs: SVM_APISERVER_ARGS });
+const started: Peer[] = [];
 try {
+  log('starting kube-storage-version-migrator and kube-controller-manager');
+  const ksvm = await startKsvm(sb, peers);
+  started.push(ksvm);
+  const svm = await startSvm(sb);
+  started.push(svm);
   const env = runnerEnv(sb);
   const clients = await setUpClients(sb.env, {
     clients: CLIENTS,
@@ -84,6 +102,7 @@ try {
           clients,
           idleMs: IDLE_MS,
           ceilingLevels: CEILING_LEVELS,
+          peers: { ksvm, svm },
           log: (line) => log(`n=${seeded} run ${i + 1}/${RUNS}: ${line}`),
         });
         runs.push(run);
@@ -115,6 +134,25 @@ try {
     });
   }
 } finally {
+  for (const p of started) await p.stop();
   await sb.stop();
+}
+// a failure here must not throw away the figures measured above: they are reported, the
+// missing ones as not measured, and the bench exits non-zero
+const left = await leftUnderOldKey({
+  secrets: KEY_CHANGE_N,
+  peers,
+  log: (line) => log(`at the key change: ${line}`),
+}).catch((err: Error) => {
+  log(`at the key change: failed: ${err.stack ?? err.message}`);
+  process.exitCode = 1;
+  return { total: KEY_CHANGE_N, rekey: Number.NaN, ksvm: Number.NaN, svm: Number.NaN };
+});
+for (const tool of ['rekey', 'ksvm', 'svm'] as const) {
+  report.emit(`left_under_old_key_${tool}`, left[tool], '%', left.total, 1, {
+    op: '<=',
+    value: 0,
+    text: '0',
+  });
 }
 report.finish(OUT_DIR);
