@@ -62,6 +62,14 @@ export function emitComparison(report: Report, runs: ComparisonRun[], n: number)
   for (const peer of ['ksvm', 'svm'] as const) {
     const rates = runs.map((r) => perSecond(r[peer].reencrypted, r[peer].elapsedMs));
     emit(`${peer}_reencrypted_per_second`, rates, 'objects/s');
+    // a migration that reports Succeeded yet left secrets under an older key (counted from etcd)
+    report.emit(
+      `${peer}_not_reencrypted`,
+      sum(runs.map((r) => r[peer].total - r[peer].reencrypted)),
+      'objects',
+      n,
+      k,
+    );
     emit(
       `rekey_vs_${peer}`,
       rekeyLoaded.map((x, i) => x / (rates[i] as number)),
