@@ -54,73 +54,89 @@ export function serverTimeOf(res: Pick<RestResponse, 'headers'>): number | undef
  * Network-level failures surface as status 0 (NO_RESPONSE in shared/ports/retryable.ts), which
  * every caller retries like a 503. A call whose signal aborts rejects with the signal's reason
  * instead, before or after the request went out: it was cancelled on purpose, and a status 0
- * would have it retried.
+ * would have it retried. A 401 means the credentials went stale (a projected ServiceAccount token
+ * rotates): when the connection can reload them, the call is sent once more with fresh ones, and
+ * a 401 that remains is answered as it came (retryable, shared/domain/retryable-status.ts).
+ * Credentials that cannot be had at all are answered like no answer (status 0).
  */
 export function createRestClient(conn: Connection, { maxSockets = 32 } = {}): RestClient {
   const agent = new Agent({ keepAlive: true, maxSockets });
   return {
-    async request({
-      method = 'GET',
-      path,
-      query,
-      body,
-      contentType,
-      accept = 'application/json',
-      timeoutMs = 30_000,
-      server,
-      signal,
-    }) {
-      signal?.throwIfAborted();
-      const url = new URL(path, server ?? conn.server);
-      for (const [k, v] of Object.entries(query ?? {}))
-        if (v !== undefined) url.searchParams.set(k, String(v));
-      const opts: import('node:https').RequestOptions = {
-        method,
-        headers: { accept },
-        agent,
-        timeout: timeoutMs,
-        ...(signal ? { signal } : {}),
-      };
-      await conn.authorize(opts);
-      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-      if (payload) {
-        opts.headers = {
-          ...opts.headers,
-          'content-type': contentType ?? 'application/json',
-          'content-length': payload.length,
-        };
-      }
-      return new Promise<RestResponse>((resolve, reject) => {
-        const failed = (err: Error) =>
-          signal?.aborted
-            ? reject(signal.reason)
-            : resolve({ status: 0, headers: {}, body: err.message });
-        const req = request(url, opts, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () =>
-            resolve({
-              status: res.statusCode ?? 0,
-              headers: res.headers,
-              body: Buffer.concat(chunks).toString('utf8'),
-            }),
-          );
-          res.on('error', failed);
-          // an answer cut off mid-body may end without an error event: settle it all the same
-          res.on('close', () => {
-            if (!res.complete) failed(new Error(`${method} ${url.pathname}: answer cut off`));
-          });
-        });
-        req.on('timeout', () =>
-          req.destroy(new Error(`${method} ${url.pathname} timed out after ${timeoutMs} ms`)),
-        );
-        req.on('error', failed);
-        if (payload) req.write(payload);
-        req.end();
-      });
+    async request(req) {
+      const res = await send(req);
+      if (res.status !== 401 || !conn.refresh) return res;
+      conn.refresh();
+      return send(req);
     },
     close() {
       agent.destroy();
     },
   };
+
+  async function send({
+    method = 'GET',
+    path,
+    query,
+    body,
+    contentType,
+    accept = 'application/json',
+    timeoutMs = 30_000,
+    server,
+    signal,
+  }: RestRequest): Promise<RestResponse> {
+    signal?.throwIfAborted();
+    const url = new URL(path, server ?? conn.server);
+    for (const [k, v] of Object.entries(query ?? {}))
+      if (v !== undefined) url.searchParams.set(k, String(v));
+    const opts: import('node:https').RequestOptions = {
+      method,
+      headers: { accept },
+      agent,
+      timeout: timeoutMs,
+      ...(signal ? { signal } : {}),
+    };
+    try {
+      await conn.authorize(opts);
+    } catch (err) {
+      // the credentials could not be had (a token file mid-rotation, an exec plugin that could
+      // not reach its cloud): the request never went out, so it is retried like no answer
+      return { status: 0, headers: {}, body: `credentials: ${(err as Error).message}` };
+    }
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    if (payload) {
+      opts.headers = {
+        ...opts.headers,
+        'content-type': contentType ?? 'application/json',
+        'content-length': payload.length,
+      };
+    }
+    return new Promise<RestResponse>((resolve, reject) => {
+      const failed = (err: Error) =>
+        signal?.aborted
+          ? reject(signal.reason)
+          : resolve({ status: 0, headers: {}, body: err.message });
+      const req = request(url, opts, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+        res.on('error', failed);
+        // an answer cut off mid-body may end without an error event: settle it all the same
+        res.on('close', () => {
+          if (!res.complete) failed(new Error(`${method} ${url.pathname}: answer cut off`));
+        });
+      });
+      req.on('timeout', () =>
+        req.destroy(new Error(`${method} ${url.pathname} timed out after ${timeoutMs} ms`)),
+      );
+      req.on('error', failed);
+      if (payload) req.write(payload);
+      req.end();
+    });
+  }
 }
