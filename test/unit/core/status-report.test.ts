@@ -15,6 +15,7 @@ function unreadableMetrics(fallbackWaitMs: number | undefined) {
     kmsUnhealthy: [],
     metricsReadable: false,
     unreadableReason: 'forbidden',
+    endpoints: { source: 'configured', servers: ['https://fake:6443'] },
   });
   const config = { ...h.config, ...(fallbackWaitMs === undefined ? {} : { fallbackWaitMs }) };
   return statusReport(h.deps, config);

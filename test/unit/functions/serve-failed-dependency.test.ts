@@ -56,8 +56,8 @@ async function answering(
 }
 
 /** Every event a sender may post for a rotation or a danger of the key: [label, path, request]. */
-function everyEvent(): [string, string, ReturnType<typeof cloudEventRequest>][] {
-  const out: [string, string, ReturnType<typeof cloudEventRequest>][] = [];
+function everyEvent(): [string, string, RequestInit][] {
+  const out: [string, string, RequestInit][] = [];
   for (const name of Object.keys(CLOUD_EVENT_FIXTURES)) {
     out.push([`${name} (binary)`, '/kms-event', cloudEventRequest(fixture(name), 'binary')]);
     out.push([

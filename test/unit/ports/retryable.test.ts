@@ -180,7 +180,8 @@ describe('the slice engine retries a list by the contract', () => {
 describe('failedDependency: a dependency failed, whatever client raised it', () => {
   const network = (code: string) =>
     Object.assign(new Error(`connect ${code} 10.0.0.1:6443`), { code });
-  const cases: [string, unknown, { retryable: boolean; retryAfterSeconds?: number } | undefined][] =
+  type Case = readonly [string, unknown, { retryable: boolean; retryAfterSeconds?: number } | undefined];
+  const cases: readonly Case[] =
     [
       [
         'an adapter error declaring the contract',
