@@ -180,69 +180,70 @@ describe('the slice engine retries a list by the contract', () => {
 describe('failedDependency: a dependency failed, whatever client raised it', () => {
   const network = (code: string) =>
     Object.assign(new Error(`connect ${code} 10.0.0.1:6443`), { code });
-  type Case = readonly [string, unknown, { retryable: boolean; retryAfterSeconds?: number } | undefined];
-  const cases: readonly Case[] =
+  type Case = readonly [
+    string,
+    unknown,
+    { retryable: boolean; retryAfterSeconds?: number } | undefined,
+  ];
+  const cases: readonly Case[] = [
     [
-      [
-        'an adapter error declaring the contract',
-        new KubeApiError(503, '', 'GET /x', 4),
-        {
-          retryable: true,
-          retryAfterSeconds: 4,
-        },
-      ],
-      [
-        'an adapter error declaring it permanent',
-        new KubeApiError(403, '', 'GET /x'),
-        {
-          retryable: false,
-        },
-      ],
-      ...['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EPROTO'].map(
-        (code) => [`a Node ${code}`, network(code), { retryable: true }] as const,
-      ),
-      ...[
-        'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-        'ERR_TLS_CERT_ALTNAME_INVALID',
-        'CERT_HAS_EXPIRED',
-      ].map((code) => [`a TLS failure ${code}`, network(code), { retryable: true }] as const),
-      [
-        "fetch's TypeError('fetch failed') with its cause",
-        new TypeError('fetch failed', { cause: network('ECONNREFUSED') }),
-        { retryable: true },
-      ],
-      ['a fetch timeout', new DOMException('timed out', 'TimeoutError'), { retryable: true }],
-      [
-        "client-node's ApiException (code + body + headers)",
-        Object.assign(new Error('HTTP-Code: 503'), {
-          code: 503,
-          body: '{}',
-          headers: { 'retry-after': '45' },
-        }),
-        { retryable: true, retryAfterSeconds: 45 },
-      ],
-      [
-        "client-node's ApiException for a 401 (token rotating)",
-        Object.assign(new Error('HTTP-Code: 401'), { code: 401, body: '', headers: {} }),
-        { retryable: true },
-      ],
-      ['an AWS SDK error', awsError('InternalFailure', 500), { retryable: true }],
-      ['a raw gRPC UNAVAILABLE (etcd, GCP)', grpcError(status.UNAVAILABLE), { retryable: true }],
-      ['a raw gRPC PERMISSION_DENIED', grpcError(status.PERMISSION_DENIED), { retryable: false }],
-      [
-        'a wrapper whose cause is an adapter error',
-        new Error('could not record the danger', { cause: new KubeApiError(0, '', 'PUT /x') }),
-        { retryable: true },
-      ],
-      [
-        'a programming error',
-        new TypeError("Cannot read properties of undefined (reading 'x')"),
-        undefined,
-      ],
-      ['a message that merely names a code', new Error('ECONNREFUSED 10.0.0.7:2379'), undefined],
-      ['not an error', 'ECONNREFUSED', undefined],
-      ['nothing', undefined, undefined],
-    ];
+      'an adapter error declaring the contract',
+      new KubeApiError(503, '', 'GET /x', 4),
+      {
+        retryable: true,
+        retryAfterSeconds: 4,
+      },
+    ],
+    [
+      'an adapter error declaring it permanent',
+      new KubeApiError(403, '', 'GET /x'),
+      {
+        retryable: false,
+      },
+    ],
+    ...['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EPROTO'].map(
+      (code) => [`a Node ${code}`, network(code), { retryable: true }] as const,
+    ),
+    ...['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_EXPIRED'].map(
+      (code) => [`a TLS failure ${code}`, network(code), { retryable: true }] as const,
+    ),
+    [
+      "fetch's TypeError('fetch failed') with its cause",
+      new TypeError('fetch failed', { cause: network('ECONNREFUSED') }),
+      { retryable: true },
+    ],
+    ['a fetch timeout', new DOMException('timed out', 'TimeoutError'), { retryable: true }],
+    [
+      "client-node's ApiException (code + body + headers)",
+      Object.assign(new Error('HTTP-Code: 503'), {
+        code: 503,
+        body: '{}',
+        headers: { 'retry-after': '45' },
+      }),
+      { retryable: true, retryAfterSeconds: 45 },
+    ],
+    [
+      "client-node's ApiException for a 401 (token rotating)",
+      Object.assign(new Error('HTTP-Code: 401'), { code: 401, body: '', headers: {} }),
+      { retryable: true },
+    ],
+    ['an AWS SDK error', awsError('InternalFailure', 500), { retryable: true }],
+    ['a raw gRPC UNAVAILABLE (etcd, GCP)', grpcError(status.UNAVAILABLE), { retryable: true }],
+    ['a raw gRPC PERMISSION_DENIED', grpcError(status.PERMISSION_DENIED), { retryable: false }],
+    [
+      'a wrapper whose cause is an adapter error',
+      new Error('could not record the danger', { cause: new KubeApiError(0, '', 'PUT /x') }),
+      { retryable: true },
+    ],
+    [
+      'a programming error',
+      new TypeError("Cannot read properties of undefined (reading 'x')"),
+      undefined,
+    ],
+    ['a message that merely names a code', new Error('ECONNREFUSED 10.0.0.7:2379'), undefined],
+    ['not an error', 'ECONNREFUSED', undefined],
+    ['nothing', undefined, undefined],
+  ];
   for (const [what, err, want] of cases) {
     it(`${what}: ${want === undefined ? 'not a dependency' : `retryable ${want.retryable}`}`, () => {
       const got = failedDependency(err);
