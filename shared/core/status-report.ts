@@ -42,6 +42,8 @@ export async function statusReport(deps: ReconcileDeps, config: ReconcileConfig)
         kmsUnhealthy: adoption.kmsUnhealthy,
         observedAt: newest.observedAt,
         now: deps.clock.now(),
+        // the wait the step applies (REKEY_FALLBACK_WAIT_SECONDS), so status tells the same story
+        ...(config.fallbackWaitMs === undefined ? {} : { fallbackWaitMs: config.fallbackWaitMs }),
       })
     : undefined;
   return {
