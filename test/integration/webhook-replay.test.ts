@@ -3,7 +3,8 @@
 // cluster's Leases, as rekey's least-privilege identity. The same signed `rotate`, sent to both at
 // once and again later (also to a third instance, as after a scale to zero), rotates the key on
 // the local AWS KMS endpoint exactly once, and every replay answers the recorded result. A
-// rotation that fails releases the claim, so the sender's retry runs, at the other replica.
+// rotation that fails releases the claim, so the sender's retry runs, at the other replica; the
+// claim of a holder that died (no renewal for its duration) is taken over.
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +13,7 @@ import { CreateKeyCommand, KMSClient, ListKeyRotationsCommand } from '@aws-sdk/c
 import { Webhook } from 'standardwebhooks';
 import { mountWebhook } from '../../functions/webhook/route.ts';
 import { claimLeaseName } from '../../shared/adapters/k8s/replay-claims.ts';
+import { microTime } from '../../shared/adapters/k8s/typed-api.ts';
 import { composeApp, type RekeyApp } from '../../shared/app/compose.ts';
 import { loadConfig } from '../../shared/config/config.ts';
 import { type AwsKmsServer, startAwsKmsServer } from '../support/aws-kms-server/server.ts';
@@ -171,6 +173,51 @@ describe('webhook: replay protection shared by replicas (real apiserver)', () =>
     assert.notEqual(retried.body.duplicate, true);
     const replay = await a(req);
     assert.deepEqual([replay.status, replay.body.duplicate], [200, true]);
+    assert.equal((await rotations()) - before1, 1);
+  });
+
+  it('the claim of a holder that stopped renewing it is taken over; a fresh one is waited for', async () => {
+    const a = replica('replica-f');
+    const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000);
+    const claimOf = (id: string, holder: string, renewed: Date) => ({
+      metadata: {
+        name: claimLeaseName(id),
+        annotations: {
+          'rekey.dev/webhook-state': 'running',
+          'rekey.dev/webhook-expires': new Date(Date.now() + 10 * 60_000).toISOString(),
+        },
+      },
+      spec: {
+        holderIdentity: holder,
+        leaseDurationSeconds: 150,
+        acquireTime: microTime(renewed.getTime()),
+        renewTime: microTime(renewed.getTime()),
+      },
+    });
+    const admin = coordinationApi(sb.env);
+    // a holder renewing its claim right now, and one that crashed ten minutes ago
+    await admin.createNamespacedLease({
+      namespace: NAMESPACE,
+      body: claimOf('rotate-busy', 'replica-alive', new Date()),
+    });
+    await admin.createNamespacedLease({
+      namespace: NAMESPACE,
+      body: claimOf('rotate-orphaned', 'replica-crashed', minutesAgo(10)),
+    });
+    const before1 = await rotations();
+
+    const busy = await a(signed('rotate-busy', { command: 'rotate' }));
+    assert.equal(busy.status, 429, JSON.stringify(busy.body));
+    assert.equal(await rotations(), before1, 'nothing ran beside the live holder');
+
+    const orphaned = await a(signed('rotate-orphaned', { command: 'rotate' }));
+    assert.equal(orphaned.status, 200, JSON.stringify(orphaned.body));
+    assert.notEqual(orphaned.body.duplicate, true);
+    const lease = await claimLease('rotate-orphaned');
+    assert.deepEqual(
+      [lease?.spec?.holderIdentity, lease?.metadata?.annotations?.['rekey.dev/webhook-state']],
+      ['replica-f', 'done'],
+    );
     assert.equal((await rotations()) - before1, 1);
   });
 });
