@@ -37,10 +37,14 @@ export function eventSinkFor(
     config.REKEY_OUTGOING_WEBHOOK_URLS && config.REKEY_OUTGOING_WEBHOOK_SECRETS
       ? { urls: config.REKEY_OUTGOING_WEBHOOK_URLS, secrets: config.REKEY_OUTGOING_WEBHOOK_SECRETS }
       : undefined;
-  if (!config.K_SINK && !webhooks) {
+  if (!config.K_SINK) {
     logger.warn(
-      'K_SINK is not set: rekey emits no events, and migrations continue on PingSource ticks only',
+      webhooks
+        ? 'K_SINK is not set: only outgoing webhooks get events, and migrations continue on PingSource ticks only'
+        : 'K_SINK is not set: rekey emits no events, and migrations continue on PingSource ticks only',
     );
+  }
+  if (!config.K_SINK && !webhooks) {
     return {
       async emit(type, data) {
         const fields: Record<string, unknown> = { type, ...data };

@@ -210,7 +210,6 @@ export function verifyWebhook({
       return c.json(duplicateBody(message.id, attempt.answer.body), 200);
     }
     if (attempt.kind === 'running') {
-      c.set('eventOutcome', 'duplicate');
       throw new TransientError(
         `webhook ${message.id} is being handled since ${attempt.since.toISOString()}; ask again for its result`,
         { status: 429, retryAfterSeconds: RUNNING_RETRY_AFTER_SECONDS },
