@@ -95,6 +95,7 @@ export function composeApp(config: RekeyConfig, options: ComposeOptions = {}): R
           deps: ports.deps,
           reconcile: ports.reconcile,
           authentication: ports.authentication,
+          webhookClaims: ports.webhookClaims,
           rotator: rotatorOnce,
           close: ports.close,
         },

@@ -17,15 +17,17 @@ import { createLeaseLock } from '../adapters/k8s/lease-lock.ts';
 import { createObjectCounter } from '../adapters/k8s/object-counter.ts';
 import { createObjectLookup } from '../adapters/k8s/object-lookup.ts';
 import { createObjectRewriter } from '../adapters/k8s/object-rewriter.ts';
+import { createLeaseReplayClaims } from '../adapters/k8s/replay-claims.ts';
 import { createReportKeyObserver } from '../adapters/k8s/report-key-observer.ts';
 import { createRestClient, type RestClient } from '../adapters/k8s/rest-client.ts';
 import { createRevisionStore } from '../adapters/k8s/revision-store.ts';
 import { type AuthenticationApi, typedApi } from '../adapters/k8s/typed-api.ts';
 import { createKmsCurrent } from '../adapters/kms-current.ts';
 import { createPluginKeyObserver } from '../adapters/kms-plugin/plugin-key-observer.ts';
-import { ConfigError, type RekeyConfig } from '../config/config.ts';
+import { ConfigError, type RekeyConfig, stateNamespaceOf } from '../config/config.ts';
 import type { ReconcileConfig, ReconcileDeps } from '../core/deps.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
+import type { ReplayClaims } from '../ports/replay-claims.ts';
 import { vaultOptionsOf } from './vault-transit.ts';
 
 export interface ReconcilePorts {
@@ -33,6 +35,8 @@ export interface ReconcilePorts {
   reconcile: ReconcileConfig;
   /** TokenReviews, for the functions' sender authentication. */
   authentication: AuthenticationApi;
+  /** Webhook replay claims, shared by every replica (Leases in the state namespace). */
+  webhookClaims: ReplayClaims;
   close(): void;
 }
 
@@ -142,5 +146,11 @@ export function reconcilePortsFor(
     fallbackWaitMs: config.REKEY_FALLBACK_WAIT_SECONDS * 1000,
     keepRevisions: config.REKEY_KEEP_REVISIONS,
   };
-  return { deps, reconcile, authentication, close: () => rest.close() };
+  // on the raw client, as rekey's own state
+  const webhookClaims = createLeaseReplayClaims(raw, {
+    namespace: stateNamespaceOf(config),
+    holder: reconcile.holder,
+    clock,
+  });
+  return { deps, reconcile, authentication, webhookClaims, close: () => rest.close() };
 }

@@ -14,6 +14,7 @@ import { EVENTBRIDGE_TOKEN_HEADER, mountKmsEvent } from '../../../functions/kms-
 import { mountReconcile } from '../../../functions/reconcile/route.ts';
 import { mountWebhook } from '../../../functions/webhook/route.ts';
 import { UNAUTHENTICATED_PATHS } from '../../../shared/app/functions.ts';
+import { MemoryReplayClaims } from '../../../shared/http/replay-cache.ts';
 import {
   createTokenReviewAuthenticator,
   type ReviewToken,
@@ -104,7 +105,7 @@ function setup() {
         return {};
       },
     },
-    { secrets: [WEBHOOK_SECRET] },
+    { secrets: [WEBHOOK_SECRET], claims: new MemoryReplayClaims() },
   );
   return { app, calls, reviews };
 }
