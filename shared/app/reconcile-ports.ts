@@ -100,7 +100,7 @@ export function reconcilePortsFor(
     observer: config.REKEY_PLUGIN_SOCKETS
       ? createPluginKeyObserver({ sockets: config.REKEY_PLUGIN_SOCKETS, clock })
       : withFallbackObserver(
-          createReportKeyObserver(core, { namespace, clock }),
+          createReportKeyObserver(core, { namespace, clock, leases: coordination }),
           createMetricsKeyObserver({ adoption, clock, kmsCurrent, ...(log ? { log } : {}) }),
         ),
     adoption,
