@@ -554,15 +554,11 @@ describe('runReporter logs', () => {
     });
     const text = JSON.stringify(lines);
     assert.ok(!text.includes(secretish), `a raw key_id in the logs: ${text}`);
-    const reported = lines.filter((l) => l.msg === 'plugin key_id reported');
+    const reported = lines
+      .filter((l) => l.msg === 'plugin key_id reported')
+      .map((l) => l.obj as { keyIdHash?: string; previousKeyIdHash?: string });
     assert.equal(reported.length, 2);
-    assert.match(
-      String((reported[0]?.obj as { keyIdHash?: string }).keyIdHash),
-      /^sha256:[0-9a-f]{12}$/,
-    );
-    assert.equal(
-      (reported[1]?.obj as { previousKeyIdHash?: string }).previousKeyIdHash,
-      (reported[0]?.obj as { keyIdHash?: string }).keyIdHash,
-    );
+    assert.match(String(reported[0]?.keyIdHash), /^sha256:[0-9a-f]{12}$/);
+    assert.equal(reported[1]?.previousKeyIdHash, reported[0]?.keyIdHash);
   });
 });
