@@ -40,7 +40,10 @@ export async function renewLiveness(
   }
 }
 
-/** The renewTime of the liveness Lease `name` (ISO 8601), or undefined when there is none. */
+/**
+ * The renewTime of the liveness Lease `name` (ISO 8601), or undefined when there is none or it
+ * may not be read; rejects for other failures (the apiserver unavailable).
+ */
 export async function readLiveness(
   api: Pick<CoordinationApi, 'readNamespacedLease'>,
   namespace: string,
@@ -52,7 +55,10 @@ export async function readLiveness(
     const ms = t === undefined ? Number.NaN : new Date(t).getTime();
     return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
   } catch (err) {
-    if ((err as { code?: number }).code === 404) return undefined;
+    // none (an older reporter, or not yet renewed), or an identity without `get` on Leases here:
+    // the report is then judged by its own time, as before liveness Leases
+    const code = (err as { code?: number }).code;
+    if (code === 404 || code === 403) return undefined;
     throw err;
   }
 }
