@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { z } from 'zod';
 import { type Connection, loadConnection } from '../../shared/adapters/k8s/connection.ts';
 import { reportName, writeReport } from '../../shared/adapters/k8s/key-id-reports.ts';
-import { renewLiveness } from '../../shared/adapters/k8s/report-liveness.ts';
+import { createLivenessRenewer } from '../../shared/adapters/k8s/report-liveness.ts';
 import { createRestClient } from '../../shared/adapters/k8s/rest-client.ts';
 import { typedApi } from '../../shared/adapters/k8s/typed-api.ts';
 import { createKmsPluginClient } from '../../shared/adapters/kms-plugin/status-client.ts';
@@ -90,21 +90,19 @@ log.info(
   'key-id reporter starting',
 );
 
+// the report is written when it changes; this Lease (watched by nothing) is renewed each tick
+const renew = createLivenessRenewer(coordination, config.REKEY_NAMESPACE, {
+  name: reportName(config.NODE_NAME, config.REKEY_PROVIDER),
+  node: config.NODE_NAME,
+  provider: config.REKEY_PROVIDER,
+});
+
 try {
   await runReporter({
     plugin,
     write: (report) => writeReport(api, config.REKEY_NAMESPACE, report),
     // the report is written when it changes; this Lease (watched by nothing) is renewed each tick
-    liveness: {
-      lease: reportName(config.NODE_NAME, config.REKEY_PROVIDER),
-      renew: (atMs) =>
-        renewLiveness(coordination, config.REKEY_NAMESPACE, {
-          name: reportName(config.NODE_NAME, config.REKEY_PROVIDER),
-          node: config.NODE_NAME,
-          provider: config.REKEY_PROVIDER,
-          atMs,
-        }),
-    },
+    liveness: { lease: reportName(config.NODE_NAME, config.REKEY_PROVIDER), renew },
     node: config.NODE_NAME,
     provider: config.REKEY_PROVIDER,
     clock: systemClock,

@@ -8,16 +8,31 @@ import { REPORT_MAX_AGE_MS } from '../../domain/report-freshness.ts';
 import { providerLabel } from './revision-codec.ts';
 import { type CoordinationApi, microTime } from './typed-api.ts';
 
-/** Renews (or creates) the liveness Lease `name` with renewTime `atMs`, on behalf of `node`. */
-export async function renewLiveness(
-  api: Pick<CoordinationApi, 'replaceNamespacedLease' | 'createNamespacedLease'>,
+export interface LivenessLease {
+  name: string;
+  node: string;
+  provider: string;
+}
+
+/**
+ * Renews (or creates) one liveness Lease: `renew(atMs)` sets its renewTime. Lease updates must
+ * carry a resourceVersion, so the renewer keeps the one of its last write and reads the Lease again
+ * only when it has none (the first tick, or after a conflict, which rejects: the next tick retries).
+ */
+export function createLivenessRenewer(
+  api: Pick<
+    CoordinationApi,
+    'readNamespacedLease' | 'replaceNamespacedLease' | 'createNamespacedLease'
+  >,
   namespace: string,
-  { name, node, provider, atMs }: { name: string; node: string; provider: string; atMs: number },
-): Promise<void> {
-  const body: V1Lease = {
+  { name, node, provider }: LivenessLease,
+): (atMs: number) => Promise<void> {
+  let resourceVersion: string | undefined;
+  const body = (atMs: number, rv?: string): V1Lease => ({
     metadata: {
       name,
       namespace,
+      ...(rv ? { resourceVersion: rv } : {}),
       labels: {
         'app.kubernetes.io/managed-by': 'rekey',
         'app.kubernetes.io/component': 'key-id-reporter',
@@ -30,14 +45,35 @@ export async function renewLiveness(
       leaseDurationSeconds: Math.round(REPORT_MAX_AGE_MS / 1000),
       renewTime: microTime(atMs),
     },
+  });
+  return async (atMs) => {
+    try {
+      if (resourceVersion === undefined) {
+        try {
+          resourceVersion = (await api.readNamespacedLease({ name, namespace })).metadata
+            ?.resourceVersion;
+        } catch (err) {
+          if (code(err) !== 404) throw err;
+          const created = await api.createNamespacedLease({ namespace, body: body(atMs) });
+          resourceVersion = created.metadata?.resourceVersion;
+          return;
+        }
+      }
+      const replaced = await api.replaceNamespacedLease({
+        name,
+        namespace,
+        body: body(atMs, resourceVersion),
+      });
+      resourceVersion = replaced.metadata?.resourceVersion;
+    } catch (err) {
+      resourceVersion = undefined;
+      throw err;
+    }
   };
-  try {
-    // an unconditional update: only this node's reporter writes this Lease
-    await api.replaceNamespacedLease({ name, namespace, body });
-  } catch (err) {
-    if ((err as { code?: number }).code !== 404) throw err;
-    await api.createNamespacedLease({ namespace, body });
-  }
+}
+
+function code(err: unknown): number | undefined {
+  return (err as { code?: number }).code;
 }
 
 /**
@@ -57,8 +93,7 @@ export async function readLiveness(
   } catch (err) {
     // none (an older reporter, or not yet renewed), or an identity without `get` on Leases here:
     // the report is then judged by its own time, as before liveness Leases
-    const code = (err as { code?: number }).code;
-    if (code === 404 || code === 403) return undefined;
+    if (code(err) === 404 || code(err) === 403) return undefined;
     throw err;
   }
 }
