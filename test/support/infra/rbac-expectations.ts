@@ -286,7 +286,10 @@ export const EXPECTED: Record<string, Record<string, string[]>> = {
     default: [...METRICS, ...APISERVER_ENDPOINTS],
     'team-a': METRICS,
   },
-  [REPORTER]: nowhere(rule(['get', 'create', 'update'], 'configmaps')),
+  [REPORTER]: nowhere([
+    ...rule(['get', 'create', 'update'], 'configmaps'),
+    ...rule(['get', 'create', 'update'], 'leases', 'coordination.k8s.io'),
+  ]),
   [API_SOURCE]: nowhere([
     ...rule(['get', 'list', 'watch'], 'configmaps'),
     ...rule(['get', 'list', 'watch'], 'secrets'),
