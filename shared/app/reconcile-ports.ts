@@ -14,6 +14,7 @@ import { withFallbackObserver } from '../adapters/fallback-key-observer.ts';
 import { type Connection, loadConnection } from '../adapters/k8s/connection.ts';
 import { listServedResources } from '../adapters/k8s/discovery.ts';
 import { createLeaseLock } from '../adapters/k8s/lease-lock.ts';
+import { withoutAnnotations } from '../adapters/k8s/metadata-only.ts';
 import { createObjectCounter } from '../adapters/k8s/object-counter.ts';
 import { createObjectLookup } from '../adapters/k8s/object-lookup.ts';
 import { createObjectRewriter } from '../adapters/k8s/object-rewriter.ts';
@@ -58,9 +59,10 @@ export function reconcilePortsFor(
 ): ReconcilePorts {
   const conn = connection ?? loadConnection(config);
   const raw = createRestClient(conn, { maxSockets: config.REKEY_CONCURRENCY + 4 });
-  // rekey's own state goes around wrapRest: tests record the calls that touch users' objects
+  // rekey's own state goes around wrapRest: tests record the calls that touch users' objects, as
+  // rekey receives them: without annotations, which can carry a Secret's values (R12)
   const { core, coordination, authentication } = typedApi(raw);
-  const rest = wrapRest(raw);
+  const rest = wrapRest(withoutAnnotations(raw));
   const namespace = config.REKEY_NAMESPACE;
   const etcd = config.REKEY_ETCD_ENDPOINTS;
   // an unreadable file is a start-up refusal naming its variable (exit 2), not a crash
@@ -107,7 +109,7 @@ export function reconcilePortsFor(
     observer: config.REKEY_PLUGIN_SOCKETS
       ? createPluginKeyObserver({ sockets: config.REKEY_PLUGIN_SOCKETS, clock })
       : withFallbackObserver(
-          createReportKeyObserver(core, { namespace, clock }),
+          createReportKeyObserver(core, { namespace, clock, leases: coordination }),
           createMetricsKeyObserver({ adoption, clock, kmsCurrent, ...(log ? { log } : {}) }),
         ),
     adoption,
