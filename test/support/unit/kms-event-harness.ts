@@ -2,9 +2,15 @@
 // with recording fakes, and helpers to send raw EventBridge and API-destination events.
 import assert from 'node:assert/strict';
 import type { KmsEventDeps } from '../../../functions/kms-event/handler.ts';
-import { EVENTBRIDGE_TOKEN_HEADER, mountKmsEvent } from '../../../functions/kms-event/route.ts';
+import {
+  type CloudEventsAuth,
+  EVENTBRIDGE_TOKEN_HEADER,
+  type KmsEventAuth,
+  mountKmsEvent,
+} from '../../../functions/kms-event/route.ts';
 import type { NoteResult } from '../../../shared/core/note-kms-rotation.ts';
 import type { StepOutcome } from '../../../shared/core/reconcile-step.ts';
+import type { DangerCleared, DangerRecorded } from '../../../shared/core/record-key-danger.ts';
 import type { KmsRotation } from '../../../shared/domain/kms-rotation.ts';
 import type { KeyDangerNote } from '../../../shared/domain/revision.ts';
 import {
@@ -92,6 +98,7 @@ export const CLOUD_EVENT_FIXTURES: Record<string, Expected> = {
       what: 'version-destroyed',
       at: '2025-04-11T10:05:17.000Z',
       via: 'gcp-audit-log',
+      version: '2',
     },
   },
   'azure-key-new-version.json': {
@@ -145,26 +152,37 @@ export const RAW_FIXTURES: Record<string, Expected> = {
 
 export const STEP = stepOutcome({ kind: 'migrate' }, true);
 
+export const GRID_TOKEN = 'eg-shared-secret-fedcba9876543210';
+
 export interface Setup {
   kmsKey?: string;
+  /** Who may post CloudEvents on /kms-event (default `private`: the test app checks no tokens). */
+  cloudEvents?: CloudEventsAuth;
   eventBridgeToken?: string | null;
+  eventGridToken?: string | null;
   note?: NoteResult;
-  danger?: { revision?: string };
+  danger?: DangerRecorded;
+  cleared?: DangerCleared;
   step?: () => StepOutcome;
 }
 
 export function setup({
   kmsKey,
+  cloudEvents = 'private',
   eventBridgeToken = TOKEN,
+  eventGridToken = GRID_TOKEN,
   note = NOTED,
   danger,
+  cleared,
   step,
 }: Setup = {}) {
   const calls: Call[] = [];
-  const deps: KmsEventDeps & { eventBridgeToken?: string } = {
+  const deps: KmsEventDeps & KmsEventAuth = {
     provider: 'aws-kms',
+    cloudEvents,
     ...(kmsKey === undefined ? {} : { kmsKey }),
     ...(eventBridgeToken === null ? {} : { eventBridgeToken }),
+    ...(eventGridToken === null ? {} : { eventGridToken }),
     note: async (rotation) => {
       calls.push({ fn: 'note', arg: rotation });
       return note;
@@ -172,6 +190,10 @@ export function setup({
     danger: async (d) => {
       calls.push({ fn: 'danger', arg: d });
       return danger ?? { revision: 'encryption-key-aws-kms-3' };
+    },
+    clear: async (c) => {
+      calls.push({ fn: 'clear', arg: c });
+      return cleared ?? { revision: 'encryption-key-aws-kms-3', cleared: [], stillActive: 0 };
     },
     step: fakeStep(calls, step ?? STEP),
   };

@@ -93,6 +93,7 @@ const EXPECTED: Record<string, Json> = {
     ...gcp,
     what: 'version-destroyed',
     at: '2025-04-11T10:05:17.000Z',
+    version: '2',
   },
   'azure-key-new-version.json': {
     kind: 'rotated',

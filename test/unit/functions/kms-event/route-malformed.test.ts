@@ -227,7 +227,9 @@ describe('kms-event: malformed input is a permanent 400/422, never 5xx, 404 or 4
     const { app } = testApp({ name: 'kms-event', maxBodyBytes: 1024 });
     mountKmsEvent(app, {
       provider: 'aws-kms',
+      cloudEvents: 'private',
       eventBridgeToken: TOKEN,
+      clear: async () => ({ cleared: [], stillActive: 0 }),
       note: async () => NOTED,
       danger: async () => ({}),
       step: fakeStep(calls),
