@@ -11,6 +11,7 @@ import {
 import type { NoteResult } from '../../../shared/core/note-kms-rotation.ts';
 import type { StepOutcome } from '../../../shared/core/reconcile-step.ts';
 import type { DangerCleared, DangerRecorded } from '../../../shared/core/record-key-danger.ts';
+import type { DangerClearance } from '../../../shared/domain/key-danger.ts';
 import type { KmsRotation } from '../../../shared/domain/kms-rotation.ts';
 import type { KeyDangerNote } from '../../../shared/domain/revision.ts';
 import {
@@ -69,6 +70,7 @@ const gcp = (at: string): KmsRotation => ({
 export type Expected =
   | { outcome: 'rotation'; note: KmsRotation }
   | { outcome: 'danger'; danger: KeyDangerNote }
+  | { outcome: 'danger-cleared'; clear: DangerClearance; leaves?: KeyDangerNote }
   | { outcome: 'reobserved' }
   | { outcome: 'ignored' };
 
@@ -101,6 +103,45 @@ export const CLOUD_EVENT_FIXTURES: Record<string, Expected> = {
       version: '2',
     },
   },
+  'gcp-disable-version.json': {
+    outcome: 'danger',
+    danger: {
+      key: GCP_KEY,
+      what: 'version-disabled',
+      at: '2025-05-06T12:00:04.000Z',
+      via: 'gcp-audit-log',
+      version: '2',
+    },
+  },
+  'gcp-enable-version.json': {
+    outcome: 'danger-cleared',
+    clear: {
+      key: GCP_KEY,
+      clears: ['version-disabled'],
+      at: '2025-05-06T12:41:30.000Z',
+      via: 'gcp-audit-log',
+      by: 'UpdateCryptoKeyVersion',
+      version: '2',
+    },
+  },
+  'gcp-restore-version.json': {
+    outcome: 'danger-cleared',
+    clear: {
+      key: GCP_KEY,
+      clears: ['version-destroyed'],
+      at: '2025-04-11T15:22:48.000Z',
+      via: 'gcp-audit-log',
+      by: 'RestoreCryptoKeyVersion',
+      version: '2',
+    },
+    leaves: {
+      key: GCP_KEY,
+      what: 'version-disabled',
+      at: '2025-04-11T15:22:48.000Z',
+      via: 'gcp-audit-log',
+      version: '2',
+    },
+  },
   'azure-key-new-version.json': {
     outcome: 'rotation',
     note: {
@@ -116,6 +157,50 @@ export const CLOUD_EVENT_FIXTURES: Record<string, Expected> = {
 /** Fixtures that are raw EventBridge events (an API destination posts them as they are). */
 export const RAW_FIXTURES: Record<string, Expected> = {
   'aws-cloudtrail-enable-key-rotation.json': { outcome: 'reobserved' },
+  'aws-cloudtrail-disable-key.json': {
+    outcome: 'danger',
+    danger: {
+      key: AWS_KEY,
+      what: 'disabled',
+      at: '2025-08-04T07:12:40.000Z',
+      via: 'aws-cloudtrail',
+    },
+  },
+  'aws-cloudtrail-enable-key.json': {
+    outcome: 'danger-cleared',
+    clear: {
+      key: AWS_KEY,
+      clears: ['disabled'],
+      at: '2025-08-04T09:30:11.000Z',
+      via: 'aws-cloudtrail',
+      by: 'EnableKey',
+    },
+  },
+  'aws-cloudtrail-cancel-key-deletion.json': {
+    outcome: 'danger-cleared',
+    clear: {
+      key: AWS_KEY,
+      clears: ['deletion-scheduled'],
+      at: '2025-02-22T13:05:09.000Z',
+      via: 'aws-cloudtrail',
+      by: 'CancelKeyDeletion',
+    },
+    leaves: {
+      key: AWS_KEY,
+      what: 'disabled',
+      at: '2025-02-22T13:05:09.000Z',
+      via: 'aws-cloudtrail',
+    },
+  },
+  'aws-cloudtrail-delete-expired-key-material.json': {
+    outcome: 'danger',
+    danger: {
+      key: AWS_KEY_IMPORTED,
+      what: 'material-expired',
+      at: '2025-04-01T00:00:07.000Z',
+      via: 'aws-cloudtrail',
+    },
+  },
   'aws-cloudtrail-rotate-key-on-demand.json': {
     outcome: 'rotation',
     note: aws({ at: '2025-06-10T14:02:28.000Z', via: 'aws-cloudtrail' }),
@@ -151,6 +236,13 @@ export const RAW_FIXTURES: Record<string, Expected> = {
 };
 
 export const STEP = stepOutcome({ kind: 'migrate' }, true);
+
+/** What the fake `clear` answers by default: one danger ended. */
+export const CLEARED: DangerCleared = {
+  revision: 'encryption-key-aws-kms-3',
+  cleared: [{ what: 'disabled', at: '2025-01-01T00:00:00.000Z' }],
+  stillActive: 0,
+};
 
 export const GRID_TOKEN = 'eg-shared-secret-fedcba9876543210';
 
@@ -193,7 +285,7 @@ export function setup({
     },
     clear: async (c) => {
       calls.push({ fn: 'clear', arg: c });
-      return cleared ?? { revision: 'encryption-key-aws-kms-3', cleared: [], stillActive: 0 };
+      return cleared ?? CLEARED;
     },
     step: fakeStep(calls, step ?? STEP),
   };
@@ -241,6 +333,14 @@ export async function assertAnswer(res: Response, calls: Call[], expected: Expec
     assert.deepEqual(calls, [{ fn: 'note', arg: expected.note }, { fn: 'step' }], what);
     assert.equal(body.verdict, 'key-id-changed', what);
     assert.equal(body.explanation, NOTED.assessment?.explanation, what);
+  } else if (expected.outcome === 'danger-cleared') {
+    const leaves: Call[] = expected.leaves ? [{ fn: 'danger', arg: expected.leaves }] : [];
+    assert.deepEqual(
+      calls,
+      [{ fn: 'clear', arg: expected.clear }, ...leaves, { fn: 'step' }],
+      what,
+    );
+    assert.deepEqual(body.cleared, CLEARED.cleared, what);
   } else if (expected.outcome === 'danger') {
     assert.deepEqual(calls, [{ fn: 'danger', arg: expected.danger }, { fn: 'step' }], what);
     assert.equal(body.revision, 'encryption-key-aws-kms-3', what);
