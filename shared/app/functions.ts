@@ -10,9 +10,15 @@ import type { RekeyConfig } from '../config/config.ts';
 import type { ReconcileConfig, ReconcileDeps } from '../core/deps.ts';
 import { type NoteResult, noteKmsRotation } from '../core/note-kms-rotation.ts';
 import { reconcileStep, type StepOutcome } from '../core/reconcile-step.ts';
-import { recordKeyDanger } from '../core/record-key-danger.ts';
+import {
+  clearKeyDanger,
+  type DangerCleared,
+  type DangerRecorded,
+  recordKeyDanger,
+} from '../core/record-key-danger.ts';
 import { statusReport } from '../core/status-report.ts';
 import { stepAndContinue } from '../core/step-and-continue.ts';
+import type { DangerClearance } from '../domain/key-danger.ts';
 import type { KeyDangerNote } from '../domain/revision.ts';
 import { createApp } from '../http/app.ts';
 import type { RekeyEnv } from '../http/env.ts';
@@ -39,19 +45,39 @@ export const FUNCTION_NAMES: readonly FunctionName[] = [
 ];
 
 /**
- * Paths sender authentication skips: raw EventBridge posts authenticate with their shared secret,
- * webhooks with their signature.
+ * Paths sender authentication skips: raw EventBridge posts and Azure Event Grid deliveries
+ * authenticate with their shared secrets (functions/kms-event/route.ts), webhooks with their
+ * signature.
  */
-export const UNAUTHENTICATED_PATHS: readonly string[] = ['/webhook', '/kms-event/eventbridge'];
+export const UNAUTHENTICATED_PATHS: readonly string[] = [
+  '/webhook',
+  '/kms-event/eventbridge',
+  '/kms-event/eventgrid',
+];
 
-/** What the kms-event handler takes (functions/kms-event/handler.ts). */
+/** What the kms-event handler takes (functions/kms-event/handler.ts) and how it authenticates. */
 export interface KmsEventWiring {
   provider: string;
   kmsKey?: string;
+  /** Who may post CloudEvents on /kms-event (functions/kms-event/route.ts). */
+  cloudEvents: 'sender-identity' | 'private' | 'none';
   eventBridgeToken?: string;
+  eventGridToken?: string;
   note(rotation: Parameters<typeof noteKmsRotation>[2]): Promise<NoteResult>;
-  danger(note: KeyDangerNote): Promise<{ revision?: string }>;
+  danger(note: KeyDangerNote): Promise<DangerRecorded>;
+  clear(clearance: DangerClearance): Promise<DangerCleared>;
   step(): Promise<TriggeredStep>;
+}
+
+/** How /kms-event's CloudEvents are authenticated under these settings. */
+export function cloudEventsAuthOf(
+  config: Pick<
+    RekeyConfig,
+    'REKEY_SENDER_AUDIENCE' | 'REKEY_ALLOWED_SENDERS' | 'REKEY_KMS_EVENT_PRIVATE'
+  >,
+): KmsEventWiring['cloudEvents'] {
+  if (config.REKEY_SENDER_AUDIENCE && config.REKEY_ALLOWED_SENDERS) return 'sender-identity';
+  return config.REKEY_KMS_EVENT_PRIVATE ? 'private' : 'none';
 }
 
 /** What the webhook handler takes, and the secrets its requests are verified with. */
@@ -144,6 +170,7 @@ export function composeFunctions(
     logger,
     metrics,
   });
+  if (served.includes('kms-event')) logKmsEventPaths(config, logger);
 
   const webhook = webhookWiring(inputs, {
     served,
@@ -164,11 +191,14 @@ export function composeFunctions(
     kmsEvent: {
       provider,
       ...(config.REKEY_KMS_KEY ? { kmsKey: config.REKEY_KMS_KEY } : {}),
+      cloudEvents: cloudEventsAuthOf(config),
       ...(config.REKEY_EVENTBRIDGE_TOKEN
         ? { eventBridgeToken: config.REKEY_EVENTBRIDGE_TOKEN }
         : {}),
+      ...(config.REKEY_EVENTGRID_TOKEN ? { eventGridToken: config.REKEY_EVENTGRID_TOKEN } : {}),
       note: (rotation) => noteKmsRotation(deps, provider, rotation),
       danger: (note) => recordKeyDanger(deps, provider, note),
+      clear: (clearance) => clearKeyDanger(deps, provider, clearance),
       step: triggered('kms-event'),
     },
     clusterEvent: { namespace: config.REKEY_NAMESPACE, step: triggered('cluster-event') },
@@ -176,6 +206,24 @@ export function composeFunctions(
     webhook,
     close: inputs.close,
   };
+}
+
+/** Says at start-up which kms-event paths are open to whom, and which answer 401. */
+function logKmsEventPaths(config: RekeyConfig, logger: Logger): void {
+  const paths = {
+    '/kms-event': cloudEventsAuthOf(config),
+    '/kms-event/eventbridge': config.REKEY_EVENTBRIDGE_TOKEN ? 'shared secret' : 'none',
+    '/kms-event/eventgrid': config.REKEY_EVENTGRID_TOKEN ? 'shared secret' : 'none',
+  };
+  const refused = Object.entries(paths).flatMap(([p, auth]) => (auth === 'none' ? [p] : []));
+  if (refused.length > 0) {
+    logger.warn(
+      { kmsEventPaths: paths },
+      `kms-event: ${refused.join(', ')} answer 401 (no authenticator set)`,
+    );
+  } else {
+    logger.info({ kmsEventPaths: paths }, 'kms-event: every path authenticates its sender');
+  }
 }
 
 /** One reconcile step as a function runs it: failures become a retryable error, steps are counted. */

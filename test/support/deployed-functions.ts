@@ -79,6 +79,8 @@ export async function deployFunctions(
           PORT: String(port),
           LOG_LEVEL: 'warn',
           ...(name === 'reconcile' ? {} : { REKEY_STEP_MODE: 'delegate' }),
+          // reachable from this machine only, and the tests send no Knative tokens
+          ...(name === 'kms-event' ? { REKEY_KMS_EVENT_PRIVATE: 'true' } : {}),
           ...settings[name],
         },
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -157,9 +157,10 @@ describe('functions as shared/app composes them', () => {
 
   it('delegate: kms-event notes the rotation, then hands the step off', async () => {
     received.length = 0;
-    const { fns, calls } = compose({ REKEY_STEP_MODE: 'delegate', K_SINK: brokerUrl }, [
-      'kms-event',
-    ]);
+    const { fns, calls } = compose(
+      { REKEY_STEP_MODE: 'delegate', K_SINK: brokerUrl, REKEY_KMS_EVENT_PRIVATE: 'true' },
+      ['kms-event'],
+    );
     mountKmsEvent(fns.http, fns.kmsEvent);
     const res = await fns.http.request(
       '/kms-event',
@@ -363,8 +364,36 @@ describe('functions as shared/app composes them', () => {
     ]);
   });
 
-  it('sender authentication skips exactly the signed webhook and the raw EventBridge path', () => {
-    assert.deepEqual([...UNAUTHENTICATED_PATHS].sort(), ['/kms-event/eventbridge', '/webhook']);
+  it('sender authentication skips exactly the signed webhook and the shared-secret kms-event paths', () => {
+    assert.deepEqual([...UNAUTHENTICATED_PATHS].sort(), [
+      '/kms-event/eventbridge',
+      '/kms-event/eventgrid',
+      '/webhook',
+    ]);
+  });
+
+  it('kms-event without sender identity and not declared private answers 401 on every path, running nothing', async () => {
+    received.length = 0;
+    const { fns, calls } = compose({ REKEY_STEP_MODE: 'delegate', K_SINK: brokerUrl }, [
+      'kms-event',
+    ]);
+    assert.equal(fns.kmsEvent.cloudEvents, 'none');
+    mountKmsEvent(fns.http, fns.kmsEvent);
+    const ce = await fns.http.request(
+      '/kms-event',
+      cloudEventRequest(fixture('ce-knative-aws-sqs-sns.json'), 'binary'),
+    );
+    assert.equal(ce.status, 401);
+    for (const path of ['/kms-event/eventbridge', '/kms-event/eventgrid']) {
+      const res = await fns.http.request(path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '[]',
+      });
+      assert.equal(res.status, 401, path);
+    }
+    assert.deepEqual(received, [], 'no step was requested');
+    assert.equal(calls.leases, 0);
   });
 
   it('/webhook is composed only with REKEY_WEBHOOK_SECRETS, and rotate only with a rotator', async () => {

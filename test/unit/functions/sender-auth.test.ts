@@ -78,7 +78,9 @@ function setup() {
   const step = fakeStep(calls);
   mountKmsEvent(app, {
     provider: 'aws-kms',
+    cloudEvents: 'sender-identity',
     eventBridgeToken: EB_TOKEN,
+    clear: async () => ({ cleared: [], stillActive: 0 }),
     note: async (r) => {
       calls.push({ fn: 'note', arg: r });
       return NOTED;
@@ -216,6 +218,8 @@ describe('sender auth on: CloudEvent endpoints', () => {
     const { app } = testApp({ auth, unauthenticatedPaths: ['/webhook', '/kms-event/eventbridge'] });
     mountKmsEvent(app, {
       provider: 'aws-kms',
+      cloudEvents: 'sender-identity',
+      clear: async () => ({ cleared: [], stillActive: 0 }),
       note: async () => NOTED,
       danger: async () => ({}),
       step: fakeStep(calls),
@@ -334,13 +338,15 @@ describe('sender auth on: what is exempt, and only that', () => {
 });
 
 describe('sender auth off', () => {
-  it('/kms-event accepts an event without a token, and /readyz says authentication is off', async () => {
+  it('/kms-event declared private accepts an event without a token, and /readyz says authentication is off', async () => {
     const calls: Call[] = [];
     const { app, lines } = testApp({
       unauthenticatedPaths: UNAUTHENTICATED_PATHS,
     });
     mountKmsEvent(app, {
       provider: 'aws-kms',
+      cloudEvents: 'private',
+      clear: async () => ({ cleared: [], stillActive: 0 }),
       note: async () => NOTED,
       danger: async () => ({}),
       step: fakeStep(calls),
