@@ -94,7 +94,7 @@ function signedStatus(): { method: 'POST'; headers: Record<string, string>; body
 }
 
 /** `rekey serve`'s app for a cluster at `server`, as the rekey identity with a token file. */
-function serve(server: string, caFile: string) {
+function serve(server: string, caFile: string, exposure: 'private' | 'public') {
   const kubeconfig = join(dir, `kubeconfig-${randomBytes(4).toString('hex')}`);
   writeFileSync(join(dir, 'token'), 'rekey-token');
   writeFileSync(
@@ -110,7 +110,11 @@ function serve(server: string, caFile: string) {
     KUBECONFIG: kubeconfig,
     REKEY_PROVIDER: 'aws-kms',
     REKEY_WEBHOOK_SECRETS: WEBHOOK_SECRET,
-    REKEY_EVENTBRIDGE_TOKEN: TOKEN,
+    // a cluster-local kms-event takes in-cluster CloudEvents without sender identity; a public one
+    // (the raw EventBridge path) only its shared secret
+    ...(exposure === 'private'
+      ? { REKEY_KMS_EVENT_PRIVATE: 'true' }
+      : { REKEY_EVENTBRIDGE_TOKEN: TOKEN }),
     LOG_LEVEL: 'fatal',
   });
   const fns = composeApp(config).functions('serve', FUNCTION_NAMES);
@@ -179,7 +183,10 @@ describe('rekey serve with a failing cluster: every failed dependency is 503 + R
       'webhook status',
     ]);
     for (const [cluster, url, retryAfter, sample] of clusters) {
-      const fns = serve(url(), caFile);
+      const apps = {
+        private: serve(url(), caFile, 'private'),
+        public: serve(url(), caFile, 'public'),
+      };
       try {
         const requests: [string, string, RequestInit][] = [
           ...everyEvent(),
@@ -188,7 +195,8 @@ describe('rekey serve with a failing cluster: every failed dependency is 503 + R
         ];
         for (const [what, path, init] of requests) {
           if (sample && !sampled.has(what)) continue;
-          const res = await fns.http.request(path, init);
+          const app = path === '/kms-event/eventbridge' ? apps.public : apps.private;
+          const res = await app.http.request(path, init);
           const text = await res.text();
           const wait = res.headers.get('Retry-After');
           const ok =
@@ -201,7 +209,8 @@ describe('rekey serve with a failing cluster: every failed dependency is 503 + R
           if (!ok) wrong.push(`${cluster}: ${what} -> ${res.status} Retry-After ${wait}: ${text}`);
         }
       } finally {
-        fns.close();
+        apps.private.close();
+        apps.public.close();
       }
     }
     assert.deepEqual(
