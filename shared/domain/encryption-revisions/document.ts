@@ -90,3 +90,21 @@ export function providersFor(doc: RawEncryptionConfig, pattern: string): RawProv
   }
   return undefined;
 }
+
+/**
+ * The revision as one node writes it: each kms provider named in `endpoints` gets that node's
+ * plugin endpoint (a socket path may differ per node). Everything else is kept as written.
+ */
+export function withKmsEndpoints(
+  doc: RawEncryptionConfig,
+  endpoints: Readonly<Record<string, string>>,
+): RawEncryptionConfig {
+  const next = structuredClone(doc);
+  for (const p of next.resources.flatMap((e) => e.providers)) {
+    const kms = p.kms;
+    if (!isMapping(kms) || typeof kms.name !== 'string') continue;
+    const endpoint = endpoints[kms.name];
+    if (endpoint) kms.endpoint = endpoint;
+  }
+  return next;
+}
