@@ -4,6 +4,7 @@ import { ensureOpenbao } from '../openbao/install.ts';
 import { ensureBinaries } from './build.ts';
 import { DEFAULT_ENCRYPT, parseEncryptList } from './encrypt-resources.ts';
 import { defaultSandboxDir, readEnv } from './env-file.ts';
+import { MANAGED_INITIAL, type ManagedInitial } from './managed-encryption.ts';
 import {
   down,
   pluginStart,
@@ -47,6 +48,21 @@ function whole(value: string): number {
   return n;
 }
 
+interface UpFlags {
+  apiservers: number;
+  encrypt: string[];
+  kms: SandboxKms;
+  managedEncryption?: boolean;
+  initial: ManagedInitial;
+}
+
+function managedInitial(v: string): ManagedInitial {
+  if (!(MANAGED_INITIAL as readonly string[]).includes(v)) {
+    throw new InvalidArgumentError(`--initial must be one of ${MANAGED_INITIAL.join(', ')}`);
+  }
+  return v as ManagedInitial;
+}
+
 const program = new Command('sandbox')
   .description(
     'A real kube-apiserver + etcd + KMS v2 plugin on this machine, for rekey tests and demos.',
@@ -82,13 +98,24 @@ program
     kmsChoice,
     'keyring',
   )
-  .action(async (o: { apiservers: number; encrypt: string[]; kms: SandboxKms }) => {
+  .option(
+    '--managed-encryption',
+    'EncryptionConfiguration files rekey may change (one directory per apiserver), and a second kms provider sandbox-kms-b',
+  )
+  .option(
+    '--initial <provider>',
+    'with --managed-encryption: identity or kms',
+    managedInitial,
+    'kms',
+  )
+  .action(async (o: UpFlags) => {
     const started = Date.now();
     const env = await up({
       dir: program.opts().dir,
       apiservers: o.apiservers,
       encrypt: o.encrypt,
       kms: o.kms,
+      ...(o.managedEncryption ? { managedEncryption: { initial: o.initial } } : {}),
       log,
     });
     log(`up in ${((Date.now() - started) / 1000).toFixed(1)} s; kubeconfig: ${env.kubeconfig}`);

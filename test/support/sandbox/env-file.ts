@@ -47,6 +47,16 @@ export const sandboxEnv = z.object({
   /** `up --encrypt`: the EncryptionConfiguration's resources; absent in env files from before it. */
   encrypt: z.array(z.string()).optional(),
   tokens: z.object({ adminFile: z.string(), rekeyFile: z.string() }),
+  /** `up --managed-encryption`: files rekey may change, and the second kms provider's plugins. */
+  managedEncryption: z
+    .object({
+      initial: z.enum(['identity', 'kms']),
+      secondProvider: z.string(),
+      secondKeyringDir: z.string(),
+      /** Per apiserver, in env.apiservers' order: its second plugin's socket. */
+      secondSockets: z.array(z.string()),
+    })
+    .optional(),
   /** Temporary folder holding etcd data and plugin sockets, removed by `down`. */
   tmpDir: z.string(),
   processes: z.array(processRecord),
