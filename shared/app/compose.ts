@@ -56,6 +56,8 @@ export interface RekeyApp {
 /**
  * Composes rekey from validated settings. Refusals (an unreadable kubeconfig or etcd certificate)
  * are ConfigErrors thrown here, at start-up, so every entry point exits 2 naming the setting.
+ * A process that hands its steps off (REKEY_STEP_MODE=delegate) never verifies: it opens the etcd
+ * certificate files only if it serves the reconcile function, so trigger functions need none.
  *
  * @example
  * const rekey = composeApp(loadConfig(process.env));
@@ -63,7 +65,11 @@ export interface RekeyApp {
  * mountKmsEvent(fns.http, fns.kmsEvent);
  */
 export function composeApp(config: RekeyConfig, options: ComposeOptions = {}): RekeyApp {
-  const ports = reconcilePortsFor(config, options);
+  const ports = reconcilePortsFor(config, {
+    ...options,
+    etcdFiles:
+      options.etcdFiles ?? (config.REKEY_STEP_MODE === 'delegate' ? 'on-first-use' : 'now'),
+  });
   let rotator: { built: KmsRotator | undefined } | undefined;
   const vault = vaultOptionsOf(config);
   const rotatorOnce = () => {
@@ -88,8 +94,10 @@ export function composeApp(config: RekeyConfig, options: ComposeOptions = {}): R
     },
     transitKey: transitKeyReaderOf(config),
     status: () => statusReport(ports.deps, ports.reconcile),
-    functions: (name, served) =>
-      composeFunctions(
+    functions: (name, served) => {
+      // whoever runs the steps verifies them: its etcd files are a start-up refusal
+      if (served.includes('reconcile')) ports.requireEtcdFiles();
+      return composeFunctions(
         {
           config,
           deps: ports.deps,
@@ -101,7 +109,8 @@ export function composeApp(config: RekeyConfig, options: ComposeOptions = {}): R
         },
         name,
         served,
-      ),
+      );
+    },
     close: ports.close,
   };
 }

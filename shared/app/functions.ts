@@ -6,7 +6,7 @@
 import type { Hono } from 'hono';
 import type { AuthenticationApi } from '../adapters/k8s/typed-api.ts';
 import type { KmsRotator } from '../adapters/kms-rotator.ts';
-import type { RekeyConfig } from '../config/config.ts';
+import { type RekeyConfig, stateNamespaceOf } from '../config/config.ts';
 import type { ReconcileConfig, ReconcileDeps } from '../core/deps.ts';
 import { type NoteResult, noteKmsRotation } from '../core/note-kms-rotation.ts';
 import { reconcileStep, type StepOutcome } from '../core/reconcile-step.ts';
@@ -107,7 +107,12 @@ export interface Functions {
   /** The reconcile ports as the functions use them: with events, logs and progress metrics. */
   readonly deps: ReconcileDeps;
   readonly kmsEvent: KmsEventWiring;
-  readonly clusterEvent: { namespace: string; step(): Promise<TriggeredStep> };
+  /** Key-id reports are in `namespace`, revisions in `stateNamespace`. */
+  readonly clusterEvent: {
+    namespace: string;
+    stateNamespace: string;
+    step(): Promise<TriggeredStep>;
+  };
   readonly reconcile: {
     provider: string;
     step(): Promise<StepOutcome>;
@@ -201,7 +206,11 @@ export function composeFunctions(
       clear: (clearance) => clearKeyDanger(deps, provider, clearance),
       step: triggered('kms-event'),
     },
-    clusterEvent: { namespace: config.REKEY_NAMESPACE, step: triggered('cluster-event') },
+    clusterEvent: {
+      namespace: config.REKEY_NAMESPACE,
+      stateNamespace: stateNamespaceOf(config),
+      step: triggered('cluster-event'),
+    },
     reconcile: { provider, step, continueLater },
     webhook,
     close: inputs.close,

@@ -18,7 +18,7 @@ import { composeApp, type RekeyApp } from '../../shared/app/compose.ts';
 import { loadConfig } from '../../shared/config/config.ts';
 import { type AwsKmsServer, startAwsKmsServer } from '../support/aws-kms-server/server.ts';
 import { connection, coordinationApi } from '../support/kube.ts';
-import { rekeySettings } from '../support/rekey-fixture.ts';
+import { rekeySettings, STATE_NAMESPACE } from '../support/rekey-fixture.ts';
 import { waitFor } from '../support/sandbox/net.ts';
 import { startSandbox, type TestSandbox } from '../support/sandbox-fixture.ts';
 
@@ -28,7 +28,8 @@ process.env.AWS_ACCESS_KEY_ID = credentials.accessKeyId;
 process.env.AWS_SECRET_ACCESS_KEY = credentials.secretAccessKey;
 
 const SECRET = `whsec_${Buffer.from('rekey webhook replay test secret').toString('base64')}`;
-const NAMESPACE = 'rekey-system';
+// the claims are Leases in rekey's state namespace (rekeySettings sets it, as infra/ does)
+const NAMESPACE = STATE_NAMESPACE;
 
 type Json = Record<string, unknown>;
 

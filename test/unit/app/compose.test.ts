@@ -86,6 +86,79 @@ describe('composeApp', () => {
     );
   });
 
+  describe('etcd certificate files: only whoever runs the steps opens them', () => {
+    const ETCD_MISSING = {
+      REKEY_ETCD_ENDPOINTS: 'https://127.0.0.1:2379',
+      REKEY_ETCD_CA_FILE: '/nonexistent/rekey-etcd/ca.crt',
+      REKEY_ETCD_CERT_FILE: '/nonexistent/rekey-etcd/tls.crt',
+      REKEY_ETCD_KEY_FILE: '/nonexistent/rekey-etcd/tls.key',
+    };
+    const DELEGATING = { REKEY_STEP_MODE: 'delegate', K_SINK: 'http://127.0.0.1:1' };
+    const refusesCaFile = (err: Error) =>
+      err instanceof ConfigError && /^REKEY_ETCD_CA_FILE: /.test(err.message);
+
+    it('a trigger function that hands its steps off composes and serves without the files', async () => {
+      const rekey = compose({ ...ETCD_MISSING, ...DELEGATING });
+      try {
+        for (const name of ['kms-event', 'cluster-event', 'webhook'] as const) {
+          const fns = rekey.functions(name, [name]);
+          // the webhook's readiness reads the (absent) apiservers; the others read nothing
+          const res = await fns.http.request(name === 'webhook' ? '/healthz' : '/readyz');
+          assert.equal(res.status, 200, name);
+        }
+      } finally {
+        rekey.close();
+      }
+    });
+
+    it('a delegating process opens them on first use, and refuses then, naming the variable', async () => {
+      const rekey = compose({ ...ETCD_MISSING, ...DELEGATING });
+      try {
+        assert.ok(rekey.deps.verifier && rekey.deps.scanner, 'verification is configured');
+        await assert.rejects(
+          rekey.deps.verifier.scan({ scope: [], provider: 'aws-kms', currentKeyId: 'k' }),
+          refusesCaFile,
+        );
+        await assert.rejects(
+          rekey.deps.scanner.values()[Symbol.asyncIterator]().next(),
+          refusesCaFile,
+        );
+      } finally {
+        rekey.close();
+      }
+    });
+
+    it('serving the reconcile function refuses them at start-up, even when delegating', () => {
+      const rekey = compose({ ...ETCD_MISSING, ...DELEGATING });
+      try {
+        assert.throws(() => rekey.functions('reconcile', ['reconcile']), refusesCaFile);
+        assert.throws(() => rekey.functions('serve', ['kms-event', 'reconcile']), refusesCaFile);
+      } finally {
+        rekey.close();
+      }
+    });
+  });
+
+  it("keeps revisions and the runner Lease in the state namespace, reports in rekey's", () => {
+    const rekey = compose({ REKEY_STATE_NAMESPACE: 'rekey-state' });
+    try {
+      assert.equal(rekey.reconcile.namespace, 'rekey-state', 'own writes are recognised there');
+      const fns = rekey.functions('cluster-event', ['cluster-event']);
+      assert.deepEqual(
+        { namespace: fns.clusterEvent.namespace, state: fns.clusterEvent.stateNamespace },
+        { namespace: 'rekey-system', state: 'rekey-state' },
+      );
+    } finally {
+      rekey.close();
+    }
+    const same = compose({});
+    try {
+      assert.equal(same.reconcile.namespace, 'rekey-system', 'unset: rekey-system');
+    } finally {
+      same.close();
+    }
+  });
+
   it("the webhook's rotate reaches the settings' KMS: a GCP endpoint that is down => 503, no step", async () => {
     const secret = `whsec_${randomBytes(24).toString('base64')}`;
     const rekey = compose({

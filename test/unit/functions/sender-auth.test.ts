@@ -91,7 +91,7 @@ function setup() {
     },
     step,
   });
-  mountClusterEvent(app, { namespace: 'rekey-system', step });
+  mountClusterEvent(app, { namespace: 'rekey-system', stateNamespace: 'rekey-system', step });
   mountReconcile(app, {
     provider: 'aws-kms',
     step,
