@@ -269,9 +269,18 @@ describe('least privilege of every identity infra/ creates, proven on a real api
       const etcd = build === 'base + components/etcd-verification' ? ['rekey-reconcile'] : [];
       assert.deepEqual(etcdMounts, etcd, `${build}: pods mounting rekey-etcd-client`);
       assert.deepEqual(etcdSettings, etcd, `${build}: pods with REKEY_ETCD_* settings`);
+      // kms-event takes its shared secrets only when made public
+      const takers =
+        build === 'base + components/public-kms-event'
+          ? [
+              'rekey-kms-event:eventbridge-token',
+              'rekey-kms-event:eventgrid-token',
+              'rekey-webhook:webhook-secrets',
+            ]
+          : ['rekey-webhook:webhook-secrets'];
       assert.deepEqual(
         credentials.sort(),
-        ['rekey-kms-event:eventbridge-token', 'rekey-webhook:webhook-secrets'],
+        takers,
         `${build}: who takes rekey-credentials, and which key`,
       );
       // and the credentials are Secrets the operator creates in rekey-system, not in the build
@@ -282,6 +291,26 @@ describe('least privilege of every identity infra/ creates, proven on a real api
           `${build}: ${c} is the operator's`,
         );
       }
+    }
+  });
+
+  it('kms-event is declared private exactly when it is cluster-local: no build leaves /kms-event open to senders outside the cluster', () => {
+    assert.ok(builds.has('base + components/public-kms-event'), [...builds.keys()].join(', '));
+    for (const [build, objects] of builds) {
+      const kmsEvent = objects.find(
+        (o) => o.kind === 'Service' && o.metadata?.name === 'rekey-kms-event',
+      );
+      assert.ok(kmsEvent, `${build}: has rekey-kms-event`);
+      const labels = (kmsEvent.metadata as { labels?: Record<string, string> }).labels ?? {};
+      const clusterLocal = labels['networking.knative.dev/visibility'] === 'cluster-local';
+      const env = (specOf<WithPodTemplate>(kmsEvent).template.spec as PodSecrets).containers[0]
+        ?.env as { name: string; value?: string }[] | undefined;
+      const declaredPrivate = (env ?? []).some(
+        (e) => e.name === 'REKEY_KMS_EVENT_PRIVATE' && e.value === 'true',
+      );
+      assert.equal(declaredPrivate, clusterLocal, `${build}: private setting vs visibility label`);
+      const publicBuild = build === 'base + components/public-kms-event';
+      assert.equal(clusterLocal, !publicBuild, `${build}: only the public component exposes it`);
     }
   });
 

@@ -1,14 +1,14 @@
 #!/usr/bin/env sh
 # Documentation, not run by any test: Key Vault key events -> an Event Grid subscription ->
 # kms-event's /kms-event/eventgrid directly (Event Grid cannot reach a Broker's cluster-internal
-# ingress, and cannot present a Knative token). kms-event must be public over HTTPS: apply
-# ../aws/expose-kms-event-patch.yaml in your overlay.
+# ingress, and cannot present a Knative token). kms-event must be public over HTTPS: add
+# components/public-kms-event to your overlay (it takes the token from rekey-credentials key
+# eventgrid-token).
 #
 # Authentication: the subscription sends a shared secret as a secret delivery property (a static
 # header, hidden from readers of the subscription) in X-Rekey-Token; kms-event compares it with
 # REKEY_EVENTGRID_TOKEN (at least 16 characters) and answers 401 without it, or when the setting
-# is unset. A public kms-event must not be declared private: REKEY_KMS_EVENT_PRIVATE=true next to
-# REKEY_EVENTGRID_TOKEN stops it at start-up.
+# is unset.
 #
 # Schema: use the Event Grid schema (eventgridschema, Azure's default). Each POST is a JSON array;
 # kms-event records every Key Vault event in it and then runs one step, and answers the

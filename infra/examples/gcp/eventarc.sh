@@ -5,9 +5,9 @@
 # rekey-kms-gcp-audit of infra/overlays/gcp routes them to kms-event.
 # Admin Activity audit logs (these method calls) are always on; no logging config needed.
 # Eventarc's forwarder sends no Knative OIDC token: keep Knative sender identity off for this
-# Broker, or Eventarc's events are refused. Without sender identity kms-event answers 401 on
-# /kms-event unless it is declared cluster-local: set REKEY_KMS_EVENT_PRIVATE=true on the
-# rekey-kms-event Service (it is cluster-local in infra/base; never on a public one).
+# Broker, or Eventarc's events are refused. Without sender identity kms-event takes /kms-event
+# only while it is cluster-local (infra/base declares it so with REKEY_KMS_EVENT_PRIVATE=true;
+# components/public-kms-event removes that).
 # UpdateCryptoKeyVersion (a version disabled or enabled) and RestoreCryptoKeyVersion (a scheduled
 # destruction cancelled) let rekey raise and clear dangers to the key.
 set -eu

@@ -175,6 +175,8 @@ export const TABLES: IdentityTable[] = [
     allowed: [
       ...each(['list', 'update'], 'secrets', STATE_NS),
       r('list', 'configmaps', NS),
+      // the reports' liveness Leases, each by name
+      r('get', 'leases', NS, 'coordination.k8s.io'),
       TOKENREVIEW,
     ],
     denied: [
@@ -186,7 +188,7 @@ export const TABLES: IdentityTable[] = [
       ...each(['get', 'watch', 'create', 'delete', 'patch'], 'secrets', STATE_NS),
       ...each(['get', 'update', 'create'], 'configmaps', NS),
       r('list', 'configmaps', STATE_NS),
-      ...each(['get', 'create', 'update'], 'leases', NS, 'coordination.k8s.io'),
+      ...each(['list', 'create', 'update'], 'leases', NS, 'coordination.k8s.io'),
       ...each(['get', 'create', 'update'], 'leases', STATE_NS, 'coordination.k8s.io'),
     ],
   },
