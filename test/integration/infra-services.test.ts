@@ -42,6 +42,7 @@ describe('kustomize builds: functions, routes and sources', () => {
     assert.deepEqual([...builds.keys()].sort(), [
       'base',
       'base + components/etcd-verification',
+      'base + components/public-kms-event',
       'base + components/sender-identity',
       'overlays/aws',
       'overlays/gcp',

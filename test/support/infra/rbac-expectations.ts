@@ -336,7 +336,11 @@ export const EXPECTED: Record<string, Record<string, string[]>> = {
     'team-a': RECONCILE_EVERYWHERE,
   },
   [KMS_EVENT]: {
-    [NS]: [...TOKENREVIEWS, ...rule(['list'], 'configmaps')],
+    [NS]: [
+      ...TOKENREVIEWS,
+      ...rule(['list'], 'configmaps'),
+      ...rule(['get'], 'leases', 'coordination.k8s.io'),
+    ],
     [STATE_NS]: [...TOKENREVIEWS, ...rule(['list', 'update'], 'secrets')],
     ...elsewhere(TOKENREVIEWS),
   },
