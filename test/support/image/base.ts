@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { imageExists, podman } from './podman.ts';
+import { imageExists, podman, podmanResult } from './podman.ts';
 
 const NODE = fileURLToPath(new URL('../../../node_modules/node/bin/node', import.meta.url));
 const NPM_VERSION = '11.19.1';
@@ -103,6 +103,13 @@ export function ensureBase(): string {
       ...(EXTRA_CA ? [`ENV NODE_EXTRA_CA_CERTS=${CA_IN_IMAGE}`] : []),
     ];
     podman(['import', ...changes.flatMap((c) => ['--change', c]), rootfs, tag]);
+    // earlier bases (other inputs) are only untagged: layers an image still uses stay
+    const repo = tag.split(':')[0] ?? '';
+    for (const old of podman(['images', '--format', '{{.Repository}}:{{.Tag}}', repo]).split(
+      '\n',
+    )) {
+      if (old.trim() && old.trim() !== tag) podmanResult(['untag', old.trim()]);
+    }
     return tag;
   } finally {
     rmSync(work, { recursive: true, force: true });
