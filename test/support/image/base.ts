@@ -18,6 +18,8 @@ import { imageExists, podman, podmanResult } from './podman.ts';
 const NODE = fileURLToPath(new URL('../../../node_modules/node/bin/node', import.meta.url));
 const NPM_VERSION = '11.19.1';
 const SUITE = 'bookworm';
+const VARIANT = 'essential';
+const INCLUDE = ['libstdc++6'];
 const MIRROR = 'http://deb.debian.org/debian';
 const EXCLUDED = [
   '/usr/share/doc/*',
@@ -46,10 +48,11 @@ function nodeVersion(): string {
   return r.stdout.trim();
 }
 
-/** The tag of the base for today's inputs (this file, Node's version, npm's). */
+/** The tag of the base for today's inputs: the recipe, Node's version, the extra CA bundle. */
 export function baseTag(): string {
+  const recipe = { SUITE, MIRROR, VARIANT, INCLUDE, EXCLUDED, HOOKS, NPM_VERSION, CA_IN_IMAGE };
   const h = createHash('sha256')
-    .update(readFileSync(fileURLToPath(import.meta.url)))
+    .update(JSON.stringify(recipe))
     .update(nodeVersion())
     .update(EXTRA_CA ? readFileSync(EXTRA_CA) : '')
     .digest('hex');
@@ -82,8 +85,8 @@ export function ensureBase(): string {
     run(
       'mmdebstrap',
       [
-        '--variant=essential',
-        '--include=libstdc++6',
+        `--variant=${VARIANT}`,
+        `--include=${INCLUDE.join(',')}`,
         ...EXCLUDED.map((p) => `--dpkgopt=path-exclude=${p}`),
         ...HOOKS.map((h) => `--customize-hook=${h}`),
         SUITE,
