@@ -69,6 +69,8 @@ describe('e2e: the image runs each function and the key-id reporter; a rotation 
           LOG_LEVEL: 'warn',
           ...(name === 'reconcile' ? {} : { REKEY_STEP_MODE: 'delegate' }),
           ...(name === 'webhook' ? { REKEY_WEBHOOK_SECRETS: WEBHOOK_SECRET } : {}),
+          // reachable from this machine only, and the test sends no Knative tokens
+          ...(name === 'kms-event' ? { REKEY_KMS_EVENT_PRIVATE: 'true' } : {}),
         },
         mounts: [files],
       });
