@@ -1,5 +1,6 @@
 // `npm run sandbox -- <build|up|status|rotate|plugin|down>`: drives the local control plane.
 import { Command, InvalidArgumentError } from 'commander';
+import { ensureKnativePrograms } from '../knative/build.ts';
 import { ensureBinaries } from './build.ts';
 import { DEFAULT_ENCRYPT, parseEncryptList } from './encrypt-resources.ts';
 import { defaultSandboxDir, readEnv } from './env-file.ts';
@@ -38,10 +39,14 @@ const program = new Command('sandbox')
 
 program
   .command('build')
-  .description('build (once per pin) kube-apiserver, etcd and kubectl from their Go modules')
+  .description(
+    'build (once per pin) kube-apiserver, etcd and kubectl, and the Knative Eventing programs, ' +
+      'from their Go modules',
+  )
   .action(() => {
     const bins = ensureBinaries({ log });
-    process.stdout.write(`${JSON.stringify(bins, null, 2)}\n`);
+    const knative = ensureKnativePrograms({ log });
+    process.stdout.write(`${JSON.stringify({ ...bins, knative }, null, 2)}\n`);
   });
 
 program
