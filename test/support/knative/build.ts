@@ -40,16 +40,21 @@ function programsIn(dir: string): KnativePrograms {
   return Object.fromEntries(NAMES.map((n) => [n, join(dir, n)])) as KnativePrograms;
 }
 
-/** The module folder of knative.dev/eventing in the Go module cache (its CRDs and ConfigMaps). */
+/**
+ * The pinned knative.dev/eventing module in the Go module cache (its config/ holds the CRDs and
+ * ConfigMaps the programs need). Read offline: the build downloaded it.
+ */
 export function knativeEventingSource(): string {
-  const out = execFileSync('go', ['list', '-m', '-f', '{{.Dir}}', 'knative.dev/eventing'], {
-    cwd: KNATIVE_MODULE,
-    encoding: 'utf8',
-    env: { ...process.env, GOFLAGS: '-mod=mod' },
-  }).trim();
-  if (!out || !existsSync(out))
-    throw new Error('knative.dev/eventing is not in the Go module cache');
-  return out;
+  const version = /^\s*(?:require\s+)?knative\.dev\/eventing\s+(v\S+)\s*$/m.exec(
+    readFileSync(join(KNATIVE_MODULE, 'go.mod'), 'utf8'),
+  )?.[1];
+  if (!version) throw new Error('programs/go.mod does not require knative.dev/eventing');
+  const modCache = execFileSync('go', ['env', 'GOMODCACHE'], { encoding: 'utf8' }).trim();
+  const dir = join(modCache, `knative.dev/eventing@${version}`);
+  if (!existsSync(join(dir, 'config'))) {
+    throw new Error(`${dir} is missing: run \`npm run sandbox -- build\` first`);
+  }
+  return dir;
 }
 
 /** Returns the cached programs, building them first when the pin changed. */

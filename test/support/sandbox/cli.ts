@@ -1,6 +1,7 @@
 // `npm run sandbox -- <build|up|status|rotate|plugin|down>`: drives the local control plane.
 import { Command, InvalidArgumentError } from 'commander';
 import { ensureKnativePrograms } from '../knative/build.ts';
+import { upKnative } from '../knative/up.ts';
 import { ensureBinaries } from './build.ts';
 import { DEFAULT_ENCRYPT, parseEncryptList } from './encrypt-resources.ts';
 import { defaultSandboxDir, readEnv } from './env-file.ts';
@@ -60,7 +61,12 @@ program
     encryptList,
     [...DEFAULT_ENCRYPT],
   )
-  .action(async (o: { apiservers: number; encrypt: string[] }) => {
+  .option(
+    '--knative',
+    "also run Knative Eventing's data plane (Broker, channel, sources) with infra/ and rekey's " +
+      'functions on it (see "The real Knative tier" in the README)',
+  )
+  .action(async (o: { apiservers: number; encrypt: string[]; knative?: boolean }) => {
     const started = Date.now();
     const env = await up({
       dir: program.opts().dir,
@@ -68,6 +74,14 @@ program
       encrypt: o.encrypt,
       log,
     });
+    if (o.knative) {
+      try {
+        await upKnative(env, { log });
+      } catch (err) {
+        await down({ dir: env.dir }).catch(() => {});
+        throw err;
+      }
+    }
     log(`up in ${((Date.now() - started) / 1000).toFixed(1)} s; kubeconfig: ${env.kubeconfig}`);
     process.stdout.write(`${JSON.stringify(env, null, 2)}\n`);
   });
