@@ -2,10 +2,15 @@
 // plaintext), with object counts per storage path; `--retire <key_id>` answers "can I disable this
 // key now?" with the exit codes of functions/cli/output.ts.
 
+import {
+  checkTransitVersions,
+  type TransitVersionsReport,
+} from '../../shared/core/check-transit-versions.ts';
 import type { ReconcileConfig, ReconcileDeps } from '../../shared/core/deps.ts';
 import { keyInventory } from '../../shared/core/key-inventory.ts';
 import { checkRetire, type RetireReport } from '../../shared/core/retire-key.ts';
 import { listNames } from '../../shared/domain/format.ts';
+import type { TransitKeyReader } from '../../shared/ports/transit-key-reader.ts';
 import { EXIT, type ExitCode, type Format, printJson, printTable, verdict } from './output.ts';
 
 const NO_ETCD =
@@ -16,7 +21,33 @@ const BACKUPS =
   'a deleted key makes them unrestorable; disable it rather than delete it (re-enable it to restore) ' +
   'for as long as you keep those backups';
 
-export async function keysCommand(deps: ReconcileDeps, format: Format): Promise<number> {
+/** With a Vault / OpenBao transit key behind `provider`: which versions in etcd it can no longer decrypt. */
+export interface TransitCheck {
+  provider: string;
+  reader: TransitKeyReader;
+}
+
+function printTransit(t: TransitVersionsReport): void {
+  if (!t.checked) {
+    process.stdout.write(`\ncannot check the transit key ${t.key}: ${t.reason}\n`);
+    return;
+  }
+  if (!t.danger) {
+    process.stdout.write(
+      `\ntransit key ${t.key}: latest version ${t.state.latestVersion}, min_decryption_version ${t.state.minDecryptionVersion}: every version in etcd can be decrypted\n`,
+    );
+    return;
+  }
+  process.stdout.write(
+    `\nDANGER: ${t.danger}; re-enable them (lower min_decryption_version) before any apiserver restarts, then run \`rekey migrate\`\n`,
+  );
+}
+
+export async function keysCommand(
+  deps: ReconcileDeps,
+  format: Format,
+  transit?: TransitCheck,
+): Promise<number> {
   if (!deps.scanner) {
     if (format === 'json')
       printJson({ available: false, reason: NO_ETCD, verdict: verdict(EXIT.unverifiable) });
@@ -24,9 +55,14 @@ export async function keysCommand(deps: ReconcileDeps, format: Format): Promise<
     return EXIT.unverifiable;
   }
   const inventory = await keyInventory(deps.scanner);
+  const t = transit
+    ? await checkTransitVersions(deps, transit.provider, inventory, transit.reader)
+    : undefined;
+  // a danger is not ok: those objects are lost at the next apiserver restart
+  const code = t?.checked && t.danger ? EXIT.notOk : EXIT.ok;
   if (format === 'json') {
-    printJson(inventory);
-    return EXIT.ok;
+    printJson(t ? { ...inventory, transit: t } : inventory);
+    return code;
   }
   process.stdout.write(`${inventory.totalScanned} value(s) under ${inventory.prefix}\n\n`);
   printTable([
@@ -42,7 +78,8 @@ export async function keysCommand(deps: ReconcileDeps, format: Format): Promise<
         .join(' '),
     ]),
   ]);
-  return EXIT.ok;
+  if (t) printTransit(t);
+  return code;
 }
 
 function retireCode(report: RetireReport): ExitCode {

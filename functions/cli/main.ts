@@ -127,7 +127,11 @@ addSettingFlags(
   action((b, o) => {
     const format = parseFormat(o.output);
     if (typeof o.retire === 'string') return retireCommand(b.deps, b.reconcile, o.retire, format);
-    return keysCommand(b.deps, format);
+    return keysCommand(
+      b.deps,
+      format,
+      b.transitKey ? { provider: b.reconcile.provider, reader: b.transitKey } : undefined,
+    );
   }),
 );
 
@@ -135,14 +139,14 @@ addSettingFlags(
   program
     .command('rotate')
     .description(
-      'rotate the cloud key behind the provider now (AWS on demand, GCP new primary version)',
+      'rotate the KMS key behind the provider now (AWS on demand, GCP new primary version, Vault/OpenBao transit new version)',
     ),
 ).action(
   action(async (b, o) => {
     const rotator = b.rotator;
     if (!rotator) {
       throw new UsageError(
-        'rotate needs REKEY_KMS_KEY (or --kms-key): an AWS key ARN or a GCP CryptoKey name',
+        'rotate needs REKEY_KMS_KEY (or --kms-key): an AWS key ARN, a GCP CryptoKey name, or a Vault transit key <mount>/keys/<name> with REKEY_VAULT_ADDR and REKEY_VAULT_TOKEN_FILE',
       );
     }
     const r = await rotator.rotate();

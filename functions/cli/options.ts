@@ -42,7 +42,7 @@ export const SETTING_FLAGS = [
   [
     '--kms-key <key>',
     'REKEY_KMS_KEY',
-    'the cloud key behind the provider (AWS key ARN, GCP CryptoKey name)',
+    'the KMS key behind the provider (AWS key ARN, GCP CryptoKey name, Vault transit <mount>/keys/<name>)',
   ],
 ] as const;
 

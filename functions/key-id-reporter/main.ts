@@ -5,7 +5,8 @@ import { hostname } from 'node:os';
 import { pino } from 'pino';
 import { z } from 'zod';
 import { type Connection, loadConnection } from '../../shared/adapters/k8s/connection.ts';
-import { writeReport } from '../../shared/adapters/k8s/key-id-reports.ts';
+import { reportName, writeReport } from '../../shared/adapters/k8s/key-id-reports.ts';
+import { createLivenessRenewer } from '../../shared/adapters/k8s/report-liveness.ts';
 import { createRestClient } from '../../shared/adapters/k8s/rest-client.ts';
 import { typedApi } from '../../shared/adapters/k8s/typed-api.ts';
 import { createKmsPluginClient } from '../../shared/adapters/kms-plugin/status-client.ts';
@@ -66,7 +67,7 @@ try {
   fail(EXIT_CONFIG, `invalid configuration: ${(err as Error).message}`);
 }
 const rest = createRestClient(connection, { maxSockets: 2 });
-const api = typedApi(rest).core;
+const { core: api, coordination } = typedApi(rest);
 const plugin = createKmsPluginClient({ socketPath: config.KMS_PLUGIN_SOCKET });
 
 const controller = new AbortController();
@@ -89,10 +90,19 @@ log.info(
   'key-id reporter starting',
 );
 
+// the report is written when it changes; this Lease (watched by nothing) is renewed each tick
+const renew = createLivenessRenewer(coordination, config.REKEY_NAMESPACE, {
+  name: reportName(config.NODE_NAME, config.REKEY_PROVIDER),
+  node: config.NODE_NAME,
+  provider: config.REKEY_PROVIDER,
+});
+
 try {
   await runReporter({
     plugin,
     write: (report) => writeReport(api, config.REKEY_NAMESPACE, report),
+    // the report is written when it changes; this Lease (watched by nothing) is renewed each tick
+    liveness: { lease: reportName(config.NODE_NAME, config.REKEY_PROVIDER), renew },
     node: config.NODE_NAME,
     provider: config.REKEY_PROVIDER,
     clock: systemClock,

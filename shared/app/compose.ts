@@ -9,6 +9,7 @@
 //   event-sink.ts       where events go: K_SINK, outgoing webhooks, or the log
 //   hand-off.ts         a trigger's step handed to the reconcile function (REKEY_STEP_MODE)
 //   rotate-then-step.ts the webhook's `rotate`, with Knative's retry rules
+//   vault-transit.ts    the Vault / OpenBao settings, and the transit key reader
 //
 // Layers (docs/architecture.md): shared/app may import anything under shared/; nothing else under
 // shared/ imports it; functions/ may. Reading the environment, listening and signals stay with the
@@ -17,8 +18,10 @@ import { createKmsRotator, type KmsRotator } from '../adapters/kms-rotator.ts';
 import type { RekeyConfig } from '../config/config.ts';
 import type { ReconcileConfig, ReconcileDeps } from '../core/deps.ts';
 import { statusReport } from '../core/status-report.ts';
+import type { TransitKeyReader } from '../ports/transit-key-reader.ts';
 import { composeFunctions, type FunctionName, type Functions } from './functions.ts';
 import { type PortOptions, reconcilePortsFor } from './reconcile-ports.ts';
+import { transitKeyReaderOf, vaultOptionsOf } from './vault-transit.ts';
 
 export { FUNCTION_NAMES, type FunctionName, type Functions } from './functions.ts';
 
@@ -33,10 +36,12 @@ export interface RekeyApp {
   /** How the step is tuned (provider, scope override, budget, page size, ...). */
   readonly reconcile: ReconcileConfig;
   /**
-   * Rotates the cloud key behind the provider (AWS, GCP), built on first use and only once;
-   * undefined when REKEY_KMS_KEY is unset or names a key rekey cannot rotate (Azure, Vault).
+   * Rotates the KMS key behind the provider (AWS, GCP, Vault / OpenBao transit), built on first use
+   * and only once; undefined when REKEY_KMS_KEY is unset or names a key rekey cannot rotate (Azure).
    */
   readonly rotator: KmsRotator | undefined;
+  /** Reads the transit key's versions when REKEY_KMS_KEY is a Vault / OpenBao transit key. */
+  readonly transitKey: TransitKeyReader | undefined;
   /** The provider's status as data (revisions, phases, counts, adoption, scope). */
   status(): ReturnType<typeof statusReport>;
   /**
@@ -60,6 +65,7 @@ export interface RekeyApp {
 export function composeApp(config: RekeyConfig, options: ComposeOptions = {}): RekeyApp {
   const ports = reconcilePortsFor(config, options);
   let rotator: { built: KmsRotator | undefined } | undefined;
+  const vault = vaultOptionsOf(config);
   const rotatorOnce = () => {
     rotator ??= {
       built: config.REKEY_KMS_KEY
@@ -67,6 +73,7 @@ export function composeApp(config: RekeyConfig, options: ComposeOptions = {}): R
             key: config.REKEY_KMS_KEY,
             ...(config.REKEY_AWS_ENDPOINT ? { awsEndpoint: config.REKEY_AWS_ENDPOINT } : {}),
             ...(config.REKEY_GCP_ENDPOINT ? { gcpEndpoint: config.REKEY_GCP_ENDPOINT } : {}),
+            ...(vault ? { vault } : {}),
           })
         : undefined,
     };
@@ -79,6 +86,7 @@ export function composeApp(config: RekeyConfig, options: ComposeOptions = {}): R
     get rotator() {
       return rotatorOnce();
     },
+    transitKey: transitKeyReaderOf(config),
     status: () => statusReport(ports.deps, ports.reconcile),
     functions: (name, served) =>
       composeFunctions(
@@ -87,6 +95,7 @@ export function composeApp(config: RekeyConfig, options: ComposeOptions = {}): R
           deps: ports.deps,
           reconcile: ports.reconcile,
           authentication: ports.authentication,
+          webhookClaims: ports.webhookClaims,
           rotator: rotatorOnce,
           close: ports.close,
         },

@@ -14,24 +14,30 @@ import { withFallbackObserver } from '../adapters/fallback-key-observer.ts';
 import { type Connection, loadConnection } from '../adapters/k8s/connection.ts';
 import { listServedResources } from '../adapters/k8s/discovery.ts';
 import { createLeaseLock } from '../adapters/k8s/lease-lock.ts';
+import { withoutAnnotations } from '../adapters/k8s/metadata-only.ts';
 import { createObjectCounter } from '../adapters/k8s/object-counter.ts';
 import { createObjectLookup } from '../adapters/k8s/object-lookup.ts';
 import { createObjectRewriter } from '../adapters/k8s/object-rewriter.ts';
+import { createLeaseReplayClaims } from '../adapters/k8s/replay-claims.ts';
 import { createReportKeyObserver } from '../adapters/k8s/report-key-observer.ts';
 import { createRestClient, type RestClient } from '../adapters/k8s/rest-client.ts';
 import { createRevisionStore } from '../adapters/k8s/revision-store.ts';
 import { type AuthenticationApi, typedApi } from '../adapters/k8s/typed-api.ts';
 import { createKmsCurrent } from '../adapters/kms-current.ts';
 import { createPluginKeyObserver } from '../adapters/kms-plugin/plugin-key-observer.ts';
-import { ConfigError, type RekeyConfig } from '../config/config.ts';
+import { ConfigError, type RekeyConfig, stateNamespaceOf } from '../config/config.ts';
 import type { ReconcileConfig, ReconcileDeps } from '../core/deps.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
+import type { ReplayClaims } from '../ports/replay-claims.ts';
+import { vaultOptionsOf } from './vault-transit.ts';
 
 export interface ReconcilePorts {
   deps: ReconcileDeps;
   reconcile: ReconcileConfig;
   /** TokenReviews, for the functions' sender authentication. */
   authentication: AuthenticationApi;
+  /** Webhook replay claims, shared by every replica (Leases in the state namespace). */
+  webhookClaims: ReplayClaims;
   close(): void;
 }
 
@@ -53,9 +59,10 @@ export function reconcilePortsFor(
 ): ReconcilePorts {
   const conn = connection ?? loadConnection(config);
   const raw = createRestClient(conn, { maxSockets: config.REKEY_CONCURRENCY + 4 });
-  // rekey's own state goes around wrapRest: tests record the calls that touch users' objects
+  // rekey's own state goes around wrapRest: tests record the calls that touch users' objects, as
+  // rekey receives them: without annotations, which can carry a Secret's values (R12)
   const { core, coordination, authentication } = typedApi(raw);
-  const rest = wrapRest(raw);
+  const rest = wrapRest(withoutAnnotations(raw));
   const namespace = config.REKEY_NAMESPACE;
   const etcd = config.REKEY_ETCD_ENDPOINTS;
   // an unreadable file is a start-up refusal naming its variable (exit 2), not a crash
@@ -88,11 +95,13 @@ export function reconcilePortsFor(
     fallbackServer: conn.server,
     clock,
   });
+  const vault = vaultOptionsOf(config);
   const kmsCurrent = config.REKEY_KMS_KEY
     ? createKmsCurrent({
         key: config.REKEY_KMS_KEY,
         ...(config.REKEY_AWS_ENDPOINT ? { awsEndpoint: config.REKEY_AWS_ENDPOINT } : {}),
         ...(config.REKEY_GCP_ENDPOINT ? { gcpEndpoint: config.REKEY_GCP_ENDPOINT } : {}),
+        ...(vault ? { vault } : {}),
       })
     : undefined;
   const deps: ReconcileDeps = {
@@ -100,7 +109,7 @@ export function reconcilePortsFor(
     observer: config.REKEY_PLUGIN_SOCKETS
       ? createPluginKeyObserver({ sockets: config.REKEY_PLUGIN_SOCKETS, clock })
       : withFallbackObserver(
-          createReportKeyObserver(core, { namespace, clock }),
+          createReportKeyObserver(core, { namespace, clock, leases: coordination }),
           createMetricsKeyObserver({ adoption, clock, kmsCurrent, ...(log ? { log } : {}) }),
         ),
     adoption,
@@ -139,5 +148,11 @@ export function reconcilePortsFor(
     fallbackWaitMs: config.REKEY_FALLBACK_WAIT_SECONDS * 1000,
     keepRevisions: config.REKEY_KEEP_REVISIONS,
   };
-  return { deps, reconcile, authentication, close: () => rest.close() };
+  // on the raw client, as rekey's own state
+  const webhookClaims = createLeaseReplayClaims(raw, {
+    namespace: stateNamespaceOf(config),
+    holder: reconcile.holder,
+    clock,
+  });
+  return { deps, reconcile, authentication, webhookClaims, close: () => rest.close() };
 }

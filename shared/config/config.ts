@@ -3,6 +3,7 @@
 // start-up is a ConfigError (this schema's, and those of the modules that use a setting), so both
 // entry points exit 2 with one line instead of a stack trace.
 import { z } from 'zod';
+import { parseTransitKey } from '../domain/transit-key.ts';
 import {
   isServiceAccountUsername,
   isWebhookSecret,
@@ -126,8 +127,17 @@ export const configSchema = z.object({
   REKEY_STEP_MODE: z.enum(['local', 'delegate']).default('local'),
   /** Knative mounts a sender token here when sender identity is on; sent to K_SINK only. */
   REKEY_SINK_TOKEN_FILE: z.string().default('/oidc/token'),
-  /** The cloud KMS key behind the provider (ARN, CryptoKey name, Key Vault key URL). */
+  /**
+   * The KMS key behind the provider: an AWS key ARN, a GCP CryptoKey name, a Key Vault key URL, or
+   * a Vault / OpenBao transit key as its API path `<mount>/keys/<name>` (with REKEY_VAULT_ADDR).
+   */
   REKEY_KMS_KEY: z.preprocess(emptyIsUnset, z.string().optional()),
+  /** The Vault / OpenBao server of a transit REKEY_KMS_KEY, e.g. https://vault.example:8200. */
+  REKEY_VAULT_ADDR: z.preprocess(emptyIsUnset, httpUrl.optional()),
+  /** A file holding the Vault token (re-read on every call; its content is never logged). */
+  REKEY_VAULT_TOKEN_FILE: z.preprocess(emptyIsUnset, z.string().optional()),
+  /** Vault Enterprise / OpenBao namespace of the transit mount; unset = the root namespace. */
+  REKEY_VAULT_NAMESPACE: z.preprocess(emptyIsUnset, z.string().optional()),
   /** Local KMS endpoints (tests, the sandbox); unset = the cloud's own. */
   REKEY_AWS_ENDPOINT: z.preprocess(emptyIsUnset, httpUrl.optional()),
   REKEY_GCP_ENDPOINT: z.preprocess(
@@ -138,6 +148,22 @@ export const configSchema = z.object({
   REKEY_EVENTBRIDGE_TOKEN: z.preprocess(
     emptyIsUnset,
     z.string().min(16, 'must be at least 16 characters').optional(),
+  ),
+  /** Shared secret an Azure Event Grid subscription sends in X-Rekey-Token (a secret delivery property). */
+  REKEY_EVENTGRID_TOKEN: z.preprocess(
+    emptyIsUnset,
+    z.string().min(16, 'must be at least 16 characters').optional(),
+  ),
+  /**
+   * `true` says kms-event is cluster-local: CloudEvents on /kms-event are then taken without
+   * Knative sender identity. Unset or `false`: /kms-event without sender identity answers 401.
+   */
+  REKEY_KMS_EVENT_PRIVATE: z.preprocess(
+    emptyIsUnset,
+    z
+      .enum(['true', 'false'], { error: 'must be true or false' })
+      .default('false')
+      .transform((v) => v === 'true'),
   ),
   /** Standard Webhooks secrets (`whsec_...`) accepted on /webhook; several during a rotation. */
   REKEY_WEBHOOK_SECRETS: optionalListOf(
@@ -211,6 +237,27 @@ export function loadConfig(env: Record<string, string | undefined>): RekeyConfig
         message:
           'set both or neither: REKEY_ETCD_CERT_FILE and REKEY_ETCD_KEY_FILE are one client certificate',
         path: ['REKEY_ETCD_CERT_FILE'],
+      },
+    )
+    .refine(
+      (c) =>
+        c.REKEY_KMS_KEY === undefined ||
+        parseTransitKey(c.REKEY_KMS_KEY) === undefined ||
+        (c.REKEY_VAULT_ADDR !== undefined && c.REKEY_VAULT_TOKEN_FILE !== undefined),
+      {
+        message:
+          'a Vault transit key (<mount>/keys/<name>) needs REKEY_VAULT_ADDR and REKEY_VAULT_TOKEN_FILE',
+        path: ['REKEY_KMS_KEY'],
+      },
+    )
+    .refine(
+      (c) =>
+        !c.REKEY_KMS_EVENT_PRIVATE ||
+        (c.REKEY_EVENTBRIDGE_TOKEN === undefined && c.REKEY_EVENTGRID_TOKEN === undefined),
+      {
+        message:
+          'true contradicts REKEY_EVENTBRIDGE_TOKEN/REKEY_EVENTGRID_TOKEN: those paths serve senders outside the cluster, so kms-event is public and /kms-event needs sender identity (REKEY_SENDER_AUDIENCE, REKEY_ALLOWED_SENDERS)',
+        path: ['REKEY_KMS_EVENT_PRIVATE'],
       },
     )
     .refine((c) => c.REKEY_STEP_MODE === 'local' || c.K_SINK !== undefined, {

@@ -76,6 +76,8 @@ export function functionEnv(
     ...process.env,
     ...rekeySettings(env, { REKEY_BUDGET_SECONDS: '1', REKEY_PAGE_SIZE: '25', LOG_LEVEL: 'warn' }),
     ...(name === 'reconcile' ? {} : { REKEY_STEP_MODE: 'delegate' }),
+    // reachable from this machine only, and the tests send no Knative tokens
+    ...(name === 'kms-event' ? { REKEY_KMS_EVENT_PRIVATE: 'true' } : {}),
     ...o.settings,
     KUBECONFIG: o.kubeconfig,
     K_SINK: o.sink,

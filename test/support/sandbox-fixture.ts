@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PluginBackend } from './sandbox/components.ts';
 import type { SandboxEnv } from './sandbox/env-file.ts';
-import { down, up } from './sandbox/sandbox.ts';
+import { down, type SandboxKms, type UpOptions, up } from './sandbox/sandbox.ts';
 
 export interface TestSandbox {
   env: SandboxEnv;
@@ -17,8 +17,14 @@ export async function startSandbox({
   apiservers = 1,
   pluginBackend,
   encrypt,
+  kms,
+  managedEncryption,
 }: {
+  /** Files rekey may change, and a second kms provider (see UpOptions.managedEncryption). */
+  managedEncryption?: UpOptions['managedEncryption'];
   apiservers?: number;
+  /** `openbao`: an OpenBao dev server's transit key behind the plugins (see UpOptions.kms). */
+  kms?: SandboxKms;
   pluginBackend?: PluginBackend;
   /** What the EncryptionConfiguration encrypts (see UpOptions.encrypt); default the sandbox's. */
   encrypt?: readonly string[];
@@ -29,6 +35,8 @@ export async function startSandbox({
     apiservers,
     ...(pluginBackend ? { pluginBackend } : {}),
     ...(encrypt ? { encrypt } : {}),
+    ...(kms ? { kms } : {}),
+    ...(managedEncryption ? { managedEncryption } : {}),
   });
   return {
     env,

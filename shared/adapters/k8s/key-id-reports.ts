@@ -6,8 +6,13 @@
 // '2' = adds `encryptionConfig` (JSON) or `encryptionConfigError`. Format 2 grows only by optional
 // fields that a reader which does not know them ignores: `keyIdFirstSeen` (when this reporter first
 // saw the key_id it reports, kept across ticks while the key_id is unchanged), because a heartbeat
-// cannot tell which of two key_ids came first. Readers take every format and a report without
-// the newer fields, so reporters and rekey can be upgraded in either order.
+// cannot tell which of two key_ids came first; `livenessLease` (the name of the Lease its reporter
+// renews every tick, shared/adapters/k8s/report-liveness.ts), because a reporter that names one
+// writes the ConfigMap only when what it says changes, so `observedAt` is then when it last
+// changed and the Lease says the reporter is still there. Readers take every format and a report
+// without the newer fields, so rekey can be upgraded before the reporters. (A rekey older than
+// `livenessLease` reads the reports of a newer reporter as stale once they stop changing: upgrade
+// rekey first.)
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { ANNOTATION_PREFIX } from '../../domain/checkpoint.ts';
@@ -68,6 +73,12 @@ export interface KeyIdReport {
    * reports keep it too). Absent in reports of earlier reporters and while no key_id was seen.
    */
   keyIdFirstSeen?: string;
+  /**
+   * The Lease (same namespace) its reporter renews every tick while this report stands: the
+   * report was last confirmed at the later of `observedAt` and the Lease's renewTime. Absent in
+   * reports of earlier reporters, which rewrote the report on every tick instead.
+   */
+  livenessLease?: string;
   /** Set when the plugin could not be asked; keyId is then the last one seen, if any. */
   error?: string;
   /** Absent when the reporter has no ENCRYPTION_CONFIG_FILE, or predates format 2. */
@@ -94,6 +105,7 @@ function toConfigMap(r: KeyIdReport, namespace: string): V1ConfigMap {
   };
   if (r.error) data.error = r.error;
   if (r.keyIdFirstSeen) data.keyIdFirstSeen = r.keyIdFirstSeen;
+  if (r.livenessLease) data.livenessLease = r.livenessLease;
   if (r.encryptionConfig) data.encryptionConfig = JSON.stringify(r.encryptionConfig);
   if (r.encryptionConfigError) data.encryptionConfigError = r.encryptionConfigError;
   return {
@@ -145,6 +157,7 @@ export function fromConfigMap(cm: V1ConfigMap): KeyIdReport | undefined {
     ...(d.keyIdFirstSeen && !Number.isNaN(Date.parse(d.keyIdFirstSeen))
       ? { keyIdFirstSeen: d.keyIdFirstSeen }
       : {}),
+    ...(d.format !== undefined && d.livenessLease ? { livenessLease: d.livenessLease } : {}),
     ...configFields(d),
   };
 }

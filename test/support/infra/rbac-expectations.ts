@@ -188,16 +188,20 @@ export const TABLES: IdentityTable[] = [
     ],
   },
   {
-    who: 'the key-id reporter (its report ConfigMaps only)',
+    who: 'the key-id reporter (its report ConfigMaps and liveness Leases only)',
     user: REPORTER,
-    allowed: each(['get', 'create', 'update'], 'configmaps', NS),
+    allowed: [
+      ...each(['get', 'create', 'update'], 'configmaps', NS),
+      ...each(['get', 'create', 'update'], 'leases', NS, 'coordination.k8s.io'),
+    ],
     denied: [
       ...each(['list', 'watch', 'patch', 'delete'], 'configmaps', NS),
       ...each(['get', 'create', 'update'], 'configmaps', 'kube-system'),
       ...each(['get', 'create', 'update'], 'configmaps', 'default'),
       ...each(['get', 'list', 'create'], 'secrets', NS),
       r('list', 'secrets', ''),
-      ...each(['get', 'create', 'update'], 'leases', NS, 'coordination.k8s.io'),
+      ...each(['list', 'watch', 'delete'], 'leases', NS, 'coordination.k8s.io'),
+      ...each(['get', 'create', 'update'], 'leases', 'kube-system', 'coordination.k8s.io'),
       r('list', 'leases', 'kube-system', 'coordination.k8s.io'),
       r('create', 'pods', NS, '', 'exec'),
       r('get', 'nodes', ''),
@@ -282,7 +286,10 @@ export const EXPECTED: Record<string, Record<string, string[]>> = {
     default: [...METRICS, ...APISERVER_ENDPOINTS],
     'team-a': METRICS,
   },
-  [REPORTER]: nowhere(rule(['get', 'create', 'update'], 'configmaps')),
+  [REPORTER]: nowhere([
+    ...rule(['get', 'create', 'update'], 'configmaps'),
+    ...rule(['get', 'create', 'update'], 'leases', 'coordination.k8s.io'),
+  ]),
   [API_SOURCE]: nowhere([
     ...rule(['get', 'list', 'watch'], 'configmaps'),
     ...rule(['get', 'list', 'watch'], 'secrets'),

@@ -3,19 +3,22 @@
 //
 //   node test/support/kms-plugin/main.ts --socket <path> --keyring <dir> --instance <name>
 //        [--backend aws|gcp --endpoint <url|host:port> --key <key ARN|CryptoKey name>]
+//        [--backend transit --endpoint <Vault/OpenBao URL> --key <mount>/keys/<name> --token-file <f>]
 //   node test/support/kms-plugin/main.ts rotate --keyring <dir> --instance a [--instance b ...]
 import { parseArgs } from 'node:util';
 import { createAwsKms } from '../../../shared/adapters/aws-kms/index.ts';
 import { localKmsClientOptions } from '../../../shared/adapters/gcp-kms/client.ts';
 import { createGcpKms } from '../../../shared/adapters/gcp-kms/gcp-kms.ts';
+import { createVaultTransit } from '../../../shared/adapters/vault-transit/client.ts';
 import { awsBackend } from './backends/aws-backend.ts';
 import type { KeyBackend } from './backends/backend.ts';
 import { gcpBackend } from './backends/gcp-backend.ts';
+import { transitBackend } from './backends/transit-backend.ts';
 import { rotate } from './keyring.ts';
 import { startKmsPlugin } from './server.ts';
 
-/** A cloud backend against a local KMS endpoint (the sandbox has no real cloud). */
-function cloudBackend(kind: string, endpoint: string, key: string): KeyBackend {
+/** A KMS backend against a local endpoint (the sandbox has no real cloud). */
+function cloudBackend(kind: string, endpoint: string, key: string, tokenFile?: string): KeyBackend {
   if (kind === 'aws') {
     const region = key.split(':')[3] || 'us-east-1';
     // the local endpoint checks that requests are SigV4-signed, not by whom
@@ -23,11 +26,15 @@ function cloudBackend(kind: string, endpoint: string, key: string): KeyBackend {
     return awsBackend(createAwsKms({ endpoint, region, credentials }), key);
   }
   if (kind === 'gcp') return gcpBackend(createGcpKms(localKmsClientOptions(endpoint)), key);
-  throw new Error(`unknown --backend ${kind}: use keyring, aws or gcp`);
+  if (kind === 'transit') {
+    if (!tokenFile) throw new Error('--backend transit needs --token-file');
+    return transitBackend(createVaultTransit({ address: endpoint, tokenFile }), key);
+  }
+  throw new Error(`unknown --backend ${kind}: use keyring, aws, gcp or transit`);
 }
 
 const USAGE = `usage:
-  main.ts [serve] --socket <path> --keyring <dir> --instance <name> [--backend aws|gcp --endpoint <e> --key <k>]
+  main.ts [serve] --socket <path> --keyring <dir> --instance <name> [--backend aws|gcp|transit --endpoint <e> --key <k> [--token-file <f>]]
   main.ts rotate --keyring <dir> --instance <name> [--instance <name> ...]`;
 
 function log(event: Record<string, unknown>): void {
@@ -81,6 +88,7 @@ async function main(argv: string[]): Promise<void> {
       backend: { type: 'string' },
       endpoint: { type: 'string' },
       key: { type: 'string' },
+      'token-file': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -105,7 +113,7 @@ async function main(argv: string[]): Promise<void> {
   let backend: KeyBackend | undefined;
   if (kind !== 'keyring') {
     if (!values.endpoint || !values.key) fail(`--backend ${kind} needs --endpoint and --key`);
-    backend = cloudBackend(kind, values.endpoint, values.key);
+    backend = cloudBackend(kind, values.endpoint, values.key, values['token-file']);
   }
   await serve(values.socket, values.keyring, instance, backend);
 }

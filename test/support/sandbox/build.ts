@@ -12,7 +12,7 @@ export const BINARIES = ['kube-apiserver', 'etcd', 'kubectl'] as const;
 export type BinaryName = (typeof BINARIES)[number];
 export type Binaries = Record<BinaryName, string>;
 
-/** The folder every built sandbox program is cached under (the control plane, Knative). */
+/** rekey's cache of downloaded and built tools (REKEY_CACHE_DIR, else ~/.cache/rekey). */
 export function cacheBase(): string {
   return (
     process.env.REKEY_CACHE_DIR ??

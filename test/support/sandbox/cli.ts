@@ -2,10 +2,22 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { ensureKnativePrograms } from '../knative/build.ts';
 import { upKnative } from '../knative/up.ts';
+import { ensureOpenbao } from '../openbao/install.ts';
 import { ensureBinaries } from './build.ts';
 import { DEFAULT_ENCRYPT, parseEncryptList } from './encrypt-resources.ts';
 import { defaultSandboxDir, readEnv } from './env-file.ts';
-import { down, pluginStart, pluginStop, rotate, status, up, waitForKeyId } from './sandbox.ts';
+import { MANAGED_INITIAL, type ManagedInitial } from './managed-encryption.ts';
+import {
+  down,
+  pluginStart,
+  pluginStop,
+  rotate,
+  SANDBOX_KMS,
+  type SandboxKms,
+  status,
+  up,
+  waitForKeyId,
+} from './sandbox.ts';
 
 const log = (line: string) => process.stderr.write(`sandbox: ${line}\n`);
 
@@ -25,10 +37,32 @@ function encryptList(value: string): string[] {
   }
 }
 
+function kmsChoice(value: string): SandboxKms {
+  if (!(SANDBOX_KMS as readonly string[]).includes(value)) {
+    throw new InvalidArgumentError(`expected one of ${SANDBOX_KMS.join(', ')}`);
+  }
+  return value as SandboxKms;
+}
+
 function whole(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number >= 1');
   return n;
+}
+
+interface UpFlags {
+  apiservers: number;
+  encrypt: string[];
+  kms: SandboxKms;
+  managedEncryption?: boolean;
+  initial: ManagedInitial;
+}
+
+function managedInitial(v: string): ManagedInitial {
+  if (!(MANAGED_INITIAL as readonly string[]).includes(v)) {
+    throw new InvalidArgumentError(`--initial must be one of ${MANAGED_INITIAL.join(', ')}`);
+  }
+  return v as ManagedInitial;
 }
 
 const program = new Command('sandbox')
@@ -42,12 +76,13 @@ program
   .command('build')
   .description(
     'build (once per pin) kube-apiserver, etcd and kubectl, and the Knative Eventing programs, ' +
-      'from their Go modules',
+      'from their Go modules; install OpenBao',
   )
   .action(() => {
     const bins = ensureBinaries({ log });
+    const bao = ensureOpenbao({ log });
     const knative = ensureKnativePrograms({ log });
-    process.stdout.write(`${JSON.stringify({ ...bins, knative }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ ...bins, bao, knative }, null, 2)}\n`);
   });
 
 program
@@ -62,16 +97,34 @@ program
     [...DEFAULT_ENCRYPT],
   )
   .option(
+    '--kms <kms>',
+    'what the plugins wrap with: keyring (local files) or openbao (a dev server, transit key; key_id = its latest version)',
+    kmsChoice,
+    'keyring',
+  )
+  .option(
+    '--managed-encryption',
+    'EncryptionConfiguration files rekey may change (one directory per apiserver), and a second kms provider sandbox-kms-b',
+  )
+  .option(
+    '--initial <provider>',
+    'with --managed-encryption: identity or kms',
+    managedInitial,
+    'kms',
+  )
+  .option(
     '--knative',
     "also run Knative Eventing's data plane (Broker, channel, sources) with infra/ and rekey's " +
       'functions on it (see "The real Knative tier" in the README)',
   )
-  .action(async (o: { apiservers: number; encrypt: string[]; knative?: boolean }) => {
+  .action(async (o: UpFlags & { knative?: boolean }) => {
     const started = Date.now();
     const env = await up({
       dir: program.opts().dir,
       apiservers: o.apiservers,
       encrypt: o.encrypt,
+      kms: o.kms,
+      ...(o.managedEncryption ? { managedEncryption: { initial: o.initial } } : {}),
       log,
     });
     if (o.knative) {
@@ -98,7 +151,7 @@ program
 program
   .command('rotate')
   .description(
-    'rotate the keyring key for the plugins (all by default); prints the key_id they now report',
+    'rotate the keyring key for the plugins (all by default), or the transit key on the OpenBao server; prints the key_id they now report',
   )
   .option('--only <indexes>', 'rotate only the plugins of these apiservers, e.g. 0', indexList)
   .option('--to <key_id>', 'roll back to this earlier key_id (as rotate or status printed it)')

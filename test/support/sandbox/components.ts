@@ -71,11 +71,13 @@ function httpOk(url: string): Promise<boolean> {
   });
 }
 
-/** A cloud KMS (its local endpoint) behind the sandbox plugins instead of the file keyring. */
+/** A KMS (its local endpoint) behind the sandbox plugins instead of the file keyring. */
 export interface PluginBackend {
-  kind: 'aws' | 'gcp';
+  /** `transit`: a Vault / OpenBao transit key (`key` is `<mount>/keys/<name>`, with `tokenFile`). */
+  kind: 'aws' | 'gcp' | 'transit';
   endpoint: string;
   key: string;
+  tokenFile?: string | undefined;
 }
 
 /** Called with each process as soon as it is spawned, so a failed start can still be cleaned up. */
@@ -140,7 +142,10 @@ export async function startPlugin(
   track: Track,
 ): Promise<void> {
   const cloud = backend
-    ? ['--backend', backend.kind, '--endpoint', backend.endpoint, '--key', backend.key]
+    ? [
+        ...['--backend', backend.kind, '--endpoint', backend.endpoint, '--key', backend.key],
+        ...(backend.tokenFile ? ['--token-file', backend.tokenFile] : []),
+      ]
     : [];
   const rec = startDetached(
     `kms-plugin-${instance}`,

@@ -42,9 +42,15 @@ export const sandboxEnv = z.object({
   kms: z.object({
     providerName: z.string(),
     keyringDir: z.string(),
-    /** A cloud KMS behind the plugins (a local endpoint); absent = the file keyring. */
+    /** A KMS behind the plugins (a local endpoint); absent = the file keyring. */
     backend: z
-      .object({ kind: z.enum(['aws', 'gcp']), endpoint: z.string(), key: z.string() })
+      .object({
+        kind: z.enum(['aws', 'gcp', 'transit']),
+        endpoint: z.string(),
+        key: z.string(),
+        /** transit: the file holding the Vault / OpenBao token. */
+        tokenFile: z.string().optional(),
+      })
       .optional(),
   }),
   /** What the EncryptionConfiguration encrypts (the older name of `encrypt`, same list). */
@@ -52,6 +58,16 @@ export const sandboxEnv = z.object({
   /** `up --encrypt`: the EncryptionConfiguration's resources; absent in env files from before it. */
   encrypt: z.array(z.string()).optional(),
   tokens: z.object({ adminFile: z.string(), rekeyFile: z.string() }),
+  /** `up --managed-encryption`: files rekey may change, and the second kms provider's plugins. */
+  managedEncryption: z
+    .object({
+      initial: z.enum(['identity', 'kms']),
+      secondProvider: z.string(),
+      secondKeyringDir: z.string(),
+      /** Per apiserver, in env.apiservers' order: its second plugin's socket. */
+      secondSockets: z.array(z.string()),
+    })
+    .optional(),
   /** Temporary folder holding etcd data and plugin sockets, removed by `down`. */
   tmpDir: z.string(),
   processes: z.array(processRecord),

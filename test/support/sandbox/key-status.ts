@@ -1,8 +1,10 @@
 // The key side of a sandbox: which key_id each apiserver reports (from its metrics), hurrying
 // adoption, rotating the keyring, and waiting until apiservers adopt a key.
 import { readFileSync } from 'node:fs';
+import { createVaultTransit } from '../../../shared/adapters/vault-transit/client.ts';
 import { keyIdHash } from '../../../shared/domain/key-id.ts';
 import { currentKeyIdHashes, parseKeyIdStatus } from '../../../shared/domain/key-id-metrics.ts';
+import { transitKeyId } from '../../../shared/domain/transit-key.ts';
 import { openKeyring, rotate as rotateKeyring, rotateTo } from '../kms-plugin/keyring.ts';
 import { apiserverGet } from './apiserver-http.ts';
 import { defaultSandboxDir, readEnv, type SandboxEnv } from './env-file.ts';
@@ -12,8 +14,24 @@ function adminToken(env: SandboxEnv): string {
   return readFileSync(env.tokens.adminFile, 'utf8').trim();
 }
 
-/** Every key_id the keyring ever issued, by metrics hash, so status can name what it sees. */
+/** The sandbox's transit key on its OpenBao server, when the plugins use one. */
+function transitOf(env: SandboxEnv) {
+  const b = env.kms.backend;
+  if (b?.kind !== 'transit' || !b.tokenFile) return undefined;
+  return {
+    key: b.key,
+    transit: createVaultTransit({ address: b.endpoint, tokenFile: b.tokenFile }),
+  };
+}
+
+/** Every key_id the keyring (or transit key) ever issued, by metrics hash, so status can name what it sees. */
 async function keyIdsByHash(env: SandboxEnv): Promise<Map<string, string>> {
+  const t = transitOf(env);
+  if (t) {
+    const { latestVersion } = await t.transit.readKey(t.key);
+    const ids = Array.from({ length: latestVersion }, (_, i) => transitKeyId(i + 1));
+    return new Map(ids.map((id) => [keyIdHash(id), id]));
+  }
   const ids = await openKeyring({ dir: env.kms.keyringDir }).keyIds();
   return new Map(ids.map((id) => [keyIdHash(id), id]));
 }
@@ -80,7 +98,8 @@ export async function pokeKmsHealth(env: SandboxEnv): Promise<void> {
 
 /**
  * Rotates the keyring for the given plugins (all by default) and returns the new key_id; with
- * `to`, points them back at that earlier key_id instead (a rollback). The plugins pick it up on
+ * `to`, points them back at that earlier key_id instead (a rollback). With `--kms openbao`,
+ * rotates the transit key on the server instead (a new version: the key_id the plugins report). The plugins pick it up on
  * their next Status; the apiservers within their poll interval.
  */
 export function rotate({
@@ -93,6 +112,16 @@ export function rotate({
   to?: string;
 } = {}): Promise<string> {
   const env = readEnv(dir);
+  const t = transitOf(env);
+  if (t) {
+    // one key on one server behind every plugin: a rotation reaches them all, forward only
+    if (only !== undefined || to !== undefined) {
+      throw new Error(
+        'the transit key rotates for every plugin at once, forward only: no --only or --to',
+      );
+    }
+    return t.transit.rotate(t.key).then((s) => transitKeyId(s.latestVersion));
+  }
   if (env.kms.backend) {
     throw new Error(`this sandbox's plugins use ${env.kms.backend.kind} KMS: rotate the key there`);
   }

@@ -5,6 +5,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { ensureOpenbao } from '../openbao/install.ts';
+import { startOpenbao } from '../openbao/server.ts';
 import { ensureBinaries } from './build.ts';
 import {
   type PluginBackend,
@@ -35,6 +37,13 @@ import {
 } from './env-file.ts';
 import { installCrds } from './install-crds.ts';
 import { installInfraBase } from './install-infra.ts';
+import {
+  type ManagedInitial,
+  managedConfigFile,
+  SECOND_PROVIDER_NAME,
+  secondPlugin,
+  writeIdentityEncryptionConfig,
+} from './managed-encryption.ts';
 import { freePort, waitFor } from './net.ts';
 import { createPki } from './pki.ts';
 import { privateAddresses } from './private-network.ts';
@@ -56,6 +65,16 @@ export interface UpOptions {
   encrypt?: readonly string[];
   /** A cloud KMS endpoint behind the plugins (AWS or GCP, local); default the file keyring. */
   pluginBackend?: PluginBackend;
+  /**
+   * `openbao`: start an OpenBao dev server with a transit key and put it behind the plugins
+   * (key_id = the key's latest version); default `keyring`. Not with `pluginBackend`.
+   */
+  kms?: SandboxKms;
+  /**
+   * Files rekey may change (see managed-encryption.ts): each in its own directory, starting as
+   * `identity` or the kms provider, with a second plugin per apiserver for `sandbox-kms-b`.
+   */
+  managedEncryption?: { initial: ManagedInitial } | undefined;
   log?: (line: string) => void;
 }
 
@@ -72,14 +91,22 @@ function apiserverHosts(n: number): string[] {
   return n === 1 ? ['127.0.0.1'] : Array.from({ length: n }, (_, i) => `127.0.0.${i + 2}`);
 }
 
+export const SANDBOX_KMS = ['keyring', 'openbao'] as const;
+export type SandboxKms = (typeof SANDBOX_KMS)[number];
+
 /** Starts etcd, one KMS plugin per apiserver over a shared keyring, and the apiservers. */
 export async function up({
   dir = defaultSandboxDir(),
   apiservers = 1,
   encrypt = DEFAULT_ENCRYPT,
   pluginBackend,
+  kms = 'keyring',
+  managedEncryption,
   log = () => {},
 }: UpOptions = {}): Promise<SandboxEnv> {
+  if (kms !== 'keyring' && pluginBackend) {
+    throw new Error(`--kms ${kms} starts its own KMS: it cannot be combined with another backend`);
+  }
   dir = resolve(dir);
   if (!Number.isInteger(apiservers) || apiservers < 1 || apiservers > 5) {
     throw new Error(`--apiservers must be a whole number from 1 to 5, got ${apiservers}`);
@@ -94,6 +121,7 @@ export async function up({
   }
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const binaries = ensureBinaries({ log });
+  const bao = kms === 'openbao' ? ensureOpenbao({ log }) : undefined;
   const tmpDir = mkdtempSync(join(tmpdir(), 'rekey-sandbox-'));
   const keyringDir = join(dir, 'keyring');
   rmSync(keyringDir, { recursive: true, force: true }); // a new sandbox starts at local-1
@@ -130,12 +158,30 @@ export async function up({
   try {
     log('starting etcd');
     env.etcd.url = await startEtcd(binaries.etcd, { dataDir: join(tmpDir, 'etcd'), logDir }, track);
+    if (bao) {
+      log('starting an OpenBao dev server with a transit key');
+      const server = await startOpenbao(bao, { dir, logDir }, track);
+      pluginBackend = {
+        kind: 'transit',
+        endpoint: server.address,
+        key: server.key,
+        tokenFile: server.tokenFile,
+      };
+      env.kms.backend = pluginBackend;
+      writeEnv(env);
+    }
 
     const planned = hosts.map((host, i) => {
       const name = `apiserver-${i}`;
       const socket = join(tmpDir, `kms-${i}.sock`);
-      const encryptionConfig = join(dir, `encryption-config-${i}.yaml`);
-      writeEncryptionConfig(encryptionConfig, { providerName: PROVIDER_NAME, socket, resources });
+      const encryptionConfig = managedEncryption
+        ? managedConfigFile(dir, i)
+        : join(dir, `encryption-config-${i}.yaml`);
+      if (managedEncryption?.initial === 'identity') {
+        writeIdentityEncryptionConfig(encryptionConfig, resources);
+      } else {
+        writeEncryptionConfig(encryptionConfig, { providerName: PROVIDER_NAME, socket, resources });
+      }
       return {
         name,
         host,
@@ -152,6 +198,24 @@ export async function up({
         { instance: p.instance, socket: p.socket, keyringDir, logDir, backend: pluginBackend },
         track,
       );
+    }
+    if (managedEncryption) {
+      const secondKeyringDir = join(dir, 'keyring-b');
+      rmSync(secondKeyringDir, { recursive: true, force: true });
+      const second = planned.map((_, i) => secondPlugin(tmpDir, i));
+      for (const b of second) {
+        log(`starting KMS v2 plugin ${b.instance} (${SECOND_PROVIDER_NAME}) on ${b.socket}`);
+        await startPlugin(
+          { instance: b.instance, socket: b.socket, keyringDir: secondKeyringDir, logDir },
+          track,
+        );
+      }
+      env.managedEncryption = {
+        initial: managedEncryption.initial,
+        secondProvider: SECOND_PROVIDER_NAME,
+        secondKeyringDir,
+        secondSockets: second.map((b) => b.socket),
+      };
     }
     log(`starting ${apiservers} kube-apiserver(s) on port ${port}`);
     const started = await Promise.all(

@@ -1,7 +1,8 @@
 // composeApp turns validated settings into rekey's graph: the step's tuning comes from the
 // settings, the KMS rotator is built once and only for a key the cloud can rotate, a setting that
 // can never work is refused while composing (a ConfigError, exit 2 at every entry point), and the
-// webhook's `rotate` reaches the rotator the settings name. No apiserver is contacted.
+// webhook's `rotate` reaches the rotator the settings name, and runs nothing while the cluster that
+// holds its replay claims cannot be reached. No apiserver answers.
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -12,6 +13,7 @@ import { mountWebhook } from '../../../functions/webhook/route.ts';
 import type { Connection } from '../../../shared/adapters/k8s/connection.ts';
 import { composeApp } from '../../../shared/app/compose.ts';
 import { ConfigError, loadConfig } from '../../../shared/config/config.ts';
+import { MemoryReplayClaims } from '../../../shared/http/replay-cache.ts';
 
 /** An apiserver nobody calls: composing builds clients but sends nothing. */
 const connection: Connection = { server: 'https://127.0.0.1:1', authorize: async () => {} };
@@ -93,20 +95,34 @@ describe('composeApp', () => {
     });
     const fns = rekey.functions('webhook', ['webhook']);
     assert.ok(fns.webhook?.deps.rotate, 'rotate is served');
-    mountWebhook(fns.http, fns.webhook.deps, fns.webhook.verify);
-    const id = 'msg_compose_rotate';
-    const at = new Date();
-    const body = JSON.stringify({ command: 'rotate' });
-    const res = await fns.http.request('/webhook', {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'webhook-id': id,
-        'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
-        'webhook-signature': new Webhook(secret).sign(id, at, body),
-      },
-      body,
+    const request = (id: string) => {
+      const at = new Date();
+      const body = JSON.stringify({ command: 'rotate' });
+      return {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'webhook-id': id,
+          'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+          'webhook-signature': new Webhook(secret).sign(id, at, body),
+        },
+        body,
+      };
+    };
+    // as composed, the claims are Leases on the (unreachable) apiserver: no claim, no rotation
+    mountWebhook(fns.http, fns.webhook.deps, fns.webhook.verify, '/webhook-composed');
+    // with claims this process can take, the rotation reaches the settings' KMS
+    mountWebhook(fns.http, fns.webhook.deps, {
+      ...fns.webhook.verify,
+      claims: new MemoryReplayClaims(),
     });
+    const unclaimed = await fns.http.request('/webhook-composed', request('msg_compose_0'));
+    assert.equal(unclaimed.status, 503);
+    assert.equal(
+      ((await unclaimed.json()) as { message?: string }).message,
+      'temporarily unavailable, retry later',
+    );
+    const res = await fns.http.request('/webhook', request('msg_compose_rotate'));
     const answer = (await res.json()) as { message?: string };
     // a step would have failed on the unreachable apiserver with its own message
     assert.equal(res.status, 503, JSON.stringify(answer));
