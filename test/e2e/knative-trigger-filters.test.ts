@@ -15,6 +15,7 @@ import { upKnative } from '../support/knative/up.ts';
 import { coreApi } from '../support/kube.ts';
 import type { KnativeEnv } from '../support/sandbox/env-file.ts';
 import { waitFor } from '../support/sandbox/net.ts';
+import { rotate } from '../support/sandbox/sandbox.ts';
 import { startSandbox, type TestSandbox } from '../support/sandbox-fixture.ts';
 
 const SERVICES = [
@@ -67,11 +68,28 @@ describe('infra/ Triggers on the real Knative Broker, with the real sources', ()
     });
 
   it('ApiServerSource events about revision Secrets reach cluster-event, add, update, delete', async () => {
-    // the adapter misses changes made while it starts its watches: wait until it reports one
-    await arrived(
-      'rekey-cluster-event',
-      (x) => x.attributes.type === 'dev.knative.apiserver.ref.update',
-      'a first ApiServerSource update (its watches are up)',
+    // the adapter reports no object that existed before it started, nor changes made while it
+    // starts its watches: probe until a new revision Secret is reported
+    const probes = coreApi(sb.env);
+    await waitFor(
+      'the ApiServerSource adapter to report a new revision Secret',
+      async () => {
+        const probe = `rekey-revision-probe-${Date.now()}`;
+        await probes.createNamespacedSecret({
+          namespace: 'rekey-system',
+          body: { metadata: { name: probe, labels: { 'rekey.dev/revision': 'true' } } },
+        });
+        const subject = `/apis/v1/namespaces/rekey-system/secrets/${probe}`;
+        const until = Date.now() + 10_000;
+        while (Date.now() < until) {
+          if (at['rekey-cluster-event'].deliveries.some((d) => d.attributes.subject === subject)) {
+            return true;
+          }
+          await new Promise((r) => setTimeout(r, 250));
+        }
+        return undefined;
+      },
+      { timeoutMs: 150_000, intervalMs: 0 },
     );
     const core = coreApi(sb.env);
     const name = 'rekey-revision-filter-test';
@@ -110,10 +128,11 @@ describe('infra/ Triggers on the real Knative Broker, with the real sources', ()
   });
 
   it("the key-id reporters' report ConfigMaps reach cluster-event", async () => {
+    await rotate({ dir: sb.dir }); // the reporter rewrites its report for the new key_id
     const d = await arrived(
       'rekey-cluster-event',
       (x) =>
-        /^dev\.knative\.apiserver\.ref\.(add|update)$/.test(x.attributes.type ?? '') &&
+        x.attributes.type === 'dev.knative.apiserver.ref.update' &&
         /^\/apis\/v1\/namespaces\/rekey-system\/configmaps\/key-id-report-/.test(
           x.attributes.subject ?? '',
         ),
