@@ -1,5 +1,7 @@
 // `npm run sandbox -- <build|up|status|rotate|plugin|down>`: drives the local control plane.
 import { Command, InvalidArgumentError } from 'commander';
+import { ensureKnativePrograms } from '../knative/build.ts';
+import { upKnative } from '../knative/up.ts';
 import { ensureOpenbao } from '../openbao/install.ts';
 import { ensureBinaries } from './build.ts';
 import { DEFAULT_ENCRYPT, parseEncryptList } from './encrypt-resources.ts';
@@ -73,12 +75,14 @@ const program = new Command('sandbox')
 program
   .command('build')
   .description(
-    'build (once per pin) kube-apiserver, etcd and kubectl from their Go modules; install OpenBao',
+    'build (once per pin) kube-apiserver, etcd and kubectl, and the Knative Eventing programs, ' +
+      'from their Go modules; install OpenBao',
   )
   .action(() => {
     const bins = ensureBinaries({ log });
     const bao = ensureOpenbao({ log });
-    process.stdout.write(`${JSON.stringify({ ...bins, bao }, null, 2)}\n`);
+    const knative = ensureKnativePrograms({ log });
+    process.stdout.write(`${JSON.stringify({ ...bins, bao, knative }, null, 2)}\n`);
   });
 
 program
@@ -108,7 +112,12 @@ program
     managedInitial,
     'kms',
   )
-  .action(async (o: UpFlags) => {
+  .option(
+    '--knative',
+    "also run Knative Eventing's data plane (Broker, channel, sources) with infra/ and rekey's " +
+      'functions on it (see "The real Knative tier" in the README)',
+  )
+  .action(async (o: UpFlags & { knative?: boolean }) => {
     const started = Date.now();
     const env = await up({
       dir: program.opts().dir,
@@ -118,6 +127,14 @@ program
       ...(o.managedEncryption ? { managedEncryption: { initial: o.initial } } : {}),
       log,
     });
+    if (o.knative) {
+      try {
+        await upKnative(env, { log });
+      } catch (err) {
+        await down({ dir: env.dir }).catch(() => {});
+        throw err;
+      }
+    }
     log(`up in ${((Date.now() - started) / 1000).toFixed(1)} s; kubeconfig: ${env.kubeconfig}`);
     process.stdout.write(`${JSON.stringify(env, null, 2)}\n`);
   });
