@@ -25,7 +25,7 @@ export interface SwitchDeps {
   clock: Clock;
   sleep?: ((ms: number) => Promise<void>) | undefined;
   log?: Log | undefined;
-  /** rekey's own namespace, whose revision records the migration rewrites like any Secret. */
+  /** Stage 3's list page size and concurrent rewrites (REKEY_PAGE_SIZE, REKEY_CONCURRENCY). */
   pageSize?: number | undefined;
   concurrency?: number | undefined;
 }

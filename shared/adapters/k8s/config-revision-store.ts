@@ -2,7 +2,7 @@
 // EncryptionConfiguration revision, `rekey-encryption-config-<n>`, the rendered file in `data`
 // (it may hold aescbc/secretbox keys: readable by rekey and the node agents only), its stage,
 // rollout state and switch in `rekey.dev/config-*` annotations. The node agents read the same
-// Secrets (shared/adapters/k8s/config-revision-store.ts `readDesiredConfig`).
+// Secrets (`readDesiredConfig` below).
 import type { V1Secret } from '@kubernetes/client-node';
 import { ANNOTATION_PREFIX } from '../../domain/checkpoint.ts';
 import { REVISION_STAGES, type RevisionStage } from '../../domain/encryption-revisions/revision.ts';
