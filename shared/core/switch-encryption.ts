@@ -252,8 +252,14 @@ export async function switchEncryption(
         const resources = await concreteResources(deps, sw.resources);
         if (s.record.migration !== 'migrated') {
           note(`migrating ${resources.join(', ')} from ${sw.from} to ${sw.to}`);
-          const m = await migrateAll(deps, resources);
+          const m = await migrateAll(deps, resources, options.deadline);
           const c = m.counts;
+          if (m.timedOut) {
+            return {
+              state: 'timeout',
+              message: `stage 3 (migration) not finished: listed=${c.listed}`,
+            };
+          }
           note(
             `migrated: listed=${c.listed} re-encrypted=${c.reencrypted} unchanged=${c.unchanged} conflicts=${c.conflicts} gone=${c.gone} failed=${c.failed}`,
           );

@@ -47,12 +47,15 @@ export interface MigrationResult {
   counts: MigrationCounts;
   /** Objects the apiserver refused to rewrite for good, by name. */
   failed: string[];
+  /** The deadline passed at a page boundary: run again to finish (it starts over). */
+  timedOut?: boolean;
 }
 
 /** Rewrites every object of `resources` once; the apiserver moves stale ones. */
 export async function migrateAll(
   deps: SwitchDeps,
   resources: readonly string[],
+  deadline: number,
 ): Promise<MigrationResult> {
   const totals: MigrationCounts[] = [];
   const failed: string[] = [];
@@ -65,8 +68,8 @@ export async function migrateAll(
         checkpoint,
         failures: [],
         clock: deps.clock,
-        // no budget: the CLI's own deadline bounds the whole command
-        deadline: Number.MAX_SAFE_INTEGER,
+        // the command's --timeout, checked at page boundaries
+        deadline,
         ...(deps.pageSize ? { pageSize: deps.pageSize } : {}),
         ...(deps.concurrency ? { concurrency: deps.concurrency } : {}),
         ...(deps.sleep ? { sleep: deps.sleep } : {}),
@@ -78,6 +81,9 @@ export async function migrateAll(
       }));
       if (result.stoppedBy === 'unavailable') {
         throw new Error(`the apiserver kept failing while rewriting ${resource}: ${result.reason}`);
+      }
+      if (result.stoppedBy === 'budget') {
+        return { counts: sumCounts([...totals, checkpoint.counts]), failed, timedOut: true };
       }
       if (result.stoppedBy !== 'done' && !checkpoint.done) {
         throw new Error(`rewriting ${resource} stopped: ${result.stoppedBy}`);
