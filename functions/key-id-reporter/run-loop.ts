@@ -5,7 +5,7 @@
 // lately, so nothing short of the abort may end the loop. Logs name a key_id by a short form of
 // its hash only (docs/architecture.md R12).
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { KeyIdReport } from '../../shared/adapters/k8s/key-id-reports.ts';
+import type { KeyIdReport, ReportedConfigWrite } from '../../shared/adapters/k8s/key-id-reports.ts';
 import { keyIdHash } from '../../shared/domain/key-id.ts';
 import { reportChanged } from './report-changed.ts';
 import { type ReportOnceOptions, takeReading } from './report-once.ts';
@@ -33,6 +33,8 @@ export interface RunReporterOptions
   liveness?: ReporterLiveness;
   signal: AbortSignal;
   log: ReporterLog;
+  /** Write mode: puts this node's configuration revision in place first; never rejects. */
+  configWrite?: () => Promise<ReportedConfigWrite>;
 }
 
 /** `sha256:0123456789ab`, the short form of a key_id's hash that rekey's status lines show. */
@@ -54,6 +56,7 @@ export async function runReporter({
   signal,
   log,
   write,
+  configWrite,
   ...tick
 }: RunReporterOptions): Promise<void> {
   let lastKeyId = '';
@@ -62,11 +65,14 @@ export async function runReporter({
   // what the stored report says, as far as this process knows (undefined: write it)
   let written: KeyIdReport | undefined;
   while (!signal.aborted) {
-    const reading = await takeReading({
+    // before the reading, so the report's configuration hash is the file just written
+    const wrote = configWrite ? await configWrite() : undefined;
+    const taken = await takeReading({
       ...tick,
       lastKeyId,
       ...(lastKeyIdFirstSeen ? { lastKeyIdFirstSeen } : {}),
     });
+    const reading = wrote ? { ...taken, configWrite: wrote } : taken;
     if (!reading.error) lastKeyId = reading.keyId;
     if (reading.keyId === lastKeyId) lastKeyIdFirstSeen = reading.keyIdFirstSeen;
     logChange(log, previous, reading);

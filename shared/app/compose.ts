@@ -18,9 +18,11 @@ import { createKmsRotator, type KmsRotator } from '../adapters/kms-rotator.ts';
 import type { RekeyConfig } from '../config/config.ts';
 import type { ReconcileConfig, ReconcileDeps } from '../core/deps.ts';
 import { statusReport } from '../core/status-report.ts';
+import type { SwitchDeps } from '../core/switch-deps.ts';
 import type { TransitKeyReader } from '../ports/transit-key-reader.ts';
 import { composeFunctions, type FunctionName, type Functions } from './functions.ts';
 import { type PortOptions, reconcilePortsFor } from './reconcile-ports.ts';
+import { switchPortsFor } from './switch-ports.ts';
 import { transitKeyReaderOf, vaultOptionsOf } from './vault-transit.ts';
 
 export { FUNCTION_NAMES, type FunctionName, type Functions } from './functions.ts';
@@ -49,6 +51,8 @@ export interface RekeyApp {
    * one app): its logger, metrics, event sink and app, and each served function's handler deps.
    */
   functions(name: string, served: readonly FunctionName[]): Functions;
+  /** What `rekey encryption` (switch, status, rollback) needs; built on first use. */
+  encryption(): SwitchDeps;
   /** Closes the Kubernetes client's sockets. */
   close(): void;
 }
@@ -85,6 +89,7 @@ export function composeApp(config: RekeyConfig, options: ComposeOptions = {}): R
     };
     return rotator.built;
   };
+  let switching: ReturnType<typeof switchPortsFor> | undefined;
   return {
     config,
     deps: ports.deps,
@@ -111,6 +116,13 @@ export function composeApp(config: RekeyConfig, options: ComposeOptions = {}): R
         served,
       );
     },
-    close: ports.close,
+    encryption: () => {
+      switching ??= switchPortsFor(config, ports.deps, options);
+      return switching.deps;
+    },
+    close: () => {
+      switching?.close();
+      ports.close();
+    },
   };
 }

@@ -12,7 +12,9 @@
 // changed and the Lease says the reporter is still there. Readers take every format and a report
 // without the newer fields, so rekey can be upgraded before the reporters. (A rekey older than
 // `livenessLease` reads the reports of a newer reporter as stale once they stop changing: upgrade
-// rekey first.)
+// rekey first.) `configWrite` (JSON) is set by a node agent in write mode: the configuration
+// revision it last wrote or tried to write, the hash of the file it wrote, and the KMS providers
+// it has a plugin endpoint for on its node.
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { ANNOTATION_PREFIX } from '../../domain/checkpoint.ts';
@@ -60,6 +62,21 @@ const reportedConfigSchema = z.object({
     .exactOptional(),
 });
 
+/** What a node agent in write mode last did with the configuration revisions. */
+export interface ReportedConfigWrite {
+  revision?: number | undefined;
+  hash?: string | undefined;
+  error?: string | undefined;
+  kmsEndpoints: Record<string, string>;
+}
+
+const configWriteSchema = z.object({
+  revision: z.number().int().positive().optional(),
+  hash: z.string().optional(),
+  error: z.string().optional(),
+  kmsEndpoints: z.record(z.string(), z.string()).default({}),
+});
+
 export interface KeyIdReport {
   node: string;
   provider: string;
@@ -85,6 +102,8 @@ export interface KeyIdReport {
   encryptionConfig?: ReportedConfigFile;
   /** Why the configured file could not be read or parsed (the report is written anyway). */
   encryptionConfigError?: string;
+  /** Absent unless the reporter runs in write mode (REKEY_CONFIG_WRITE). */
+  configWrite?: ReportedConfigWrite;
 }
 
 export function reportName(node: string, provider: string): string {
@@ -108,6 +127,7 @@ function toConfigMap(r: KeyIdReport, namespace: string): V1ConfigMap {
   if (r.livenessLease) data.livenessLease = r.livenessLease;
   if (r.encryptionConfig) data.encryptionConfig = JSON.stringify(r.encryptionConfig);
   if (r.encryptionConfigError) data.encryptionConfigError = r.encryptionConfigError;
+  if (r.configWrite) data.configWrite = JSON.stringify(r.configWrite);
   return {
     metadata: {
       name: reportName(r.node, r.provider),
@@ -159,7 +179,40 @@ export function fromConfigMap(cm: V1ConfigMap): KeyIdReport | undefined {
       : {}),
     ...(d.format !== undefined && d.livenessLease ? { livenessLease: d.livenessLease } : {}),
     ...configFields(d),
+    ...configWriteField(d.configWrite),
   };
+}
+
+// a write-mode part that cannot be read is left out: convergence then waits on that node
+function configWriteField(v: string | undefined): Pick<KeyIdReport, 'configWrite'> {
+  if (v === undefined) return {};
+  try {
+    const parsed = configWriteSchema.safeParse(JSON.parse(v));
+    if (!parsed.success) return {};
+    const { revision, hash, error, kmsEndpoints } = parsed.data;
+    return {
+      configWrite: {
+        kmsEndpoints,
+        ...(revision !== undefined ? { revision } : {}),
+        ...(hash !== undefined ? { hash } : {}),
+        ...(error !== undefined ? { error } : {}),
+      },
+    };
+  } catch {
+    return {};
+  }
+}
+
+/** Every report in `namespace`, whatever its provider. */
+export async function readAllReports(
+  api: Pick<CoreApi, 'listNamespacedConfigMap'>,
+  namespace: string,
+): Promise<KeyIdReport[]> {
+  const list = await api.listNamespacedConfigMap({
+    namespace,
+    labelSelector: `${LABEL_REPORT}=true`,
+  });
+  return list.items.map(fromConfigMap).filter((r): r is KeyIdReport => r !== undefined);
 }
 
 /** Creates or replaces the report of (node, provider). */
