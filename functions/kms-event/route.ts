@@ -14,7 +14,6 @@
 // Refusals happen before the body is read. Whatever arrives, the answer is 2xx, 4xx, or 503 with
 // Retry-After when a dependency failed.
 import type { Context, Hono } from 'hono';
-import { DomainError } from '../../shared/domain/errors.ts';
 import { parseAwsEvent } from '../../shared/domain/events/aws.ts';
 import {
   AZURE_KEY_VAULT_CE_PREFIX,
@@ -34,13 +33,11 @@ import { readCloudEvent } from '../../shared/http/cloudevent-intake.ts';
 import { toParts } from '../../shared/http/cloudevent-parts.ts';
 import type { RekeyEnv } from '../../shared/http/env.ts';
 import {
-  ForbiddenError,
   PermanentError,
-  TransientError,
+  retryLaterUnlessDecided,
   UnauthorizedError,
 } from '../../shared/http/errors.ts';
 import { readBodyText } from '../../shared/http/read-body.ts';
-import { isRetryable } from '../../shared/ports/retryable.ts';
 import {
   handleKmsTrigger,
   handleKmsTriggers,
@@ -81,19 +78,7 @@ function isCloudEvent(headers: Record<string, string>): boolean {
  * 503 with Retry-After, which Knative, EventBridge and Event Grid all retry.
  */
 function guarded(deps: KmsEventDeps): KmsEventDeps {
-  const retryLater = (err: unknown): never => {
-    if (
-      err instanceof PermanentError ||
-      err instanceof TransientError ||
-      err instanceof UnauthorizedError ||
-      err instanceof ForbiddenError ||
-      err instanceof DomainError ||
-      isRetryable(err)
-    ) {
-      throw err;
-    }
-    throw new TransientError('recording the KMS event failed; retry later', { cause: err });
-  };
+  const retryLater = retryLaterUnlessDecided('recording the KMS event failed; retry later');
   return {
     ...deps,
     note: (r) => deps.note(r).catch(retryLater),

@@ -149,6 +149,36 @@ function zodSummary(err: z.core.$ZodError): string {
 }
 
 /**
+ * Whether `err` already says how to answer it: a rejection of the request (permanent, 401, 403, a
+ * domain refusal, invalid input) or a dependency that failed ({@link toHttpError} maps each).
+ */
+function isDecided(err: unknown): boolean {
+  return (
+    err instanceof PermanentError ||
+    err instanceof TransientError ||
+    err instanceof UnauthorizedError ||
+    err instanceof ForbiddenError ||
+    err instanceof DomainError ||
+    err instanceof z.core.$ZodError ||
+    failedDependency(err) !== undefined
+  );
+}
+
+/**
+ * For the work a handler hands to rekey's dependencies (a status read, a step, a record): rethrows
+ * an error that already says how to answer, and turns any other (an answer of the cluster that is
+ * not what was asked for, a store conflict) into a 503 with Retry-After, which every sender retries.
+ *
+ * @example deps.status().catch(retryLaterUnlessDecided('reading the status failed; retry later'))
+ */
+export function retryLaterUnlessDecided(message: string): (err: unknown) => never {
+  return (err) => {
+    if (isDecided(err)) throw err;
+    throw new TransientError(message, { cause: err });
+  };
+}
+
+/**
  * Maps any thrown value to a status, a JSON body and headers.
  *
  * @example toHttpError(new TransientError('etcd down', { retryAfterSeconds: 10 }))

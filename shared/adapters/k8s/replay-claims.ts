@@ -24,7 +24,7 @@ import type {
   ReplayClaims,
 } from '../../ports/replay-claims.ts';
 import { type RestClient, retryAfterSecondsOf } from './rest-client.ts';
-import { KubeApiError, microTime } from './typed-api.ts';
+import { KubeApiError, microTime, parseAnswer } from './typed-api.ts';
 
 export const CLAIM_LABEL = 'rekey.dev/webhook-claim';
 const STATE = 'rekey.dev/webhook-state';
@@ -80,7 +80,7 @@ export function createLeaseReplayClaims(
     const r = await rest.request({ method, path, body });
     if (r.status === 409 || (method === 'PUT' && r.status === 404)) return { conflict: true };
     if (r.status < 200 || r.status >= 300) throw fail(r.status, r.body, `${method} ${path}`, r);
-    return { lease: JSON.parse(r.body) as V1Lease };
+    return { lease: parseAnswer<V1Lease>(r.body, `${method} ${path}`, r.status) };
   }
 
   async function read(name: string): Promise<V1Lease | undefined> {
@@ -88,7 +88,7 @@ export function createLeaseReplayClaims(
     const r = await rest.request({ path });
     if (r.status === 404) return undefined;
     if (r.status < 200 || r.status >= 300) throw fail(r.status, r.body, `GET ${path}`, r);
-    return JSON.parse(r.body) as V1Lease;
+    return parseAnswer<V1Lease>(r.body, `GET ${path}`, r.status);
   }
 
   async function remove(name: string, rv: string): Promise<void> {

@@ -3,7 +3,9 @@
 // apiserver's 5xx, its 401 while rekey's projected token rotates, its 403. Every rotation and
 // danger event of test/fixtures/events, in each form a sender posts it, and the webhook's
 // `status`, must answer 503 with Retry-After (Knative retries it), never 500, and never name an
-// internal. The apiservers are local stand-ins; nothing here waits on time.
+// internal. So must an apiserver (or a proxy in front of it) that answers 200 with a body that is
+// not the object asked for: a proxy's page, nothing, `null`, `{}`. The apiservers are local
+// stand-ins; nothing here waits on time.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -50,6 +52,21 @@ async function answering(
     createHttpsServer(tls, (_req, res) => {
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify({ kind: 'Status', code: status, message: 'stand-in' }));
+    }),
+  );
+  return `https://127.0.0.1:${port}`;
+}
+
+/** A stand-in apiserver that answers every request 200 with `body` as `contentType`. */
+async function answeringOdd(
+  tls: { key: string; cert: string },
+  contentType: string,
+  body: string,
+): Promise<string> {
+  const port = await listen(
+    createHttpsServer(tls, (_req, res) => {
+      res.writeHead(200, { 'content-type': contentType });
+      res.end(body);
     }),
   );
   return `https://127.0.0.1:${port}`;
@@ -155,6 +172,10 @@ describe('rekey serve with a failing cluster: every failed dependency is 503 + R
       e401: await answering(tls, 401),
       e403: await answering(tls, 403),
       e501: await answering(tls, 501),
+      page: await answeringOdd(tls, 'text/html', '<html><body>bad gateway</body></html>'),
+      empty: await answeringOdd(tls, 'application/json', ''),
+      nullBody: await answeringOdd(tls, 'application/json', 'null'),
+      emptyObject: await answeringOdd(tls, 'application/json', '{}'),
     };
     clusters.push(
       ['connection refused', () => urls.refused, undefined],
@@ -168,6 +189,10 @@ describe('rekey serve with a failing cluster: every failed dependency is 503 + R
       ["apiserver 401 (rekey's projected token rotating)", () => urls.e401, undefined],
       ["apiserver 403 (rekey's own RBAC)", () => urls.e403, undefined],
       ['apiserver 501', () => urls.e501, undefined],
+      ["200 with a proxy's HTML page", () => urls.page, undefined],
+      ['200 with an empty body', () => urls.empty, undefined],
+      ['200 with null', () => urls.nullBody, undefined],
+      ['200 with {} (not the object asked for)', () => urls.emptyObject, undefined],
     );
   });
   after(() => {

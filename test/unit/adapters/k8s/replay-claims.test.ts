@@ -12,6 +12,7 @@ import {
 } from '../../../../shared/adapters/k8s/replay-claims.ts';
 import type { RestClient, RestRequest } from '../../../../shared/adapters/k8s/rest-client.ts';
 import type { ClaimAttempt, ReplayClaim } from '../../../../shared/ports/replay-claims.ts';
+import { failedDependency } from '../../../../shared/ports/retryable.ts';
 
 const NS = 'rekey-state';
 const PATH = `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases`;
@@ -139,5 +140,22 @@ describe('Lease replay claims', () => {
       api.requests.every((r) => r.path !== PATH || r.method === 'POST'),
       'no list of Leases',
     );
+  });
+
+  it('a claim answered 200 with something that is not a Lease fails retryably, quoting nothing', async () => {
+    for (const body of ['<html>proxy</html>', '', 'null']) {
+      const rest: RestClient = {
+        request: async () => ({ status: 200, headers: {}, body }),
+        close() {},
+      };
+      const claims = createLeaseReplayClaims(rest, { namespace: NS, holder: 'a', clock });
+      const err = await claims.claim('msg-odd', times()).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof Error, `${JSON.stringify(body)}: no claim`);
+      assert.equal(failedDependency(err)?.retryable, true, `${JSON.stringify(body)}: retryable`);
+      assert.ok(!err.message.includes('proxy'), err.message);
+    }
   });
 });
