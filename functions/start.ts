@@ -1,9 +1,18 @@
 // The process around HTTP functions: settings from the environment (a bad one exits 2 with the
 // variable named), the caller's composition (shared/app, and the routes it mounts), and a server
-// that drains in-flight work on SIGTERM before closing what was composed.
+// that drains in-flight work on SIGTERM before closing what was composed. The drain outlasts a
+// step in flight: it is derived from REKEY_BUDGET_SECONDS (the step's hard deadline plus time to
+// answer), which the Knative Services' timeoutSeconds (and so the pods' termination grace
+// period) must exceed.
 import type { Functions } from '../shared/app/compose.ts';
 import { ConfigError, loadConfig, type RekeyConfig } from '../shared/config/config.ts';
-import { serveWithGracefulShutdown } from '../shared/http/graceful.ts';
+import { stepDeadlineMs } from '../shared/core/step-stop.ts';
+import { drainMsFor, serveWithGracefulShutdown } from '../shared/http/graceful.ts';
+
+/** How long a function process drains on SIGTERM: longer than any step it may be running. */
+export function shutdownDrainMs(config: Pick<RekeyConfig, 'REKEY_BUDGET_SECONDS'>): number {
+  return drainMsFor(stepDeadlineMs(config.REKEY_BUDGET_SECONDS * 1000));
+}
 
 export function startFunctions(
   name: string,
@@ -22,6 +31,7 @@ export function startFunctions(
   }
   const server = serveWithGracefulShutdown(fns.http, {
     port: fns.config.PORT,
+    drainMs: shutdownDrainMs(fns.config),
     log: fns.logger,
     onShutdown: () => fns.close(),
   });

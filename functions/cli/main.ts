@@ -10,6 +10,7 @@ import { mountKmsEvent } from '../kms-event/route.ts';
 import { mountReconcile } from '../reconcile/route.ts';
 import { startFunctions } from '../start.ts';
 import { mountWebhook } from '../webhook/route.ts';
+import { encryptionStatusCommand, rollbackCommand, switchCommand } from './encryption.ts';
 import { keysCommand, retireCommand } from './keys.ts';
 import { addSettingFlags, settingsFrom } from './options.ts';
 import { EXIT, parseFormat, UsageError } from './output.ts';
@@ -157,6 +158,53 @@ addSettingFlags(
       );
     return EXIT.ok;
   }),
+);
+
+const encryption = program
+  .command('encryption')
+  .description(
+    'change the providers of the EncryptionConfiguration, in stages every apiserver agrees on',
+  );
+
+addSettingFlags(
+  encryption
+    .command('switch')
+    .description(
+      'add the target as a read provider, make it the write provider, migrate and prove, remove the old one (each stage converged on every apiserver)',
+    )
+    .requiredOption('--to <target>', 'identity, aescbc, secretbox or kms:<provider name>')
+    .option('--until-complete', 'keep going until every stage is done, or Degraded')
+    .option('--timeout <duration>', 'give up (exit 3) after 90s, 20m, 1h or seconds', '30m'),
+).action(
+  action((b, o) =>
+    switchCommand(b.encryption(), o.to, o.resources, {
+      format: parseFormat(o.output),
+      untilComplete: o.untilComplete === true,
+      timeoutMs: parseTimeout(o.timeout),
+    }),
+  ),
+);
+
+addSettingFlags(
+  encryption
+    .command('status')
+    .description("every configuration revision, its stage, and each apiserver's applied hash"),
+).action(action((b, o) => encryptionStatusCommand(b.encryption(), parseFormat(o.output))));
+
+addSettingFlags(
+  encryption
+    .command('rollback')
+    .description('go back to the previous applied configuration revision')
+    .option('--until-complete', 'wait until every apiserver runs it')
+    .option('--timeout <duration>', 'give up (exit 3) after 90s, 20m, 1h or seconds', '30m'),
+).action(
+  action((b, o) =>
+    rollbackCommand(b.encryption(), {
+      format: parseFormat(o.output),
+      untilComplete: o.untilComplete === true,
+      timeoutMs: parseTimeout(o.timeout),
+    }),
+  ),
 );
 
 addSettingFlags(

@@ -6,6 +6,11 @@ export const SETTING_FLAGS = [
   ['--provider <name>', 'REKEY_PROVIDER', 'KMS provider name in the EncryptionConfiguration'],
   ['--resources <list>', 'REKEY_RESOURCES', 'resources that provider encrypts (default secrets)'],
   ['--namespace <ns>', 'REKEY_NAMESPACE', "rekey's namespace (default rekey-system)"],
+  [
+    '--state-namespace <ns>',
+    'REKEY_STATE_NAMESPACE',
+    "where rekey's revisions and Leases are (default: --namespace)",
+  ],
   ['--kubeconfig <file>', 'KUBECONFIG', 'kubeconfig (default: in-cluster)'],
   [
     '--apiserver-urls <list>',

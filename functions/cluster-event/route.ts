@@ -1,16 +1,15 @@
 // HTTP binding of cluster-event: Knative ApiServerSource deliveries (Reference mode only).
 import type { Hono } from 'hono';
-import type { TriggeredStep } from '../../shared/app/hand-off.ts';
 import { parseApiServerSourceEvent } from '../../shared/domain/events/apiserver-source.ts';
 import { isParseError } from '../../shared/domain/events/kms-trigger.ts';
 import { readCloudEvent } from '../../shared/http/cloudevent-intake.ts';
 import type { RekeyEnv } from '../../shared/http/env.ts';
 import { PermanentError } from '../../shared/http/errors.ts';
-import { handleClusterChange } from './handler.ts';
+import { type ClusterEventDeps, handleClusterChange } from './handler.ts';
 
 export function mountClusterEvent(
   app: Hono<RekeyEnv>,
-  deps: { namespace: string; step(): Promise<TriggeredStep> },
+  deps: ClusterEventDeps,
   path = '/cluster-event',
 ): void {
   app.post(path, async (c) => {

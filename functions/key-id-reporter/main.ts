@@ -5,12 +5,15 @@ import { hostname } from 'node:os';
 import { pino } from 'pino';
 import { z } from 'zod';
 import { type Connection, loadConnection } from '../../shared/adapters/k8s/connection.ts';
-import { writeReport } from '../../shared/adapters/k8s/key-id-reports.ts';
+import { reportName, writeReport } from '../../shared/adapters/k8s/key-id-reports.ts';
+import { createLivenessRenewer } from '../../shared/adapters/k8s/report-liveness.ts';
 import { createRestClient } from '../../shared/adapters/k8s/rest-client.ts';
 import { typedApi } from '../../shared/adapters/k8s/typed-api.ts';
 import { createKmsPluginClient } from '../../shared/adapters/kms-plugin/status-client.ts';
 import { systemClock } from '../../shared/ports/clock.ts';
+import { createConfigWriter, parseKmsEndpoints } from './config-writer.ts';
 import { runReporter } from './run-loop.ts';
+import { configSourceOf } from './write-mode.ts';
 
 // Exit codes as for the rekey CLI: 2 = configuration error.
 const EXIT_CONFIG = 2;
@@ -35,6 +38,14 @@ const schema = z.object({
   KUBECONFIG: z.string().min(1).optional(),
   // The apiserver's --encryption-provider-config, mounted read-only; rekey's scope comes from it.
   ENCRYPTION_CONFIG_FILE: z.string().min(1).optional(),
+  // Write mode (opt-in, control-plane nodes only): this agent writes rekey's configuration
+  // revisions to REKEY_CONFIG_FILE (default ENCRYPTION_CONFIG_FILE), in a mounted directory.
+  REKEY_CONFIG_WRITE: z.enum(['true', 'false'], { error: 'must be true or false' }).optional(),
+  REKEY_CONFIG_FILE: z.string().min(1).optional(),
+  // `name=unix:///socket,...`: this node's plugin endpoint per kms provider name
+  REKEY_KMS_ENDPOINTS: z.string().optional(),
+  // where rekey keeps its revisions (REKEY_STATE_NAMESPACE of rekey; default REKEY_NAMESPACE)
+  REKEY_STATE_NAMESPACE: z.string().min(1).optional(),
 });
 
 // A DaemonSet often sets optional variables to '' rather than leaving them out.
@@ -57,6 +68,19 @@ if (!parsed.success) {
   fail(EXIT_CONFIG, `invalid configuration: ${problems.join('; ')}`, { problems });
 }
 const config = parsed.data;
+const writeMode = config.REKEY_CONFIG_WRITE === 'true';
+const configFile = config.REKEY_CONFIG_FILE ?? config.ENCRYPTION_CONFIG_FILE;
+let kmsEndpoints: Record<string, string> = {};
+if (writeMode) {
+  if (!configFile) {
+    fail(EXIT_CONFIG, 'invalid configuration: REKEY_CONFIG_WRITE=true needs REKEY_CONFIG_FILE');
+  }
+  try {
+    kmsEndpoints = parseKmsEndpoints(config.REKEY_KMS_ENDPOINTS);
+  } catch (err) {
+    fail(EXIT_CONFIG, `invalid configuration: REKEY_KMS_ENDPOINTS ${(err as Error).message}`);
+  }
+}
 
 let connection: Connection;
 try {
@@ -66,7 +90,7 @@ try {
   fail(EXIT_CONFIG, `invalid configuration: ${(err as Error).message}`);
 }
 const rest = createRestClient(connection, { maxSockets: 2 });
-const api = typedApi(rest).core;
+const { core: api, coordination } = typedApi(rest);
 const plugin = createKmsPluginClient({ socketPath: config.KMS_PLUGIN_SOCKET });
 
 const controller = new AbortController();
@@ -85,14 +109,24 @@ log.info(
     socket: config.KMS_PLUGIN_SOCKET,
     intervalSeconds: config.REPORT_INTERVAL_SECONDS,
     encryptionConfigFile: config.ENCRYPTION_CONFIG_FILE ?? null,
+    configWrite: writeMode ? { file: configFile, kmsProviders: Object.keys(kmsEndpoints) } : null,
   },
   'key-id reporter starting',
 );
+
+// the report is written when it changes; this Lease (watched by nothing) is renewed each tick
+const renew = createLivenessRenewer(coordination, config.REKEY_NAMESPACE, {
+  name: reportName(config.NODE_NAME, config.REKEY_PROVIDER),
+  node: config.NODE_NAME,
+  provider: config.REKEY_PROVIDER,
+});
 
 try {
   await runReporter({
     plugin,
     write: (report) => writeReport(api, config.REKEY_NAMESPACE, report),
+    // the report is written when it changes; this Lease (watched by nothing) is renewed each tick
+    liveness: { lease: reportName(config.NODE_NAME, config.REKEY_PROVIDER), renew },
     node: config.NODE_NAME,
     provider: config.REKEY_PROVIDER,
     clock: systemClock,
@@ -102,6 +136,16 @@ try {
       : {}),
     signal: controller.signal,
     log,
+    ...(writeMode && configFile
+      ? {
+          configWrite: createConfigWriter({
+            source: configSourceOf(api, config.REKEY_STATE_NAMESPACE ?? config.REKEY_NAMESPACE),
+            file: configFile,
+            kmsEndpoints,
+            log,
+          }).tick,
+        }
+      : {}),
   });
 } catch (err) {
   fail(EXIT_FAILURE, 'key-id reporter crashed', { err: (err as Error).message });

@@ -1,7 +1,8 @@
 // One reporter tick: ask the KMS plugin for its Status, read the apiserver's EncryptionConfiguration
-// when given one, and write both as this node's key-id report. A plugin that is down or unhealthy,
-// or a file that cannot be read, is itself news for rekey, so it becomes a report with `error` or
-// `encryptionConfigError` set rather than an exception; only a failed write reaches the caller.
+// when given one, and make both this node's key-id report (`takeReading`; `reportOnce` also writes
+// it). A plugin that is down or unhealthy, or a file that cannot be read, is itself news for rekey,
+// so it becomes a report with `error` or `encryptionConfigError` set rather than an exception;
+// only a failed write reaches the caller.
 import type { KeyIdReport } from '../../shared/adapters/k8s/key-id-reports.ts';
 import {
   type KmsPluginStatus,
@@ -42,20 +43,16 @@ function describeError(err: unknown): string {
   return short(err instanceof Error ? `${err.name}: ${err.message}` : `error: ${String(err)}`);
 }
 
-/**
- * Calls plugin Status once and writes the resulting report, which it also returns.
- * Never rejects for plugin problems; rejects when `write` does.
- */
-export async function reportOnce({
+/** Calls plugin Status once and returns the report it makes; never rejects. */
+export async function takeReading({
   plugin,
-  write,
   node,
   provider,
   clock,
   lastKeyId = '',
   lastKeyIdFirstSeen,
   encryptionConfigFile,
-}: ReportOnceOptions): Promise<KeyIdReport> {
+}: Omit<ReportOnceOptions, 'write'>): Promise<KeyIdReport> {
   // The time of the question, not of the answer: a slow plugin must not make a report look fresher.
   const observedAt = clock.now().toISOString();
   const base = { node, provider, observedAt };
@@ -85,7 +82,15 @@ export async function reportOnce({
   const config: ConfigFields = encryptionConfigFile
     ? await readEncryptionConfig(encryptionConfigFile, provider)
     : {};
-  report = { ...report, ...config };
+  return { ...report, ...config };
+}
+
+/**
+ * Calls plugin Status once and writes the resulting report, which it also returns.
+ * Never rejects for plugin problems; rejects when `write` does.
+ */
+export async function reportOnce({ write, ...options }: ReportOnceOptions): Promise<KeyIdReport> {
+  const report = await takeReading(options);
   await write(report);
   return report;
 }

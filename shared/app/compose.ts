@@ -18,9 +18,11 @@ import { createKmsRotator, type KmsRotator } from '../adapters/kms-rotator.ts';
 import type { RekeyConfig } from '../config/config.ts';
 import type { ReconcileConfig, ReconcileDeps } from '../core/deps.ts';
 import { statusReport } from '../core/status-report.ts';
+import type { SwitchDeps } from '../core/switch-deps.ts';
 import type { TransitKeyReader } from '../ports/transit-key-reader.ts';
 import { composeFunctions, type FunctionName, type Functions } from './functions.ts';
 import { type PortOptions, reconcilePortsFor } from './reconcile-ports.ts';
+import { switchPortsFor } from './switch-ports.ts';
 import { transitKeyReaderOf, vaultOptionsOf } from './vault-transit.ts';
 
 export { FUNCTION_NAMES, type FunctionName, type Functions } from './functions.ts';
@@ -49,6 +51,8 @@ export interface RekeyApp {
    * one app): its logger, metrics, event sink and app, and each served function's handler deps.
    */
   functions(name: string, served: readonly FunctionName[]): Functions;
+  /** What `rekey encryption` (switch, status, rollback) needs; built on first use. */
+  encryption(): SwitchDeps;
   /** Closes the Kubernetes client's sockets. */
   close(): void;
 }
@@ -56,6 +60,8 @@ export interface RekeyApp {
 /**
  * Composes rekey from validated settings. Refusals (an unreadable kubeconfig or etcd certificate)
  * are ConfigErrors thrown here, at start-up, so every entry point exits 2 naming the setting.
+ * A process that hands its steps off (REKEY_STEP_MODE=delegate) never verifies: it opens the etcd
+ * certificate files only if it serves the reconcile function, so trigger functions need none.
  *
  * @example
  * const rekey = composeApp(loadConfig(process.env));
@@ -63,7 +69,11 @@ export interface RekeyApp {
  * mountKmsEvent(fns.http, fns.kmsEvent);
  */
 export function composeApp(config: RekeyConfig, options: ComposeOptions = {}): RekeyApp {
-  const ports = reconcilePortsFor(config, options);
+  const ports = reconcilePortsFor(config, {
+    ...options,
+    etcdFiles:
+      options.etcdFiles ?? (config.REKEY_STEP_MODE === 'delegate' ? 'on-first-use' : 'now'),
+  });
   let rotator: { built: KmsRotator | undefined } | undefined;
   const vault = vaultOptionsOf(config);
   const rotatorOnce = () => {
@@ -79,6 +89,7 @@ export function composeApp(config: RekeyConfig, options: ComposeOptions = {}): R
     };
     return rotator.built;
   };
+  let switching: ReturnType<typeof switchPortsFor> | undefined;
   return {
     config,
     deps: ports.deps,
@@ -88,19 +99,30 @@ export function composeApp(config: RekeyConfig, options: ComposeOptions = {}): R
     },
     transitKey: transitKeyReaderOf(config),
     status: () => statusReport(ports.deps, ports.reconcile),
-    functions: (name, served) =>
-      composeFunctions(
+    functions: (name, served) => {
+      // whoever runs the steps verifies them: its etcd files are a start-up refusal
+      if (served.includes('reconcile')) ports.requireEtcdFiles();
+      return composeFunctions(
         {
           config,
           deps: ports.deps,
           reconcile: ports.reconcile,
           authentication: ports.authentication,
+          webhookClaims: ports.webhookClaims,
           rotator: rotatorOnce,
           close: ports.close,
         },
         name,
         served,
-      ),
-    close: ports.close,
+      );
+    },
+    encryption: () => {
+      switching ??= switchPortsFor(config, ports.deps, options);
+      return switching.deps;
+    },
+    close: () => {
+      switching?.close();
+      ports.close();
+    },
   };
 }

@@ -6,13 +6,19 @@
 import type { Hono } from 'hono';
 import type { AuthenticationApi } from '../adapters/k8s/typed-api.ts';
 import type { KmsRotator } from '../adapters/kms-rotator.ts';
-import type { RekeyConfig } from '../config/config.ts';
+import { type RekeyConfig, stateNamespaceOf } from '../config/config.ts';
 import type { ReconcileConfig, ReconcileDeps } from '../core/deps.ts';
 import { type NoteResult, noteKmsRotation } from '../core/note-kms-rotation.ts';
 import { reconcileStep, type StepOutcome } from '../core/reconcile-step.ts';
-import { recordKeyDanger } from '../core/record-key-danger.ts';
+import {
+  clearKeyDanger,
+  type DangerCleared,
+  type DangerRecorded,
+  recordKeyDanger,
+} from '../core/record-key-danger.ts';
 import { statusReport } from '../core/status-report.ts';
 import { stepAndContinue } from '../core/step-and-continue.ts';
+import type { DangerClearance } from '../domain/key-danger.ts';
 import type { KeyDangerNote } from '../domain/revision.ts';
 import { createApp } from '../http/app.ts';
 import type { RekeyEnv } from '../http/env.ts';
@@ -22,9 +28,11 @@ import type { VerifyWebhookOptions } from '../http/webhook-verify.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetrics, type MetricsWithRegistry } from '../observability/metrics.ts';
 import type { EventSink, MigrationSliceData } from '../ports/event-sink.ts';
+import type { ReplayClaims } from '../ports/replay-claims.ts';
 import { retryAfterOf } from '../ports/retryable.ts';
 import { eventSinkFor } from './event-sink.ts';
 import { handOff, type TriggeredStep } from './hand-off.ts';
+import { type LastAdoption, rememberingAdoption } from './last-adoption.ts';
 import { rotateThenStep } from './rotate-then-step.ts';
 
 export type FunctionName = 'kms-event' | 'cluster-event' | 'webhook' | 'reconcile';
@@ -37,19 +45,39 @@ export const FUNCTION_NAMES: readonly FunctionName[] = [
 ];
 
 /**
- * Paths sender authentication skips: raw EventBridge posts authenticate with their shared secret,
- * webhooks with their signature.
+ * Paths sender authentication skips: raw EventBridge posts and Azure Event Grid deliveries
+ * authenticate with their shared secrets (functions/kms-event/route.ts), webhooks with their
+ * signature.
  */
-export const UNAUTHENTICATED_PATHS: readonly string[] = ['/webhook', '/kms-event/eventbridge'];
+export const UNAUTHENTICATED_PATHS: readonly string[] = [
+  '/webhook',
+  '/kms-event/eventbridge',
+  '/kms-event/eventgrid',
+];
 
-/** What the kms-event handler takes (functions/kms-event/handler.ts). */
+/** What the kms-event handler takes (functions/kms-event/handler.ts) and how it authenticates. */
 export interface KmsEventWiring {
   provider: string;
   kmsKey?: string;
+  /** Who may post CloudEvents on /kms-event (functions/kms-event/route.ts). */
+  cloudEvents: 'sender-identity' | 'private' | 'none';
   eventBridgeToken?: string;
+  eventGridToken?: string;
   note(rotation: Parameters<typeof noteKmsRotation>[2]): Promise<NoteResult>;
-  danger(note: KeyDangerNote): Promise<{ revision?: string }>;
+  danger(note: KeyDangerNote): Promise<DangerRecorded>;
+  clear(clearance: DangerClearance): Promise<DangerCleared>;
   step(): Promise<TriggeredStep>;
+}
+
+/** How /kms-event's CloudEvents are authenticated under these settings. */
+export function cloudEventsAuthOf(
+  config: Pick<
+    RekeyConfig,
+    'REKEY_SENDER_AUDIENCE' | 'REKEY_ALLOWED_SENDERS' | 'REKEY_KMS_EVENT_PRIVATE'
+  >,
+): KmsEventWiring['cloudEvents'] {
+  if (config.REKEY_SENDER_AUDIENCE && config.REKEY_ALLOWED_SENDERS) return 'sender-identity';
+  return config.REKEY_KMS_EVENT_PRIVATE ? 'private' : 'none';
 }
 
 /** What the webhook handler takes, and the secrets its requests are verified with. */
@@ -79,7 +107,12 @@ export interface Functions {
   /** The reconcile ports as the functions use them: with events, logs and progress metrics. */
   readonly deps: ReconcileDeps;
   readonly kmsEvent: KmsEventWiring;
-  readonly clusterEvent: { namespace: string; step(): Promise<TriggeredStep> };
+  /** Key-id reports are in `namespace`, revisions in `stateNamespace`. */
+  readonly clusterEvent: {
+    namespace: string;
+    stateNamespace: string;
+    step(): Promise<TriggeredStep>;
+  };
   readonly reconcile: {
     provider: string;
     step(): Promise<StepOutcome>;
@@ -96,6 +129,8 @@ export interface FunctionsInputs {
   deps: ReconcileDeps;
   reconcile: ReconcileConfig;
   authentication: AuthenticationApi;
+  /** Where /webhook claims each `webhook-id` before running it (shared by every replica). */
+  webhookClaims: ReplayClaims;
   rotator(): KmsRotator | undefined;
   close(): void;
 }
@@ -109,9 +144,12 @@ export function composeFunctions(
   const provider = config.REKEY_PROVIDER;
   const logger = createLogger({ name: `rekey-${name}`, level: config.LOG_LEVEL });
   const metrics = createMetrics({ defaultLabels: { function: name } });
-  const events = eventSinkFor(config, name, logger);
+  const events = eventSinkFor(config, name, logger, metrics);
+  // every snapshot a step (or status) reads is kept for /readyz, which never reads one itself
+  const adoption = rememberingAdoption(inputs.deps.adoption, inputs.deps.clock);
   const deps: ReconcileDeps = {
     ...inputs.deps,
+    adoption: adoption.reader,
     // unless the caller chose where the step's log lines go (tests), they go to the logger
     log: inputs.deps.log ?? ((msg, fields) => logger.info(fields ?? {}, msg)),
     events,
@@ -129,7 +167,15 @@ export function composeFunctions(
       ? handOff(events, provider, by)
       : async () => (await stepAndContinue({ step, continueLater })).outcome;
 
-  const http = httpAppFor(inputs, { name, served, deps, logger, metrics });
+  const http = httpAppFor(inputs, {
+    name,
+    served,
+    deps,
+    lastAdoption: adoption.last,
+    logger,
+    metrics,
+  });
+  if (served.includes('kms-event')) logKmsEventPaths(config, logger);
 
   const webhook = webhookWiring(inputs, {
     served,
@@ -150,18 +196,43 @@ export function composeFunctions(
     kmsEvent: {
       provider,
       ...(config.REKEY_KMS_KEY ? { kmsKey: config.REKEY_KMS_KEY } : {}),
+      cloudEvents: cloudEventsAuthOf(config),
       ...(config.REKEY_EVENTBRIDGE_TOKEN
         ? { eventBridgeToken: config.REKEY_EVENTBRIDGE_TOKEN }
         : {}),
+      ...(config.REKEY_EVENTGRID_TOKEN ? { eventGridToken: config.REKEY_EVENTGRID_TOKEN } : {}),
       note: (rotation) => noteKmsRotation(deps, provider, rotation),
       danger: (note) => recordKeyDanger(deps, provider, note),
+      clear: (clearance) => clearKeyDanger(deps, provider, clearance),
       step: triggered('kms-event'),
     },
-    clusterEvent: { namespace: config.REKEY_NAMESPACE, step: triggered('cluster-event') },
+    clusterEvent: {
+      namespace: config.REKEY_NAMESPACE,
+      stateNamespace: stateNamespaceOf(config),
+      step: triggered('cluster-event'),
+    },
     reconcile: { provider, step, continueLater },
     webhook,
     close: inputs.close,
   };
+}
+
+/** Says at start-up which kms-event paths are open to whom, and which answer 401. */
+function logKmsEventPaths(config: RekeyConfig, logger: Logger): void {
+  const paths = {
+    '/kms-event': cloudEventsAuthOf(config),
+    '/kms-event/eventbridge': config.REKEY_EVENTBRIDGE_TOKEN ? 'shared secret' : 'none',
+    '/kms-event/eventgrid': config.REKEY_EVENTGRID_TOKEN ? 'shared secret' : 'none',
+  };
+  const refused = Object.entries(paths).flatMap(([p, auth]) => (auth === 'none' ? [p] : []));
+  if (refused.length > 0) {
+    logger.warn(
+      { kmsEventPaths: paths },
+      `kms-event: ${refused.join(', ')} answer 401 (no authenticator set)`,
+    );
+  } else {
+    logger.info({ kmsEventPaths: paths }, 'kms-event: every path authenticates its sender');
+  }
 }
 
 /** One reconcile step as a function runs it: failures become a retryable error, steps are counted. */
@@ -189,19 +260,26 @@ function stepRunner(
   };
 }
 
-/** The hono app of a function process: sender authentication and what readiness reports. */
+/**
+ * The hono app of a function process: sender authentication and what readiness reports. A probe
+ * does local work only: it reports the adoption snapshot the last step read, with its age, and
+ * never calls the apiservers (one slow apiserver must not make rekey unready during the very
+ * outage its steps wait out).
+ */
 function httpAppFor(
   inputs: FunctionsInputs,
   {
     name,
     served,
     deps,
+    lastAdoption,
     logger,
     metrics,
   }: {
     name: string;
     served: readonly FunctionName[];
     deps: ReconcileDeps;
+    lastAdoption: () => LastAdoption | undefined;
     logger: Logger;
     metrics: MetricsWithRegistry;
   },
@@ -215,8 +293,7 @@ function httpAppFor(
           reviewToken: tokenReviewerFor(inputs.authentication),
         })
       : undefined;
-  // a function that only hands its steps off reads nothing of the apiservers: its ServiceAccount
-  // may not read identity Leases or /metrics
+  // a function that only hands its steps off reads nothing of the apiservers: nothing to report
   const readsAdoption =
     config.REKEY_STEP_MODE === 'local' || served.some((f) => f === 'reconcile' || f === 'webhook');
   const http = createApp({
@@ -225,26 +302,30 @@ function httpAppFor(
     metrics,
     ...(auth ? { auth } : {}),
     unauthenticatedPaths: UNAUTHENTICATED_PATHS,
-    readiness: async () => {
-      const adoption = readsAdoption ? await deps.adoption.read() : undefined;
-      return {
-        ready: true,
-        details: {
-          provider: config.REKEY_PROVIDER,
-          stepMode: config.REKEY_STEP_MODE,
-          ...(adoption
-            ? {
-                liveApiservers: adoption.liveApiservers.length,
-                metricsReadable: adoption.metricsReadable,
-              }
-            : {}),
-          etcdVerification: deps.verifier ? 'on' : 'off (completions are reported unverified)',
-          eventSink: config.K_SINK ? 'on' : 'off',
-        },
-      };
-    },
+    readiness: async () => ({
+      ready: true,
+      details: {
+        provider: config.REKEY_PROVIDER,
+        stepMode: config.REKEY_STEP_MODE,
+        ...(readsAdoption ? { adoption: adoptionDetails(lastAdoption(), deps.clock.now()) } : {}),
+        etcdVerification: deps.verifier ? 'on' : 'off (completions are reported unverified)',
+        eventSink: config.K_SINK ? 'on' : 'off',
+      },
+    }),
   });
   return http;
+}
+
+/** What /readyz says of the last adoption snapshot (none yet: no step has run here). */
+function adoptionDetails(last: LastAdoption | undefined, now: Date): Record<string, unknown> {
+  if (!last) return { read: false, note: 'no step has read the apiservers yet in this process' };
+  return {
+    read: true,
+    readAt: last.readAt.toISOString(),
+    ageSeconds: Math.max(0, Math.round((now.getTime() - last.readAt.getTime()) / 1000)),
+    liveApiservers: last.snapshot.liveApiservers.length,
+    metricsReadable: last.snapshot.metricsReadable,
+  };
 }
 
 /** /webhook's dependencies, when its secrets are set (and `rotate` only with a rotator). */
@@ -276,8 +357,22 @@ function webhookWiring(
       provider: config.REKEY_PROVIDER,
       step: webhookStep,
       status: () => statusReport(deps, reconcile),
-      ...(rotator ? { rotate: rotateThenStep(rotator, webhookStep) } : {}),
+      ...(rotator
+        ? {
+            rotate: rotateThenStep(rotator, webhookStep, {
+              onStepError: (err) => logger.warn({ err }, 'webhook: the step after rotate failed'),
+            }),
+          }
+        : {}),
     },
-    verify: { secrets: config.REKEY_WEBHOOK_SECRETS },
+    verify: {
+      secrets: config.REKEY_WEBHOOK_SECRETS,
+      claims: inputs.webhookClaims,
+      // a crashed holder's claim may be taken over once it has not been renewed for the step's
+      // budget, its deadline (R6: budget + 30 s) and a margin
+      claimStaleAfterMs: (config.REKEY_BUDGET_SECONDS + 30 + 60) * 1000,
+      onClaimError: (err, what) =>
+        logger.warn({ err }, `webhook: could not ${what} the claim of a webhook-id`),
+    },
   };
 }

@@ -3,7 +3,13 @@
 // key-id reports first, else the apiservers' metrics, for hosted control planes with no reporter),
 // etcd verification when configured, and the TokenReview API for sender authentication. Part of
 // the composition root (compose.ts); reads no environment, so tests build the same graph against
-// a sandbox. An unreadable etcd certificate file is a start-up refusal naming its variable.
+// a sandbox.
+// Namespaces: rekey's own records (revision Secrets, the runner Lease) live in the state namespace
+// (stateNamespaceOf: REKEY_STATE_NAMESPACE, else REKEY_NAMESPACE); key-id reports in REKEY_NAMESPACE.
+// etcd: the client certificate files are read once, on first use of the verifier or the scanner,
+// or at start-up when the caller asks (etcdFiles: 'now', or requireEtcdFiles()): a process that
+// runs steps refuses unreadable files at start-up (a ConfigError naming the variable, exit 2); a
+// trigger function that only hands its steps off never opens them, so it needs no mounted files.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { createAdoptionReader } from '../adapters/apiserver-metrics/adoption-reader.ts';
@@ -14,18 +20,21 @@ import { withFallbackObserver } from '../adapters/fallback-key-observer.ts';
 import { type Connection, loadConnection } from '../adapters/k8s/connection.ts';
 import { listServedResources } from '../adapters/k8s/discovery.ts';
 import { createLeaseLock } from '../adapters/k8s/lease-lock.ts';
+import { withoutAnnotations } from '../adapters/k8s/metadata-only.ts';
 import { createObjectCounter } from '../adapters/k8s/object-counter.ts';
 import { createObjectLookup } from '../adapters/k8s/object-lookup.ts';
 import { createObjectRewriter } from '../adapters/k8s/object-rewriter.ts';
+import { createLeaseReplayClaims } from '../adapters/k8s/replay-claims.ts';
 import { createReportKeyObserver } from '../adapters/k8s/report-key-observer.ts';
 import { createRestClient, type RestClient } from '../adapters/k8s/rest-client.ts';
 import { createRevisionStore } from '../adapters/k8s/revision-store.ts';
 import { type AuthenticationApi, typedApi } from '../adapters/k8s/typed-api.ts';
 import { createKmsCurrent } from '../adapters/kms-current.ts';
 import { createPluginKeyObserver } from '../adapters/kms-plugin/plugin-key-observer.ts';
-import { ConfigError, type RekeyConfig } from '../config/config.ts';
+import { ConfigError, type RekeyConfig, stateNamespaceOf } from '../config/config.ts';
 import type { ReconcileConfig, ReconcileDeps } from '../core/deps.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
+import type { ReplayClaims } from '../ports/replay-claims.ts';
 import { vaultOptionsOf } from './vault-transit.ts';
 
 export interface ReconcilePorts {
@@ -33,6 +42,13 @@ export interface ReconcilePorts {
   reconcile: ReconcileConfig;
   /** TokenReviews, for the functions' sender authentication. */
   authentication: AuthenticationApi;
+  /** Webhook replay claims, shared by every replica (Leases in the state namespace). */
+  webhookClaims: ReplayClaims;
+  /**
+   * Reads the etcd client certificate files now (once), if etcd verification is configured; an
+   * unreadable one is a ConfigError naming its variable.
+   */
+  requireEtcdFiles(): void;
   close(): void;
 }
 
@@ -46,40 +62,46 @@ export interface PortOptions {
   connection?: Connection;
   /** Decorates the REST client (tests record what rekey sends and receives). */
   wrapRest?: (rest: RestClient) => RestClient;
+  /**
+   * When the etcd client certificate files are read: 'now' (default; a refusal while composing)
+   * or 'on-first-use' (a process that may never verify, e.g. a trigger function handing off).
+   */
+  etcdFiles?: 'now' | 'on-first-use';
 }
 
 export function reconcilePortsFor(
   config: RekeyConfig,
-  { clock = systemClock, log, connection, wrapRest = (r) => r }: PortOptions = {},
+  {
+    clock = systemClock,
+    log,
+    connection,
+    wrapRest = (r) => r,
+    etcdFiles = 'now',
+  }: PortOptions = {},
 ): ReconcilePorts {
   const conn = connection ?? loadConnection(config);
   const raw = createRestClient(conn, { maxSockets: config.REKEY_CONCURRENCY + 4 });
-  // rekey's own state goes around wrapRest: tests record the calls that touch users' objects
+  // rekey's own state goes around wrapRest: tests record the calls that touch users' objects, as
+  // rekey receives them: without annotations, which can carry a Secret's values (R12)
   const { core, coordination, authentication } = typedApi(raw);
-  const rest = wrapRest(raw);
+  const rest = wrapRest(withoutAnnotations(raw));
+  // key-id reports are in rekey's namespace; its own records in the state namespace
   const namespace = config.REKEY_NAMESPACE;
+  const stateNamespace = stateNamespaceOf(config);
   const etcd = config.REKEY_ETCD_ENDPOINTS;
-  // an unreadable file is a start-up refusal naming its variable (exit 2), not a crash
-  const read = (v: 'REKEY_ETCD_CA_FILE' | 'REKEY_ETCD_CERT_FILE' | 'REKEY_ETCD_KEY_FILE') => {
-    const f = config[v];
-    try {
-      return f ? readFileSync(f) : undefined;
-    } catch (err) {
-      throw new ConfigError(`${v}: ${f}: ${(err as Error).message}`, { cause: err });
-    }
+  let etcdOptions: Omit<EtcdInspectorOptions, 'resources'> | undefined;
+  // the files are read once; an unreadable one is a refusal naming its variable (exit 2 at
+  // start-up), not a crash
+  const etcdOptionsOnce = (endpoints: string[]) => {
+    etcdOptions ??= {
+      endpoints,
+      prefix: config.REKEY_ETCD_PREFIX,
+      ...etcdTlsOf(config),
+    };
+    return etcdOptions;
   };
-  const tls =
-    config.REKEY_ETCD_CA_FILE || config.REKEY_ETCD_CERT_FILE
-      ? {
-          ca: read('REKEY_ETCD_CA_FILE') ?? Buffer.alloc(0),
-          ...(config.REKEY_ETCD_CERT_FILE ? { cert: read('REKEY_ETCD_CERT_FILE') as Buffer } : {}),
-          ...(config.REKEY_ETCD_KEY_FILE ? { key: read('REKEY_ETCD_KEY_FILE') as Buffer } : {}),
-        }
-      : undefined;
-
-  const etcdOptions: Omit<EtcdInspectorOptions, 'resources'> | undefined = etcd
-    ? { endpoints: etcd, prefix: config.REKEY_ETCD_PREFIX, ...(tls ? { tls } : {}) }
-    : undefined;
+  if (etcd && etcdFiles === 'now') etcdOptionsOnce(etcd);
+  let verifier: ReturnType<typeof createEtcdVerifier> | undefined;
   const countObjects = createObjectCounter(rest);
   // unset REKEY_APISERVER_URLS: the reader discovers the apiservers, else asks the connection's
   const adoption = createAdoptionReader({
@@ -99,27 +121,33 @@ export function reconcilePortsFor(
       })
     : undefined;
   const deps: ReconcileDeps = {
-    store: createRevisionStore(core, { namespace }),
+    store: createRevisionStore(core, { namespace: stateNamespace }),
     observer: config.REKEY_PLUGIN_SOCKETS
       ? createPluginKeyObserver({ sockets: config.REKEY_PLUGIN_SOCKETS, clock })
       : withFallbackObserver(
-          createReportKeyObserver(core, { namespace, clock }),
+          createReportKeyObserver(core, { namespace, clock, leases: coordination }),
           createMetricsKeyObserver({ adoption, clock, kmsCurrent, ...(log ? { log } : {}) }),
         ),
     adoption,
     rewriter: createObjectRewriter(rest),
     lookup: createObjectLookup(rest),
     // on the raw client, as rekey's own state; it reads the apiserver's Date on its answers
-    lock: createLeaseLock(raw, { namespace, clock }),
+    lock: createLeaseLock(raw, { namespace: stateNamespace, clock }),
     clock,
     served: { list: () => listServedResources(rest) },
-    ...(etcdOptions
+    ...(etcd
       ? {
-          verifier: createEtcdVerifier(etcdOptions, { clock, countObjects }),
+          // built on first use: the certificate files are opened only by a scan
+          verifier: {
+            scan: async (request) => {
+              verifier ??= createEtcdVerifier(etcdOptionsOnce(etcd), { clock, countObjects });
+              return verifier.scan(request);
+            },
+          },
           scanner: {
             prefix: config.REKEY_ETCD_PREFIX,
             async *values() {
-              const inspector = createEtcdInspector(etcdOptions);
+              const inspector = createEtcdInspector(etcdOptionsOnce(etcd));
               try {
                 yield* inspector.values();
               } finally {
@@ -134,7 +162,8 @@ export function reconcilePortsFor(
   const reconcile: ReconcileConfig = {
     provider: config.REKEY_PROVIDER,
     ...(config.REKEY_RESOURCES !== undefined ? { resources: config.REKEY_RESOURCES } : {}),
-    namespace,
+    // where the revisions are: their own writes are not rewrites
+    namespace: stateNamespace,
     holder: config.REKEY_HOLDER ?? `${hostname()}-${process.pid}`,
     budgetMs: config.REKEY_BUDGET_SECONDS * 1000,
     pageSize: config.REKEY_PAGE_SIZE,
@@ -142,5 +171,40 @@ export function reconcilePortsFor(
     fallbackWaitMs: config.REKEY_FALLBACK_WAIT_SECONDS * 1000,
     keepRevisions: config.REKEY_KEEP_REVISIONS,
   };
-  return { deps, reconcile, authentication, close: () => rest.close() };
+  // on the raw client, as rekey's own state
+  const webhookClaims = createLeaseReplayClaims(raw, {
+    namespace: stateNamespace,
+    holder: reconcile.holder,
+    clock,
+  });
+  return {
+    deps,
+    reconcile,
+    authentication,
+    webhookClaims,
+    requireEtcdFiles: () => {
+      if (etcd) etcdOptionsOnce(etcd);
+    },
+    close: () => rest.close(),
+  };
+}
+
+/** The etcd client certificate's files, read; an unreadable one is a ConfigError naming it. */
+function etcdTlsOf(config: RekeyConfig): Pick<EtcdInspectorOptions, 'tls'> {
+  const read = (v: 'REKEY_ETCD_CA_FILE' | 'REKEY_ETCD_CERT_FILE' | 'REKEY_ETCD_KEY_FILE') => {
+    const f = config[v];
+    try {
+      return f ? readFileSync(f) : undefined;
+    } catch (err) {
+      throw new ConfigError(`${v}: ${f}: ${(err as Error).message}`, { cause: err });
+    }
+  };
+  if (!config.REKEY_ETCD_CA_FILE && !config.REKEY_ETCD_CERT_FILE) return {};
+  return {
+    tls: {
+      ca: read('REKEY_ETCD_CA_FILE') ?? Buffer.alloc(0),
+      ...(config.REKEY_ETCD_CERT_FILE ? { cert: read('REKEY_ETCD_CERT_FILE') as Buffer } : {}),
+      ...(config.REKEY_ETCD_KEY_FILE ? { key: read('REKEY_ETCD_KEY_FILE') as Buffer } : {}),
+    },
+  };
 }

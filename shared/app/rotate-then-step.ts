@@ -2,14 +2,24 @@
 // key_id. A failed rotation the KMS adapter declares retryable (throttled, unavailable) is a 503
 // with Retry-After, so Knative or the caller tries again; any other can never succeed as sent, a
 // 422 (docs/architecture.md R11). The step does not run after a failed rotation.
+// Once the rotation succeeded, the answer is a success whatever the step does: a retry of the
+// request would rotate again (on-demand rotations are quota-limited), while the step only hurries
+// what the next trigger or tick does anyway. A failed step is reported in the answer instead.
 import type { KmsRotator } from '../adapters/kms-rotator.ts';
 import { PermanentError, TransientError } from '../http/errors.ts';
 import { isRetryable, retryAfterOf } from '../ports/retryable.ts';
 
+/** The step after a rotation, when it failed: the next trigger or tick runs it. */
+export interface StepNotRun {
+  kind: 'not-run';
+  reason: string;
+}
+
 export function rotateThenStep<S>(
   rotator: KmsRotator,
   step: () => Promise<S>,
-): () => Promise<{ key: string; current: string; step: S }> {
+  { onStepError = () => {} }: { onStepError?: (err: unknown) => void } = {},
+): () => Promise<{ key: string; current: string; step: S | StepNotRun }> {
   return async () => {
     const rotated = await rotator.rotate().catch((err: unknown) => {
       const message = `rotate: ${(err as Error).message}`;
@@ -18,6 +28,17 @@ export function rotateThenStep<S>(
       }
       throw new PermanentError(message, { status: 422, cause: err });
     });
-    return { ...rotated, step: await step() };
+    try {
+      return { ...rotated, step: await step() };
+    } catch (err) {
+      onStepError(err);
+      return {
+        ...rotated,
+        step: {
+          kind: 'not-run',
+          reason: 'the step after the rotation failed; the next trigger or tick runs it',
+        },
+      };
+    }
   };
 }

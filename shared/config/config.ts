@@ -149,6 +149,22 @@ export const configSchema = z.object({
     emptyIsUnset,
     z.string().min(16, 'must be at least 16 characters').optional(),
   ),
+  /** Shared secret an Azure Event Grid subscription sends in X-Rekey-Token (a secret delivery property). */
+  REKEY_EVENTGRID_TOKEN: z.preprocess(
+    emptyIsUnset,
+    z.string().min(16, 'must be at least 16 characters').optional(),
+  ),
+  /**
+   * `true` says kms-event is cluster-local: CloudEvents on /kms-event are then taken without
+   * Knative sender identity. Unset or `false`: /kms-event without sender identity answers 401.
+   */
+  REKEY_KMS_EVENT_PRIVATE: z.preprocess(
+    emptyIsUnset,
+    z
+      .enum(['true', 'false'], { error: 'must be true or false' })
+      .default('false')
+      .transform((v) => v === 'true'),
+  ),
   /** Standard Webhooks secrets (`whsec_...`) accepted on /webhook; several during a rotation. */
   REKEY_WEBHOOK_SECRETS: optionalListOf(
     isWebhookSecret,
@@ -232,6 +248,16 @@ export function loadConfig(env: Record<string, string | undefined>): RekeyConfig
         message:
           'a Vault transit key (<mount>/keys/<name>) needs REKEY_VAULT_ADDR and REKEY_VAULT_TOKEN_FILE',
         path: ['REKEY_KMS_KEY'],
+      },
+    )
+    .refine(
+      (c) =>
+        !c.REKEY_KMS_EVENT_PRIVATE ||
+        (c.REKEY_EVENTBRIDGE_TOKEN === undefined && c.REKEY_EVENTGRID_TOKEN === undefined),
+      {
+        message:
+          'true contradicts REKEY_EVENTBRIDGE_TOKEN/REKEY_EVENTGRID_TOKEN: those paths serve senders outside the cluster, so kms-event is public and /kms-event needs sender identity (REKEY_SENDER_AUDIENCE, REKEY_ALLOWED_SENDERS)',
+        path: ['REKEY_KMS_EVENT_PRIVATE'],
       },
     )
     .refine((c) => c.REKEY_STEP_MODE === 'local' || c.K_SINK !== undefined, {

@@ -3,10 +3,11 @@
 // key-id reports still gets the rest, and the report says why the scope is missing.
 
 import { assessConvergence } from '../domain/convergence.ts';
+import { activeDangers, dangersIn } from '../domain/key-danger.ts';
 import { isHashOnly } from '../domain/key-id.ts';
 import { currentKeyIdHashes } from '../domain/key-id-metrics.ts';
 import { summariseProgress } from '../domain/migration-progress.ts';
-import { newestRevision } from '../domain/revision.ts';
+import { type KeyDangerNote, newestRevision } from '../domain/revision.ts';
 import type { ReconcileConfig, ReconcileDeps } from './deps.ts';
 import type { Scope } from './resolve-scope.ts';
 import { currentScope } from './verify-now.ts';
@@ -42,6 +43,8 @@ export async function statusReport(deps: ReconcileDeps, config: ReconcileConfig)
         kmsUnhealthy: adoption.kmsUnhealthy,
         observedAt: newest.observedAt,
         now: deps.clock.now(),
+        // the wait the step applies (REKEY_FALLBACK_WAIT_SECONDS), so status tells the same story
+        ...(config.fallbackWaitMs === undefined ? {} : { fallbackWaitMs: config.fallbackWaitMs }),
       })
     : undefined;
   return {
@@ -67,7 +70,8 @@ export async function statusReport(deps: ReconcileDeps, config: ReconcileConfig)
         // when the objects behind a Degraded revision are re-patched next (docs/architecture.md R13)
         ...(r.retry ? { nextRetry: r.retry } : {}),
         ...(r.kmsRotation ? { kmsRotation: r.kmsRotation } : {}),
-        ...(r.keyDanger ? { keyDanger: r.keyDanger } : {}),
+        // the newest danger the KMS has not said is over raises the alarm; all stay in history
+        ...dangerFields(r.keyDanger),
       })),
     apiservers: adoption.liveApiservers.map((id) => ({
       apiserverIdHash: id,
@@ -78,4 +82,15 @@ export async function statusReport(deps: ReconcileDeps, config: ReconcileConfig)
     ...(adoption.endpoints ? { apiserverEndpoints: adoption.endpoints } : {}),
     ...(adoption.unreadableReason ? { metricsProblem: adoption.unreadableReason } : {}),
   };
+}
+
+/** `keyDanger`: the newest active danger (what `rekey status` raises); `keyDangers`: all of them. */
+function dangerFields(note: KeyDangerNote | undefined): {
+  keyDanger?: KeyDangerNote;
+  keyDangers?: KeyDangerNote[];
+} {
+  const all = dangersIn(note);
+  if (all.length === 0) return {};
+  const [active] = activeDangers(note);
+  return { ...(active ? { keyDanger: active } : {}), keyDangers: all };
 }

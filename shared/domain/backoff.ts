@@ -1,6 +1,10 @@
 // How long to wait before retrying a transient failure: exponential backoff with jitter, and never
-// sooner than the server's Retry-After (APF 429s carry one). The random source is injected so the
+// sooner than the server's Retry-After (APF 429s carry one), however long it is up to an hour
+// (MAX_RETRY_AFTER_SECONDS). The callers' sleeps end with the step (its Lease or deadline), so a long
+// Retry-After ends the step early rather than holding it. The random source is injected so the
 // delay is a pure function of its inputs in tests.
+
+import { MAX_RETRY_AFTER_SECONDS } from './retryable-status.ts';
 
 /**
  * Inputs of {@link backoffDelayMs}. Callers forward their own optional settings and a Retry-After
@@ -15,14 +19,18 @@ export interface BackoffOptions {
   random?: (() => number) | undefined;
   /** The first backoff step. */
   baseDelayMs?: number | undefined;
-  /** No delay is ever longer than this, Retry-After included. */
+  /**
+   * The exponential step never grows past this. A server's Retry-After is honoured beyond it (up to
+   * MAX_RETRY_AFTER_SECONDS): waiting less than the server asked is retrying too soon.
+   */
   maxDelayMs?: number | undefined;
 }
 
 /**
  * The delay before the next attempt: `base * 2^(attempt-1)` capped at `maxDelayMs`, of which the
  * upper half is random ("equal jitter": never less than half the step). With a Retry-After, at least
- * that long plus up to one base step of jitter, so clients told the same Retry-After spread out.
+ * that long plus up to one base step of jitter, so clients told the same Retry-After spread out
+ * (a Retry-After over an hour counts as an hour).
  *
  * @example backoffDelayMs({ attempt: 3, random: () => 0 }) // 1000 with the default 500 ms base
  */
@@ -39,9 +47,9 @@ export function backoffDelayMs({
   const jittered = step / 2 + (r * step) / 2;
   const told =
     retryAfterSeconds !== undefined && Number.isFinite(retryAfterSeconds) && retryAfterSeconds > 0
-      ? retryAfterSeconds * 1000 + r * baseDelayMs
+      ? Math.min(MAX_RETRY_AFTER_SECONDS, retryAfterSeconds) * 1000 + r * baseDelayMs
       : 0;
-  return Math.round(Math.min(maxDelayMs, Math.max(jittered, told)));
+  return Math.round(Math.max(jittered, told));
 }
 
 function clampUnit(x: number): number {

@@ -58,7 +58,10 @@ export interface Revision {
   forced?: boolean;
   /** The last rotation the KMS itself reported while this revision was newest, and what it meant. */
   kmsRotation?: KmsRotationNote;
-  /** The KMS said the key is being deleted, destroyed or expiring while it may still protect data. */
+  /**
+   * The KMS said the key is being deleted, destroyed, disabled or expiring while it may still
+   * protect data: the newest such danger, the earlier ones in its `earlier` (key-danger.ts).
+   */
   keyDanger?: KeyDangerNote;
   /**
    * When refused or offending objects are re-patched next (docs/architecture.md R13): set once the
@@ -79,6 +82,20 @@ export interface KeyDangerNote {
   what: string;
   at: string;
   via: string;
+  /** The key version (or material) in danger, when the event named one. */
+  version?: string;
+  /** Set when the KMS said the danger is over: it stays for history, but raises nothing. */
+  cleared?: KeyDangerClearance;
+  /** Earlier dangers noted on the same revision, newest first (each without its own `earlier`). */
+  earlier?: KeyDangerNote[];
+}
+
+/** The KMS event that ended a danger. */
+export interface KeyDangerClearance {
+  at: string;
+  via: string;
+  /** The call that ended it, e.g. `CancelKeyDeletion`. */
+  by: string;
 }
 
 /** The fixed start of every revision name. */

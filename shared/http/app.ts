@@ -58,6 +58,9 @@ async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   }
 }
 
+/** Set by Knative's broker filter and channel dispatchers on every delivery they make. */
+export const KNATIVE_DELIVERY_HEADER = 'kn-namespace';
+
 /**
  * A hono app with rekey's probes, metrics, logging, limits, sender auth and error mapping.
  *
@@ -85,6 +88,20 @@ export function createApp({
   }
 
   app.use('*', requestLog({ name, logger, metrics }));
+  // Knative takes a subscriber's 2xx answer only with an empty body or a CloudEvent: its broker
+  // filter turns any other body into a failed delivery (502: retried, then dead-lettered). A
+  // request Knative delivered (its dispatchers set Kn-Namespace) gets the status alone; direct
+  // callers keep the JSON outcome.
+  app.use('*', async (c, next) => {
+    await next();
+    const status = c.res.status;
+    if (c.req.header(KNATIVE_DELIVERY_HEADER) === undefined || status < 200 || status > 299) return;
+    if (c.res.body === null) return;
+    const headers = new Headers(c.res.headers);
+    headers.delete('content-type');
+    headers.delete('content-length');
+    c.res = new Response(null, { status, headers });
+  });
   app.use(
     '*',
     bodyLimit({

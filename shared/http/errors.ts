@@ -1,14 +1,18 @@
 // Errors a function raises, and how each maps to an HTTP answer under Knative's retry rules
 // (docs/architecture.md R11, docs/kms-facts.md §10): Knative retries 5xx, 404, 408, 409 and 429 and
-// gives up on any other 4xx. So a permanent outcome is 400/413/415/422 (never 404/409); anything
-// that declares itself retryable (shared/ports/retryable.ts: TransientError here, every adapter's
-// errors) is 503 or 429 with Retry-After, never a 4xx Knative would drop; anything unrecognised is
-// a 500 that says nothing about internals.
+// gives up on any other 4xx. So a permanent outcome is 400/413/415/422 (never 404/409); a sender
+// that did not prove who it is gets 401/403; any failed dependency (an adapter's error declaring
+// the Retryable contract, a network or TLS failure, a client library's error with an HTTP or gRPC
+// status, anywhere in the `cause` chain: shared/ports/retryable.ts `failedDependency`) is 503 with
+// Retry-After, or 429 when the handler says so; only what is none of these (a programming error)
+// is a 500 that says nothing about internals.
 
 import { HTTPException } from 'hono/http-exception';
 import { z } from 'zod';
 import { DomainError } from '../domain/errors.ts';
-import { isRetryable, type Retryable, retryAfterOf } from '../ports/retryable.ts';
+import { failedDependency, MAX_RETRY_AFTER_SECONDS, type Retryable } from '../ports/retryable.ts';
+
+export { MAX_RETRY_AFTER_SECONDS };
 
 /** The statuses a permanent rejection may use: 4xx codes Knative does not retry. */
 export type PermanentStatus = 400 | 413 | 415 | 422;
@@ -40,11 +44,24 @@ export class PayloadTooLargeError extends PermanentError {
 /** Seconds a retryable failure asks the sender to wait when nothing more precise is known. */
 export const DEFAULT_RETRY_AFTER_SECONDS = 5;
 
-/** Whole seconds for a Retry-After header: rounded up, the default when unknown or invalid. */
-function retryAfterHeader(seconds: number | undefined): number {
+/**
+ * Seconds asked for when a dependency refused rekey without saying it may recover (its RBAC
+ * missing, a method it does not implement): someone has to act, so the sender comes back later
+ * than for a blip, but comes back.
+ */
+export const REFUSED_RETRY_AFTER_SECONDS = 60;
+
+/**
+ * Whole seconds for a Retry-After header: rounded up, at most {@link MAX_RETRY_AFTER_SECONDS},
+ * `fallback` when unknown or invalid.
+ */
+export function retryAfterHeader(
+  seconds: number | undefined,
+  fallback = DEFAULT_RETRY_AFTER_SECONDS,
+): number {
   return seconds !== undefined && Number.isFinite(seconds) && seconds >= 0
-    ? Math.ceil(seconds)
-    : DEFAULT_RETRY_AFTER_SECONDS;
+    ? Math.min(MAX_RETRY_AFTER_SECONDS, Math.ceil(seconds))
+    : fallback;
 }
 
 /** Worth retrying later: a dependency is down, throttled or busy. */
@@ -132,6 +149,36 @@ function zodSummary(err: z.core.$ZodError): string {
 }
 
 /**
+ * Whether `err` already says how to answer it: a rejection of the request (permanent, 401, 403, a
+ * domain refusal, invalid input) or a dependency that failed ({@link toHttpError} maps each).
+ */
+function isDecided(err: unknown): boolean {
+  return (
+    err instanceof PermanentError ||
+    err instanceof TransientError ||
+    err instanceof UnauthorizedError ||
+    err instanceof ForbiddenError ||
+    err instanceof DomainError ||
+    err instanceof z.core.$ZodError ||
+    failedDependency(err) !== undefined
+  );
+}
+
+/**
+ * For the work a handler hands to rekey's dependencies (a status read, a step, a record): rethrows
+ * an error that already says how to answer, and turns any other (an answer of the cluster that is
+ * not what was asked for, a store conflict) into a 503 with Retry-After, which every sender retries.
+ *
+ * @example deps.status().catch(retryLaterUnlessDecided('reading the status failed; retry later'))
+ */
+export function retryLaterUnlessDecided(message: string): (err: unknown) => never {
+  return (err) => {
+    if (isDecided(err)) throw err;
+    throw new TransientError(message, { cause: err });
+  };
+}
+
+/**
  * Maps any thrown value to a status, a JSON body and headers.
  *
  * @example toHttpError(new TransientError('etcd down', { retryAfterSeconds: 10 }))
@@ -151,15 +198,6 @@ export function toHttpError(err: unknown): HttpErrorResponse {
       status: err.status,
       body: { error, message: err.message },
       headers: { 'Retry-After': String(err.retryAfterSeconds) },
-    };
-  }
-  if (isRetryable(err)) {
-    // An adapter's error that escaped a handler: retry it, but its message may name internals
-    // (endpoints, resource names, request ids), so the answer says only that it is temporary.
-    return {
-      status: 503,
-      body: { error: 'unavailable', message: 'temporarily unavailable, retry later' },
-      headers: { 'Retry-After': String(retryAfterHeader(retryAfterOf(err))) },
     };
   }
   if (err instanceof UnauthorizedError) {
@@ -188,12 +226,27 @@ export function toHttpError(err: unknown): HttpErrorResponse {
     const message = status >= 500 ? 'internal error' : err.message || 'request rejected';
     return { status, body: { error: codeFor(status), message }, headers };
   }
+  const failed = failedDependency(err);
+  if (failed) {
+    // A dependency failed (the apiserver, etcd, a KMS, the Broker): never the sender's fault, so
+    // Knative retries it. Its message may name internals (endpoints, resource names, request
+    // ids), so the answer says only that it is temporary.
+    const wait = retryAfterHeader(
+      failed.retryAfterSeconds,
+      failed.retryable ? DEFAULT_RETRY_AFTER_SECONDS : REFUSED_RETRY_AFTER_SECONDS,
+    );
+    return {
+      status: 503,
+      body: { error: 'unavailable', message: 'temporarily unavailable, retry later' },
+      headers: { 'Retry-After': String(wait) },
+    };
+  }
   return { status: 500, body: { error: 'internal', message: 'internal error' }, headers: {} };
 }
 
 /**
  * The HTTP status for a thrown value: permanent 400/413/415/422, retryable 503/429, 401, 403,
- * otherwise 500. Never 404 or 409 for a permanent outcome.
+ * a failed dependency 503, otherwise 500. Never 404 or 409 for a permanent outcome.
  */
 export function toHttpStatus(err: unknown): number {
   return toHttpError(err).status;

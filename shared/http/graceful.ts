@@ -1,7 +1,9 @@
 // Serves a hono app on Node and shuts it down without dropping work: on SIGTERM it stops taking
 // requests (new ones get 503 + Retry-After so Knative retries them elsewhere; /healthz still
 // answers), waits up to `drainMs` for the requests in flight, lets the handlers checkpoint in
-// `onShutdown`, then exits 0 (1 if the checkpoint failed).
+// `onShutdown`, then exits 0 (1 if the checkpoint failed). A request in flight may be a whole
+// reconcile step, so the wait is derived from the step's hard deadline (drainMsFor), never a
+// fixed figure shorter than a step.
 
 import type { AddressInfo } from 'node:net';
 import { type Http2Bindings, type HttpBindings, type ServerType, serve } from '@hono/node-server';
@@ -27,8 +29,12 @@ export interface GracefulOptions {
   hostname?: string;
   /** Runs after draining, before exit: the handlers checkpoint here. */
   onShutdown?: (info: ShutdownInfo) => void | Promise<void>;
-  /** Longest wait for in-flight requests (default 25 s, inside Kubernetes' 30 s grace period). */
-  drainMs?: number;
+  /**
+   * Longest wait for in-flight requests: at least the longest request, a reconcile step to its
+   * hard deadline ({@link drainMsFor}). It must stay under the pod's termination grace period,
+   * which Knative sets from the Service's `timeoutSeconds`.
+   */
+  drainMs: number;
   log: Logger;
   /** Signals that start a shutdown (default SIGTERM and SIGINT). */
   signals?: readonly NodeJS.Signals[];
@@ -49,6 +55,19 @@ export interface GracefulServer {
 
 const DRAINING_BODY = JSON.stringify({ error: 'unavailable', message: 'shutting down' });
 
+/** Time for a step stopped at its deadline to write its checkpoint and its answer. */
+export const DRAIN_ANSWER_MARGIN_MS = 5_000;
+
+/**
+ * How long to drain so that a request in flight outlives its longest possible handler: a step
+ * stops where it stands at its hard deadline (shared/core/step-stop.ts), then answers.
+ *
+ * @example drainMsFor(90_000) // 95_000 for the default 60 s budget (deadline budget + 30 s)
+ */
+export function drainMsFor(stepDeadlineMs: number): number {
+  return stepDeadlineMs + DRAIN_ANSWER_MARGIN_MS;
+}
+
 /**
  * Serves `app` with @hono/node-server and drains it on SIGTERM.
  *
@@ -61,7 +80,7 @@ export function serveWithGracefulShutdown(
     port,
     hostname,
     onShutdown,
-    drainMs = 25_000,
+    drainMs,
     log,
     signals = ['SIGTERM', 'SIGINT'],
     exit = (code) => process.exit(code),

@@ -1,37 +1,74 @@
-// Remembers which Standard Webhooks `webhook-id`s were already processed, so a replayed or
-// redelivered message is answered without running it twice. An id needs remembering only while
-// its timestamp is inside the verification tolerance: after that the signature check refuses it.
+// Replay claims held in this process only (shared/ports/replay-claims.ts): for unit tests and a
+// single process. A deployment with more than one replica, or that scales to zero, needs the
+// cluster's claims (shared/adapters/k8s/replay-claims.ts), which every replica shares.
 
+import type {
+  ClaimAttempt,
+  ClaimTimes,
+  RecordedAnswer,
+  ReplayClaim,
+  ReplayClaims,
+} from '../ports/replay-claims.ts';
 import { TtlLru } from './ttl-lru.ts';
 
-/**
- * The minimum a replay store must do. Guarantees: `seen` is true for an id `remember`ed less than
- * its ttl ago (an implementation may forget earlier under memory pressure: a forgotten id is then
- * processed again, which rekey's idempotent handlers tolerate).
- */
-export interface ReplayCache {
-  /** Whether `id` was recorded as processed and has not expired. */
-  seen(id: string): Promise<boolean>;
-  /** Records `id` as processed for `ttlMs`. */
-  remember(id: string, ttlMs: number): Promise<void>;
+type Entry = { expiresAt: number } & (
+  | { state: 'running'; token: symbol; since: number; staleAt: number }
+  | { state: 'done'; answer: RecordedAnswer }
+);
+
+interface MemoryClaim extends ReplayClaim {
+  readonly token: symbol;
 }
 
-/** A per-process {@link ReplayCache}: bounded (LRU, default 10,000 ids) with per-id expiry. */
-export class MemoryReplayCache implements ReplayCache {
-  readonly #ids: TtlLru<true>;
+/**
+ * A per-process {@link ReplayClaims}: bounded (LRU, default 10,000 ids) with per-id expiry. An id
+ * evicted under a flood of distinct ids runs again if replayed, as after a restart.
+ */
+export class MemoryReplayClaims implements ReplayClaims {
+  readonly #ids: TtlLru<Entry>;
+  readonly #now: () => number;
+  readonly #holder: string;
 
   constructor({
     maxEntries = 10_000,
     now = Date.now,
-  }: { maxEntries?: number; now?: () => number } = {}) {
-    this.#ids = new TtlLru<true>({ maxEntries, now });
+    holder = 'this-process',
+  }: { maxEntries?: number; now?: () => number; holder?: string } = {}) {
+    this.#ids = new TtlLru<Entry>({ maxEntries, now });
+    this.#now = now;
+    this.#holder = holder;
   }
 
-  async seen(id: string): Promise<boolean> {
-    return this.#ids.get(id) === true;
+  async claim(id: string, { expiresAt, staleAfterMs }: ClaimTimes): Promise<ClaimAttempt> {
+    const now = this.#now();
+    const held = this.#ids.get(id);
+    if (held?.state === 'done') return { kind: 'done', answer: held.answer };
+    if (held?.state === 'running' && held.staleAt > now) {
+      return { kind: 'running', holder: this.#holder, since: new Date(held.since) };
+    }
+    const token = Symbol(id);
+    const until = expiresAt.getTime();
+    this.#ids.set(
+      id,
+      { state: 'running', token, since: now, staleAt: now + staleAfterMs, expiresAt: until },
+      until - now,
+    );
+    const claim: MemoryClaim = { id, token };
+    return { kind: 'claimed', claim };
   }
 
-  async remember(id: string, ttlMs: number): Promise<void> {
-    this.#ids.set(id, true, ttlMs);
+  async complete(claim: ReplayClaim, answer: RecordedAnswer): Promise<void> {
+    const held = this.#ids.get(claim.id);
+    if (held?.state !== 'running' || held.token !== (claim as MemoryClaim).token) return;
+    // keeps the claim's expiry: the id is remembered as long as its messages verify
+    const { expiresAt } = held;
+    this.#ids.set(claim.id, { state: 'done', answer, expiresAt }, expiresAt - this.#now());
+  }
+
+  async release(claim: ReplayClaim): Promise<void> {
+    const held = this.#ids.get(claim.id);
+    if (held?.state === 'running' && held.token === (claim as MemoryClaim).token) {
+      this.#ids.set(claim.id, held, 0); // expired at once: reads as absent
+    }
   }
 }

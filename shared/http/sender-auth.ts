@@ -2,7 +2,12 @@
 // `Authorization: Bearer <jwt>` is checked with a TokenReview against the apiserver for rekey's
 // audience, then its ServiceAccount is matched against an allow-list. Missing or rejected token
 // => 401, a ServiceAccount not on the list => 403, the apiserver unreachable => 503 (retry).
-// Positive answers are cached for 60 s under the token's sha256, never the token itself.
+// Answers are cached under the token's sha256, never the token itself: a sender for 60 s, a
+// refusal for 10 s, so a refused token sent again costs no TokenReview. TokenReviews themselves
+// are rate-limited (a token bucket, default 10/s, bursts of 20) and concurrent reviews of one
+// token share one call: past the limit an unknown token is answered 429 with Retry-After without
+// asking the apiserver, so a flood of bad tokens cannot turn into a flood of TokenReviews. Senders
+// already cached are never limited.
 
 import { createHash } from 'node:crypto';
 import type { AuthenticationV1Api } from '@kubernetes/client-node';
@@ -52,8 +57,14 @@ export interface TokenReviewAuthenticatorOptions {
   reviewToken: ReviewToken;
   /** How long a positive answer is reused (default 60 s; never past the token's `exp`). */
   cacheTtlMs?: number;
+  /** How long a refusal (401, 403) is reused (default 10 s): short, it costs nothing to ask again. */
+  refusalTtlMs?: number;
   /** Most cached answers (default 1,000). */
   cacheMaxEntries?: number;
+  /** TokenReviews per second in the long run (default 10). */
+  reviewsPerSecond?: number;
+  /** TokenReviews allowed at once after a quiet spell (default 20). */
+  reviewBurst?: number;
   /** Milliseconds since the epoch (default `Date.now`). */
   now?: () => number;
 }
@@ -61,6 +72,30 @@ export interface TokenReviewAuthenticatorOptions {
 /** A sender-auth setting that can never work (raised at start-up: exit 2, like any setting). */
 export class SenderAuthConfigError extends ConfigError {
   override readonly name = 'SenderAuthConfigError';
+}
+
+/** A refusal remembered for a token: answered again as it was, without a TokenReview. */
+type Refusal = { refused: UnauthorizedError | ForbiddenError };
+
+/**
+ * A token bucket: `take()` spends one token when there is one, else says how many ms until the
+ * next. Refilled from the clock on every call, so it needs no timer.
+ */
+function tokenBucket(perSecond: number, burst: number, now: () => number) {
+  let tokens = burst;
+  let at = now();
+  return {
+    take(): number {
+      const t = now();
+      tokens = Math.min(burst, tokens + ((t - at) / 1000) * perSecond);
+      at = t;
+      if (tokens >= 1) {
+        tokens -= 1;
+        return 0;
+      }
+      return Math.ceil(((1 - tokens) / perSecond) * 1000);
+    },
+  };
 }
 
 const BEARER = /^Bearer[ \t]+([A-Za-z0-9._~+/=-]+)[ \t]*$/i;
@@ -95,7 +130,10 @@ export function createTokenReviewAuthenticator({
   allowedSenders,
   reviewToken,
   cacheTtlMs = 60_000,
+  refusalTtlMs = 10_000,
   cacheMaxEntries = 1_000,
+  reviewsPerSecond = 10,
+  reviewBurst = 20,
   now = Date.now,
 }: TokenReviewAuthenticatorOptions): Authenticator {
   // the settings schema refuses these first, naming REKEY_SENDER_AUDIENCE / REKEY_ALLOWED_SENDERS
@@ -110,8 +148,46 @@ export function createTokenReviewAuthenticator({
       );
     }
   }
+  if (!(reviewsPerSecond > 0) || !(reviewBurst >= 1)) {
+    throw new SenderAuthConfigError('sender auth needs a positive TokenReview rate and burst');
+  }
   const allowed = new Set(allowedSenders);
-  const cache = new TtlLru<SenderIdentity>({ maxEntries: cacheMaxEntries, now });
+  const cache = new TtlLru<SenderIdentity | Refusal>({ maxEntries: cacheMaxEntries, now });
+  const bucket = tokenBucket(reviewsPerSecond, reviewBurst, now);
+  const inFlight = new Map<string, Promise<TokenReviewResult>>();
+
+  /** One TokenReview per token at a time, within the rate; the others wait for its answer. */
+  const review = (key: string, token: string): Promise<TokenReviewResult> => {
+    const pending = inFlight.get(key);
+    if (pending) return pending;
+    const waitMs = bucket.take();
+    if (waitMs > 0) {
+      throw new TransientError('too many unknown sender tokens; retry later', {
+        status: 429,
+        retryAfterSeconds: waitMs / 1000,
+      });
+    }
+    const call = (async () => {
+      try {
+        return await reviewToken({ token, audiences: [audience] });
+      } catch (cause) {
+        if (cause instanceof TransientError) throw cause;
+        // not the sender's fault whatever the reason (even rekey's own RBAC): a 503 Knative retries
+        throw new TransientError('cannot review the sender token now', {
+          cause,
+          retryAfterSeconds: retryAfterOf(cause),
+        });
+      } finally {
+        inFlight.delete(key);
+      }
+    })();
+    inFlight.set(key, call);
+    return call;
+  };
+  const refuse = (key: string, refused: UnauthorizedError | ForbiddenError): never => {
+    cache.set(key, { refused }, refusalTtlMs);
+    throw refused;
+  };
 
   return {
     describe: () => ({ audience, allowedSenders: [...allowed] }),
@@ -123,34 +199,33 @@ export function createTokenReviewAuthenticator({
       }
       const key = createHash('sha256').update(token).digest('hex');
       const cached = cache.get(key);
-      if (cached !== undefined) return cached;
-
-      let status: TokenReviewResult;
-      try {
-        status = await reviewToken({ token, audiences: [audience] });
-      } catch (cause) {
-        if (cause instanceof TransientError) throw cause;
-        // not the sender's fault whatever the reason (even rekey's own RBAC): a 503 Knative retries
-        throw new TransientError('cannot review the sender token now', {
-          cause,
-          retryAfterSeconds: retryAfterOf(cause),
-        });
+      if (cached !== undefined) {
+        if ('refused' in cached) throw cached.refused;
+        return cached;
       }
+
+      const status = await review(key, token);
       if (status.authenticated !== true) {
-        throw new UnauthorizedError('the bearer token was not accepted', {
-          challenge: 'Bearer',
-          cause: status.error,
-        });
+        refuse(
+          key,
+          new UnauthorizedError('the bearer token was not accepted', {
+            challenge: 'Bearer',
+            cause: status.error,
+          }),
+        );
       }
       // An audience-unaware authenticator may answer without audiences; that is not good enough.
       if (!status.audiences?.includes(audience)) {
-        throw new UnauthorizedError(`the bearer token is not for audience ${audience}`, {
-          challenge: 'Bearer',
-        });
+        refuse(
+          key,
+          new UnauthorizedError(`the bearer token is not for audience ${audience}`, {
+            challenge: 'Bearer',
+          }),
+        );
       }
       const username = status.user?.username ?? '';
       if (!allowed.has(username)) {
-        throw new ForbiddenError(`sender ${username || '(unnamed)'} is not allowed`);
+        refuse(key, new ForbiddenError(`sender ${username || '(unnamed)'} is not allowed`));
       }
       const identity: SenderIdentity = { username };
       if (status.user?.uid) identity.uid = status.user.uid;

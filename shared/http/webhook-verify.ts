@@ -5,19 +5,24 @@
 // - A bad or missing signature, or a timestamp outside the tolerance, is 401.
 // - The HMAC is computed by the `standardwebhooks` package (`Webhook.sign`), but the timestamp is
 //   checked here, because the package's `verify()` hard-codes a 5-minute tolerance.
-// - A replay of an id already processed successfully answers 200 `{ "duplicate": true }`: a sender
-//   that retries after a lost response gets success, and nothing runs twice. Ids are remembered
-//   only after a 2xx, so a failed delivery can be retried with the same id.
+// - Replay protection is a claim on the `webhook-id`, taken BEFORE the command runs, in a store
+//   every replica shares (shared/ports/replay-claims.ts): of two copies arriving together, or at
+//   two replicas, one runs. A replay of a finished id answers its recorded result with
+//   `duplicate: true` (200); a replay while it still runs answers 429 with Retry-After, so the
+//   sender comes back for the result (Knative and Standard Webhooks senders retry 429; a 409
+//   would say nothing about when). A failed command releases its claim, so a retry runs.
+// - The claim lasts while a message with that id can still verify: its timestamp plus the
+//   tolerance, plus a margin for the clocks of sender and replicas.
 
 import { timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import { Webhook } from 'standardwebhooks';
 import { ConfigError } from '../config/config.ts';
 import { isWebhookSecret, WEBHOOK_SECRET_FORMAT } from '../config/setting-formats.ts';
+import type { ReplayClaims } from '../ports/replay-claims.ts';
 import type { RekeyVariables } from './env.ts';
-import { PermanentError, UnauthorizedError } from './errors.ts';
+import { PermanentError, TransientError, UnauthorizedError } from './errors.ts';
 import { DEFAULT_MAX_BODY_BYTES, readBodyText } from './read-body.ts';
-import { MemoryReplayCache, type ReplayCache } from './replay-cache.ts';
 
 /** A message whose signature and timestamp checked out. */
 export interface VerifiedWebhook {
@@ -116,39 +121,76 @@ export function createWebhookVerifier({
 
 /** Options of {@link verifyWebhook}. */
 export interface VerifyWebhookOptions extends WebhookVerifierOptions {
-  /** Where processed ids are remembered (default a per-process {@link MemoryReplayCache}). */
-  replayCache?: ReplayCache;
+  /** Where ids are claimed: shared by every replica (the cluster), or in memory for one process. */
+  claims: ReplayClaims;
+  /**
+   * How long a running claim stays its holder's without a renewal (default 150 s: a step's
+   * budget and deadline plus a margin); then a crashed holder's claim may be taken over.
+   */
+  claimStaleAfterMs?: number;
   /** Largest accepted body, in bytes (default 1 MiB). */
   maxBytes?: number;
+  /** Told when a claim could not be completed or released (the answer goes out regardless). */
+  onClaimError?: (err: unknown, what: 'complete' | 'release') => void;
 }
 
 /** The hono environment of a route behind {@link verifyWebhook}. */
 export type WebhookEnv = { Variables: RekeyVariables & { webhook: ReceivedWebhook } };
 
+/** Margin on a claim's expiry for the clocks of sender and replicas. */
+export const CLAIM_CLOCK_MARGIN_MS = 60_000;
+
+/** Largest recorded answer: a bigger one is recorded as a note that it was left out. */
+export const MAX_RECORDED_ANSWER_BYTES = 8_192;
+
+/** Seconds a replay of a still-running id is asked to wait before asking again. */
+const RUNNING_RETRY_AFTER_SECONDS = 10;
+
+/** What a replay of a finished id answers: the recorded body, marked as a duplicate. */
+function duplicateBody(id: string, recorded: unknown): Record<string, unknown> {
+  const fields =
+    typeof recorded === 'object' && recorded !== null && !Array.isArray(recorded)
+      ? (recorded as Record<string, unknown>)
+      : recorded === undefined
+        ? {}
+        : { result: recorded };
+  return { ...fields, duplicate: true, id };
+}
+
+/** The answer's JSON body, or a note when it is not JSON or too large to keep. */
+async function recordable(res: Response): Promise<unknown> {
+  const text = await res.clone().text();
+  if (Buffer.byteLength(text) > MAX_RECORDED_ANSWER_BYTES) {
+    return { recorded: `the answer was over ${MAX_RECORDED_ANSWER_BYTES} bytes; not kept` };
+  }
+  try {
+    return text === '' ? undefined : (JSON.parse(text) as unknown);
+  } catch {
+    return { recorded: 'the answer was not JSON; not kept' };
+  }
+}
+
 /**
- * Middleware: verifies the message, answers a replay of a processed id with
- * 200 `{ duplicate: true, id }`, leaves the message on `c.var.webhook`, and remembers the id once
- * the handler answered 2xx.
+ * Middleware: verifies the message, claims its id (answering a replay of a finished one with its
+ * recorded result and `duplicate: true`, of a running one 429), leaves the message on
+ * `c.var.webhook`, then records the handler's 2xx answer, or releases the claim on any other.
  *
- * @example app.post('/webhook', verifyWebhook({ secrets }), (c) => run(c.var.webhook.payload));
+ * @example app.post('/webhook', verifyWebhook({ secrets, claims }), (c) => run(c.var.webhook.payload));
  */
 export function verifyWebhook({
-  replayCache = new MemoryReplayCache(),
+  claims,
+  claimStaleAfterMs = 150_000,
   maxBytes = DEFAULT_MAX_BODY_BYTES,
+  onClaimError = () => {},
   ...verifierOptions
 }: VerifyWebhookOptions): MiddlewareHandler<WebhookEnv> {
   const verify = createWebhookVerifier(verifierOptions);
-  // Long enough to cover the whole window in which the timestamp still verifies.
-  const rememberMs = 2 * (verifierOptions.toleranceSeconds ?? 300) * 1000;
+  const toleranceMs = (verifierOptions.toleranceSeconds ?? 300) * 1000;
 
   return async (c, next) => {
     const body = await readBodyText(c, { maxBytes });
     const message = verify(body, c.req.header());
     c.set('webhookId', message.id);
-    if (await replayCache.seen(message.id)) {
-      c.set('eventOutcome', 'duplicate');
-      return c.json({ duplicate: true, id: message.id }, 200);
-    }
     let payload: unknown;
     if (body.trim() !== '') {
       try {
@@ -157,10 +199,34 @@ export function verifyWebhook({
         throw new PermanentError('webhook body is not valid JSON', { cause });
       }
     }
+
+    const attempt = await claims.claim(message.id, {
+      // after this the signature check refuses every message with this id
+      expiresAt: new Date(message.timestamp.getTime() + toleranceMs + CLAIM_CLOCK_MARGIN_MS),
+      staleAfterMs: claimStaleAfterMs,
+    });
+    if (attempt.kind === 'done') {
+      c.set('eventOutcome', 'duplicate');
+      return c.json(duplicateBody(message.id, attempt.answer.body), 200);
+    }
+    if (attempt.kind === 'running') {
+      throw new TransientError(
+        `webhook ${message.id} is being handled since ${attempt.since.toISOString()}; ask again for its result`,
+        { status: 429, retryAfterSeconds: RUNNING_RETRY_AFTER_SECONDS },
+      );
+    }
+
     c.set('webhook', { ...message, payload });
     await next();
     if (c.res.status >= 200 && c.res.status < 300 && c.error === undefined) {
-      await replayCache.remember(message.id, rememberMs);
+      // The command ran: its answer stands even if it cannot be recorded now (the claim then
+      // stays running until it is stale, and replays wait for that).
+      await claims
+        .complete(attempt.claim, { status: c.res.status, body: await recordable(c.res) })
+        .catch((err: unknown) => onClaimError(err, 'complete'));
+    } else {
+      // The sender's retry must run: never hide the handler's own answer behind this.
+      await claims.release(attempt.claim).catch((err: unknown) => onClaimError(err, 'release'));
     }
   };
 }

@@ -1,35 +1,18 @@
-// The image without a container engine (none runs here): the files infra/Dockerfile copies, with
-// the dependencies its own install command installs (read from the Dockerfile, so the two cannot
-// drift), in a folder of their own. From there, under Node 24 and NODE_ENV=production, every
-// function starts, answers /healthz and drains on SIGTERM with exit 0, and the CLI and the
-// key-id reporter load: no run-time import of a dev dependency, nothing outside the copied files.
+// The image infra/Dockerfile builds, built with podman (`npm run image`, set up on first use):
+// what it holds (the copied sources and the production dependencies, nothing else), who it runs
+// as, and that each face starts from it: every function answers /healthz and drains on SIGTERM
+// with exit 0, the CLI is the default command, the key-id reporter loads and checks its settings.
+// Each function's work against a cluster from this image: test/e2e/image-rotation.test.ts.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { INFRA_DIR, REPO_DIR } from '../support/infra/manifests.ts';
-import { freePort, waitFor } from '../support/sandbox/net.ts';
-
-const dockerfile = readFileSync(join(INFRA_DIR, 'Dockerfile'), 'utf8');
-const lines = dockerfile
-  .replace(/\\\n\s*/g, ' ')
-  .split('\n')
-  .filter((l) => !l.trimStart().startsWith('#'));
-/** `COPY a b ./dest` of the build context (not --from= another stage): a and b. */
-const COPIED = [
-  ...new Set(
-    lines
-      .filter((l) => l.startsWith('COPY ') && !l.includes('--from='))
-      .flatMap((l) => l.split(/\s+/).slice(1, -1)),
-  ),
-];
-/** The deps stage's `RUN [--mount=...] npm ...`, without its mount options. */
-const INSTALL = lines
-  .find((l) => /^RUN .*\bnpm (ci|install)\b/.test(l))
-  ?.replace(/^RUN\s+(--mount=\S+\s+)*/, '')
-  .split(/\s+/);
+import { ensureImage } from '../support/image/build.ts';
+import { runContainer } from '../support/image/container.ts';
+import { podman, podmanResult } from '../support/image/podman.ts';
+import { REPO_DIR } from '../support/infra/manifests.ts';
+import { freePort } from '../support/sandbox/net.ts';
 
 const FUNCTIONS = ['reconcile', 'kms-event', 'cluster-event', 'webhook'];
 const KUBECONFIG = JSON.stringify({
@@ -41,94 +24,143 @@ const KUBECONFIG = JSON.stringify({
   users: [{ name: 'u', user: { token: 'not-used' } }],
 });
 
-describe('the image, laid out as infra/Dockerfile builds it', () => {
-  let app = '';
-  let install: ReturnType<typeof spawnSync> | undefined;
+/** Every file under `dir`, relative to `root`, sorted. */
+function filesUnder(root: string, dir: string): string[] {
+  return readdirSync(join(root, dir), { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => relative(root, join(e.parentPath, e.name)))
+    .sort();
+}
+
+/** Runs `sh -c script` in a throw-away container of the image; its stdout. */
+function inImage(image: string, script: string, user?: string): string {
+  return podman([
+    'run',
+    '--rm',
+    '--entrypoint',
+    'sh',
+    ...(user ? ['--user', user] : []),
+    image,
+    '-c',
+    script,
+  ]);
+}
+
+describe('the image infra/Dockerfile builds', () => {
+  let image = '';
+  let dir = '';
 
   before(() => {
-    assert.deepEqual(COPIED.sort(), ['functions', 'package-lock.json', 'package.json', 'shared']);
-    assert.ok(INSTALL && INSTALL[0] === 'npm', `an npm install in ${INSTALL?.join(' ')}`);
-    app = mkdtempSync(join(tmpdir(), 'rekey-image-'));
-    for (const f of COPIED) cpSync(join(REPO_DIR, f), join(app, f), { recursive: true });
-    writeFileSync(join(app, 'kubeconfig'), KUBECONFIG);
-    install = spawnSync(INSTALL[0], INSTALL.slice(1), {
-      cwd: app,
-      encoding: 'utf8',
-      timeout: 300_000,
-    });
+    image = ensureImage();
+    dir = mkdtempSync(join(tmpdir(), 'rekey-image-'));
+    chmodSync(dir, 0o755); // the image's user 1000 reads it
+    writeFileSync(join(dir, 'kubeconfig'), KUBECONFIG, { mode: 0o644 });
   });
   after(() => {
-    if (app) rmSync(app, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it("installs with the Dockerfile's own command: production dependencies only", () => {
-    assert.equal(install?.status, 0, `${INSTALL?.join(' ')}:\n${install?.stderr}`);
-    const pkg = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8')) as {
+  it('holds the copied sources and the production dependencies, nothing else', (t) => {
+    const app = inImage(image, 'ls -A /app').trim().split('\n').sort();
+    assert.deepEqual(app, [
+      'functions',
+      'node_modules',
+      'package-lock.json',
+      'package.json',
+      'shared',
+    ]);
+
+    const inside = inImage(image, 'cd /app && find functions shared -type f | sort').trim();
+    const here = [...filesUnder(REPO_DIR, 'functions'), ...filesUnder(REPO_DIR, 'shared')].sort();
+    assert.deepEqual(
+      inside.split('\n').sort(),
+      here,
+      'functions/ and shared/ as in the repository',
+    );
+
+    const pkg = JSON.parse(readFileSync(join(REPO_DIR, 'package.json'), 'utf8')) as {
       dependencies: Record<string, string>;
     };
-    for (const d of Object.keys(pkg.dependencies)) {
-      assert.ok(existsSync(join(app, 'node_modules', d)), `dependency ${d} installed`);
-    }
-    // what only the dev dependencies need (the lockfile marks it `dev`): none of it
-    const lock = JSON.parse(readFileSync(join(app, 'package-lock.json'), 'utf8')) as {
+    const lock = JSON.parse(readFileSync(join(REPO_DIR, 'package-lock.json'), 'utf8')) as {
       packages: Record<string, { dev?: boolean }>;
     };
-    const devOnly = Object.entries(lock.packages).filter(([path, p]) => path && p.dev);
+    const installed = new Set(
+      inImage(image, 'cd /app && find node_modules -name package.json')
+        .trim()
+        .split('\n')
+        .map((p) => p.replace(/\/package\.json$/, '')),
+    );
+    for (const d of Object.keys(pkg.dependencies)) {
+      assert.ok(installed.has(`node_modules/${d}`), `dependency ${d} installed`);
+    }
+    // what only the dev dependencies need (the lockfile marks it `dev`): none of it
+    const devOnly = Object.entries(lock.packages)
+      .filter(([path, p]) => path && p.dev)
+      .map(([path]) => path);
     assert.ok(devOnly.length > 0, 'the lockfile marks dev-only packages');
-    const present = devOnly.filter(([path]) => existsSync(join(app, path))).map(([path]) => path);
-    assert.deepEqual(present, [], 'no dev-only package in the image');
+    assert.deepEqual(
+      devOnly.filter((p) => installed.has(p)),
+      [],
+      'no dev-only package in the image',
+    );
+    const size = Number(podman(['image', 'inspect', '--format', '{{.Size}}', image]).trim());
+    t.diagnostic(`image size: ${(size / 1e6).toFixed(0)} MB`);
+  });
+
+  it('runs as the numeric non-root user 1000, which cannot change its own code', () => {
+    assert.equal(
+      podman(['image', 'inspect', '--format', '{{.Config.User}}', image]).trim(),
+      '1000:1000',
+    );
+    assert.equal(inImage(image, 'id -u').trim(), '1000');
+    const write = podmanResult([
+      'run',
+      '--rm',
+      '--entrypoint',
+      'sh',
+      image,
+      '-c',
+      'touch /app/functions/x || touch /app/node_modules/x || echo refused',
+    ]);
+    assert.match(write.stdout, /refused/, `uid 1000 may not write /app: ${write.stderr}`);
+    // the install's npm cache was a build-time mount, not a layer
+    assert.equal(inImage(image, 'ls -A /root/.npm 2>/dev/null | wc -l', '0').trim(), '0');
+  });
+
+  it('its default command is the CLI; the key-id reporter loads and checks its settings', () => {
+    const cli = podmanResult(['run', '--rm', image]);
+    assert.equal(cli.status, 0, cli.stderr);
+    assert.match(cli.stdout, /Usage: rekey/);
+    // without its settings the reporter exits 2 naming them: it loaded, validated and refused
+    const reporter = podmanResult(['run', '--rm', image, 'functions/key-id-reporter/main.ts']);
+    assert.equal(reporter.status, 2, reporter.stdout + reporter.stderr);
+    assert.match(reporter.stdout + reporter.stderr, /invalid configuration/);
   });
 
   for (const fn of FUNCTIONS) {
-    it(`${fn} starts from it, answers /healthz and drains on SIGTERM`, async () => {
+    it(`${fn} starts from it, answers /healthz and drains on SIGTERM with exit 0`, async () => {
       const port = await freePort();
-      const child = spawn(process.execPath, [`functions/${fn}/main.ts`], {
-        cwd: app,
+      const c = runContainer(image, fn, {
+        args: [`functions/${fn}/main.ts`],
         env: {
-          PATH: process.env.PATH,
-          NODE_ENV: 'production',
           PORT: String(port),
           REKEY_PROVIDER: 'image-test',
-          KUBECONFIG: join(app, 'kubeconfig'),
+          KUBECONFIG: join(dir, 'kubeconfig'),
           ...(fn === 'webhook'
             ? { REKEY_WEBHOOK_SECRETS: `whsec_${btoa('rekey image test secret')}` }
             : {}),
         },
-        stdio: ['ignore', 'pipe', 'pipe'],
+        mounts: [dir],
       });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d));
-      child.stderr.on('data', (d: Buffer) => (out += d));
-      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      let code: number;
+      let logs = '';
       try {
-        await waitFor(`${fn} /healthz`, async () => {
-          if (child.exitCode !== null) throw new Error(`${fn} exited ${child.exitCode}: ${out}`);
-          return (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.ok
-            ? true
-            : undefined;
-        });
+        await c.untilOk(`http://127.0.0.1:${port}/healthz`);
       } finally {
-        child.kill('SIGTERM');
+        logs = c.logs();
+        code = c.stop();
       }
-      assert.equal(await exited, 0, `${fn} drained and exited 0 on SIGTERM:\n${out}`);
+      assert.equal(code, 0, `${fn} drained and exited 0 on SIGTERM:\n${logs}`);
     });
   }
-
-  it('the CLI and the key-id reporter load from it', () => {
-    const cli = spawnSync(process.execPath, ['functions/cli/main.ts', '--help'], {
-      cwd: app,
-      encoding: 'utf8',
-      env: { PATH: process.env.PATH, NODE_ENV: 'production' },
-    });
-    assert.equal(cli.status, 0, cli.stderr);
-    assert.match(cli.stdout, /Usage: rekey/);
-    // without its settings the reporter exits 2 naming them: it loaded, validated and refused
-    const reporter = spawnSync(process.execPath, ['functions/key-id-reporter/main.ts'], {
-      cwd: app,
-      encoding: 'utf8',
-      env: { PATH: process.env.PATH, NODE_ENV: 'production' },
-    });
-    assert.equal(reporter.status, 2, reporter.stdout + reporter.stderr);
-    assert.match(reporter.stdout + reporter.stderr, /invalid configuration/);
-  });
 });

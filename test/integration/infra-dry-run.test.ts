@@ -118,7 +118,7 @@ describe('kubectl apply --dry-run=server against a kube-apiserver with the Knati
     const trig = pick('Trigger', 'rekey-reconcile-tick');
     (specOf<TriggerSpec>(trig).subscriber as unknown as Record<string, unknown>).reff = {};
     controls.push({ what: 'an unknown Trigger subscriber field', obj: trig, expect: /reff/ });
-    const api = pick('ApiServerSource', 'rekey-cluster-events');
+    const api = pick('ApiServerSource', 'rekey-revisions');
     (specOf<SourceSpec>(api) as unknown as Record<string, unknown>).resources = 'secrets';
     controls.push({
       what: 'an ApiServerSource resources of the wrong type',

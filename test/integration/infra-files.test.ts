@@ -107,7 +107,10 @@ describe('infra/ files', () => {
     const lines = text.split('\n').filter((l) => !l.trimStart().startsWith('#'));
     const froms = lines.filter((l) => l.startsWith('FROM '));
     assert.ok(froms.length >= 2, 'multi-stage');
-    for (const f of froms) assert.match(f, /^FROM node:24-bookworm-slim\b/);
+    // every stage on BASE, whose default is the public Node 24 slim image (a local build may
+    // pass another base with the same layout)
+    assert.ok(lines.includes('ARG BASE=node:24-bookworm-slim'), 'BASE defaults to Node 24 slim');
+    for (const f of froms) assert.match(f, /^FROM \$\{BASE\}(\s|$)/);
     assert.ok(
       lines.some((l) => /npm (ci|install)\b.*--omit=dev/.test(l)),
       'production deps only',

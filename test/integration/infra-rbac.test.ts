@@ -5,7 +5,12 @@
 //   - SelfSubjectRulesReviews (impersonating it) list EVERYTHING it may do in several namespaces,
 //     and that list, minus what every ServiceAccount may do anyway (discovery, self-reviews, public
 //     info), must be exactly what infra/ means to grant: "cannot do more" for all verbs and
-//     resources, not only for the ones a table thought of.
+//     resources, not only for the ones a table thought of;
+//   - no identity but reconcile (whose cluster-wide `list` is the rewrite) may read a Secret of
+//     rekey-system, where the operator's credentials are: rekey's records are in rekey-state.
+// And, on every kustomize build: only the reconcile function's pod mounts the etcd client Secret
+// or sees the REKEY_ETCD_* settings; only kms-event and webhook take rekey-credentials (each its
+// own key), through the kubelet, not the API.
 // Identities are checked as the ServiceAccounts the roles are bound to, with the groups the
 // apiserver gives a ServiceAccount token.
 import assert from 'node:assert/strict';
@@ -24,14 +29,22 @@ import {
   describeRun,
   kustomize,
   type Manifest,
+  ofKind,
   run,
   type Subject,
+  specOf,
+  type WithPodTemplate,
 } from '../support/infra/manifests.ts';
 import {
   type Ask,
+  CREDENTIALS,
   EXPECTED,
   groupsOf,
   NOBODY,
+  NOT_REWRITERS,
+  NS,
+  READ_CREDENTIALS,
+  RECONCILE,
   show,
   TABLES,
 } from '../support/infra/rbac-expectations.ts';
@@ -66,6 +79,8 @@ describe('least privilege of every identity infra/ creates, proven on a real api
   let cleanup = () => {};
   let cacheDir = '';
   let rbac: Manifest[] = [];
+  /** Every build (base, overlays, base + each component): name -> objects. */
+  const builds = new Map<string, Manifest[]>();
 
   before(async () => {
     sb = await startSandbox();
@@ -75,9 +90,10 @@ describe('least privilege of every identity infra/ creates, proven on a real api
     cleanup = built.cleanup;
     const target = built.targets.find((t) => t.name === 'base + components/sender-identity');
     assert.ok(target, 'the sender-identity component is built onto the base');
-    rbac = kustomize(sb.env.binaries.kubectl as string, target.dir).objects.filter((o) =>
-      RBAC_KINDS.has(o.kind ?? ''),
-    );
+    for (const t of built.targets) {
+      builds.set(t.name, kustomize(sb.env.binaries.kubectl as string, t.dir).objects);
+    }
+    rbac = (builds.get(target.name) ?? []).filter((o) => RBAC_KINDS.has(o.kind ?? ''));
     // `up` already created infra/base's top-level RBAC (adding the sandbox's token users to the
     // bindings); create the rest exactly as built.
     const api = KubernetesObjectApi.makeApiClient(kc);
@@ -106,6 +122,7 @@ describe('least privilege of every identity infra/ creates, proven on a real api
               resource: a.resource,
               group: a.group ?? '',
               ...(a.sub ? { subresource: a.sub } : {}),
+              ...(a.name ? { name: a.name } : {}),
               ...(a.ns ? { namespace: a.ns } : {}),
             } satisfies V1ResourceAttributes,
           };
@@ -208,6 +225,95 @@ describe('least privilege of every identity infra/ creates, proven on a real api
     it(`${t.who}: cannot do more`, () => expectAll(t.user, t.denied, false));
   }
 
+  it("no identity but reconcile may read a Secret of rekey-system (the operator's credentials)", async () => {
+    for (const [who, user] of NOT_REWRITERS) {
+      const can: string[] = [];
+      for (const a of READ_CREDENTIALS) if (await allowed(user, a)) can.push(show(a));
+      assert.deepEqual(can, [], `${who} CAN: ${can.join('; ')}`);
+    }
+    // reconcile: its cluster-wide metadata-only `list` (the rewrite) covers rekey-system too, and
+    // RBAC cannot exclude a namespace from it; `get` and `watch` of the credentials it is denied
+    const reconcileCan: string[] = [];
+    for (const a of READ_CREDENTIALS) if (await allowed(RECONCILE, a)) reconcileCan.push(show(a));
+    assert.deepEqual(reconcileCan, [`list secrets in ${NS}`]);
+  });
+
+  it('only the reconcile pod mounts the etcd client Secret or sees REKEY_ETCD_*; rekey-credentials reaches kms-event and webhook only', () => {
+    assert.ok(builds.has('base + components/etcd-verification'), [...builds.keys()].join(', '));
+    for (const [build, objects] of builds) {
+      const configMaps = new Map(
+        ofKind(objects, 'ConfigMap').map((c) => [c.metadata?.name ?? '', c.data ?? {}]),
+      );
+      const etcdMounts: string[] = [];
+      const etcdSettings: string[] = [];
+      const credentials: string[] = [];
+      for (const o of objects) {
+        const template = (o.spec as Partial<WithPodTemplate> | undefined)?.template;
+        if (!template?.spec?.containers) continue;
+        const pod = specOf<WithPodTemplate>(o).template.spec as PodSecrets;
+        const name = o.metadata?.name ?? '';
+        for (const secret of secretsOf(pod)) {
+          if (secret.name === 'rekey-etcd-client') etcdMounts.push(name);
+          if (secret.name === 'rekey-credentials') credentials.push(`${name}:${secret.key}`);
+        }
+        for (const c of pod.containers) {
+          const keys = [
+            ...(c.env ?? []).map((e) => e.name),
+            ...(c.envFrom ?? []).flatMap((f) =>
+              Object.keys(configMaps.get(f.configMapRef?.name ?? '') ?? {}),
+            ),
+          ];
+          if (keys.some((k) => k.startsWith('REKEY_ETCD_'))) etcdSettings.push(name);
+        }
+      }
+      const etcd = build === 'base + components/etcd-verification' ? ['rekey-reconcile'] : [];
+      assert.deepEqual(etcdMounts, etcd, `${build}: pods mounting rekey-etcd-client`);
+      assert.deepEqual(etcdSettings, etcd, `${build}: pods with REKEY_ETCD_* settings`);
+      // kms-event takes its shared secrets only when made public
+      const takers =
+        build === 'base + components/public-kms-event'
+          ? [
+              'rekey-kms-event:eventbridge-token',
+              'rekey-kms-event:eventgrid-token',
+              'rekey-webhook:webhook-secrets',
+            ]
+          : ['rekey-webhook:webhook-secrets'];
+      assert.deepEqual(
+        credentials.sort(),
+        takers,
+        `${build}: who takes rekey-credentials, and which key`,
+      );
+      // and the credentials are Secrets the operator creates in rekey-system, not in the build
+      for (const c of CREDENTIALS) {
+        assert.equal(
+          objects.some((o) => o.kind === 'Secret' && o.metadata?.name === c),
+          false,
+          `${build}: ${c} is the operator's`,
+        );
+      }
+    }
+  });
+
+  it('kms-event is declared private exactly when it is cluster-local: no build leaves /kms-event open to senders outside the cluster', () => {
+    assert.ok(builds.has('base + components/public-kms-event'), [...builds.keys()].join(', '));
+    for (const [build, objects] of builds) {
+      const kmsEvent = objects.find(
+        (o) => o.kind === 'Service' && o.metadata?.name === 'rekey-kms-event',
+      );
+      assert.ok(kmsEvent, `${build}: has rekey-kms-event`);
+      const labels = (kmsEvent.metadata as { labels?: Record<string, string> }).labels ?? {};
+      const clusterLocal = labels['networking.knative.dev/visibility'] === 'cluster-local';
+      const env = (specOf<WithPodTemplate>(kmsEvent).template.spec as PodSecrets).containers[0]
+        ?.env as { name: string; value?: string }[] | undefined;
+      const declaredPrivate = (env ?? []).some(
+        (e) => e.name === 'REKEY_KMS_EVENT_PRIVATE' && e.value === 'true',
+      );
+      assert.equal(declaredPrivate, clusterLocal, `${build}: private setting vs visibility label`);
+      const publicBuild = build === 'base + components/public-kms-event';
+      assert.equal(clusterLocal, !publicBuild, `${build}: only the public component exposes it`);
+    }
+  });
+
   it('the complete grant of each identity, beyond what every ServiceAccount may do, is exactly the intended one', () => {
     for (const [user, byNs] of Object.entries(EXPECTED)) {
       for (const [ns, want] of Object.entries(byNs)) {
@@ -219,3 +325,35 @@ describe('least privilege of every identity infra/ creates, proven on a real api
     }
   });
 });
+
+/** The parts of a pod spec that name Secrets. */
+interface PodSecrets {
+  containers: {
+    env?: { name: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
+    envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
+  }[];
+  volumes?: {
+    secret?: { secretName?: string };
+    projected?: { sources?: { secret?: { name?: string } }[] };
+  }[];
+}
+
+/** Every Secret a pod spec takes, by volume, projected volume, env or envFrom (key `*`: all). */
+function secretsOf(pod: PodSecrets): { name: string; key: string }[] {
+  const out: { name: string; key: string }[] = [];
+  for (const v of pod.volumes ?? []) {
+    if (v.secret?.secretName) out.push({ name: v.secret.secretName, key: '*' });
+    for (const p of v.projected?.sources ?? []) {
+      if (p.secret?.name) out.push({ name: p.secret.name, key: '*' });
+    }
+  }
+  for (const c of pod.containers) {
+    for (const e of c.env ?? []) {
+      const ref = e.valueFrom?.secretKeyRef;
+      if (ref) out.push({ name: ref.name, key: ref.key });
+    }
+    for (const f of c.envFrom ?? [])
+      if (f.secretRef) out.push({ name: f.secretRef.name, key: '*' });
+  }
+  return out;
+}

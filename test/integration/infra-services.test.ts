@@ -1,6 +1,6 @@
 // infra/ as built by kustomize (base, each overlay, each component): what no dry run can check,
 // because no Knative controller runs here to resolve it: each function's Service, the Triggers
-// that route every consumed event type to it, the sources and SinkBinding, the ApiServerSource.
+// that route every consumed event type to it, the sources and SinkBinding, the ApiServerSources.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import {
   ROUTES_ALWAYS,
   ROUTES_BY_OVERLAY,
   SERVING,
+  STATE_NS,
   seconds,
   settings,
   useBuilds,
@@ -41,6 +42,7 @@ describe('kustomize builds: functions, routes and sources', () => {
     assert.deepEqual([...builds.keys()].sort(), [
       'base',
       'base + components/etcd-verification',
+      'base + components/public-kms-event',
       'base + components/sender-identity',
       'overlays/aws',
       'overlays/gcp',
@@ -202,12 +204,18 @@ describe('kustomize builds: functions, routes and sources', () => {
       assert.equal(broker.length, 1, build);
       const b = specOf<{ delivery?: TriggerSpec['delivery'] }>(broker[0] as Manifest);
       assert.ok(resolve(objects, b.delivery?.deadLetterSink?.ref), `${build}: Broker DLS`);
-      for (const kind of ['PingSource', 'ApiServerSource', 'SinkBinding']) {
-        const [src, ...more] = ofKind(objects, kind, 'sources.knative.dev');
-        assert.ok(src && more.length === 0, `${build}: one ${kind}`);
-        assert.equal(src.apiVersion, 'sources.knative.dev/v1', `${build}: ${kind} v1`);
-        const sink = resolve(objects, specOf<SourceSpec>(src).sink.ref);
-        assert.equal(sink?.kind, 'Broker', `${build}: ${kind} sends to the Broker`);
+      for (const [kind, count] of [
+        ['PingSource', 1],
+        ['ApiServerSource', 2],
+        ['SinkBinding', 1],
+      ] as const) {
+        const srcs = ofKind(objects, kind, 'sources.knative.dev');
+        assert.equal(srcs.length, count, `${build}: ${count} ${kind}`);
+        for (const src of srcs) {
+          assert.equal(src.apiVersion, 'sources.knative.dev/v1', `${build}: ${kind} v1`);
+          const sink = resolve(objects, specOf<SourceSpec>(src).sink.ref);
+          assert.equal(sink?.kind, 'Broker', `${build}: ${kind} sends to the Broker`);
+        }
       }
       const ping = specOf<SourceSpec>(ofKind(objects, 'PingSource')[0] as Manifest);
       assert.equal(ping.schedule, '* * * * *', `${build}: a tick every minute`);
@@ -227,44 +235,82 @@ describe('kustomize builds: functions, routes and sources', () => {
     });
   });
 
-  it('the ApiServerSource: Reference mode, label-selected, as a ServiceAccount that may only read rekey-system', () => {
+  it('the ApiServerSources: Reference mode, label-selected, each kind watched only where rekey keeps it', () => {
     each((build, objects) => {
-      const src = specOf<SourceSpec>(ofKind(objects, 'ApiServerSource')[0] as Manifest);
-      assert.equal(src.mode, 'Reference', build);
+      const stateNs = settings(objects).REKEY_STATE_NAMESPACE;
+      assert.equal(stateNs, STATE_NS, `${build}: REKEY_STATE_NAMESPACE`);
+      const sources = new Map(
+        ofKind(objects, 'ApiServerSource').map((o) => [
+          o.metadata?.name ?? '',
+          specOf<SourceSpec & { namespaceSelector?: { matchLabels?: Record<string, string> } }>(o),
+        ]),
+      );
+      const watched = [...sources]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([name, src]) => ({
+          name,
+          mode: src.mode,
+          resources: src.resources?.map((r) => [r.apiVersion, r.kind, r.selector?.matchLabels]),
+          // no namespaceSelector: the source's own namespace only
+          namespaces: src.namespaceSelector ?? NS,
+          sa: src.serviceAccountName,
+        }));
       assert.deepEqual(
-        src.resources?.map((r) => [r.apiVersion, r.kind, r.selector?.matchLabels]),
+        watched,
         [
-          ['v1', 'Secret', { 'rekey.dev/revision': 'true' }],
-          ['v1', 'ConfigMap', { 'rekey.dev/key-id-report': 'true' }],
+          {
+            name: 'rekey-key-id-reports',
+            mode: 'Reference',
+            resources: [['v1', 'ConfigMap', { 'rekey.dev/key-id-report': 'true' }]],
+            namespaces: NS,
+            sa: 'rekey-apiserver-source',
+          },
+          {
+            name: 'rekey-revisions',
+            mode: 'Reference',
+            resources: [['v1', 'Secret', { 'rekey.dev/revision': 'true' }]],
+            // the automatic namespace-name label: exactly one namespace, the state namespace
+            namespaces: { matchLabels: { 'kubernetes.io/metadata.name': STATE_NS } },
+            sa: 'rekey-apiserver-source',
+          },
         ],
         build,
       );
-      const sa = src.serviceAccountName;
       assert.ok(
         resolve(objects, {
           apiVersion: 'v1',
           kind: 'ServiceAccount',
-          ...(sa !== undefined ? { name: sa } : {}),
+          name: 'rekey-apiserver-source',
         }),
-        `${build}: ServiceAccount ${sa}`,
+        `${build}: its ServiceAccount`,
       );
       const bindings = [
         ...ofKind(objects, 'RoleBinding'),
         ...ofKind(objects, 'ClusterRoleBinding'),
-      ].filter((b) => b.subjects?.some((s) => s.kind === 'ServiceAccount' && s.name === sa));
-      assert.equal(bindings.length, 1, `${build}: one binding for ${sa}`);
-      const binding = bindings[0] as Manifest;
-      assert.equal(binding.kind, 'RoleBinding');
-      assert.equal(binding.metadata?.namespace, NS);
-      const role = objects.find(
-        (o) =>
-          o.kind === 'Role' &&
-          o.metadata?.name === binding.roleRef?.name &&
-          o.metadata?.namespace === NS,
+      ].filter((b) =>
+        b.subjects?.some((s) => s.kind === 'ServiceAccount' && s.name === 'rekey-apiserver-source'),
       );
-      assert.deepEqual(role?.rules, [
-        { apiGroups: [''], resources: ['configmaps', 'secrets'], verbs: ['get', 'list', 'watch'] },
-      ]);
+      const grants = bindings.map((b) => {
+        assert.equal(b.kind, 'RoleBinding', `${build}: no cluster-wide grant`);
+        const ns = b.metadata?.namespace;
+        const role = objects.find(
+          (o) =>
+            o.kind === 'Role' &&
+            o.metadata?.name === b.roleRef?.name &&
+            o.metadata?.namespace === ns,
+        );
+        return [ns, role?.rules];
+      });
+      assert.deepEqual(
+        Object.fromEntries(grants),
+        {
+          [NS]: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] }],
+          [STATE_NS]: [
+            { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch'] },
+          ],
+        },
+        build,
+      );
     });
   });
 });

@@ -1,14 +1,20 @@
 // The key-id reporter as it runs on a node: its real main.ts as a child process, next to the
 // sandbox's real KMS plugin, writing reports through a real kube-apiserver. It must follow a
-// rotation, report the plugin going away, and stop cleanly on SIGTERM.
+// rotation, report the plugin going away, and stop cleanly on SIGTERM; write its report only when
+// it changes while renewing its liveness Lease; and log key_ids by their hash only.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { CoreV1Api } from '@kubernetes/client-node';
-import { type KeyIdReport, readReports } from '../../shared/adapters/k8s/key-id-reports.ts';
-import { coreApi } from '../support/kube.ts';
+import { CoordinationV1Api, type CoreV1Api } from '@kubernetes/client-node';
+import {
+  type KeyIdReport,
+  readReports,
+  reportName,
+} from '../../shared/adapters/k8s/key-id-reports.ts';
+import { keyIdHash } from '../../shared/domain/key-id.ts';
+import { coreApi, kubeConfig } from '../support/kube.ts';
 import { waitFor } from '../support/sandbox/net.ts';
 import { pluginStop, rotate } from '../support/sandbox/sandbox.ts';
 import { startSandbox, type TestSandbox } from '../support/sandbox-fixture.ts';
@@ -81,6 +87,25 @@ describe('key-id reporter on the sandbox', () => {
     assert.equal(first.healthz, 'ok');
     assert.equal(first.version, 'v2');
 
+    // unchanged, the report is not written again (each write is a reconcile step); the Lease is
+    const leases = kubeConfig(env).makeApiClient(CoordinationV1Api);
+    const name = reportName(NODE, provider);
+    assert.equal(first.livenessLease, name);
+    const version = async () =>
+      (await api.readNamespacedConfigMap({ name, namespace: NAMESPACE })).metadata?.resourceVersion;
+    const renewed = async () => {
+      const l = await leases.readNamespacedLease({ name, namespace: NAMESPACE });
+      return new Date(l.spec?.renewTime ?? 0).getTime();
+    };
+    const rv = await version();
+    const since = await renewed();
+    await waitFor(
+      'the liveness Lease renewed on three more ticks',
+      async () => ((await renewed()) >= since + 3000 ? true : undefined),
+      { timeoutMs: 30_000, intervalMs: 300 },
+    );
+    assert.equal(await version(), rv, 'the unchanged report was not written again');
+
     const next = await rotate({ dir: sb.dir });
     assert.equal(next, 'local-2');
     await report('a report of local-2', (r) => r.keyId === 'local-2' && !r.error);
@@ -98,6 +123,32 @@ describe('key-id reporter on the sandbox', () => {
     // JSON log lines only, as a log pipeline expects.
     const lines = output.join('').split('\n').filter(Boolean);
     for (const line of lines) assert.doesNotThrow(() => JSON.parse(line), line);
-    assert.ok(lines.some((l) => l.includes('"keyId":"local-2"')));
+    const text = lines.join('\n');
+    assert.ok(text.includes(`"keyIdHash":"${keyIdHash('local-2').slice(0, 19)}"`), text);
+    assert.ok(!/"local-[12]"/.test(text), `a raw key_id in the reporter's log:\n${text}`);
+  });
+
+  it('renews a liveness Lease per node under its own least-privilege identity', async () => {
+    // the sandbox's reporters run as the key-id reporter's identity, bound by infra/base RBAC
+    const leases = kubeConfig(sb.env).makeApiClient(CoordinationV1Api);
+    const nodes = sb.env.apiservers.map((a) => a.hostname).sort();
+    const renewedBy = async () => {
+      const list = await leases.listNamespacedLease({
+        namespace: NAMESPACE,
+        labelSelector: 'app.kubernetes.io/component=key-id-reporter',
+      });
+      return new Map(
+        list.items.map((l) => [l.spec?.holderIdentity ?? '', new Date(l.spec?.renewTime ?? 0)]),
+      );
+    };
+    const start = Date.now();
+    await waitFor(
+      "every sandbox reporter's Lease renewed after the check began",
+      async () => {
+        const by = await renewedBy();
+        return nodes.every((n) => (by.get(n)?.getTime() ?? 0) > start) || undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
   });
 });

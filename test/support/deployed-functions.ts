@@ -32,11 +32,15 @@ export interface Deployed {
 }
 
 /** A kubeconfig for ServiceAccount `name` of rekey-system, with a token the apiserver issued. */
-export async function serviceAccountKubeConfig(env: SandboxEnv, name: string): Promise<KubeConfig> {
+export async function serviceAccountKubeConfig(
+  env: SandboxEnv,
+  name: string,
+  expirationSeconds = 3600,
+): Promise<KubeConfig> {
   const review = await coreApi(env).createNamespacedServiceAccountToken({
     name,
     namespace: 'rekey-system',
-    body: { spec: { audiences: ['https://kubernetes.default.svc'], expirationSeconds: 3600 } },
+    body: { spec: { audiences: ['https://kubernetes.default.svc'], expirationSeconds } },
   });
   const token = review.status?.token;
   if (!token) throw new Error(`no token issued for ServiceAccount ${name}`);
@@ -51,6 +55,34 @@ export async function serviceAccountKubeConfig(env: SandboxEnv, name: string): P
     currentContext: name,
   });
   return kc;
+}
+
+/** Function `name`'s entry point, as its Knative Service's container runs it. */
+export function functionMain(name: DeployedName): string {
+  return fileURLToPath(new URL(`../../functions/${name}/main.ts`, import.meta.url));
+}
+
+/**
+ * The environment function `name` runs with: the sandbox's settings (`settings` on top), its
+ * ServiceAccount's kubeconfig, K_SINK, PORT, and REKEY_STEP_MODE=delegate for the trigger
+ * functions, as infra/ deploys them.
+ */
+export function functionEnv(
+  env: SandboxEnv,
+  name: DeployedName,
+  o: { kubeconfig: string; sink: string; port: number; settings?: Record<string, string> },
+): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    ...rekeySettings(env, { REKEY_BUDGET_SECONDS: '1', REKEY_PAGE_SIZE: '25', LOG_LEVEL: 'warn' }),
+    ...(name === 'reconcile' ? {} : { REKEY_STEP_MODE: 'delegate' }),
+    // reachable from this machine only, and the tests send no Knative tokens
+    ...(name === 'kms-event' ? { REKEY_KMS_EVENT_PRIVATE: 'true' } : {}),
+    ...o.settings,
+    KUBECONFIG: o.kubeconfig,
+    K_SINK: o.sink,
+    PORT: String(o.port),
+  };
 }
 
 export async function deployFunctions(
@@ -69,18 +101,13 @@ export async function deployFunctions(
       const kc = await serviceAccountKubeConfig(env, `rekey-${name}`);
       const file = join(dir, `kubeconfig-sa-${name}`);
       writeFileSync(file, kc.exportConfig(), { mode: 0o600 });
-      const main = fileURLToPath(new URL(`../../functions/${name}/main.ts`, import.meta.url));
-      const child = spawn(process.execPath, [main], {
-        env: {
-          ...process.env,
-          ...rekeySettings(env, { REKEY_BUDGET_SECONDS: '1', REKEY_PAGE_SIZE: '25' }),
-          KUBECONFIG: file,
-          K_SINK: broker.url,
-          PORT: String(port),
-          LOG_LEVEL: 'warn',
-          ...(name === 'reconcile' ? {} : { REKEY_STEP_MODE: 'delegate' }),
-          ...settings[name],
-        },
+      const child = spawn(process.execPath, [functionMain(name)], {
+        env: functionEnv(env, name, {
+          kubeconfig: file,
+          sink: broker.url,
+          port,
+          ...(settings[name] ? { settings: settings[name] } : {}),
+        }),
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       children.push(child);

@@ -11,6 +11,12 @@ import type { ReconcileConfig, ReconcileDeps } from '../../shared/core/deps.ts';
 import { connection } from './kube.ts';
 import type { SandboxEnv } from './sandbox/env-file.ts';
 
+/**
+ * Where rekey keeps its records in a sandbox: the state namespace infra/ creates and grants
+ * (REKEY_STATE_NAMESPACE), so the sandbox's identities exercise the same roles as an install.
+ */
+export const STATE_NAMESPACE = 'rekey-state';
+
 /** Settings rekey would get from its environment for this sandbox. */
 export function rekeySettings(
   env: SandboxEnv,
@@ -18,6 +24,7 @@ export function rekeySettings(
 ): Record<string, string> {
   return {
     REKEY_PROVIDER: env.kms.providerName,
+    REKEY_STATE_NAMESPACE: STATE_NAMESPACE,
     // no REKEY_RESOURCES: the scope comes from the EncryptionConfiguration the reporters read
     REKEY_APISERVER_URLS: env.apiservers.map((a) => a.url).join(','),
     REKEY_ETCD_ENDPOINTS: env.etcd.url,

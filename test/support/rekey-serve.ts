@@ -52,6 +52,8 @@ export async function serveRekey(
       KUBECONFIG: kubeconfig,
       K_SINK: broker.url,
       LOG_LEVEL: 'warn',
+      // reachable from this machine only, and the tests send no Knative tokens
+      REKEY_KMS_EVENT_PRIVATE: 'true',
       ...settings,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

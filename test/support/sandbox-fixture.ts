@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PluginBackend } from './sandbox/components.ts';
 import type { SandboxEnv } from './sandbox/env-file.ts';
-import { down, type SandboxKms, up } from './sandbox/sandbox.ts';
+import { down, type SandboxKms, type UpOptions, up } from './sandbox/sandbox.ts';
 
 export interface TestSandbox {
   env: SandboxEnv;
@@ -19,7 +19,10 @@ export async function startSandbox({
   encrypt,
   kms,
   apiserverArgs,
+  managedEncryption,
 }: {
+  /** Files rekey may change, and a second kms provider (see UpOptions.managedEncryption). */
+  managedEncryption?: UpOptions['managedEncryption'];
   apiservers?: number;
   /** `openbao`: an OpenBao dev server's transit key behind the plugins (see UpOptions.kms). */
   kms?: SandboxKms;
@@ -37,6 +40,7 @@ export async function startSandbox({
     ...(encrypt ? { encrypt } : {}),
     ...(kms ? { kms } : {}),
     ...(apiserverArgs ? { apiserverArgs } : {}),
+    ...(managedEncryption ? { managedEncryption } : {}),
   });
   return {
     env,

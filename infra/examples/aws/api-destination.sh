@@ -3,7 +3,9 @@
 # POSTs the raw EventBridge JSON straight to kms-event's /kms-event/eventbridge, authenticated by a
 # shared secret in the X-Rekey-Token header (REKEY_EVENTBRIDGE_TOKEN, at least 16 characters). No
 # Knative source is involved, but kms-event must be reachable from the internet over HTTPS: apply
-# expose-kms-event-patch.yaml in your overlay.
+# add components/public-kms-event to your overlay (it takes the token from rekey-credentials key
+# eventbridge-token). Public, kms-event keeps /kms-event itself closed unless Knative sender
+# identity is on (components/sender-identity).
 set -eu
 REGION=us-west-2
 ACCOUNT=111122223333

@@ -5,7 +5,11 @@
 # rekey-kms-gcp-audit of infra/overlays/gcp routes them to kms-event.
 # Admin Activity audit logs (these method calls) are always on; no logging config needed.
 # Eventarc's forwarder sends no Knative OIDC token: keep Knative sender identity off for this
-# Broker, or Eventarc's events are refused.
+# Broker, or Eventarc's events are refused. Without sender identity kms-event takes /kms-event
+# only while it is cluster-local (infra/base declares it so with REKEY_KMS_EVENT_PRIVATE=true;
+# components/public-kms-event removes that).
+# UpdateCryptoKeyVersion (a version disabled or enabled) and RestoreCryptoKeyVersion (a scheduled
+# destruction cancelled) let rekey raise and clear dangers to the key.
 set -eu
 PROJECT=acme-platform-prod
 LOCATION=europe-west1
@@ -16,7 +20,8 @@ gcloud eventarc gke-destinations init --project "$PROJECT"
 
 # Audit-log triggers take exactly one methodName each. KMS logs these under their short names
 # (docs/kms-facts.md §9); check Logs Explorer for the exact form your project records.
-for METHOD in CreateCryptoKeyVersion UpdateCryptoKeyPrimaryVersion UpdateCryptoKey DestroyCryptoKeyVersion; do
+for METHOD in CreateCryptoKeyVersion UpdateCryptoKeyPrimaryVersion UpdateCryptoKey \
+  DestroyCryptoKeyVersion RestoreCryptoKeyVersion UpdateCryptoKeyVersion; do
   NAME=rekey-kms-$(echo "$METHOD" | tr '[:upper:]' '[:lower:]')
   gcloud eventarc triggers create "$NAME" --project "$PROJECT" --location "$LOCATION" \
     --destination-gke-cluster "$CLUSTER" --destination-gke-location "$LOCATION" \

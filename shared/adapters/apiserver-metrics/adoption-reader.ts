@@ -2,10 +2,16 @@
 // shared/domain/apiserver-identity.ts), and what each one's KMS plugin last reported, scraped from
 // every apiserver's own /metrics (not whichever one a Service load-balances to), together with
 // each one's /readyz/kms-providers check: the Status metric is recorded before the apiserver
-// rotates its DEK, so it alone does not prove the apiserver writes with the key.
+// rotates its DEK, so it alone does not prove the apiserver writes with the key. An apiserver's
+// /metrics runs to megabytes on a large cluster: it is read as a stream, line by line, keeping
+// only the key_id status family, and never past MAX_METRICS_BYTES (rekey runs in a small heap).
 import { liveApiserverIds } from '../../domain/apiserver-identity.ts';
 import { oneLine } from '../../domain/format.ts';
-import { type KeyIdStatusSample, parseKeyIdStatus } from '../../domain/key-id-metrics.ts';
+import {
+  KEY_ID_STATUS_METRIC,
+  type KeyIdStatusSample,
+  parseKeyIdStatus,
+} from '../../domain/key-id-metrics.ts';
 import type {
   AdoptionReader,
   AdoptionSnapshot,
@@ -19,6 +25,17 @@ import { discoverApiserverUrls } from './endpoint-discovery.ts';
 export const IDENTITY_LEASE_SELECTOR = 'apiserver.kubernetes.io/identity=kube-apiserver';
 export const KMS_CHECK_PATH = '/readyz/kms-providers';
 
+/**
+ * The most of one apiserver's /metrics read (64 MiB, several times what a large cluster's
+ * apiserver exposes). Only the kept lines are held, so this bounds the time and bandwidth of a
+ * scrape, not memory; an exposition past it is reported unreadable rather than half-read.
+ */
+export const MAX_METRICS_BYTES = 64 * 1024 * 1024;
+
+/** The only lines of /metrics rekey reads: the KMS key_id status series (no HELP/TYPE needed). */
+const KEY_ID_STATUS_SERIES = `${KEY_ID_STATUS_METRIC}{`;
+const isKeyIdStatusLine = (line: string) => line.startsWith(KEY_ID_STATUS_SERIES);
+
 export interface AdoptionReaderOptions {
   rest: RestClient;
   coordination: Pick<CoordinationApi, 'listNamespacedLease'>;
@@ -31,6 +48,8 @@ export interface AdoptionReaderOptions {
   fallbackServer: string;
   clock: Clock;
   timeoutMs?: number;
+  /** Largest /metrics body read from one apiserver (default {@link MAX_METRICS_BYTES}). */
+  maxMetricsBytes?: number;
 }
 
 interface Scrape {
@@ -47,6 +66,7 @@ export function createAdoptionReader({
   fallbackServer,
   clock,
   timeoutMs = 10_000,
+  maxMetricsBytes = MAX_METRICS_BYTES,
 }: AdoptionReaderOptions): AdoptionReader {
   let lastServers: string[] | undefined;
 
@@ -78,10 +98,24 @@ export function createAdoptionReader({
 
   async function scrape(server: string): Promise<Scrape> {
     const [metrics, check] = await Promise.all([
-      get(server, '/metrics'),
+      rest.request({
+        path: '/metrics',
+        server,
+        accept: 'text/plain',
+        timeoutMs,
+        keepLines: isKeyIdStatusLine,
+        maxBodyBytes: maxMetricsBytes,
+      }),
       get(server, KMS_CHECK_PATH),
     ]);
     const kmsCheckFailed = check.status !== 200;
+    if (metrics.truncated) {
+      return {
+        server,
+        error: `/metrics is over ${maxMetricsBytes} bytes: not read`,
+        kmsCheckFailed,
+      };
+    }
     return metrics.status === 200
       ? { server, samples: parseKeyIdStatus(metrics.body), kmsCheckFailed }
       : {

@@ -1,8 +1,13 @@
 // The EventSink adapter: rekey's events as binary-mode CloudEvents (`dev.rekey.<type>`, source
 // `rekey/<function>`, a uuid id, JSON data) to K_SINK, serialised by the cloudevents SDK and sent
 // with fetch (the SDK's own httpTransport ignores the response status), plus optional signed
-// outgoing webhooks. Any delivery that fails rejects the whole emit with a TransientError. Only the
-// port's vocabulary is emitted: a type outside it (a cast, a JavaScript caller) is refused.
+// outgoing webhooks. Two paths with two rules:
+// - K_SINK must take every event: continuations travel through it, so a failed delivery rejects
+//   the emit with a TransientError (the caller answers 503 and is retried).
+// - Outgoing webhooks get the public types only (public-events.ts), best effort: each outcome is
+//   reported to `onWebhookDelivery` (logged and counted by the caller) and never fails the emit,
+//   so a receiver that is down or slow never stops a step or a trigger.
+// Only the port's vocabulary is emitted: a type outside it (a cast, a JavaScript caller) is refused.
 
 import { randomUUID } from 'node:crypto';
 import { CloudEvent, emitterFor, HTTP, Mode, type TransportFunction } from 'cloudevents';
@@ -16,7 +21,8 @@ import {
 } from '../../ports/event-sink.ts';
 import { retryAfterOf } from '../../ports/retryable.ts';
 import { postEvent } from './http-delivery.ts';
-import { createWebhookSender, type WebhookSender } from './webhook-sender.ts';
+import { isPublicEventType } from './public-events.ts';
+import { createWebhookSender, type WebhookDelivery, type WebhookSender } from './webhook-sender.ts';
 
 /** Options of {@link CloudEventSink}. */
 export interface CloudEventSinkOptions {
@@ -24,8 +30,10 @@ export interface CloudEventSinkOptions {
   functionName: string;
   /** K_SINK, the Broker's address; optional only when webhooks are configured. */
   sink?: string | URL;
-  /** Outgoing Standard Webhooks, signed with each secret. */
+  /** Outgoing Standard Webhooks for the public types, signed with each secret. */
   webhooks?: { urls: readonly (string | URL)[]; secrets: readonly string[] };
+  /** Told each outgoing webhook's outcome (`error` set when it was not delivered). */
+  onWebhookDelivery?: (delivery: WebhookDelivery & { type: string; id: string }) => void;
   fetch?: typeof globalThis.fetch;
   /** Per-delivery timeout (default 10 s). */
   timeoutMs?: number;
@@ -43,6 +51,7 @@ export class CloudEventSink implements EventSink {
   readonly #source: string;
   readonly #emit: ((event: CloudEvent<unknown>) => Promise<unknown>) | undefined;
   readonly #webhooks: WebhookSender | undefined;
+  readonly #onWebhookDelivery: NonNullable<CloudEventSinkOptions['onWebhookDelivery']>;
   readonly #newId: () => string;
   readonly #now: () => Date;
 
@@ -54,6 +63,7 @@ export class CloudEventSink implements EventSink {
     timeoutMs = 10_000,
     newId = randomUUID,
     now = () => new Date(),
+    onWebhookDelivery = () => {},
   }: CloudEventSinkOptions) {
     if (sink === undefined && (webhooks === undefined || webhooks.urls.length === 0)) {
       throw new TypeError('CloudEventSink needs K_SINK or at least one webhook URL');
@@ -74,6 +84,7 @@ export class CloudEventSink implements EventSink {
     if (webhooks !== undefined && webhooks.urls.length > 0) {
       this.#webhooks = createWebhookSender({ ...webhooks, fetch, timeoutMs });
     }
+    this.#onWebhookDelivery = onWebhookDelivery;
     this.#newId = newId;
     this.#now = now;
   }
@@ -97,24 +108,26 @@ export class CloudEventSink implements EventSink {
       data,
     });
 
-    const deliveries: Promise<PromiseSettledResult<void>[]>[] = [];
-    if (this.#emit !== undefined) {
-      deliveries.push(Promise.allSettled([this.#emit(event).then(() => undefined)]));
-    }
-    if (this.#webhooks !== undefined) {
-      deliveries.push(this.#webhooks({ id, type: fullType, timestamp: time, data }));
-    }
-    const failures = (await Promise.all(deliveries))
-      .flat()
-      .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
-      .map((r) => r.reason as unknown);
-    if (failures.length > 0) {
-      const reasons = failures.map((f) => (f instanceof Error ? f.message : String(f)));
-      const retryAfter = Math.max(0, ...failures.map((f) => retryAfterOf(f) ?? 0));
-      throw new TransientError(`could not deliver ${fullType} ${id}: ${reasons.join('; ')}`, {
-        ...(retryAfter > 0 ? { retryAfterSeconds: retryAfter } : {}),
-        cause: new AggregateError(failures),
-      });
+    const webhooks =
+      this.#webhooks !== undefined && isPublicEventType(type)
+        ? this.#webhooks({ id, type: fullType, timestamp: time, data }).then((outcomes) => {
+            for (const o of outcomes) this.#onWebhookDelivery({ ...o, type: fullType, id });
+          })
+        : Promise.resolve();
+    try {
+      if (this.#emit !== undefined) await this.#emit(event);
+    } catch (cause) {
+      const retryAfter = retryAfterOf(cause);
+      throw new TransientError(
+        `could not deliver ${fullType} ${id}: ${cause instanceof Error ? cause.message : String(cause)}`,
+        {
+          ...(retryAfter !== undefined && retryAfter > 0 ? { retryAfterSeconds: retryAfter } : {}),
+          cause,
+        },
+      );
+    } finally {
+      // best effort, but finished within the emit, so a function is not frozen mid-delivery
+      await webhooks;
     }
   }
 }

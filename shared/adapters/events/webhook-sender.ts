@@ -1,11 +1,12 @@
-// Outgoing Standard Webhooks: each rekey event also POSTed as `{ type, timestamp, data }` to a
+// Outgoing Standard Webhooks: a public rekey event POSTed as `{ type, timestamp, data }` to a
 // list of URLs, signed by the `standardwebhooks` package. Several secrets give several
 // signatures (space-separated, as the spec allows), so the receiver's secret can be rotated.
+// Each URL's outcome is returned, never thrown: the caller decides what a failure means.
 
 import { Webhook } from 'standardwebhooks';
 import { ConfigError } from '../../config/config.ts';
 import { isWebhookSecret, WEBHOOK_SECRET_FORMAT } from '../../config/setting-formats.ts';
-import { postEvent } from './http-delivery.ts';
+import { postEvent, safeTarget } from './http-delivery.ts';
 
 /** One event to deliver. */
 export interface OutgoingWebhook {
@@ -27,8 +28,15 @@ export interface WebhookSenderOptions {
   timeoutMs?: number;
 }
 
-/** Delivers to every URL; each failed delivery settles as rejected with a TransientError. */
-export type WebhookSender = (message: OutgoingWebhook) => Promise<PromiseSettledResult<void>[]>;
+/** One URL's outcome: `error` (a TransientError) when it was not delivered. */
+export interface WebhookDelivery {
+  /** The URL without userinfo, query or fragment (they may hold a credential). */
+  target: string;
+  error?: unknown;
+}
+
+/** Delivers to every URL; resolves with each one's outcome, never rejects. */
+export type WebhookSender = (message: OutgoingWebhook) => Promise<WebhookDelivery[]>;
 
 /** A webhook secret that cannot sign (raised at start-up: exit 2, like any setting). */
 export class WebhookSenderConfigError extends ConfigError {
@@ -70,8 +78,13 @@ export function createWebhookSender({
       'webhook-timestamp': String(Math.floor(message.timestamp.getTime() / 1000)),
       'webhook-signature': hooks.map((h) => h.sign(message.id, message.timestamp, body)).join(' '),
     };
-    return Promise.allSettled(
-      urls.map((url) => postEvent({ url, headers, body, fetch, timeoutMs })),
+    return Promise.all(
+      urls.map((url) =>
+        postEvent({ url, headers, body, fetch, timeoutMs }).then(
+          (): WebhookDelivery => ({ target: safeTarget(url) }),
+          (error: unknown): WebhookDelivery => ({ target: safeTarget(url), error }),
+        ),
+      ),
     );
   };
 }

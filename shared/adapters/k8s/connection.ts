@@ -14,6 +14,12 @@ export interface Connection {
   server: string;
   /** Puts TLS settings and credentials on a request about to be sent. */
   authorize(opts: RequestOptions): Promise<void>;
+  /**
+   * Present when the credentials can change under rekey (a token file, a projected ServiceAccount
+   * token, an exec plugin): forget what was read, so the next request carries fresh ones. The REST
+   * client calls it when the apiserver answers 401.
+   */
+  refresh?(): void;
 }
 
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -50,26 +56,38 @@ export class KubeconfigError extends ConfigError {
   override name = 'KubeconfigError';
 }
 
-/** A file's contents, re-read at most every `everyMs` (credentials rotated on disk). */
-function cachedFile(path: string, everyMs: number): () => string {
+/** A credential: its current value, and (when it can change) a way to read it again now. */
+interface Credential {
+  (): string;
+  forget?: () => void;
+}
+
+/** A file's contents, re-read at most every `everyMs`, or at once after `forget` (rotated on disk). */
+function cachedFile(path: string, everyMs: number): Credential {
   let value = '';
   let readAt = Number.NEGATIVE_INFINITY;
-  return () => {
+  const read: Credential = () => {
     if (Date.now() - readAt >= everyMs) {
       value = readFileSync(path, 'utf8').trim();
       readAt = Date.now();
     }
     return value;
   };
+  read.forget = () => {
+    readAt = Number.NEGATIVE_INFINITY;
+  };
+  return read;
 }
 
-function tokenAuth(token: () => string, tls: RequestOptions, server: string): Connection {
+function tokenAuth(token: Credential, tls: RequestOptions, server: string): Connection {
+  const forget = token.forget;
   return {
     server,
     async authorize(opts) {
       Object.assign(opts, tls);
       opts.headers = { ...opts.headers, authorization: `Bearer ${token()}` };
     },
+    ...(forget ? { refresh: () => forget() } : {}),
   };
 }
 
@@ -103,6 +121,10 @@ function viaClientNode(text: string, file: string | undefined, server: string): 
         return c;
       });
       await (await kc).applyToHTTPSOptions(opts);
+    },
+    // a fresh KubeConfig runs the exec plugin or auth-provider again instead of reusing its token
+    refresh() {
+      kc = undefined;
     },
   };
 }

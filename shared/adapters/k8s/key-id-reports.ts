@@ -6,8 +6,15 @@
 // '2' = adds `encryptionConfig` (JSON) or `encryptionConfigError`. Format 2 grows only by optional
 // fields that a reader which does not know them ignores: `keyIdFirstSeen` (when this reporter first
 // saw the key_id it reports, kept across ticks while the key_id is unchanged), because a heartbeat
-// cannot tell which of two key_ids came first. Readers take every format and a report without
-// the newer fields, so reporters and rekey can be upgraded in either order.
+// cannot tell which of two key_ids came first; `livenessLease` (the name of the Lease its reporter
+// renews every tick, shared/adapters/k8s/report-liveness.ts), because a reporter that names one
+// writes the ConfigMap only when what it says changes, so `observedAt` is then when it last
+// changed and the Lease says the reporter is still there. Readers take every format and a report
+// without the newer fields, so rekey can be upgraded before the reporters. (A rekey older than
+// `livenessLease` reads the reports of a newer reporter as stale once they stop changing: upgrade
+// rekey first.) `configWrite` (JSON) is set by a node agent in write mode: the configuration
+// revision it last wrote or tried to write, the hash of the file it wrote, and the KMS providers
+// it has a plugin endpoint for on its node.
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { ANNOTATION_PREFIX } from '../../domain/checkpoint.ts';
@@ -55,6 +62,21 @@ const reportedConfigSchema = z.object({
     .exactOptional(),
 });
 
+/** What a node agent in write mode last did with the configuration revisions. */
+export interface ReportedConfigWrite {
+  revision?: number | undefined;
+  hash?: string | undefined;
+  error?: string | undefined;
+  kmsEndpoints: Record<string, string>;
+}
+
+const configWriteSchema = z.object({
+  revision: z.number().int().positive().optional(),
+  hash: z.string().optional(),
+  error: z.string().optional(),
+  kmsEndpoints: z.record(z.string(), z.string()).default({}),
+});
+
 export interface KeyIdReport {
   node: string;
   provider: string;
@@ -68,12 +90,20 @@ export interface KeyIdReport {
    * reports keep it too). Absent in reports of earlier reporters and while no key_id was seen.
    */
   keyIdFirstSeen?: string;
+  /**
+   * The Lease (same namespace) its reporter renews every tick while this report stands: the
+   * report was last confirmed at the later of `observedAt` and the Lease's renewTime. Absent in
+   * reports of earlier reporters, which rewrote the report on every tick instead.
+   */
+  livenessLease?: string;
   /** Set when the plugin could not be asked; keyId is then the last one seen, if any. */
   error?: string;
   /** Absent when the reporter has no ENCRYPTION_CONFIG_FILE, or predates format 2. */
   encryptionConfig?: ReportedConfigFile;
   /** Why the configured file could not be read or parsed (the report is written anyway). */
   encryptionConfigError?: string;
+  /** Absent unless the reporter runs in write mode (REKEY_CONFIG_WRITE). */
+  configWrite?: ReportedConfigWrite;
 }
 
 export function reportName(node: string, provider: string): string {
@@ -94,8 +124,10 @@ function toConfigMap(r: KeyIdReport, namespace: string): V1ConfigMap {
   };
   if (r.error) data.error = r.error;
   if (r.keyIdFirstSeen) data.keyIdFirstSeen = r.keyIdFirstSeen;
+  if (r.livenessLease) data.livenessLease = r.livenessLease;
   if (r.encryptionConfig) data.encryptionConfig = JSON.stringify(r.encryptionConfig);
   if (r.encryptionConfigError) data.encryptionConfigError = r.encryptionConfigError;
+  if (r.configWrite) data.configWrite = JSON.stringify(r.configWrite);
   return {
     metadata: {
       name: reportName(r.node, r.provider),
@@ -145,8 +177,42 @@ export function fromConfigMap(cm: V1ConfigMap): KeyIdReport | undefined {
     ...(d.keyIdFirstSeen && !Number.isNaN(Date.parse(d.keyIdFirstSeen))
       ? { keyIdFirstSeen: d.keyIdFirstSeen }
       : {}),
+    ...(d.format !== undefined && d.livenessLease ? { livenessLease: d.livenessLease } : {}),
     ...configFields(d),
+    ...configWriteField(d.configWrite),
   };
+}
+
+// a write-mode part that cannot be read is left out: convergence then waits on that node
+function configWriteField(v: string | undefined): Pick<KeyIdReport, 'configWrite'> {
+  if (v === undefined) return {};
+  try {
+    const parsed = configWriteSchema.safeParse(JSON.parse(v));
+    if (!parsed.success) return {};
+    const { revision, hash, error, kmsEndpoints } = parsed.data;
+    return {
+      configWrite: {
+        kmsEndpoints,
+        ...(revision !== undefined ? { revision } : {}),
+        ...(hash !== undefined ? { hash } : {}),
+        ...(error !== undefined ? { error } : {}),
+      },
+    };
+  } catch {
+    return {};
+  }
+}
+
+/** Every report in `namespace`, whatever its provider. */
+export async function readAllReports(
+  api: Pick<CoreApi, 'listNamespacedConfigMap'>,
+  namespace: string,
+): Promise<KeyIdReport[]> {
+  const list = await api.listNamespacedConfigMap({
+    namespace,
+    labelSelector: `${LABEL_REPORT}=true`,
+  });
+  return list.items.map(fromConfigMap).filter((r): r is KeyIdReport => r !== undefined);
 }
 
 /** Creates or replaces the report of (node, provider). */

@@ -13,7 +13,7 @@ import type { V1Lease } from '@kubernetes/client-node';
 import type { Clock } from '../../ports/clock.ts';
 import type { AcquireResult, Lock, LockHandle } from '../../ports/lock.ts';
 import { type RestClient, retryAfterSecondsOf, serverTimeOf } from './rest-client.ts';
-import { KubeApiError, microTime, typedApi } from './typed-api.ts';
+import { KubeApiError, microTime, parseAnswer, typedApi } from './typed-api.ts';
 
 function code(err: unknown): number | undefined {
   return (err as { code?: number }).code;
@@ -47,7 +47,7 @@ export function createLeaseLock(
     if (r.status < 200 || r.status >= 300) {
       throw new KubeApiError(r.status, r.body, `GET ${path}`, retryAfterSecondsOf(r));
     }
-    return { lease: JSON.parse(r.body) as V1Lease, serverNow };
+    return { lease: parseAnswer<V1Lease>(r.body, `GET ${path}`, r.status), serverNow };
   };
 
   const body = (

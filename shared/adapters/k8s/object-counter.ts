@@ -3,6 +3,7 @@
 // the apiserver leaves it out, the count pages through metadata lists, going on after a 410 with
 // the token it carries (as the slice engine does): a count of a listing that moved on is no less
 // exact than any count next to an etcd scan taken at another moment.
+import { parseWithoutAnnotations } from './metadata-only.ts';
 import { METADATA_LIST } from './object-rewriter.ts';
 import { createResourceResolver } from './resource-paths.ts';
 import type { RestClient } from './rest-client.ts';
@@ -35,7 +36,8 @@ export function createObjectCounter(rest: RestClient): (resource: string) => Pro
         continue;
       }
       if (r.status !== 200) throw new Error(`count ${resource}: HTTP ${r.status}`);
-      const page = JSON.parse(r.body) as CountedPage;
+      // counted, not kept; parsed without annotations all the same (metadata-only.ts)
+      const page = parseWithoutAnnotations<CountedPage>(r.body);
       total += page.items?.length ?? 0;
       const remaining = page.metadata?.remainingItemCount;
       if (remaining !== undefined) return total + remaining;
@@ -49,7 +51,7 @@ export function createObjectCounter(rest: RestClient): (resource: string) => Pro
 /** The token of an expired continue's 410 Status (`metadata.continue`), if it carries one. */
 function expiredContinueOf(body: string): string | undefined {
   try {
-    const c = (JSON.parse(body) as CountedPage).metadata?.continue;
+    const c = parseWithoutAnnotations<CountedPage>(body).metadata?.continue;
     return c || undefined;
   } catch {
     return undefined;

@@ -1,8 +1,10 @@
 // The ObjectLookup port over the Kubernetes API: a metadata-only list narrowed by field selectors
 // to one name (and namespace), so it needs only the `list` rekey already holds on every resource in
-// scope, never `get`, and no data crosses the boundary.
+// scope, never `get`, and no data crosses the boundary (annotations, which can, are dropped while
+// the answer is parsed: metadata-only.ts).
 import type { ObjectLookup } from '../../ports/object-lookup.ts';
 import type { ObjectRef } from '../../ports/object-rewriter.ts';
+import { parseWithoutAnnotations } from './metadata-only.ts';
 import { ListError, METADATA_LIST } from './object-rewriter.ts';
 import { createResourceResolver } from './resource-paths.ts';
 import { type RestClient, retryAfterSecondsOf } from './rest-client.ts';
@@ -36,7 +38,7 @@ export function createObjectLookup(rest: RestClient): ObjectLookup {
           retryAfterSecondsOf(r),
         );
       }
-      const list = JSON.parse(r.body) as { items?: { metadata?: Meta }[] };
+      const list = parseWithoutAnnotations<{ items?: { metadata?: Meta }[] }>(r.body);
       const m = list.items?.find((it) => it.metadata?.name === name)?.metadata;
       if (!m?.name || !m.uid || !m.resourceVersion) return undefined;
       return {

@@ -4,6 +4,9 @@
 // answers 410 with a Status whose `metadata.continue` is an "inconsistent continue" token, which
 // goes on after the same key at the newest resourceVersion (k8s.io/apiserver, etcd3 store:
 // handleCompactedErrorForPaging): it is passed on, so a long listing need not start over.
+// Metadata-only answers still carry annotations, which can hold a Secret's values: they are parsed
+// without them (metadata-only.ts), and of an object only namespace, name, uid and resourceVersion
+// are passed on.
 import type { PatchAttempt } from '../../domain/rewrite-outcome.ts';
 import type {
   CallOptions,
@@ -12,6 +15,7 @@ import type {
   ObjectRewriter,
 } from '../../ports/object-rewriter.ts';
 import { isRetryableStatus, type Retryable } from '../../ports/retryable.ts';
+import { parseWithoutAnnotations } from './metadata-only.ts';
 import { createResourceResolver } from './resource-paths.ts';
 import { type RestClient, type RestResponse, retryAfterSecondsOf } from './rest-client.ts';
 
@@ -45,7 +49,7 @@ interface Meta {
 
 function statusOf(r: RestResponse): { reason?: string; message?: string } {
   try {
-    const s = JSON.parse(r.body) as { reason?: string; message?: string };
+    const s = parseWithoutAnnotations<{ reason?: string; message?: string }>(r.body);
     return {
       ...(s.reason ? { reason: s.reason } : {}),
       ...(s.message ? { message: s.message } : {}),
@@ -58,7 +62,7 @@ function statusOf(r: RestResponse): { reason?: string; message?: string } {
 /** The continue token a 410 Status carries (`metadata.continue`), if any. */
 function continueOf(r: RestResponse): string | undefined {
   try {
-    const s = JSON.parse(r.body) as { metadata?: { continue?: unknown } };
+    const s = parseWithoutAnnotations<{ metadata?: { continue?: unknown } }>(r.body);
     const c = s.metadata?.continue;
     return typeof c === 'string' && c !== '' ? c : undefined;
   } catch {
@@ -68,8 +72,9 @@ function continueOf(r: RestResponse): string | undefined {
 
 function toAttempt(before: string, r: RestResponse): PatchAttempt {
   if (r.status === 200) {
-    const after = (JSON.parse(r.body) as { metadata?: Meta }).metadata?.resourceVersion ?? '';
-    return { ok: true, before, after };
+    // the new resourceVersion is all rekey takes from the object the patch returns
+    const after = parseWithoutAnnotations<{ metadata?: Meta }>(r.body).metadata?.resourceVersion;
+    return { ok: true, before, after: after ?? '' };
   }
   const ra = retryAfterSecondsOf(r);
   return {
@@ -135,10 +140,10 @@ export function createObjectRewriter(
           retryAfterSecondsOf(r),
         );
       }
-      const list = JSON.parse(r.body) as {
+      const list = parseWithoutAnnotations<{
         metadata?: { continue?: string };
         items?: { metadata?: Meta }[];
-      };
+      }>(r.body);
       const items: ObjectRef[] = [];
       for (const it of list.items ?? []) {
         const m = it.metadata;

@@ -1,17 +1,42 @@
 // The KeyObserver port on key-id reports: each fresh, healthy report is an observation from the
 // plugin's own Status, with the time its reporter first saw that key_id; stale reports (the
-// reporter stopped) are ignored, and say so in health.
+// reporter stopped) and reports dated in the future are ignored, and say so in health
+// (shared/domain/report-freshness.ts). A report that names a liveness Lease was last confirmed
+// when that Lease was last renewed, if later than the report itself (report-liveness.ts).
 // Fresh reports also carry their node's EncryptionConfiguration (hash and the entries naming the
 // provider), which is where rekey's scope comes from.
 import type { Observation } from '../../domain/observation.ts';
+import {
+  type FreshnessLimits,
+  lastConfirmedMs,
+  reportFreshness,
+} from '../../domain/report-freshness.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type {
   KeyObservation,
   KeyObserver,
   ReportedEncryptionConfig,
 } from '../../ports/key-observer.ts';
-import { type KeyIdReport, readReports } from './key-id-reports.ts';
-import type { CoreApi } from './typed-api.ts';
+import { type KeyIdReport, readReports, reportName } from './key-id-reports.ts';
+import { readLiveness } from './report-liveness.ts';
+import type { CoordinationApi, CoreApi } from './typed-api.ts';
+
+/** A report with the time its reporter last confirmed it. */
+type Confirmed = KeyIdReport & { confirmedAt: string | undefined };
+
+/** The report's last confirmation: the later of its own time and its liveness Lease's renewal. */
+async function confirmed(
+  leases: Pick<CoordinationApi, 'readNamespacedLease'> | undefined,
+  namespace: string,
+  r: KeyIdReport,
+): Promise<Confirmed> {
+  // only the Lease named like the report is its liveness: a report cannot borrow another's
+  const own = reportName(r.node, r.provider);
+  const renewed =
+    leases && r.livenessLease === own ? await readLiveness(leases, namespace, own) : undefined;
+  const ms = lastConfirmedMs(r.observedAt, renewed);
+  return { ...r, confirmedAt: ms === undefined ? undefined : new Date(ms).toISOString() };
+}
 
 /** When the report's key_id was first seen; never later than the report itself says it looked. */
 function firstSeen(r: KeyIdReport): Pick<Observation, 'firstSeenAt'> {
@@ -26,21 +51,36 @@ export function createReportKeyObserver(
   {
     namespace,
     clock,
-    maxAgeMs = 5 * 60_000,
-  }: { namespace: string; clock: Clock; maxAgeMs?: number },
+    leases,
+    maxAgeMs,
+    skewMs,
+  }: {
+    namespace: string;
+    clock: Clock;
+    /** Where the reporters' liveness Leases are read (`get`); without it, reports alone count. */
+    leases?: Pick<CoordinationApi, 'readNamespacedLease'>;
+  } & FreshnessLimits,
 ): KeyObserver {
+  const limits: FreshnessLimits = {
+    ...(maxAgeMs === undefined ? {} : { maxAgeMs }),
+    ...(skewMs === undefined ? {} : { skewMs }),
+  };
   return {
     async observe(provider): Promise<KeyObservation> {
-      const now = clock.now().getTime();
       const reports = await readReports(api, namespace, provider);
-      const fresh = reports.filter((r) => now - Date.parse(r.observedAt) <= maxAgeMs);
+      const dated = await Promise.all(reports.map((r) => confirmed(leases, namespace, r)));
+      const now = clock.now().getTime();
+      const fresh = dated.filter(
+        (r) => reportFreshness(lastConfirmedMs(r.confirmedAt), now, limits) === 'fresh',
+      );
       const observations: Observation[] = fresh
         .filter((r) => !r.error && r.healthz === 'ok' && r.keyId)
         .map((r) => ({
           provider,
           keyId: r.keyId,
           source: 'plugin-status',
-          observedAt: r.observedAt,
+          // the latest look at the key_id: rekey orders reports by it (R2)
+          observedAt: r.confirmedAt ?? r.observedAt,
           ...firstSeen(r),
         }));
       // A stale report's configuration may be one the apiserver no longer runs: fresh ones only.

@@ -63,6 +63,34 @@ export class KubeApiError extends Error implements Retryable {
 }
 
 /**
+ * A 2xx answer that is not the JSON object asked for (a proxy's page, a body cut off, `null`): the
+ * apiserver, or what stands in front of it, failed, and another attempt may succeed. The answer's
+ * text is neither quoted nor kept as a cause (a parser's error quotes it, and it may be a Secret).
+ */
+export class UnreadableAnswerError extends Error implements Retryable {
+  override name = 'UnreadableAnswerError';
+  readonly retryable = true;
+  readonly retryAfterSeconds = undefined;
+  constructor(what: string, status: number) {
+    super(`${what}: HTTP ${status} with an answer that is not a JSON object (not shown)`);
+  }
+}
+
+/** A 2xx answer's body as the JSON object it must be, or an {@link UnreadableAnswerError}. */
+export function parseAnswer<T>(body: string, what: string, status = 200): T {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    parsed = undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new UnreadableAnswerError(what, status);
+  }
+  return parsed as T;
+}
+
+/**
  * A Lease time: Kubernetes wants MicroTime (six fractional digits); a plain Date serialises with
  * three and the apiserver rejects it.
  */
@@ -97,7 +125,7 @@ export function typedApi(rest: RestClient): {
         retryAfterSecondsOf(res),
       );
     }
-    return JSON.parse(res.body) as T;
+    return parseAnswer<T>(res.body, `${c.method ?? 'GET'} ${c.path}`, res.status);
   };
   const ns = (namespace: string, resource: string, group = 'api/v1') =>
     `/${group}/namespaces/${encodeURIComponent(namespace)}/${resource}`;

@@ -63,7 +63,8 @@ const CloudTrailDetail = z.object({
 type Meaning =
   | { kind: 'rotated' }
   | { kind: 'config-changed' }
-  | { kind: 'danger'; what: KmsDanger };
+  | { kind: 'danger'; what: KmsDanger }
+  | { kind: 'cleared'; clears: KmsDanger[]; leaves?: KmsDanger };
 
 // A Map, not an object literal: an eventName such as "constructor" must not find a prototype key.
 const CLOUDTRAIL_EVENTS = new Map<string, Meaning>([
@@ -71,10 +72,19 @@ const CLOUDTRAIL_EVENTS = new Map<string, Meaning>([
   ['RotateKey', { kind: 'rotated' }], // the service event of an automatic (or on-demand) rotation
   ['EnableKeyRotation', { kind: 'config-changed' }],
   ['DisableKeyRotation', { kind: 'config-changed' }],
-  ['DisableKey', { kind: 'config-changed' }],
+  // A disabled key decrypts nothing: every object under it is unreadable until EnableKey.
+  ['DisableKey', { kind: 'danger', what: 'disabled' }],
+  ['EnableKey', { kind: 'cleared', clears: ['disabled'] }],
   ['ScheduleKeyDeletion', { kind: 'danger', what: 'deletion-scheduled' }],
+  // A cancelled deletion leaves the key Disabled until EnableKey.
+  ['CancelKeyDeletion', { kind: 'cleared', clears: ['deletion-scheduled'], leaves: 'disabled' }],
   // The service event at the end of the waiting period: the same news as `KMS CMK Deletion`.
   ['DeleteKey', { kind: 'danger', what: 'deleted' }],
+  // Imported key material: KMS deleting it at its expiry (a service event; the same news as
+  // `KMS Imported Key Material Expiration`), an operator deleting it, and importing it again.
+  ['DeleteExpiredKeyMaterial', { kind: 'danger', what: 'material-expired' }],
+  ['DeleteImportedKeyMaterial', { kind: 'danger', what: 'material-deleted' }],
+  ['ImportKeyMaterial', { kind: 'cleared', clears: ['material-expired', 'material-deleted'] }],
 ]);
 
 const KMS_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(?:key|alias)\/\S+$/;
@@ -153,6 +163,15 @@ function parseCloudTrail(ev: EventBridgeEvent): KmsTriggerResult {
   if (!at) return { error: `CloudTrail ${name}: unreadable time` };
   const base = { cloud: 'aws' as const, key, at, via: 'aws-cloudtrail' };
   if (meaning.kind === 'danger') return { kind: 'danger', ...base, what: meaning.what };
+  if (meaning.kind === 'cleared') {
+    return {
+      kind: 'cleared',
+      ...base,
+      clears: meaning.clears,
+      ...(meaning.leaves ? { leaves: meaning.leaves } : {}),
+      by: d.eventName,
+    };
+  }
   return { kind: meaning.kind, ...base };
 }
 

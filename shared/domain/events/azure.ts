@@ -66,7 +66,7 @@ export function parseAzureEvent(ce: {
   const at = toIsoTime(ce.time);
   if (!at) return { error: `${ce.type} without a readable time attribute` };
   const base = { cloud: 'azure' as const, key, at, via: 'azure-event-grid' };
-  if (what !== 'rotated') return { kind: 'danger', ...base, what };
+  if (what !== 'rotated') return { kind: 'danger', ...base, what, version: d.Version };
   return { kind: 'rotated', ...base, newMaterialId: d.Version };
 }
 

@@ -7,6 +7,7 @@ import {
   clip,
   describeIssues,
   isParseError,
+  isRecord,
   type KmsDanger,
   type KmsTriggerResult,
   parseJsonData,
@@ -32,7 +33,10 @@ const LogEntryData = z.object({
 type Meaning =
   | { kind: 'rotated' }
   | { kind: 'config-changed' }
-  | { kind: 'danger'; what: KmsDanger };
+  | { kind: 'danger'; what: KmsDanger }
+  | { kind: 'cleared'; clears: KmsDanger[]; leaves?: KmsDanger }
+  /** UpdateCryptoKeyVersion: what it means depends on the state it set. */
+  | { kind: 'version-state' };
 
 const METHODS = new Map<string, Meaning>([
   // A new version; manual creation does not make it primary, scheduled rotation does. Either way
@@ -41,7 +45,34 @@ const METHODS = new Map<string, Meaning>([
   ['UpdateCryptoKeyPrimaryVersion', { kind: 'rotated' }],
   ['UpdateCryptoKey', { kind: 'config-changed' }], // e.g. a new rotation schedule
   ['DestroyCryptoKeyVersion', { kind: 'danger', what: 'version-destroyed' }],
+  // A version restored before its destruction is DISABLED until enabled again.
+  [
+    'RestoreCryptoKeyVersion',
+    { kind: 'cleared', clears: ['version-destroyed'], leaves: 'version-disabled' },
+  ],
+  ['UpdateCryptoKeyVersion', { kind: 'version-state' }],
 ]);
+
+/** The state an UpdateCryptoKeyVersion set: from the response, else from the request. */
+function stateSet(
+  request: Record<string, unknown> | null | undefined,
+  response: Record<string, unknown> | null | undefined,
+): string | undefined {
+  if (typeof response?.state === 'string') return response.state;
+  const version = request?.cryptoKeyVersion;
+  return isRecord(version) && typeof version.state === 'string' ? version.state : undefined;
+}
+
+/** UpdateCryptoKeyVersion as a danger (disabled), its end (enabled), or nothing of ours. */
+function versionStateMeaning(
+  request: Record<string, unknown> | null | undefined,
+  response: Record<string, unknown> | null | undefined,
+): Meaning | undefined {
+  const state = stateSet(request, response);
+  if (state === 'DISABLED') return { kind: 'danger', what: 'version-disabled' };
+  if (state === 'ENABLED') return { kind: 'cleared', clears: ['version-disabled'] };
+  return undefined;
+}
 
 const CRYPTO_KEY_NAME =
   /^(?:\/\/cloudkms\.googleapis\.com\/)?(projects\/[^/\s]+\/locations\/[^/\s]+\/keyRings\/[^/\s]+\/cryptoKeys\/[^/\s]+)(?:\/cryptoKeyVersions\/([^/\s]+))?$/;
@@ -104,8 +135,12 @@ export function parseGcpAuditEvent(ce: {
   if (!fullMethod) return { error: 'audit log event names no method (protoPayload.methodName)' };
   const method = fullMethod.slice(fullMethod.lastIndexOf('.') + 1);
   if (p.status?.code) return unrelated(`Cloud KMS ${clip(method)} failed (code ${p.status.code})`);
-  const meaning = METHODS.get(method);
-  if (!meaning) return unrelated(`Cloud KMS ${clip(method)} does not concern rotation`);
+  const listed = METHODS.get(method);
+  const meaning =
+    listed?.kind === 'version-state' ? versionStateMeaning(p.request, p.response) : listed;
+  if (!meaning || meaning.kind === 'version-state') {
+    return unrelated(`Cloud KMS ${clip(method)} does not concern rotation`);
+  }
   const resource = p.resourceName || str(ext, 'resourcename');
   const name = resource ? splitCryptoKeyName(resource) : undefined;
   if (!name) {
@@ -114,8 +149,21 @@ export function parseGcpAuditEvent(ce: {
   const at = toIsoTime(parsed.data.timestamp ?? ce.time);
   if (!at) return { error: `Cloud KMS ${method}: no readable timestamp` };
   const base = { cloud: 'gcp' as const, key: name.key, at, via: 'gcp-audit-log' };
-  if (meaning.kind === 'danger') return { kind: 'danger', ...base, what: meaning.what };
+  const version = name.version ? { version: name.version } : {};
+  if (meaning.kind === 'danger') {
+    return { kind: 'danger', ...base, what: meaning.what, ...version };
+  }
+  if (meaning.kind === 'cleared') {
+    return {
+      kind: 'cleared',
+      ...base,
+      clears: meaning.clears,
+      ...(meaning.leaves ? { leaves: meaning.leaves } : {}),
+      by: method,
+      ...version,
+    };
+  }
   if (meaning.kind === 'config-changed') return { kind: 'config-changed', ...base };
-  const version = newVersion(method, p.request, p.response) ?? name.version;
-  return { kind: 'rotated', ...base, ...(version ? { newMaterialId: version } : {}) };
+  const created = newVersion(method, p.request, p.response) ?? name.version;
+  return { kind: 'rotated', ...base, ...(created ? { newMaterialId: created } : {}) };
 }

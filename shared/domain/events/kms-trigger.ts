@@ -8,7 +8,14 @@ import type { KmsCloud, KmsRotation } from '../kms-rotation.ts';
 export type { KmsCloud } from '../kms-rotation.ts';
 
 /** What went wrong with a key that may still protect data. */
-export type KmsDanger = 'deletion-scheduled' | 'deleted' | 'material-expired' | 'version-destroyed';
+export type KmsDanger =
+  | 'deletion-scheduled'
+  | 'deleted'
+  | 'disabled'
+  | 'material-expired'
+  | 'material-deleted'
+  | 'version-destroyed'
+  | 'version-disabled';
 
 /**
  * `key` and `at` as in {@link KmsRotation}; `via`: the event form, e.g. `aws-eventbridge`.
@@ -16,7 +23,33 @@ export type KmsDanger = 'deletion-scheduled' | 'deleted' | 'material-expired' | 
  */
 export type KmsTrigger =
   | ({ kind: 'rotated' } & KmsRotation)
-  | { kind: 'danger'; cloud: KmsCloud; key: string; what: KmsDanger; at: string; via: string }
+  | {
+      kind: 'danger';
+      cloud: KmsCloud;
+      key: string;
+      what: KmsDanger;
+      at: string;
+      via: string;
+      /** The key version (or material) in danger, when the event names one. */
+      version?: string;
+    }
+  /**
+   * The KMS says a danger is over (deletion cancelled, key or version enabled again, material
+   * imported again): `clears` the dangers it ends. Some leave another behind: a cancelled deletion
+   * leaves the key disabled, a restored version is disabled until enabled (`leaves`).
+   */
+  | {
+      kind: 'cleared';
+      cloud: KmsCloud;
+      key: string;
+      clears: KmsDanger[];
+      leaves?: KmsDanger;
+      at: string;
+      via: string;
+      /** Names the API call that ended the danger, for people. */
+      by: string;
+      version?: string;
+    }
   /** A hint to re-observe (rotation enabled, schedule changed, key disabled), not a rotation. */
   | { kind: 'config-changed'; cloud: KmsCloud; key: string; at: string; via: string }
   | { kind: 'unrelated'; reason: string };

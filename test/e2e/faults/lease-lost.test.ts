@@ -14,9 +14,11 @@ import { kubeconfigVia } from '../../faults/via-proxy.ts';
 import { startWriters } from '../../faults/writers.ts';
 import { kubeConfig, mergePatch } from '../../support/kube.ts';
 import { type LatencyProxy, startLatencyProxy } from '../../support/latency-proxy.ts';
+import { STATE_NAMESPACE } from '../../support/rekey-fixture.ts';
 import { waitFor } from '../../support/sandbox/net.ts';
 
-const NAMESPACE = 'rekey-system';
+// the provider's Lease is one of rekey's records, in its state namespace
+const NAMESPACE = STATE_NAMESPACE;
 const THIEF = 'fault-test-thief';
 const DELAY_MS = 100;
 // A step's Lease lives max(30 s, 2 x budget) and is renewed every third of that (about 17 s here);

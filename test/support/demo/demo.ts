@@ -11,7 +11,7 @@ import { keyIdHash } from '../../../shared/domain/key-id.ts';
 import { summariseProgress } from '../../../shared/domain/migration-progress.ts';
 import { deliver } from '../knative-broker.ts';
 import { coreApi, kubeConfig } from '../kube.ts';
-import { rekeyFor } from '../rekey-fixture.ts';
+import { rekeyFor, STATE_NAMESPACE } from '../rekey-fixture.ts';
 import { serveRekey } from '../rekey-serve.ts';
 import { defaultSandboxDir } from '../sandbox/env-file.ts';
 import { down, rotate, up } from '../sandbox/sandbox.ts';
@@ -39,6 +39,7 @@ const rekeyEnv = {
   ...process.env,
   KUBECONFIG: kubeconfig,
   REKEY_PROVIDER: env.kms.providerName,
+  REKEY_STATE_NAMESPACE: STATE_NAMESPACE,
   // no REKEY_RESOURCES: the scope comes from the EncryptionConfiguration the reporters read
   REKEY_APISERVER_URLS: env.apiservers.map((a) => a.url).join(','),
   REKEY_ETCD_ENDPOINTS: env.etcd.url,

@@ -15,6 +15,8 @@ import {
 } from './manifests.ts';
 
 export const NS = 'rekey-system';
+/** rekey's records (REKEY_STATE_NAMESPACE in the settings). */
+export const STATE_NS = 'rekey-state';
 export const SERVING = 'serving.knative.dev';
 
 /** The four functions: their Service, and the paths their routes serve (functions/<f>/route.ts). */

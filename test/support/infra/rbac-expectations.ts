@@ -2,8 +2,14 @@
 // the tables test/integration/infra-rbac.test.ts checks on a real apiserver. Each function has its
 // own ServiceAccount; only rekey-reconcile lists and patches cluster-wide, because the trigger
 // functions hand their steps to it (REKEY_STEP_MODE=delegate, shared/app/hand-off.ts).
+// rekey's records (revision Secrets, the runner Lease, webhook replay claims) are in STATE_NS, so
+// that no identity but reconcile (whose cluster-wide `list` is the rewrite) may read a Secret of
+// NS, where the credentials are.
 
 export const NS = 'rekey-system';
+export const STATE_NS = 'rekey-state';
+/** The operator's Secrets in NS: mounted into the pods that need them, read by no identity. */
+export const CREDENTIALS = ['rekey-credentials', 'rekey-etcd-client'];
 const sa = (name: string) => `system:serviceaccount:${NS}:${name}`;
 export const RECONCILE = sa('rekey-reconcile');
 export const KMS_EVENT = sa('rekey-kms-event');
@@ -24,7 +30,7 @@ export function groupsOf(user: string): string[] {
 
 /** One question: `verb resource[/subresource] [group]` in a namespace ('' = all), or a URL. */
 export type Ask =
-  | { verb: string; resource: string; ns: string; group?: string; sub?: string }
+  | { verb: string; resource: string; ns: string; group?: string; sub?: string; name?: string }
   | { verb: string; path: string };
 
 const r = (verb: string, resource: string, ns: string, group = '', sub = ''): Ask => ({
@@ -40,7 +46,15 @@ const each = (verbs: string[], resource: string, ns: string, group = ''): Ask[] 
 export const show = (a: Ask) =>
   'path' in a
     ? `${a.verb} ${a.path}`
-    : `${a.verb} ${a.group ? `${a.group}/` : ''}${a.resource}${a.sub ? `/${a.sub}` : ''} in ${a.ns || 'all namespaces'}`;
+    : `${a.verb} ${a.group ? `${a.group}/` : ''}${a.resource}${a.sub ? `/${a.sub}` : ''}${a.name ? ` ${a.name}` : ''} in ${a.ns || 'all namespaces'}`;
+
+/** Reading the operator's Secrets in NS: any Secret, and each credential Secret by name. */
+export const READ_CREDENTIALS: Ask[] = [
+  ...each(['get', 'list', 'watch'], 'secrets', NS),
+  ...CREDENTIALS.flatMap((name) =>
+    ['get', 'watch'].map((verb): Ask => ({ verb, resource: 'secrets', ns: NS, name })),
+  ),
+];
 
 /** Nothing that runs code, reaches workloads or escalates: denied to every identity. */
 const NEVER: Ask[] = [
@@ -109,33 +123,42 @@ export const TABLES: IdentityTable[] = [
     allowed: [
       ...REWRITE,
       ...ADOPTION,
-      // its own state: one runner per provider, revision Secrets (created, pruned), key-id reports
-      ...each(['get', 'create', 'update', 'delete'], 'leases', NS, 'coordination.k8s.io'),
-      ...each(['create', 'get', 'list', 'watch', 'update', 'delete'], 'secrets', NS),
-      ...each(['get', 'list', 'watch'], 'configmaps', NS),
+      // its own records in the state namespace: one runner per provider, revision Secrets
+      // (created, read back, replaced, pruned)
+      ...each(['get', 'create', 'update', 'delete'], 'leases', STATE_NS, 'coordination.k8s.io'),
+      ...each(['create', 'get', 'list', 'update', 'delete'], 'secrets', STATE_NS),
+      // the key-id reports, and each one's liveness Lease (by name)
+      r('list', 'configmaps', NS),
+      r('get', 'leases', NS, 'coordination.k8s.io'),
       // sender identity (components/sender-identity): TokenReviews of senders' tokens
       TOKENREVIEW,
     ],
     denied: [
       ...NEVER,
-      // no new, replaced or deleted Secrets outside its namespace
+      // no new, replaced or deleted Secrets outside its state namespace
       ...each(['create', 'update', 'delete', 'deletecollection'], 'secrets', 'team-a'),
+      ...each(['create', 'update', 'delete', 'deletecollection'], 'secrets', NS),
       r('create', 'secrets', 'kube-system'),
       r('create', 'secrets', 'default'),
-      r('deletecollection', 'secrets', NS),
+      r('deletecollection', 'secrets', STATE_NS),
+      r('watch', 'secrets', STATE_NS),
       // `get` and `watch` of other namespaces' Secrets are denied, BUT `list` (allowed above)
       // returns whole objects, data included: RBAC cannot limit a list to metadata. rekey only asks
       // for PartialObjectMetadataList (docs/architecture.md R4;
       // test/integration/rekey-rotation.test.ts checks its requests), the grant itself allows more.
-      // Stated, not hidden.
+      // Stated, not hidden: it covers rekey-system's credentials too.
       r('get', 'secrets', 'team-a'),
       r('watch', 'secrets', 'team-a'),
       r('watch', 'secrets', ''),
+      ...READ_CREDENTIALS.filter((a) => a.verb !== 'list'),
       // ConfigMaps: no writes beyond the no-op patch, not even in its own namespace (reports are
-      // the reporter's)
+      // the reporter's), and nothing in the state namespace but the cluster-wide list
       ...each(['create', 'update', 'delete'], 'configmaps', 'team-a'),
-      ...each(['create', 'update', 'delete'], 'configmaps', NS),
-      // Leases: only its own namespace, and only `list` in kube-system
+      ...each(['create', 'update', 'delete', 'get', 'watch'], 'configmaps', NS),
+      ...each(['create', 'get'], 'configmaps', STATE_NS),
+      // Leases: only its state namespace, and only `list` in kube-system
+      ...each(['create', 'update', 'delete', 'list'], 'leases', NS, 'coordination.k8s.io'),
+      ...each(['list', 'watch'], 'leases', STATE_NS, 'coordination.k8s.io'),
       ...each(
         ['get', 'create', 'update', 'delete', 'watch'],
         'leases',
@@ -149,14 +172,24 @@ export const TABLES: IdentityTable[] = [
   {
     who: 'kms-event (records the rotation on the newest revision, then hands off)',
     user: KMS_EVENT,
-    allowed: [...each(['list', 'update'], 'secrets', NS), r('list', 'configmaps', NS), TOKENREVIEW],
+    allowed: [
+      ...each(['list', 'update'], 'secrets', STATE_NS),
+      r('list', 'configmaps', NS),
+      // the reports' liveness Leases, each by name
+      r('get', 'leases', NS, 'coordination.k8s.io'),
+      TOKENREVIEW,
+    ],
     denied: [
       ...NEVER,
       ...REWRITE,
       ...ADOPTION,
-      ...each(['get', 'watch', 'create', 'delete', 'patch'], 'secrets', NS),
+      ...READ_CREDENTIALS,
+      ...each(['update', 'create', 'delete', 'patch'], 'secrets', NS),
+      ...each(['get', 'watch', 'create', 'delete', 'patch'], 'secrets', STATE_NS),
       ...each(['get', 'update', 'create'], 'configmaps', NS),
-      ...each(['get', 'create', 'update'], 'leases', NS, 'coordination.k8s.io'),
+      r('list', 'configmaps', STATE_NS),
+      ...each(['list', 'create', 'update'], 'leases', NS, 'coordination.k8s.io'),
+      ...each(['get', 'create', 'update'], 'leases', STATE_NS, 'coordination.k8s.io'),
     ],
   },
   {
@@ -167,37 +200,54 @@ export const TABLES: IdentityTable[] = [
       ...NEVER,
       ...REWRITE,
       ...ADOPTION,
-      ...each(['get', 'list', 'update'], 'secrets', NS),
+      ...READ_CREDENTIALS,
+      ...each(['get', 'list', 'update'], 'secrets', STATE_NS),
       ...each(['get', 'list'], 'configmaps', NS),
       ...each(['get', 'create', 'update'], 'leases', NS, 'coordination.k8s.io'),
+      ...each(['get', 'create', 'update'], 'leases', STATE_NS, 'coordination.k8s.io'),
     ],
   },
   {
-    who: 'webhook (status reads; rotate is a cloud call; steps are handed off)',
+    who: 'webhook (status reads; replay claims; rotate is a cloud call; steps are handed off)',
     user: WEBHOOK,
-    allowed: [r('list', 'secrets', NS), ...ADOPTION],
+    allowed: [
+      r('list', 'secrets', STATE_NS),
+      // replay claims: one Lease per webhook-id, created, read, renewed, released
+      ...each(['create', 'get', 'update', 'delete'], 'leases', STATE_NS, 'coordination.k8s.io'),
+      ...ADOPTION,
+    ],
     denied: [
       ...NEVER,
       ...REWRITE,
+      ...READ_CREDENTIALS,
       // signatures, not sender tokens
       TOKENREVIEW,
-      ...each(['get', 'watch', 'create', 'update', 'delete', 'patch'], 'secrets', NS),
+      ...each(['get', 'watch', 'create', 'update', 'delete', 'patch'], 'secrets', STATE_NS),
       ...each(['get', 'list'], 'configmaps', NS),
       ...each(['get', 'create', 'update'], 'leases', NS, 'coordination.k8s.io'),
+      // no list of the claims (nor watch): each is reached by its name
+      ...each(['list', 'watch', 'deletecollection'], 'leases', STATE_NS, 'coordination.k8s.io'),
       ...NOT_BEYOND_ENDPOINTS,
     ],
   },
   {
-    who: 'the key-id reporter (its report ConfigMaps only)',
+    who: 'the key-id reporter (its report ConfigMaps and liveness Leases only)',
     user: REPORTER,
-    allowed: each(['get', 'create', 'update'], 'configmaps', NS),
+    allowed: [
+      ...each(['get', 'create', 'update'], 'configmaps', NS),
+      ...each(['get', 'create', 'update'], 'leases', NS, 'coordination.k8s.io'),
+    ],
     denied: [
+      ...READ_CREDENTIALS,
       ...each(['list', 'watch', 'patch', 'delete'], 'configmaps', NS),
       ...each(['get', 'create', 'update'], 'configmaps', 'kube-system'),
       ...each(['get', 'create', 'update'], 'configmaps', 'default'),
+      ...each(['get', 'create', 'update'], 'configmaps', STATE_NS),
       ...each(['get', 'list', 'create'], 'secrets', NS),
+      ...each(['get', 'list', 'create'], 'secrets', STATE_NS),
       r('list', 'secrets', ''),
-      ...each(['get', 'create', 'update'], 'leases', NS, 'coordination.k8s.io'),
+      ...each(['list', 'watch', 'delete'], 'leases', NS, 'coordination.k8s.io'),
+      ...each(['get', 'create', 'update'], 'leases', 'kube-system', 'coordination.k8s.io'),
       r('list', 'leases', 'kube-system', 'coordination.k8s.io'),
       r('create', 'pods', NS, '', 'exec'),
       r('get', 'nodes', ''),
@@ -206,15 +256,17 @@ export const TABLES: IdentityTable[] = [
     ],
   },
   {
-    who: 'the ApiServerSource adapter (reads rekey-system only)',
+    who: 'the ApiServerSource adapter (revisions in rekey-state, reports in rekey-system)',
     user: API_SOURCE,
     allowed: [
-      ...each(['get', 'list', 'watch'], 'secrets', NS),
+      ...each(['get', 'list', 'watch'], 'secrets', STATE_NS),
       ...each(['get', 'list', 'watch'], 'configmaps', NS),
     ],
     denied: [
-      ...each(['create', 'update', 'patch', 'delete'], 'secrets', NS),
+      ...READ_CREDENTIALS,
+      ...each(['create', 'update', 'patch', 'delete'], 'secrets', STATE_NS),
       ...each(['create', 'update', 'patch', 'delete'], 'configmaps', NS),
+      ...each(['get', 'list', 'watch'], 'configmaps', STATE_NS),
       r('list', 'secrets', ''),
       r('list', 'secrets', 'team-a'),
       r('watch', 'configmaps', 'kube-system'),
@@ -223,6 +275,20 @@ export const TABLES: IdentityTable[] = [
       url('get', '/metrics'),
     ],
   },
+];
+
+/**
+ * Every identity a rekey install creates except reconcile: the internet-facing ones (kms-event,
+ * webhook: the examples make them public), the other trigger (cluster-event), the event source's
+ * adapter, the key-id reporter and the dead-letter sink. None may read a Secret of NS.
+ */
+export const NOT_REWRITERS: [string, string][] = [
+  ['kms-event (internet-facing)', KMS_EVENT],
+  ['webhook (internet-facing)', WEBHOOK],
+  ['cluster-event', CLUSTER_EVENT],
+  ['the ApiServerSource adapter', API_SOURCE],
+  ['the key-id reporter', REPORTER],
+  ['the dead-letter sink (default)', DEFAULT_SA],
 ];
 
 // ---- the complete grant, per namespace, beyond what every ServiceAccount has ----
@@ -240,11 +306,16 @@ const RECONCILE_EVERYWHERE = [
   ...TOKENREVIEWS,
   ...METRICS,
 ];
-const nowhere = (inNs: string[]) => ({
+/** The same grant in every namespace but NS and STATE_NS, which get their own. */
+const elsewhere = (everywhere: string[]) => ({
+  'kube-system': everywhere,
+  default: everywhere,
+  'team-a': everywhere,
+});
+const only = (inNs: string[], inState: string[]) => ({
   [NS]: inNs,
-  'kube-system': [],
-  default: [],
-  'team-a': [],
+  [STATE_NS]: inState,
+  ...elsewhere([]),
 });
 
 /** user -> namespace -> every `verb group/resource` (or `verb URL`) granted there. */
@@ -252,9 +323,13 @@ export const EXPECTED: Record<string, Record<string, string[]>> = {
   [RECONCILE]: {
     [NS]: [
       ...RECONCILE_EVERYWHERE,
-      ...rule(['get', 'list', 'watch', 'create', 'update', 'delete'], 'secrets'),
+      ...rule(['list'], 'configmaps'),
+      ...rule(['get'], 'leases', 'coordination.k8s.io'),
+    ],
+    [STATE_NS]: [
+      ...RECONCILE_EVERYWHERE,
+      ...rule(['get', 'list', 'create', 'update', 'delete'], 'secrets'),
       ...rule(['get', 'create', 'update', 'delete'], 'leases', 'coordination.k8s.io'),
-      ...rule(['get', 'list', 'watch'], 'configmaps'),
     ],
     'kube-system': [...RECONCILE_EVERYWHERE, ...IDENTITY_LEASES],
     default: [...RECONCILE_EVERYWHERE, ...APISERVER_ENDPOINTS],
@@ -263,29 +338,34 @@ export const EXPECTED: Record<string, Record<string, string[]>> = {
   [KMS_EVENT]: {
     [NS]: [
       ...TOKENREVIEWS,
-      ...rule(['list', 'update'], 'secrets'),
       ...rule(['list'], 'configmaps'),
+      ...rule(['get'], 'leases', 'coordination.k8s.io'),
     ],
-    'kube-system': TOKENREVIEWS,
-    default: TOKENREVIEWS,
-    'team-a': TOKENREVIEWS,
+    [STATE_NS]: [...TOKENREVIEWS, ...rule(['list', 'update'], 'secrets')],
+    ...elsewhere(TOKENREVIEWS),
   },
-  [CLUSTER_EVENT]: {
-    [NS]: TOKENREVIEWS,
-    'kube-system': TOKENREVIEWS,
-    default: TOKENREVIEWS,
-    'team-a': TOKENREVIEWS,
-  },
+  [CLUSTER_EVENT]: { [NS]: TOKENREVIEWS, [STATE_NS]: TOKENREVIEWS, ...elsewhere(TOKENREVIEWS) },
   [WEBHOOK]: {
-    [NS]: [...METRICS, ...rule(['list'], 'secrets')],
+    [NS]: METRICS,
+    [STATE_NS]: [
+      ...METRICS,
+      ...rule(['list'], 'secrets'),
+      ...rule(['create', 'get', 'update', 'delete'], 'leases', 'coordination.k8s.io'),
+    ],
     'kube-system': [...METRICS, ...IDENTITY_LEASES],
     default: [...METRICS, ...APISERVER_ENDPOINTS],
     'team-a': METRICS,
   },
-  [REPORTER]: nowhere(rule(['get', 'create', 'update'], 'configmaps')),
-  [API_SOURCE]: nowhere([
-    ...rule(['get', 'list', 'watch'], 'configmaps'),
-    ...rule(['get', 'list', 'watch'], 'secrets'),
-  ]),
-  [DEFAULT_SA]: nowhere([]),
+  [REPORTER]: only(
+    [
+      ...rule(['get', 'create', 'update'], 'configmaps'),
+      ...rule(['get', 'create', 'update'], 'leases', 'coordination.k8s.io'),
+    ],
+    [],
+  ),
+  [API_SOURCE]: only(
+    rule(['get', 'list', 'watch'], 'configmaps'),
+    rule(['get', 'list', 'watch'], 'secrets'),
+  ),
+  [DEFAULT_SA]: only([], []),
 };

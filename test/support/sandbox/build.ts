@@ -25,21 +25,45 @@ export function cacheRoot(): string {
   return join(cacheBase(), 'controlplane');
 }
 
-function goVersion(): string {
+export function goVersion(
+  what = 'the sandbox control plane (kube-apiserver, etcd, kubectl)',
+): string {
   const r = spawnSync('go', ['env', 'GOVERSION'], { encoding: 'utf8' });
   if (r.error || r.status !== 0) {
     throw new Error(
-      'Go is required to build the sandbox control plane (kube-apiserver, etcd, kubectl) ' +
-        'from its pinned Go modules, and `go` was not found or failed. Install Go 1.24+ and retry.',
+      `Go is required to build ${what} from its pinned Go modules, and \`go\` was not found ` +
+        'or failed. Install Go 1.24+ and retry.',
     );
   }
   return r.stdout.trim();
+}
+
+/**
+ * The version the built kube-apiserver reports (/version). A module build leaves the source
+ * tree's placeholder (`v0.0.0-master+$Format:%H$`), which is not semver, and clients that check
+ * the server's version (Knative's programs do at start-up) refuse it; so the link stamps the
+ * pinned k8s.io/kubernetes release, read from go.mod.
+ */
+export function versionLdflags(
+  goMod = readFileSync(join(CONTROLPLANE_MODULE, 'go.mod'), 'utf8'),
+): string {
+  const m = /^\s*k8s\.io\/kubernetes\s+v(\d+)\.(\d+)\.(\d+)\s*$/m.exec(goMod);
+  if (!m)
+    throw new Error('test/support/controlplane/go.mod does not require k8s.io/kubernetes vX.Y.Z');
+  const [, major, minor, patch] = m;
+  const pkg = 'k8s.io/component-base/version';
+  return [
+    `-X ${pkg}.gitVersion=v${major}.${minor}.${patch}`,
+    `-X ${pkg}.gitMajor=${major}`,
+    `-X ${pkg}.gitMinor=${minor}`,
+  ].join(' ');
 }
 
 /** The pin: everything that decides what the build produces. A change of any of it rebuilds. */
 export function pinHash(): string {
   const h = createHash('sha256');
   h.update(goVersion());
+  h.update(versionLdflags());
   for (const f of ['go.mod', 'go.sum']) h.update(readFileSync(join(CONTROLPLANE_MODULE, f)));
   for (const dir of readdirSync(join(CONTROLPLANE_MODULE, 'cmd')).sort()) {
     h.update(dir);
@@ -63,11 +87,19 @@ export function ensureBinaries({ log = (_: string) => {} } = {}): Binaries {
   rmSync(tmp, { recursive: true, force: true });
   log(`building kube-apiserver, etcd and kubectl into ${dir} (first run only: several minutes)`);
   const started = Date.now();
-  execFileSync('go', ['build', '-trimpath', '-buildvcs=false', '-o', `${tmp}/`, './cmd/...'], {
-    cwd: CONTROLPLANE_MODULE,
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env: process.env,
-  });
+  execFileSync(
+    'go',
+    [
+      'build',
+      '-trimpath',
+      '-buildvcs=false',
+      `-ldflags=${versionLdflags()}`,
+      '-o',
+      `${tmp}/`,
+      './cmd/...',
+    ],
+    { cwd: CONTROLPLANE_MODULE, stdio: ['ignore', 'inherit', 'inherit'], env: process.env },
+  );
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
   log(`built in ${((Date.now() - started) / 1000).toFixed(0)} s`);

@@ -1,9 +1,12 @@
 // `npm run sandbox -- <build|up|status|rotate|plugin|down>`: drives the local control plane.
 import { Command, InvalidArgumentError } from 'commander';
+import { ensureKnativePrograms } from '../knative/build.ts';
+import { upKnative } from '../knative/up.ts';
 import { ensureOpenbao } from '../openbao/install.ts';
 import { ensureBinaries } from './build.ts';
 import { DEFAULT_ENCRYPT, parseEncryptList } from './encrypt-resources.ts';
 import { defaultSandboxDir, readEnv } from './env-file.ts';
+import { MANAGED_INITIAL, type ManagedInitial } from './managed-encryption.ts';
 import {
   down,
   pluginStart,
@@ -47,6 +50,21 @@ function whole(value: string): number {
   return n;
 }
 
+interface UpFlags {
+  apiservers: number;
+  encrypt: string[];
+  kms: SandboxKms;
+  managedEncryption?: boolean;
+  initial: ManagedInitial;
+}
+
+function managedInitial(v: string): ManagedInitial {
+  if (!(MANAGED_INITIAL as readonly string[]).includes(v)) {
+    throw new InvalidArgumentError(`--initial must be one of ${MANAGED_INITIAL.join(', ')}`);
+  }
+  return v as ManagedInitial;
+}
+
 const program = new Command('sandbox')
   .description(
     'A real kube-apiserver + etcd + KMS v2 plugin on this machine, for rekey tests and demos.',
@@ -57,12 +75,14 @@ const program = new Command('sandbox')
 program
   .command('build')
   .description(
-    'build (once per pin) kube-apiserver, etcd and kubectl from their Go modules; install OpenBao',
+    'build (once per pin) kube-apiserver, etcd and kubectl, and the Knative Eventing programs, ' +
+      'from their Go modules; install OpenBao',
   )
   .action(() => {
     const bins = ensureBinaries({ log });
     const bao = ensureOpenbao({ log });
-    process.stdout.write(`${JSON.stringify({ ...bins, bao }, null, 2)}\n`);
+    const knative = ensureKnativePrograms({ log });
+    process.stdout.write(`${JSON.stringify({ ...bins, bao, knative }, null, 2)}\n`);
   });
 
 program
@@ -82,15 +102,39 @@ program
     kmsChoice,
     'keyring',
   )
-  .action(async (o: { apiservers: number; encrypt: string[]; kms: SandboxKms }) => {
+  .option(
+    '--managed-encryption',
+    'EncryptionConfiguration files rekey may change (one directory per apiserver), and a second kms provider sandbox-kms-b',
+  )
+  .option(
+    '--initial <provider>',
+    'with --managed-encryption: identity or kms',
+    managedInitial,
+    'kms',
+  )
+  .option(
+    '--knative',
+    "also run Knative Eventing's data plane (Broker, channel, sources) with infra/ and rekey's " +
+      'functions on it (see "The real Knative tier" in the README)',
+  )
+  .action(async (o: UpFlags & { knative?: boolean }) => {
     const started = Date.now();
     const env = await up({
       dir: program.opts().dir,
       apiservers: o.apiservers,
       encrypt: o.encrypt,
       kms: o.kms,
+      ...(o.managedEncryption ? { managedEncryption: { initial: o.initial } } : {}),
       log,
     });
+    if (o.knative) {
+      try {
+        await upKnative(env, { log });
+      } catch (err) {
+        await down({ dir: env.dir }).catch(() => {});
+        throw err;
+      }
+    }
     log(`up in ${((Date.now() - started) / 1000).toFixed(1)} s; kubeconfig: ${env.kubeconfig}`);
     process.stdout.write(`${JSON.stringify(env, null, 2)}\n`);
   });

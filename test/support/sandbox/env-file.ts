@@ -21,6 +21,17 @@ const apiserver = z.object({
   plugin: z.object({ instance: z.string(), socket: z.string() }),
 });
 
+/** `up --knative`: where the Knative tier's Broker and data plane listen. */
+const knative = z.object({
+  /** The Broker's address (its ingress): the K_SINK of rekey's functions and sources. */
+  brokerUrl: z.string(),
+  ingressUrl: z.string(),
+  filterUrl: z.string(),
+  dispatcherUrl: z.string(),
+  /** Knative Service name -> the local URL of the process serving it. */
+  services: z.record(z.string(), z.string()),
+});
+
 export const sandboxEnv = z.object({
   version: z.literal(1),
   dir: z.string(),
@@ -49,14 +60,26 @@ export const sandboxEnv = z.object({
   /** `up`'s extra kube-apiserver flags, so that a restart passes them again; absent = none. */
   apiserverArgs: z.array(z.string()).optional(),
   tokens: z.object({ adminFile: z.string(), rekeyFile: z.string() }),
+  /** `up --managed-encryption`: files rekey may change, and the second kms provider's plugins. */
+  managedEncryption: z
+    .object({
+      initial: z.enum(['identity', 'kms']),
+      secondProvider: z.string(),
+      secondKeyringDir: z.string(),
+      /** Per apiserver, in env.apiservers' order: its second plugin's socket. */
+      secondSockets: z.array(z.string()),
+    })
+    .optional(),
   /** Temporary folder holding etcd data and plugin sockets, removed by `down`. */
   tmpDir: z.string(),
   processes: z.array(processRecord),
   binaries: z.record(z.string(), z.string()),
+  knative: knative.optional(),
 });
 
 export type SandboxEnv = z.infer<typeof sandboxEnv>;
 export type ApiserverEnv = z.infer<typeof apiserver>;
+export type KnativeEnv = z.infer<typeof knative>;
 
 export function defaultSandboxDir(): string {
   return resolve(process.env.REKEY_SANDBOX_DIR ?? '.sandbox');

@@ -37,6 +37,13 @@ import {
 } from './env-file.ts';
 import { installCrds } from './install-crds.ts';
 import { installInfraBase } from './install-infra.ts';
+import {
+  type ManagedInitial,
+  managedConfigFile,
+  SECOND_PROVIDER_NAME,
+  secondPlugin,
+  writeIdentityEncryptionConfig,
+} from './managed-encryption.ts';
 import { freePort, waitFor } from './net.ts';
 import { createPki } from './pki.ts';
 import { privateAddresses } from './private-network.ts';
@@ -65,6 +72,11 @@ export interface UpOptions {
   kms?: SandboxKms;
   /** Extra kube-apiserver flags, after the sandbox's own (e.g. `--feature-gates=...`); default none. */
   apiserverArgs?: readonly string[];
+  /**
+   * Files rekey may change (see managed-encryption.ts): each in its own directory, starting as
+   * `identity` or the kms provider, with a second plugin per apiserver for `sandbox-kms-b`.
+   */
+  managedEncryption?: { initial: ManagedInitial } | undefined;
   log?: (line: string) => void;
 }
 
@@ -92,6 +104,7 @@ export async function up({
   pluginBackend,
   kms = 'keyring',
   apiserverArgs = [],
+  managedEncryption,
   log = () => {},
 }: UpOptions = {}): Promise<SandboxEnv> {
   if (kms !== 'keyring' && pluginBackend) {
@@ -165,8 +178,14 @@ export async function up({
     const planned = hosts.map((host, i) => {
       const name = `apiserver-${i}`;
       const socket = join(tmpDir, `kms-${i}.sock`);
-      const encryptionConfig = join(dir, `encryption-config-${i}.yaml`);
-      writeEncryptionConfig(encryptionConfig, { providerName: PROVIDER_NAME, socket, resources });
+      const encryptionConfig = managedEncryption
+        ? managedConfigFile(dir, i)
+        : join(dir, `encryption-config-${i}.yaml`);
+      if (managedEncryption?.initial === 'identity') {
+        writeIdentityEncryptionConfig(encryptionConfig, resources);
+      } else {
+        writeEncryptionConfig(encryptionConfig, { providerName: PROVIDER_NAME, socket, resources });
+      }
       return {
         name,
         host,
@@ -183,6 +202,24 @@ export async function up({
         { instance: p.instance, socket: p.socket, keyringDir, logDir, backend: pluginBackend },
         track,
       );
+    }
+    if (managedEncryption) {
+      const secondKeyringDir = join(dir, 'keyring-b');
+      rmSync(secondKeyringDir, { recursive: true, force: true });
+      const second = planned.map((_, i) => secondPlugin(tmpDir, i));
+      for (const b of second) {
+        log(`starting KMS v2 plugin ${b.instance} (${SECOND_PROVIDER_NAME}) on ${b.socket}`);
+        await startPlugin(
+          { instance: b.instance, socket: b.socket, keyringDir: secondKeyringDir, logDir },
+          track,
+        );
+      }
+      env.managedEncryption = {
+        initial: managedEncryption.initial,
+        secondProvider: SECOND_PROVIDER_NAME,
+        secondKeyringDir,
+        secondSockets: second.map((b) => b.socket),
+      };
     }
     log(`starting ${apiservers} kube-apiserver(s) on port ${port}`);
     const started = await Promise.all(

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Hono } from 'hono';
 import type { NoteResult } from '../../../shared/core/note-kms-rotation.ts';
 import type { StepOutcome } from '../../../shared/core/reconcile-step.ts';
+import type { DangerClearance } from '../../../shared/domain/key-danger.ts';
 import type { KmsRotation } from '../../../shared/domain/kms-rotation.ts';
 import type { MigrationCounts } from '../../../shared/domain/migration-counts.ts';
 import type { Step } from '../../../shared/domain/phase.ts';
@@ -142,6 +143,7 @@ export function stepOutcome(
 export type Call =
   | { fn: 'note'; arg: KmsRotation }
   | { fn: 'danger'; arg: KeyDangerNote }
+  | { fn: 'clear'; arg: DangerClearance }
   | { fn: 'step' }
   | { fn: 'continueLater'; arg: Record<string, unknown> }
   | { fn: 'status' }

@@ -2,9 +2,16 @@
 // with recording fakes, and helpers to send raw EventBridge and API-destination events.
 import assert from 'node:assert/strict';
 import type { KmsEventDeps } from '../../../functions/kms-event/handler.ts';
-import { EVENTBRIDGE_TOKEN_HEADER, mountKmsEvent } from '../../../functions/kms-event/route.ts';
+import {
+  type CloudEventsAuth,
+  EVENTBRIDGE_TOKEN_HEADER,
+  type KmsEventAuth,
+  mountKmsEvent,
+} from '../../../functions/kms-event/route.ts';
 import type { NoteResult } from '../../../shared/core/note-kms-rotation.ts';
 import type { StepOutcome } from '../../../shared/core/reconcile-step.ts';
+import type { DangerCleared, DangerRecorded } from '../../../shared/core/record-key-danger.ts';
+import type { DangerClearance } from '../../../shared/domain/key-danger.ts';
 import type { KmsRotation } from '../../../shared/domain/kms-rotation.ts';
 import type { KeyDangerNote } from '../../../shared/domain/revision.ts';
 import {
@@ -63,6 +70,7 @@ const gcp = (at: string): KmsRotation => ({
 export type Expected =
   | { outcome: 'rotation'; note: KmsRotation }
   | { outcome: 'danger'; danger: KeyDangerNote }
+  | { outcome: 'danger-cleared'; clear: DangerClearance; leaves?: KeyDangerNote }
   | { outcome: 'reobserved' }
   | { outcome: 'ignored' };
 
@@ -92,6 +100,46 @@ export const CLOUD_EVENT_FIXTURES: Record<string, Expected> = {
       what: 'version-destroyed',
       at: '2025-04-11T10:05:17.000Z',
       via: 'gcp-audit-log',
+      version: '2',
+    },
+  },
+  'gcp-disable-version.json': {
+    outcome: 'danger',
+    danger: {
+      key: GCP_KEY,
+      what: 'version-disabled',
+      at: '2025-05-06T12:00:04.000Z',
+      via: 'gcp-audit-log',
+      version: '2',
+    },
+  },
+  'gcp-enable-version.json': {
+    outcome: 'danger-cleared',
+    clear: {
+      key: GCP_KEY,
+      clears: ['version-disabled'],
+      at: '2025-05-06T12:41:30.000Z',
+      via: 'gcp-audit-log',
+      by: 'UpdateCryptoKeyVersion',
+      version: '2',
+    },
+  },
+  'gcp-restore-version.json': {
+    outcome: 'danger-cleared',
+    clear: {
+      key: GCP_KEY,
+      clears: ['version-destroyed'],
+      at: '2025-04-11T15:22:48.000Z',
+      via: 'gcp-audit-log',
+      by: 'RestoreCryptoKeyVersion',
+      version: '2',
+    },
+    leaves: {
+      key: GCP_KEY,
+      what: 'version-disabled',
+      at: '2025-04-11T15:22:48.000Z',
+      via: 'gcp-audit-log',
+      version: '2',
     },
   },
   'azure-key-new-version.json': {
@@ -109,6 +157,50 @@ export const CLOUD_EVENT_FIXTURES: Record<string, Expected> = {
 /** Fixtures that are raw EventBridge events (an API destination posts them as they are). */
 export const RAW_FIXTURES: Record<string, Expected> = {
   'aws-cloudtrail-enable-key-rotation.json': { outcome: 'reobserved' },
+  'aws-cloudtrail-disable-key.json': {
+    outcome: 'danger',
+    danger: {
+      key: AWS_KEY,
+      what: 'disabled',
+      at: '2025-08-04T07:12:40.000Z',
+      via: 'aws-cloudtrail',
+    },
+  },
+  'aws-cloudtrail-enable-key.json': {
+    outcome: 'danger-cleared',
+    clear: {
+      key: AWS_KEY,
+      clears: ['disabled'],
+      at: '2025-08-04T09:30:11.000Z',
+      via: 'aws-cloudtrail',
+      by: 'EnableKey',
+    },
+  },
+  'aws-cloudtrail-cancel-key-deletion.json': {
+    outcome: 'danger-cleared',
+    clear: {
+      key: AWS_KEY,
+      clears: ['deletion-scheduled'],
+      at: '2025-02-22T13:05:09.000Z',
+      via: 'aws-cloudtrail',
+      by: 'CancelKeyDeletion',
+    },
+    leaves: {
+      key: AWS_KEY,
+      what: 'disabled',
+      at: '2025-02-22T13:05:09.000Z',
+      via: 'aws-cloudtrail',
+    },
+  },
+  'aws-cloudtrail-delete-expired-key-material.json': {
+    outcome: 'danger',
+    danger: {
+      key: AWS_KEY_IMPORTED,
+      what: 'material-expired',
+      at: '2025-04-01T00:00:07.000Z',
+      via: 'aws-cloudtrail',
+    },
+  },
   'aws-cloudtrail-rotate-key-on-demand.json': {
     outcome: 'rotation',
     note: aws({ at: '2025-06-10T14:02:28.000Z', via: 'aws-cloudtrail' }),
@@ -145,26 +237,44 @@ export const RAW_FIXTURES: Record<string, Expected> = {
 
 export const STEP = stepOutcome({ kind: 'migrate' }, true);
 
+/** What the fake `clear` answers by default: one danger ended. */
+export const CLEARED: DangerCleared = {
+  revision: 'encryption-key-aws-kms-3',
+  cleared: [{ what: 'disabled', at: '2025-01-01T00:00:00.000Z' }],
+  stillActive: 0,
+};
+
+export const GRID_TOKEN = 'eg-shared-secret-fedcba9876543210';
+
 export interface Setup {
   kmsKey?: string;
+  /** Who may post CloudEvents on /kms-event (default `private`: the test app checks no tokens). */
+  cloudEvents?: CloudEventsAuth;
   eventBridgeToken?: string | null;
+  eventGridToken?: string | null;
   note?: NoteResult;
-  danger?: { revision?: string };
+  danger?: DangerRecorded;
+  cleared?: DangerCleared;
   step?: () => StepOutcome;
 }
 
 export function setup({
   kmsKey,
+  cloudEvents = 'private',
   eventBridgeToken = TOKEN,
+  eventGridToken = GRID_TOKEN,
   note = NOTED,
   danger,
+  cleared,
   step,
 }: Setup = {}) {
   const calls: Call[] = [];
-  const deps: KmsEventDeps & { eventBridgeToken?: string } = {
+  const deps: KmsEventDeps & KmsEventAuth = {
     provider: 'aws-kms',
+    cloudEvents,
     ...(kmsKey === undefined ? {} : { kmsKey }),
     ...(eventBridgeToken === null ? {} : { eventBridgeToken }),
+    ...(eventGridToken === null ? {} : { eventGridToken }),
     note: async (rotation) => {
       calls.push({ fn: 'note', arg: rotation });
       return note;
@@ -172,6 +282,10 @@ export function setup({
     danger: async (d) => {
       calls.push({ fn: 'danger', arg: d });
       return danger ?? { revision: 'encryption-key-aws-kms-3' };
+    },
+    clear: async (c) => {
+      calls.push({ fn: 'clear', arg: c });
+      return cleared ?? CLEARED;
     },
     step: fakeStep(calls, step ?? STEP),
   };
@@ -219,6 +333,14 @@ export async function assertAnswer(res: Response, calls: Call[], expected: Expec
     assert.deepEqual(calls, [{ fn: 'note', arg: expected.note }, { fn: 'step' }], what);
     assert.equal(body.verdict, 'key-id-changed', what);
     assert.equal(body.explanation, NOTED.assessment?.explanation, what);
+  } else if (expected.outcome === 'danger-cleared') {
+    const leaves: Call[] = expected.leaves ? [{ fn: 'danger', arg: expected.leaves }] : [];
+    assert.deepEqual(
+      calls,
+      [{ fn: 'clear', arg: expected.clear }, ...leaves, { fn: 'step' }],
+      what,
+    );
+    assert.deepEqual(body.cleared, CLEARED.cleared, what);
   } else if (expected.outcome === 'danger') {
     assert.deepEqual(calls, [{ fn: 'danger', arg: expected.danger }, { fn: 'step' }], what);
     assert.equal(body.revision, 'encryption-key-aws-kms-3', what);

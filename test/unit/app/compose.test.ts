@@ -1,7 +1,8 @@
 // composeApp turns validated settings into rekey's graph: the step's tuning comes from the
 // settings, the KMS rotator is built once and only for a key the cloud can rotate, a setting that
 // can never work is refused while composing (a ConfigError, exit 2 at every entry point), and the
-// webhook's `rotate` reaches the rotator the settings name. No apiserver is contacted.
+// webhook's `rotate` reaches the rotator the settings name, and runs nothing while the cluster that
+// holds its replay claims cannot be reached. No apiserver answers.
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -12,6 +13,7 @@ import { mountWebhook } from '../../../functions/webhook/route.ts';
 import type { Connection } from '../../../shared/adapters/k8s/connection.ts';
 import { composeApp } from '../../../shared/app/compose.ts';
 import { ConfigError, loadConfig } from '../../../shared/config/config.ts';
+import { MemoryReplayClaims } from '../../../shared/http/replay-cache.ts';
 
 /** An apiserver nobody calls: composing builds clients but sends nothing. */
 const connection: Connection = { server: 'https://127.0.0.1:1', authorize: async () => {} };
@@ -84,6 +86,79 @@ describe('composeApp', () => {
     );
   });
 
+  describe('etcd certificate files: only whoever runs the steps opens them', () => {
+    const ETCD_MISSING = {
+      REKEY_ETCD_ENDPOINTS: 'https://127.0.0.1:2379',
+      REKEY_ETCD_CA_FILE: '/nonexistent/rekey-etcd/ca.crt',
+      REKEY_ETCD_CERT_FILE: '/nonexistent/rekey-etcd/tls.crt',
+      REKEY_ETCD_KEY_FILE: '/nonexistent/rekey-etcd/tls.key',
+    };
+    const DELEGATING = { REKEY_STEP_MODE: 'delegate', K_SINK: 'http://127.0.0.1:1' };
+    const refusesCaFile = (err: Error) =>
+      err instanceof ConfigError && /^REKEY_ETCD_CA_FILE: /.test(err.message);
+
+    it('a trigger function that hands its steps off composes and serves without the files', async () => {
+      const rekey = compose({ ...ETCD_MISSING, ...DELEGATING });
+      try {
+        for (const name of ['kms-event', 'cluster-event', 'webhook'] as const) {
+          const fns = rekey.functions(name, [name]);
+          // the webhook's readiness reads the (absent) apiservers; the others read nothing
+          const res = await fns.http.request(name === 'webhook' ? '/healthz' : '/readyz');
+          assert.equal(res.status, 200, name);
+        }
+      } finally {
+        rekey.close();
+      }
+    });
+
+    it('a delegating process opens them on first use, and refuses then, naming the variable', async () => {
+      const rekey = compose({ ...ETCD_MISSING, ...DELEGATING });
+      try {
+        assert.ok(rekey.deps.verifier && rekey.deps.scanner, 'verification is configured');
+        await assert.rejects(
+          rekey.deps.verifier.scan({ scope: [], provider: 'aws-kms', currentKeyId: 'k' }),
+          refusesCaFile,
+        );
+        await assert.rejects(
+          rekey.deps.scanner.values()[Symbol.asyncIterator]().next(),
+          refusesCaFile,
+        );
+      } finally {
+        rekey.close();
+      }
+    });
+
+    it('serving the reconcile function refuses them at start-up, even when delegating', () => {
+      const rekey = compose({ ...ETCD_MISSING, ...DELEGATING });
+      try {
+        assert.throws(() => rekey.functions('reconcile', ['reconcile']), refusesCaFile);
+        assert.throws(() => rekey.functions('serve', ['kms-event', 'reconcile']), refusesCaFile);
+      } finally {
+        rekey.close();
+      }
+    });
+  });
+
+  it("keeps revisions and the runner Lease in the state namespace, reports in rekey's", () => {
+    const rekey = compose({ REKEY_STATE_NAMESPACE: 'rekey-state' });
+    try {
+      assert.equal(rekey.reconcile.namespace, 'rekey-state', 'own writes are recognised there');
+      const fns = rekey.functions('cluster-event', ['cluster-event']);
+      assert.deepEqual(
+        { namespace: fns.clusterEvent.namespace, state: fns.clusterEvent.stateNamespace },
+        { namespace: 'rekey-system', state: 'rekey-state' },
+      );
+    } finally {
+      rekey.close();
+    }
+    const same = compose({});
+    try {
+      assert.equal(same.reconcile.namespace, 'rekey-system', 'unset: rekey-system');
+    } finally {
+      same.close();
+    }
+  });
+
   it("the webhook's rotate reaches the settings' KMS: a GCP endpoint that is down => 503, no step", async () => {
     const secret = `whsec_${randomBytes(24).toString('base64')}`;
     const rekey = compose({
@@ -93,20 +168,34 @@ describe('composeApp', () => {
     });
     const fns = rekey.functions('webhook', ['webhook']);
     assert.ok(fns.webhook?.deps.rotate, 'rotate is served');
-    mountWebhook(fns.http, fns.webhook.deps, fns.webhook.verify);
-    const id = 'msg_compose_rotate';
-    const at = new Date();
-    const body = JSON.stringify({ command: 'rotate' });
-    const res = await fns.http.request('/webhook', {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'webhook-id': id,
-        'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
-        'webhook-signature': new Webhook(secret).sign(id, at, body),
-      },
-      body,
+    const request = (id: string) => {
+      const at = new Date();
+      const body = JSON.stringify({ command: 'rotate' });
+      return {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'webhook-id': id,
+          'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+          'webhook-signature': new Webhook(secret).sign(id, at, body),
+        },
+        body,
+      };
+    };
+    // as composed, the claims are Leases on the (unreachable) apiserver: no claim, no rotation
+    mountWebhook(fns.http, fns.webhook.deps, fns.webhook.verify, '/webhook-composed');
+    // with claims this process can take, the rotation reaches the settings' KMS
+    mountWebhook(fns.http, fns.webhook.deps, {
+      ...fns.webhook.verify,
+      claims: new MemoryReplayClaims(),
     });
+    const unclaimed = await fns.http.request('/webhook-composed', request('msg_compose_0'));
+    assert.equal(unclaimed.status, 503);
+    assert.equal(
+      ((await unclaimed.json()) as { message?: string }).message,
+      'temporarily unavailable, retry later',
+    );
+    const res = await fns.http.request('/webhook', request('msg_compose_rotate'));
     const answer = (await res.json()) as { message?: string };
     // a step would have failed on the unreachable apiserver with its own message
     assert.equal(res.status, 503, JSON.stringify(answer));

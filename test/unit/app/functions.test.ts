@@ -1,14 +1,15 @@
 // The functions as shared/app composes them, over fake ports and a real local Broker stand-in:
 // with REKEY_STEP_MODE=delegate a trigger function hands its step to the reconcile function (one
 // dev.rekey.step.requested on the wire, no Lease taken here), and a Broker that cannot take it is
-// a 503 Knative redelivers; with `local` the trigger runs the step itself and requests none. A
-// function that only hands off reads nothing of the apiservers for /readyz; /webhook is composed
-// only with its secrets, and `rotate` only where the KMS can rotate.
+// a 503 Knative redelivers; with `local` the trigger runs the step itself and requests none.
+// Outgoing webhooks get the public event types only and never fail an emit. /readyz reports the
+// adoption snapshot the last step read and calls no apiserver; /webhook is composed only with its
+// secrets, and `rotate` only where the KMS can rotate.
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { mountClusterEvent } from '../../../functions/cluster-event/route.ts';
@@ -17,6 +18,7 @@ import { mountWebhook } from '../../../functions/webhook/route.ts';
 import type { AuthenticationApi } from '../../../shared/adapters/k8s/typed-api.ts';
 import type { KmsRotator } from '../../../shared/adapters/kms-rotator.ts';
 import { createMemoryRevisionStore } from '../../../shared/adapters/memory/revision-store.ts';
+import { composeApp } from '../../../shared/app/compose.ts';
 import {
   composeFunctions,
   type FunctionName,
@@ -24,6 +26,7 @@ import {
 } from '../../../shared/app/functions.ts';
 import { loadConfig } from '../../../shared/config/config.ts';
 import type { ReconcileDeps } from '../../../shared/core/deps.ts';
+import { MemoryReplayClaims } from '../../../shared/http/replay-cache.ts';
 import type { AdoptionSnapshot } from '../../../shared/ports/adoption-reader.ts';
 import { systemClock } from '../../../shared/ports/clock.ts';
 import { cloudEventRequest, fixture, type Json } from '../../support/unit/functions-fixtures.ts';
@@ -112,6 +115,7 @@ function compose(
       deps,
       reconcile: { provider: PROVIDER, holder: 'test' },
       authentication: unused<AuthenticationApi>('authentication'),
+      webhookClaims: new MemoryReplayClaims(),
       rotator: () => rotator,
       close: () => {},
     },
@@ -153,9 +157,10 @@ describe('functions as shared/app composes them', () => {
 
   it('delegate: kms-event notes the rotation, then hands the step off', async () => {
     received.length = 0;
-    const { fns, calls } = compose({ REKEY_STEP_MODE: 'delegate', K_SINK: brokerUrl }, [
-      'kms-event',
-    ]);
+    const { fns, calls } = compose(
+      { REKEY_STEP_MODE: 'delegate', K_SINK: brokerUrl, REKEY_KMS_EVENT_PRIVATE: 'true' },
+      ['kms-event'],
+    );
     mountKmsEvent(fns.http, fns.kmsEvent);
     const res = await fns.http.request(
       '/kms-event',
@@ -203,29 +208,192 @@ describe('functions as shared/app composes them', () => {
     assert.deepEqual(received, []);
   });
 
-  it('/readyz reads the apiservers only where a step may run here', async () => {
+  it('/readyz reads no apiserver: it reports the snapshot the last step read, with its age', async () => {
     const adoption = {
       liveApiservers: ['a', 'b'],
       samples: [],
       metricsReadable: true,
     } as unknown as AdoptionSnapshot;
+    const details = async (f: ReturnType<typeof compose>) =>
+      ((await (await f.fns.http.request('/readyz')).json()) as { details: Json }).details;
+
     const handsOff = compose({ REKEY_STEP_MODE: 'delegate', K_SINK: brokerUrl }, ['kms-event'], {
       adoption,
     });
-    const details = async (f: typeof handsOff) =>
-      ((await (await f.fns.http.request('/readyz')).json()) as { details: Json }).details;
-    assert.equal((await details(handsOff)).liveApiservers, undefined);
-    assert.equal(handsOff.calls.adoptionReads, 0, 'its ServiceAccount may not read them');
+    assert.equal((await details(handsOff)).adoption, undefined, 'it runs no step here');
+    assert.equal(handsOff.calls.adoptionReads, 0);
 
     const reconciles = compose({ REKEY_STEP_MODE: 'delegate', K_SINK: brokerUrl }, ['reconcile'], {
       adoption,
     });
-    assert.equal((await details(reconciles)).liveApiservers, 2);
-    assert.equal(reconciles.calls.adoptionReads, 1);
+    assert.deepEqual((await details(reconciles)).adoption, {
+      read: false,
+      note: 'no step has read the apiservers yet in this process',
+    });
+    assert.equal(reconciles.calls.adoptionReads, 0, 'the probe read nothing');
+    await reconciles.fns.deps.adoption.read(); // what a step does
+    const after = (await details(reconciles)).adoption as Json;
+    assert.deepEqual(
+      [after.read, after.liveApiservers, after.metricsReadable, typeof after.ageSeconds],
+      [true, 2, true, 'number'],
+    );
+    assert.equal(reconciles.calls.adoptionReads, 1, 'only the step read them');
   });
 
-  it('sender authentication skips exactly the signed webhook and the raw EventBridge path', () => {
-    assert.deepEqual([...UNAUTHENTICATED_PATHS].sort(), ['/kms-event/eventbridge', '/webhook']);
+  it('/readyz answers 200 without contacting an apiserver whose /metrics hangs', async (t) => {
+    // a server that accepts connections and never answers: every apiserver call would hang
+    const sockets: Socket[] = [];
+    const hanging = createTcpServer((s) => void sockets.push(s));
+    await new Promise<void>((r) => hanging.listen(0, '127.0.0.1', r));
+    const url = `https://127.0.0.1:${(hanging.address() as AddressInfo).port}`;
+    const rekey = composeApp(
+      loadConfig({ REKEY_PROVIDER: PROVIDER, LOG_LEVEL: 'fatal', REKEY_APISERVER_URLS: url }),
+      { connection: { server: url, authorize: async () => {} } },
+    );
+    t.after(() => {
+      rekey.close();
+      for (const s of sockets) s.destroy();
+      hanging.close();
+    });
+    const fns = rekey.functions('reconcile', ['reconcile']);
+    const res = await fns.http.request('/readyz');
+    assert.equal(res.status, 200);
+    assert.equal(sockets.length, 0, 'the probe made no request to the apiserver');
+  });
+
+  it('outgoing webhooks: a receiver that is down fails no trigger and no emit, and is counted', async () => {
+    received.length = 0;
+    const { fns } = compose(
+      {
+        REKEY_STEP_MODE: 'delegate',
+        K_SINK: brokerUrl,
+        REKEY_OUTGOING_WEBHOOK_URLS: `http://127.0.0.1:${await closedPort()}/hook`,
+        REKEY_OUTGOING_WEBHOOK_SECRETS: WEBHOOK_SECRET,
+      },
+      ['cluster-event'],
+    );
+    mountClusterEvent(fns.http, fns.clusterEvent);
+    const res = await fns.http.request(
+      '/cluster-event',
+      cloudEventRequest(REPORT_CHANGE(), 'binary'),
+    );
+    assert.equal(res.status, 200, 'the trigger handed its step off');
+    await fns.reconcile.continueLater({
+      provider: PROVIDER,
+      revision: 'encryption-key-aws-kms-1',
+      keyIdHash: 'sha256:00',
+      counts: {
+        listed: 1,
+        reencrypted: 1,
+        unchanged: 0,
+        conflicts: 0,
+        gone: 0,
+        failed: 0,
+        retried: 0,
+      },
+    });
+    await fns.events.emit('migration.completed', {
+      provider: PROVIDER,
+      revision: 'encryption-key-aws-kms-1',
+      keyIdHash: 'sha256:00',
+    });
+    assert.deepEqual(
+      received.map((e) => e.type),
+      ['dev.rekey.step.requested', 'dev.rekey.migration.slice', 'dev.rekey.migration.completed'],
+      'the Broker got every event',
+    );
+    assert.match(
+      await fns.metrics.render(),
+      /rekey_outgoing_webhooks_total\{type="dev.rekey.migration.completed",outcome="failed",function="cluster-event"\} 1/,
+    );
+  });
+
+  it('outgoing webhooks carry the public event types only, never the internal continuations', async (t) => {
+    const hooked: string[] = [];
+    const hook = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c));
+      req.on('end', () => {
+        hooked.push((JSON.parse(body) as { type: string }).type);
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    t.after(() => hook.close());
+    const { fns } = compose(
+      {
+        REKEY_STEP_MODE: 'delegate',
+        K_SINK: brokerUrl,
+        REKEY_OUTGOING_WEBHOOK_URLS: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`,
+        REKEY_OUTGOING_WEBHOOK_SECRETS: WEBHOOK_SECRET,
+      },
+      ['cluster-event'],
+    );
+    const revision = {
+      provider: PROVIDER,
+      revision: 'encryption-key-aws-kms-1',
+      keyIdHash: 'sha256:00',
+    };
+    const counts = {
+      listed: 1,
+      reencrypted: 1,
+      unchanged: 0,
+      conflicts: 0,
+      gone: 0,
+      failed: 0,
+      retried: 0,
+    };
+    await fns.events.emit('step.requested', { provider: PROVIDER, requestedBy: 'cluster-event' });
+    await fns.events.emit('migration.slice', { ...revision, counts });
+    await fns.events.emit('revision.created', revision);
+    await fns.events.emit('migration.degraded', { ...revision, reason: 'x' });
+    await fns.events.emit('verification.completed', revision);
+    await fns.events.emit('migration.completed', revision);
+    await fns.events.emit('key.danger', {
+      provider: PROVIDER,
+      what: 'deleted',
+      key: 'k',
+      at: 'now',
+    });
+    assert.deepEqual(hooked, [
+      'dev.rekey.revision.created',
+      'dev.rekey.migration.degraded',
+      'dev.rekey.verification.completed',
+      'dev.rekey.migration.completed',
+      'dev.rekey.key.danger',
+    ]);
+  });
+
+  it('sender authentication skips exactly the signed webhook and the shared-secret kms-event paths', () => {
+    assert.deepEqual([...UNAUTHENTICATED_PATHS].sort(), [
+      '/kms-event/eventbridge',
+      '/kms-event/eventgrid',
+      '/webhook',
+    ]);
+  });
+
+  it('kms-event without sender identity and not declared private answers 401 on every path, running nothing', async () => {
+    received.length = 0;
+    const { fns, calls } = compose({ REKEY_STEP_MODE: 'delegate', K_SINK: brokerUrl }, [
+      'kms-event',
+    ]);
+    assert.equal(fns.kmsEvent.cloudEvents, 'none');
+    mountKmsEvent(fns.http, fns.kmsEvent);
+    const ce = await fns.http.request(
+      '/kms-event',
+      cloudEventRequest(fixture('ce-knative-aws-sqs-sns.json'), 'binary'),
+    );
+    assert.equal(ce.status, 401);
+    for (const path of ['/kms-event/eventbridge', '/kms-event/eventgrid']) {
+      const res = await fns.http.request(path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '[]',
+      });
+      assert.equal(res.status, 401, path);
+    }
+    assert.deepEqual(received, [], 'no step was requested');
+    assert.equal(calls.leases, 0);
   });
 
   it('/webhook is composed only with REKEY_WEBHOOK_SECRETS, and rotate only with a rotator', async () => {

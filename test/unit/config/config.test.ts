@@ -36,7 +36,37 @@ describe('loadConfig', () => {
       LOG_LEVEL: 'info',
       REKEY_SINK_TOKEN_FILE: '/oidc/token',
       REKEY_STEP_MODE: 'local',
+      REKEY_KMS_EVENT_PRIVATE: false,
     });
+  });
+
+  it('kms-event: REKEY_KMS_EVENT_PRIVATE is true or false, and never next to a public path secret', () => {
+    assert.equal(
+      loadConfig({ REKEY_PROVIDER: 'p', REKEY_KMS_EVENT_PRIVATE: 'true' }).REKEY_KMS_EVENT_PRIVATE,
+      true,
+    );
+    assert.equal(
+      loadConfig({ REKEY_PROVIDER: 'p', REKEY_KMS_EVENT_PRIVATE: '' }).REKEY_KMS_EVENT_PRIVATE,
+      false,
+    );
+    assert.match(
+      rejected({ REKEY_PROVIDER: 'p', REKEY_KMS_EVENT_PRIVATE: 'yes' }),
+      /REKEY_KMS_EVENT_PRIVATE/,
+    );
+    for (const secret of ['REKEY_EVENTBRIDGE_TOKEN', 'REKEY_EVENTGRID_TOKEN']) {
+      assert.match(
+        rejected({
+          REKEY_PROVIDER: 'p',
+          REKEY_KMS_EVENT_PRIVATE: 'true',
+          [secret]: 'x'.repeat(32),
+        }),
+        /REKEY_KMS_EVENT_PRIVATE: true contradicts/,
+      );
+    }
+    assert.match(
+      rejected({ REKEY_PROVIDER: 'p', REKEY_EVENTGRID_TOKEN: 'short' }),
+      /REKEY_EVENTGRID_TOKEN/,
+    );
   });
 
   it('wants sender authentication and outgoing webhooks configured whole or not at all', () => {

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -217,6 +218,55 @@ describe('start-up refusals: exit 2, one line naming the variable', { concurrenc
     env: { ...OK, REKEY_STEP_MODE: 'delegate' },
     variable: 'REKEY_STEP_MODE',
     fn: 'cluster-event',
+  });
+});
+
+describe('not a refusal: a trigger function never opens the etcd certificate files', () => {
+  // infra/ mounts the etcd client Secret into the reconcile function only: a trigger function that
+  // hands its steps off (REKEY_STEP_MODE=delegate) never verifies, so it must start without them
+  it('cluster-event, delegating, with REKEY_ETCD_* set and no files, serves', async () => {
+    const free = createServer();
+    await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', resolve));
+    const port = (free.address() as { port: number }).port;
+    await new Promise<void>((resolve) => free.close(() => resolve()));
+    const missing = join(dir, 'not-mounted');
+    const child = spawn(NODE, ['functions/cluster-event/main.ts'], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? '',
+        ...OK,
+        REKEY_STEP_MODE: 'delegate',
+        K_SINK: 'http://127.0.0.1:1',
+        PORT: String(port),
+        REKEY_ETCD_ENDPOINTS: 'https://127.0.0.1:2379',
+        REKEY_ETCD_CA_FILE: join(missing, 'ca.crt'),
+        REKEY_ETCD_CERT_FILE: join(missing, 'tls.crt'),
+        REKEY_ETCD_KEY_FILE: join(missing, 'tls.key'),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 30_000,
+    });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    // serving (its start-up log line), or exited: whichever comes first
+    const serving = await Promise.race([
+      new Promise<boolean>((resolve) => {
+        child.stdout.on('data', () => {
+          if (/"msg":"serving"/.test(out)) resolve(true);
+        });
+      }),
+      exited.then(() => false),
+    ]);
+    child.kill('SIGTERM');
+    await exited;
+    assert.ok(serving, `it serves: ${out}`);
+    assert.doesNotMatch(out, /REKEY_ETCD/, 'nothing about the etcd files');
   });
 });
 

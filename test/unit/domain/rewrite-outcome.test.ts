@@ -89,10 +89,16 @@ const cases: [string, PatchAttempt, ClassifyOptions, RewriteOutcome][] = [
     { retry: 2000 },
   ],
   [
-    'a huge Retry-After is capped',
-    { ok: false, status: 429, retryAfterSeconds: 3600 },
+    'a Retry-After past the backoff cap is honoured (2 minutes, cap 30 s)',
+    { ok: false, status: 429, retryAfterSeconds: 120 },
     { random: zero, maxDelayMs: 30_000 },
-    { retry: 30_000 },
+    { retry: 120_000 },
+  ],
+  [
+    'an absurd Retry-After counts as an hour',
+    { ok: false, status: 429, retryAfterSeconds: 86_400 },
+    { random: zero, maxDelayMs: 30_000 },
+    { retry: 3_600_000 },
   ],
   [
     '503 first attempt: half a base step at least',

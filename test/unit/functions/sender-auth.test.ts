@@ -14,6 +14,7 @@ import { EVENTBRIDGE_TOKEN_HEADER, mountKmsEvent } from '../../../functions/kms-
 import { mountReconcile } from '../../../functions/reconcile/route.ts';
 import { mountWebhook } from '../../../functions/webhook/route.ts';
 import { UNAUTHENTICATED_PATHS } from '../../../shared/app/functions.ts';
+import { MemoryReplayClaims } from '../../../shared/http/replay-cache.ts';
 import {
   createTokenReviewAuthenticator,
   type ReviewToken,
@@ -77,7 +78,9 @@ function setup() {
   const step = fakeStep(calls);
   mountKmsEvent(app, {
     provider: 'aws-kms',
+    cloudEvents: 'sender-identity',
     eventBridgeToken: EB_TOKEN,
+    clear: async () => ({ cleared: [], stillActive: 0 }),
     note: async (r) => {
       calls.push({ fn: 'note', arg: r });
       return NOTED;
@@ -88,7 +91,7 @@ function setup() {
     },
     step,
   });
-  mountClusterEvent(app, { namespace: 'rekey-system', step });
+  mountClusterEvent(app, { namespace: 'rekey-system', stateNamespace: 'rekey-system', step });
   mountReconcile(app, {
     provider: 'aws-kms',
     step,
@@ -104,7 +107,7 @@ function setup() {
         return {};
       },
     },
-    { secrets: [WEBHOOK_SECRET] },
+    { secrets: [WEBHOOK_SECRET], claims: new MemoryReplayClaims() },
   );
   return { app, calls, reviews };
 }
@@ -215,6 +218,8 @@ describe('sender auth on: CloudEvent endpoints', () => {
     const { app } = testApp({ auth, unauthenticatedPaths: ['/webhook', '/kms-event/eventbridge'] });
     mountKmsEvent(app, {
       provider: 'aws-kms',
+      cloudEvents: 'sender-identity',
+      clear: async () => ({ cleared: [], stillActive: 0 }),
       note: async () => NOTED,
       danger: async () => ({}),
       step: fakeStep(calls),
@@ -333,13 +338,15 @@ describe('sender auth on: what is exempt, and only that', () => {
 });
 
 describe('sender auth off', () => {
-  it('/kms-event accepts an event without a token, and /readyz says authentication is off', async () => {
+  it('/kms-event declared private accepts an event without a token, and /readyz says authentication is off', async () => {
     const calls: Call[] = [];
     const { app, lines } = testApp({
       unauthenticatedPaths: UNAUTHENTICATED_PATHS,
     });
     mountKmsEvent(app, {
       provider: 'aws-kms',
+      cloudEvents: 'private',
+      clear: async () => ({ cleared: [], stillActive: 0 }),
       note: async () => NOTED,
       danger: async () => ({}),
       step: fakeStep(calls),

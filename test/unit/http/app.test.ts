@@ -40,6 +40,7 @@ function setup(overrides: Partial<CreateAppOptions> = {}) {
     throw new Error('connect ECONNREFUSED 10.1.2.3:2379 with token abc123');
   });
   app.post('/ok', (c) => c.body(null, 202));
+  app.post('/outcome', (c) => c.json({ outcome: 'rotation' }, 200));
   const records = () => lines.map((l) => JSON.parse(l) as Record<string, unknown>);
   return { app, records, metrics, lines };
 }
@@ -261,5 +262,25 @@ describe('createApp with sender authentication', () => {
     assert.equal((await app.request('/webhook', { method: 'POST' })).status, 204);
     assert.equal((await app.request('/ok', { method: 'OPTIONS' })).status, 200);
     assert.equal(calls.length, 2, 'only the two /ok POSTs were authenticated');
+  });
+
+  it('answers a Knative delivery with the status alone: Knative refuses any other 2xx body', async () => {
+    const { app } = setup();
+    const direct = await app.request('/outcome', { method: 'POST' });
+    assert.equal(direct.status, 200);
+    assert.deepEqual(await direct.json(), { outcome: 'rotation' });
+    const viaKnative = await app.request('/outcome', {
+      method: 'POST',
+      headers: { 'Kn-Namespace': 'rekey-system' },
+    });
+    assert.equal(viaKnative.status, 200);
+    assert.equal(await viaKnative.text(), '');
+    assert.equal(viaKnative.headers.get('content-type'), null);
+    const failed = await app.request('/transient', {
+      method: 'POST',
+      headers: { 'Kn-Namespace': 'rekey-system' },
+    });
+    assert.equal(failed.status, 503, 'a failure keeps its status and body (Knative records it)');
+    assert.match(await failed.text(), /.+/);
   });
 });

@@ -1,6 +1,7 @@
 // Error -> HTTP answer under Knative's retry rules: permanent 400/413/422 (never 404/409),
-// retryable 503/429 with Retry-After (any error declaring it), auth 401/403, anything unknown a
-// 500 that leaks nothing.
+// retryable 503/429 with Retry-After, auth 401/403 for the sender, every failed dependency
+// (whatever client raised it, however deep in the cause chain) a 503 with Retry-After, and only
+// a programming error a 500 that leaks nothing.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -10,8 +11,10 @@ import { KubeApiError } from '../../../shared/adapters/k8s/typed-api.ts';
 import { InvalidProviderNameError } from '../../../shared/domain/errors.ts';
 import {
   ForbiddenError,
+  MAX_RETRY_AFTER_SECONDS,
   PayloadTooLargeError,
   PermanentError,
+  REFUSED_RETRY_AFTER_SECONDS,
   TransientError,
   toHttpError,
   toHttpStatus,
@@ -106,13 +109,60 @@ describe('toHttpError', () => {
     assert.equal(declared.headers['Retry-After'], '5');
   });
 
-  it('does not retry an error that declares itself not retryable', () => {
-    assert.equal(toHttpStatus(new KubeApiError(403, '', 'GET /api/v1/x')), 500);
-    assert.equal(toHttpStatus({ retryable: false }), 500);
+  it('answers a dependency that refused rekey for good 503 too, asking for a longer wait', () => {
+    for (const err of [new KubeApiError(403, '', 'GET /api/v1/x'), { retryable: false }]) {
+      const r = toHttpError(err);
+      assert.equal(r.status, 503);
+      assert.deepEqual(r.headers, { 'Retry-After': String(REFUSED_RETRY_AFTER_SECONDS) });
+    }
+  });
+
+  it('answers every failed dependency 503 with Retry-After, whatever client raised it', () => {
+    const net = (code: string) => Object.assign(new Error(`connect ${code}`), { code });
+    for (const [what, err] of [
+      ['the apiserver refusing the connection', new KubeApiError(0, 'ECONNREFUSED', 'GET /x')],
+      ["the apiserver's 401 while rekey's token rotates", new KubeApiError(401, '', 'GET /x')],
+      ['an apiserver 501', new KubeApiError(501, '', 'GET /x')],
+      ['fetch failed (undici)', new TypeError('fetch failed', { cause: net('ECONNREFUSED') })],
+      ['a reset', net('ECONNRESET')],
+      ['a DNS failure', net('ENOTFOUND')],
+      ['a TLS failure', net('UNABLE_TO_VERIFY_LEAF_SIGNATURE')],
+      ['a timeout', new DOMException('timed out', 'TimeoutError')],
+      ['an ApiException', Object.assign(new Error('HTTP-Code: 500'), { code: 500, body: '' })],
+      ['an AWS SDK error', Object.assign(new Error('x'), { $metadata: { httpStatusCode: 500 } })],
+      [
+        'a gRPC error (etcd, GCP)',
+        Object.assign(new Error('14 UNAVAILABLE'), { code: 14, details: '', metadata: {} }),
+      ],
+      ['a wrapped one', new Error('recording failed', { cause: net('ETIMEDOUT') })],
+    ] as const) {
+      const r = toHttpError(err);
+      assert.equal(r.status, 503, what);
+      assert.match(r.headers['Retry-After'] ?? '', /^\d+$/, what);
+      assert.deepEqual(r.body, {
+        error: 'unavailable',
+        message: 'temporarily unavailable, retry later',
+      });
+    }
+  });
+
+  it('passes on a long Retry-After (2 minutes) and caps only an absurd one (a day: an hour)', () => {
+    const minutes = toHttpError(new KubeApiError(429, '', 'GET /x', 120));
+    assert.equal(minutes.headers['Retry-After'], '120');
+    assert.equal(new TransientError('busy', { retryAfterSeconds: 120 }).retryAfterSeconds, 120);
+    const day = toHttpError(new KubeApiError(429, '', 'GET /x', 86_400));
+    assert.equal(day.headers['Retry-After'], String(MAX_RETRY_AFTER_SECONDS));
+    assert.equal(MAX_RETRY_AFTER_SECONDS, 3600);
+  });
+
+  it("keeps a sender's 401 a 401 (only a dependency's 401 is retried)", () => {
+    const r = toHttpError(new UnauthorizedError('bad token', { cause: 'token expired' }));
+    assert.equal(r.status, 401);
   });
 
   it('maps anything unknown to a generic 500', () => {
     for (const err of [
+      // a message is not a code: nothing says a dependency failed
       new Error('ECONNREFUSED 10.0.0.7:2379 password=hunter2'),
       new TypeError("Cannot read properties of undefined (reading 'x')"),
       'a string',

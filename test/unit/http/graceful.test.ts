@@ -85,6 +85,7 @@ describe('serveWithGracefulShutdown', () => {
       hostname: '127.0.0.1',
       log,
       signals: [],
+      drainMs: 5_000,
       exit: () => {},
     });
     const { port } = await srv.listening;
@@ -144,6 +145,7 @@ describe('serveWithGracefulShutdown', () => {
       hostname: '127.0.0.1',
       log,
       signals: ['SIGTERM'],
+      drainMs: 5_000,
       exit: (code) => void exits.push(code),
     });
     await srv.listening;

@@ -1,5 +1,6 @@
 // Knative sender identity: the Bearer token is checked by an (injected) TokenReview for the
-// audience, the ServiceAccount against the allow-list, and positive answers are cached by hash.
+// audience, the ServiceAccount against the allow-list; answers are cached by hash (refusals
+// briefly), and TokenReviews are rate-limited so refused requests stay cheap.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -140,7 +141,7 @@ describe('sender authentication (TokenReview)', () => {
     assert.equal(calls.length, 2, 'the cached answer expired after 60 s');
   });
 
-  it('never caches past the token expiry, nor a refusal', async () => {
+  it('never caches past the token expiry, and a refusal only briefly', async () => {
     const now = 1_000_000_000_000;
     const shortLived = jwt(BROKER, now / 1000 + 5);
     const { review, calls } = fakeReview({
@@ -153,9 +154,68 @@ describe('sender authentication (TokenReview)', () => {
     clock += 6_000;
     await post(`Bearer ${shortLived}`);
     assert.equal(calls.length, 2);
-    await post(`Bearer ${otherSaToken}`);
-    await post(`Bearer ${otherSaToken}`);
-    assert.equal(calls.length, 4);
+    assert.equal((await post(`Bearer ${otherSaToken}`)).status, 403);
+    assert.equal((await post(`Bearer ${otherSaToken}`)).status, 403);
+    assert.equal(calls.length, 3, 'a refusal is remembered');
+    clock += 10_001;
+    assert.equal((await post(`Bearer ${otherSaToken}`)).status, 403);
+    assert.equal(calls.length, 4, 'for 10 s');
+  });
+
+  it('answers a bad token sent again from the cache: one TokenReview, the same 401', async () => {
+    let clock = 1_000_000;
+    const { review, calls } = fakeReview(tokens);
+    const { post } = setup(review, { now: () => clock });
+    const bad = `Bearer ${jwt('nobody')}`;
+    for (let i = 0; i < 50; i++) {
+      const res = await post(bad);
+      assert.equal(res.status, 401);
+      assert.equal(res.headers.get('www-authenticate'), 'Bearer');
+    }
+    assert.equal(calls.length, 1, 'one TokenReview for 50 requests with the same bad token');
+    clock += 11_000;
+    assert.equal((await post(bad)).status, 401);
+    assert.equal(calls.length, 2, 'asked again once the refusal expired');
+  });
+
+  it('rate-limits TokenReviews: a flood of distinct bad tokens gets 429 + Retry-After, unasked', async () => {
+    let clock = 1_000_000;
+    const { review, calls } = fakeReview(tokens);
+    const { post } = setup(review, { now: () => clock, reviewsPerSecond: 2, reviewBurst: 5 });
+    // an allowed sender, known before the flood
+    assert.equal((await post(`Bearer ${brokerToken}`)).status, 200);
+    const statuses: number[] = [];
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 40; i++) {
+      const res = await post(`Bearer ${jwt(`intruder-${i}`)}`);
+      statuses.push(res.status);
+      if (res.status === 429) retryAfter = res.headers.get('retry-after');
+    }
+    assert.deepEqual(
+      statuses,
+      [401, 401, 401, 401, ...Array(36).fill(429)],
+      'the burst (5, one spent on the sender) is reviewed, the rest refused unasked',
+    );
+    assert.equal(calls.length, 5, 'no TokenReview past the limit');
+    assert.equal(retryAfter, '1');
+    assert.equal((await post(`Bearer ${brokerToken}`)).status, 200, 'a known sender still passes');
+    assert.equal(calls.length, 5);
+    clock += 1_000;
+    assert.equal((await post(`Bearer ${jwt('later')}`)).status, 401, 'the bucket refills');
+    assert.equal(calls.length, 6);
+  });
+
+  it('shares one TokenReview among concurrent requests with the same token', async () => {
+    const { review, calls } = fakeReview(tokens);
+    const { post } = setup(review);
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => post(`Bearer ${brokerToken}`)),
+    );
+    assert.deepEqual(
+      answers.map((r) => r.status),
+      Array(10).fill(200),
+    );
+    assert.equal(calls.length, 1);
   });
 
   it('answers 503 with Retry-After when the apiserver cannot be asked', async () => {

@@ -1,13 +1,15 @@
 // Standard Webhooks verification: a valid message passes, the second of two secrets passes
 // (rotation), a wrong signature or a stale timestamp is 401, a replay of a processed id is
-// answered 200 { duplicate: true } without running the handler again.
+// answered with the recorded answer and `duplicate: true` without running the handler again, and
+// the id is claimed before the handler runs: a copy arriving while it runs is a 429, not a run.
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { createApp } from '../../../shared/http/app.ts';
-import { MemoryReplayCache } from '../../../shared/http/replay-cache.ts';
+import { TransientError } from '../../../shared/http/errors.ts';
+import { MemoryReplayClaims } from '../../../shared/http/replay-cache.ts';
 import { TtlLru } from '../../../shared/http/ttl-lru.ts';
 import {
   createWebhookVerifier,
@@ -36,7 +38,11 @@ function signed(sec: string, body: string, { id = 'msg_1', at = new Date() } = {
   };
 }
 
-function setup(options: Partial<VerifyWebhookOptions> = {}, status: 200 | 500 = 200) {
+function setup(
+  options: Partial<VerifyWebhookOptions> = {},
+  status: 200 | 500 = 200,
+  gate: Promise<void> = Promise.resolve(),
+) {
   const logger = createLogger({ name: 'test', level: 'silent' });
   const metrics = createMetrics({ defaultMetrics: false });
   const app = createApp({
@@ -46,8 +52,10 @@ function setup(options: Partial<VerifyWebhookOptions> = {}, status: 200 | 500 = 
     readiness: async () => ({ ready: true, details: {} }),
   });
   const handled: unknown[] = [];
-  app.post('/webhook', verifyWebhook({ secrets: [OLD, NEW], ...options }), (c) => {
+  const claims = options.claims ?? new MemoryReplayClaims();
+  app.post('/webhook', verifyWebhook({ secrets: [OLD, NEW], ...options, claims }), async (c) => {
     handled.push(c.var.webhook.payload);
+    if (handled.length === 1) await gate; // only the first call is held
     return status === 200
       ? c.json({ ok: true, id: c.var.webhook.id })
       : c.json({ error: 'x' }, 500);
@@ -126,13 +134,13 @@ describe('verifyWebhook', () => {
     assert.equal(res.status, 200);
   });
 
-  it('answers a replay of a processed id 200 { duplicate: true } without running the handler', async () => {
+  it('answers a replay of a processed id with its recorded answer and duplicate: true, without running the handler', async () => {
     const { app, handled, metrics } = setup();
     const first = await app.request('/webhook', signed(OLD, body, { id: 'msg_replay' }));
     assert.equal(first.status, 200);
     const replay = await app.request('/webhook', signed(OLD, body, { id: 'msg_replay' }));
     assert.equal(replay.status, 200);
-    assert.deepEqual(await replay.json(), { duplicate: true, id: 'msg_replay' });
+    assert.deepEqual(await replay.json(), { ok: true, id: 'msg_replay', duplicate: true });
     assert.equal(handled.length, 1);
     assert.match(
       await metrics.render(),
@@ -152,6 +160,40 @@ describe('verifyWebhook', () => {
     assert.equal((await app.request('/webhook', signed(OLD, body, { id: 'msg_f' }))).status, 500);
     assert.equal((await app.request('/webhook', signed(OLD, body, { id: 'msg_f' }))).status, 500);
     assert.equal(handled.length, 2);
+  });
+
+  it('claims the id before the handler runs: a copy arriving meanwhile is a 429 with Retry-After, then gets the result', async () => {
+    let open = () => {};
+    const gate = new Promise<void>((r) => {
+      open = r;
+    });
+    const { app, handled } = setup({}, 200, gate);
+    const first = app.request('/webhook', signed(OLD, body, { id: 'msg_twice' }));
+    // the first copy is in the handler (held by the gate) when the second arrives
+    while (handled.length === 0) await new Promise((r) => setImmediate(r));
+    const second = await app.request('/webhook', signed(OLD, body, { id: 'msg_twice' }));
+    assert.equal(second.status, 429);
+    assert.ok(Number(second.headers.get('retry-after')) > 0, 'the sender is told when to retry');
+    open();
+    assert.equal((await first).status, 200);
+    const later = await app.request('/webhook', signed(OLD, body, { id: 'msg_twice' }));
+    assert.deepEqual(await later.json(), { ok: true, id: 'msg_twice', duplicate: true });
+    assert.equal(handled.length, 1, 'the handler ran once');
+  });
+
+  it('runs nothing when the claim store fails: 503 with Retry-After', async () => {
+    const down = new TransientError('claims unreachable', { retryAfterSeconds: 7 });
+    const { app, handled } = setup({
+      claims: {
+        claim: () => Promise.reject(down),
+        complete: async () => {},
+        release: async () => {},
+      },
+    });
+    const res = await app.request('/webhook', signed(OLD, body, { id: 'msg_down' }));
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get('retry-after'), '7');
+    assert.equal(handled.length, 0);
   });
 
   it('answers 400 to a signed body that is not JSON', async () => {
@@ -195,19 +237,43 @@ describe('createWebhookVerifier', () => {
   });
 });
 
-describe('MemoryReplayCache', () => {
-  it('forgets ids after their ttl and stays bounded', async () => {
+describe('MemoryReplayClaims', () => {
+  const times = (now: number, ttl = 1000) => ({
+    expiresAt: new Date(now + ttl),
+    staleAfterMs: 500,
+  });
+
+  it('claims once, keeps the answer until expiry, forgets a released id, and stays bounded', async () => {
     let now = 0;
-    const cache = new MemoryReplayCache({ maxEntries: 2, now: () => now });
-    await cache.remember('a', 1000);
-    assert.equal(await cache.seen('a'), true);
+    const claims = new MemoryReplayClaims({ maxEntries: 2, now: () => now });
+    const a = await claims.claim('a', times(now));
+    assert.equal(a.kind, 'claimed');
+    assert.equal((await claims.claim('a', times(now))).kind, 'running');
+    if (a.kind === 'claimed') await claims.complete(a.claim, { status: 200, body: { r: 1 } });
+    assert.deepEqual(await claims.claim('a', times(now)), {
+      kind: 'done',
+      answer: { status: 200, body: { r: 1 } },
+    });
     now = 1000;
-    assert.equal(await cache.seen('a'), false);
-    await cache.remember('b', 1000);
-    await cache.remember('c', 1000);
-    await cache.remember('d', 1000);
-    assert.equal(await cache.seen('b'), false, 'the least recently used id was evicted');
-    assert.equal(await cache.seen('d'), true);
+    assert.equal((await claims.claim('a', times(now))).kind, 'claimed', 'expired: runs again');
+
+    const b = await claims.claim('b', times(now));
+    if (b.kind === 'claimed') await claims.release(b.claim);
+    assert.equal((await claims.claim('b', times(now))).kind, 'claimed', 'released: runs again');
+
+    await claims.claim('c', times(now));
+    await claims.claim('d', times(now));
+    assert.equal((await claims.claim('a', times(now))).kind, 'claimed', 'evicted when full');
+  });
+
+  it('lets a claim whose holder went quiet past staleAfterMs be taken over', async () => {
+    let now = 0;
+    const claims = new MemoryReplayClaims({ now: () => now });
+    await claims.claim('x', times(now, 10_000));
+    now = 499;
+    assert.equal((await claims.claim('x', times(now, 10_000))).kind, 'running');
+    now = 500;
+    assert.equal((await claims.claim('x', times(now, 10_000))).kind, 'claimed');
   });
 
   it('keeps at most maxEntries entries', () => {

@@ -16,6 +16,7 @@ import { classifyPatch } from '../../../shared/domain/rewrite-outcome.ts';
 import { PermanentError, TransientError } from '../../../shared/http/errors.ts';
 import type { ListPage, ObjectRewriter } from '../../../shared/ports/object-rewriter.ts';
 import {
+  failedDependency,
   isRetryable,
   isRetryableStatus,
   RETRYABLE_STATUSES,
@@ -69,15 +70,15 @@ describe('the Retryable contract', () => {
   });
 
   it('has one table of retryable statuses, no answer at all included', () => {
-    assert.deepEqual([...RETRYABLE_STATUSES], [408, 429, 500, 502, 503, 504]);
+    assert.deepEqual([...RETRYABLE_STATUSES], [401, 408, 429, 500, 502, 503, 504]);
     for (const s of [0, ...RETRYABLE_STATUSES]) assert.equal(isRetryableStatus(s), true, `${s}`);
-    for (const s of [200, 400, 401, 403, 404, 409, 410, 422, 501, 505]) {
+    for (const s of [200, 400, 403, 404, 409, 410, 422, 501, 505]) {
       assert.equal(isRetryableStatus(s), false, `${s}`);
     }
   });
 
   it('patches are retried on exactly the table (408 included)', () => {
-    for (const s of [0, 400, 403, 408, 422, 429, 500, 501, 502, 503, 504]) {
+    for (const s of [0, 400, 401, 403, 408, 422, 429, 500, 501, 502, 503, 504]) {
       const outcome = classifyPatch({ ok: false, status: s }, { random: () => 0 });
       assert.equal(typeof outcome === 'object' && 'retry' in outcome, isRetryableStatus(s), `${s}`);
     }
@@ -99,6 +100,9 @@ describe('every adapter error declares whether a retry may succeed', () => {
     ['k8s API 503', new KubeApiError(503, '', 'GET /x'), true],
     ['k8s API no answer', new KubeApiError(0, 'ECONNREFUSED', 'GET /x'), true],
     ['k8s API 403', new KubeApiError(403, '', 'GET /x'), false],
+    // a projected ServiceAccount token rotating: the client reloads it, the next attempt passes
+    ['k8s API 401', new KubeApiError(401, '', 'GET /x'), true],
+    ['AWS unnamed 401', toAwsKmsError({ $metadata: { httpStatusCode: 401 } }, 'Op'), true],
     ['k8s list 408', new ListError('list secrets: HTTP 408', 408), true],
     ['k8s list 410', new ListError('list secrets: HTTP 410', 410), false],
   ];
@@ -171,4 +175,93 @@ describe('the slice engine retries a list by the contract', () => {
       assert.equal(rewriter.lists, 1);
     });
   }
+});
+
+describe('failedDependency: a dependency failed, whatever client raised it', () => {
+  const network = (code: string) =>
+    Object.assign(new Error(`connect ${code} 10.0.0.1:6443`), { code });
+  type Case = readonly [
+    string,
+    unknown,
+    { retryable: boolean; retryAfterSeconds?: number } | undefined,
+  ];
+  const cases: readonly Case[] = [
+    [
+      'an adapter error declaring the contract',
+      new KubeApiError(503, '', 'GET /x', 4),
+      {
+        retryable: true,
+        retryAfterSeconds: 4,
+      },
+    ],
+    [
+      'an adapter error declaring it permanent',
+      new KubeApiError(403, '', 'GET /x'),
+      {
+        retryable: false,
+      },
+    ],
+    ...['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EPROTO'].map(
+      (code) => [`a Node ${code}`, network(code), { retryable: true }] as const,
+    ),
+    ...['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_EXPIRED'].map(
+      (code) => [`a TLS failure ${code}`, network(code), { retryable: true }] as const,
+    ),
+    [
+      "fetch's TypeError('fetch failed') with its cause",
+      new TypeError('fetch failed', { cause: network('ECONNREFUSED') }),
+      { retryable: true },
+    ],
+    ['a fetch timeout', new DOMException('timed out', 'TimeoutError'), { retryable: true }],
+    [
+      "client-node's ApiException (code + body + headers)",
+      Object.assign(new Error('HTTP-Code: 503'), {
+        code: 503,
+        body: '{}',
+        headers: { 'retry-after': '45' },
+      }),
+      { retryable: true, retryAfterSeconds: 45 },
+    ],
+    [
+      "client-node's ApiException for a 401 (token rotating)",
+      Object.assign(new Error('HTTP-Code: 401'), { code: 401, body: '', headers: {} }),
+      { retryable: true },
+    ],
+    ['an AWS SDK error', awsError('InternalFailure', 500), { retryable: true }],
+    ['a raw gRPC UNAVAILABLE (etcd, GCP)', grpcError(status.UNAVAILABLE), { retryable: true }],
+    ['a raw gRPC PERMISSION_DENIED', grpcError(status.PERMISSION_DENIED), { retryable: false }],
+    [
+      'a wrapper whose cause is an adapter error',
+      new Error('could not record the danger', { cause: new KubeApiError(0, '', 'PUT /x') }),
+      { retryable: true },
+    ],
+    [
+      'a programming error',
+      new TypeError("Cannot read properties of undefined (reading 'x')"),
+      undefined,
+    ],
+    ['a message that merely names a code', new Error('ECONNREFUSED 10.0.0.7:2379'), undefined],
+    ['not an error', 'ECONNREFUSED', undefined],
+    ['nothing', undefined, undefined],
+  ];
+  for (const [what, err, want] of cases) {
+    it(`${what}: ${want === undefined ? 'not a dependency' : `retryable ${want.retryable}`}`, () => {
+      const got = failedDependency(err);
+      if (want === undefined) return assert.equal(got, undefined);
+      assert.deepEqual(got, { retryAfterSeconds: undefined, ...want });
+    });
+  }
+
+  it("recognises etcd3's error classes (they set no name)", async () => {
+    const { GRPCUnavailableError, GRPCDeadlineExceededError } = await import('etcd3');
+    for (const E of [GRPCUnavailableError, GRPCDeadlineExceededError]) {
+      assert.equal(failedDependency(new E('etcd down'))?.retryable, true, E.name);
+    }
+  });
+
+  it('ends on a cycle of causes', () => {
+    const a = new Error('a') as Error & { cause?: unknown };
+    a.cause = new Error('b', { cause: a });
+    assert.equal(failedDependency(a), undefined);
+  });
 });

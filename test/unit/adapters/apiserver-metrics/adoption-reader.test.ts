@@ -1,18 +1,29 @@
 // The adoption reader (shared/adapters/apiserver-metrics/adoption-reader.ts) against a fake cluster
 // of apiservers behind one RestClient: which endpoints it scrapes (configured, discovered from the
 // `kubernetes` EndpointSlices, or the connection's server), which identity Leases count as live,
-// and which apiservers fail their kms-providers check.
+// and which apiservers fail their kms-providers check; and, against a real HTTPS stand-in, that a
+// large /metrics is streamed keeping only the key_id series, and never read past its bound.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
 import {
   createAdoptionReader,
   KMS_CHECK_PATH,
 } from '../../../../shared/adapters/apiserver-metrics/adoption-reader.ts';
 import { KUBERNETES_SLICES_PATH } from '../../../../shared/adapters/apiserver-metrics/endpoint-discovery.ts';
-import type { RestClient, RestRequest } from '../../../../shared/adapters/k8s/rest-client.ts';
+import {
+  createRestClient,
+  type RestClient,
+  type RestRequest,
+} from '../../../../shared/adapters/k8s/rest-client.ts';
 import { apiserverIdHash, assessConvergence } from '../../../../shared/domain/convergence.ts';
 import { keyIdHash } from '../../../../shared/domain/key-id.ts';
 import { KEY_ID_STATUS_METRIC } from '../../../../shared/domain/key-id-metrics.ts';
+import { createPki } from '../../../support/sandbox/pki.ts';
 
 const NOW = new Date('2025-01-01T01:00:00Z');
 const LB = 'https://api.example:6443';
@@ -244,5 +255,109 @@ describe('adoption reader: kms-providers checks', () => {
     const v = assessConvergence({ keyIdHash: K2, provider: 'p', ...s, observedAt: NOW, now: NOW });
     assert.equal(v.converged, true);
     assert.equal(v.via, 'metrics');
+  });
+});
+
+describe("adoption reader: an apiserver's /metrics is streamed, not held whole", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rekey-metrics-'));
+  let server: HttpsServer;
+  let url = '';
+  let rest: RestClient;
+  /** What the stand-in apiserver wrote of /metrics, in bytes. */
+  let sent = 0;
+  const id = apiserverIdHash('apiserver-big');
+  const series = `${KEY_ID_STATUS_METRIC}{apiserver_id_hash="${id}",key_id_hash="${K2}",provider_name="p"} 1.7e9`;
+  /** ~24 MB of other families (histograms of a large cluster), the key_id series in the middle. */
+  function* exposition(): Generator<string> {
+    const filler = (i: number) =>
+      `apiserver_request_duration_seconds_bucket{component="apiserver",group="",resource="secrets",scope="namespace",subresource="",verb="LIST",version="v1",le="${i}",note="ünïcödé"} ${i}\n`;
+    for (let block = 0; block < 200; block++) {
+      let text = '';
+      for (let i = 0; i < 1000; i++) text += filler(block * 1000 + i);
+      if (block === 100) text += `# TYPE ${KEY_ID_STATUS_METRIC} gauge\n${series}\n`;
+      yield text;
+    }
+  }
+  before(async () => {
+    const pki = await createPki(dir);
+    const { certFile, keyFile } = await pki.issueServing('apiserver', ['127.0.0.1'], []);
+    server = createHttpsServer(
+      { cert: readFileSync(certFile), key: readFileSync(keyFile) },
+      async (req, res) => {
+        if (req.url !== '/metrics') return res.writeHead(200).end('ok');
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+        for (const chunk of exposition()) {
+          if (res.destroyed) return;
+          sent += Buffer.byteLength(chunk);
+          if (!res.write(chunk)) await once(res, 'drain').catch(() => undefined);
+        }
+        res.end();
+      },
+    );
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const addr = server.address();
+    url = `https://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+    const ca = readFileSync(pki.caFile);
+    rest = createRestClient({
+      server: url,
+      authorize: async (opts) => {
+        opts.ca = ca;
+      },
+    });
+  });
+  after(() => {
+    rest.close();
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A reader of the stand-in; `held` gets each /metrics body the REST client answered. */
+  const reader = (held: string[] = [], maxMetricsBytes?: number) =>
+    createAdoptionReader({
+      rest: {
+        async request(req) {
+          const res = await rest.request(req);
+          if (req.path === '/metrics') held.push(res.body);
+          return res;
+        },
+        close() {},
+      },
+      coordination: {
+        async listNamespacedLease() {
+          const renewTime = new Date(NOW.getTime() - 5_000);
+          const lease = {
+            metadata: { name: 'apiserver-big' },
+            spec: { leaseDurationSeconds: 3600, renewTime },
+          };
+          return { items: [lease] } as never;
+        },
+      },
+      apiserverUrls: [url],
+      fallbackServer: url,
+      clock: { now: () => new Date(NOW) },
+      ...(maxMetricsBytes === undefined ? {} : { maxMetricsBytes }),
+    });
+
+  it('keeps only the key_id status series of a 24 MB exposition', async () => {
+    const recorded: string[] = [];
+    const r = reader(recorded);
+    const s = await r.read();
+    assert.equal(s.metricsReadable, true, s.unreadableReason);
+    assert.deepEqual(
+      s.samples.map((x) => [x.apiserverIdHash, x.keyIdHash]),
+      [[id, K2]],
+    );
+    const lengths = recorded.map((b) => b.length);
+    assert.deepEqual(lengths, [series.length + 1], 'what was held of /metrics: one line');
+    assert.deepEqual(recorded, [`${series}\n`]);
+  });
+
+  it('stops reading past its bound and says the metrics are unreadable', async () => {
+    sent = 0;
+    const s = await reader([], 1024 * 1024).read();
+    assert.equal(s.metricsReadable, false);
+    assert.match(s.unreadableReason ?? '', /over 1048576 bytes/);
+    assert.ok(sent < 24_000_000, `the rest was never sent (${sent} bytes written)`);
   });
 });

@@ -11,7 +11,7 @@ import {
   writeReport,
 } from '../../../../shared/adapters/k8s/key-id-reports.ts';
 import { createReportKeyObserver } from '../../../../shared/adapters/k8s/report-key-observer.ts';
-import type { CoreApi } from '../../../../shared/adapters/k8s/typed-api.ts';
+import type { CoordinationApi, CoreApi } from '../../../../shared/adapters/k8s/typed-api.ts';
 
 const NS = 'rekey-system';
 const T0 = '2030-01-02T03:04:05.000Z';
@@ -197,5 +197,123 @@ describe('key-id reports: when the key_id was first seen', () => {
     await writeReport(api, NS, { ...report, keyIdFirstSeen: '2031-01-01T00:00:00.000Z' });
     const seen = await createReportKeyObserver(api, { namespace: NS, clock }).observe('kms-a');
     assert.equal(seen.observations[0]?.firstSeenAt, T0);
+  });
+});
+
+describe('report KeyObserver: liveness and dates', () => {
+  const NOW = Date.parse(T0) + 60_000;
+  const clock = { now: () => new Date(NOW) };
+  const NAME = 'key-id-report-cp-0-kms-a';
+  const OLD = new Date(NOW - 60 * 60_000).toISOString(); // an hour ago: stale on its own
+
+  function leases(renewTimes: Record<string, string>) {
+    const reads: string[] = [];
+    const api = {
+      async readNamespacedLease({ name }: { name: string }) {
+        reads.push(name);
+        const renewTime = renewTimes[name];
+        if (!renewTime) throw Object.assign(new Error('not found'), { code: 404 });
+        return { metadata: { name }, spec: { renewTime } };
+      },
+    } as unknown as Pick<CoordinationApi, 'readNamespacedLease'>;
+    return { api, reads };
+  }
+
+  it('round-trips livenessLease in format 2', async () => {
+    const { maps, api } = store();
+    await writeReport(api, NS, { ...report, livenessLease: NAME });
+    assert.equal([...maps.values()][0]?.data?.format, '2');
+    assert.deepEqual(await readReports(api, NS, 'kms-a'), [{ ...report, livenessLease: NAME }]);
+  });
+
+  it('takes a report unchanged for an hour as fresh while its Lease is renewed, observed as of the renewal', async () => {
+    const { api } = store();
+    await writeReport(api, NS, {
+      ...report,
+      observedAt: OLD,
+      keyIdFirstSeen: OLD,
+      livenessLease: NAME,
+    });
+    const renewed = new Date(NOW - 10_000).toISOString();
+    const l = leases({ [NAME]: renewed });
+    const seen = await createReportKeyObserver(api, {
+      namespace: NS,
+      clock,
+      leases: l.api,
+    }).observe('kms-a');
+    assert.deepEqual(seen.observations, [
+      {
+        provider: 'kms-a',
+        keyId: 'key-2',
+        source: 'plugin-status',
+        observedAt: renewed,
+        firstSeenAt: OLD,
+      },
+    ]);
+    assert.equal(seen.pluginHealth.status, 'healthy');
+  });
+
+  it('takes such a report as stale once its Lease is no longer renewed, or is gone', async () => {
+    const { api } = store();
+    await writeReport(api, NS, { ...report, observedAt: OLD, livenessLease: NAME });
+    for (const renewTimes of [{ [NAME]: new Date(NOW - 10 * 60_000).toISOString() }, {}]) {
+      const seen = await createReportKeyObserver(api, {
+        namespace: NS,
+        clock,
+        leases: leases(renewTimes).api,
+      }).observe('kms-a');
+      assert.deepEqual(seen.observations, []);
+      assert.equal(seen.pluginHealth.status, 'unknown');
+    }
+  });
+
+  it('reads no Lease for a report of an older reporter, nor one the report does not own', async () => {
+    const { api } = store();
+    await writeReport(api, NS, report); // no livenessLease: a heartbeat reporter
+    await writeReport(api, NS, {
+      ...report,
+      node: 'cp-1',
+      observedAt: OLD,
+      livenessLease: 'rekey-kms-a', // rekey's own step Lease, renewed by rekey: not this report's
+    });
+    const l = leases({ 'rekey-kms-a': new Date(NOW).toISOString() });
+    const seen = await createReportKeyObserver(api, {
+      namespace: NS,
+      clock,
+      leases: l.api,
+    }).observe('kms-a');
+    assert.deepEqual(l.reads, []);
+    assert.deepEqual(
+      seen.observations.map((o) => o.observedAt),
+      [T0],
+      'the older report by its own time, the other stale',
+    );
+  });
+
+  it('ignores a report dated in the future beyond the skew allowance, however long it waits', async () => {
+    const { api } = store();
+    await writeReport(api, NS, { ...report, observedAt: '3000-01-01T00:00:00.000Z' });
+    await writeReport(api, NS, {
+      ...report,
+      node: 'cp-1',
+      observedAt: new Date(NOW + 10_000).toISOString(), // within the skew: fresh
+    });
+    const seen = await createReportKeyObserver(api, { namespace: NS, clock }).observe('kms-a');
+    assert.deepEqual(
+      seen.observations.map((o) => o.observedAt),
+      [new Date(NOW + 10_000).toISOString()],
+    );
+  });
+
+  it('ignores a report whose Lease is renewed in the future', async () => {
+    const { api } = store();
+    await writeReport(api, NS, { ...report, livenessLease: NAME });
+    const l = leases({ [NAME]: '3000-01-01T00:00:00.000000Z' });
+    const seen = await createReportKeyObserver(api, {
+      namespace: NS,
+      clock,
+      leases: l.api,
+    }).observe('kms-a');
+    assert.deepEqual(seen.observations, []);
   });
 });

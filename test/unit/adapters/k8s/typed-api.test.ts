@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RestClient, RestRequest } from '../../../../shared/adapters/k8s/rest-client.ts';
 import { KubeApiError, microTime, typedApi } from '../../../../shared/adapters/k8s/typed-api.ts';
+import { failedDependency } from '../../../../shared/ports/retryable.ts';
 
 function fakeRest(status = 200, body = '{"items":[]}') {
   const sent: RestRequest[] = [];
@@ -84,6 +85,21 @@ describe('typed API calls on the RestClient', () => {
       core.listNamespacedSecret({ namespace: 'ns' }),
       (e: unknown) => e instanceof KubeApiError && e.code === 0,
     );
+  });
+
+  it('a 2xx answer that is not a JSON object is a retryable failure that does not quote it', async () => {
+    // a proxy's page, a body cut off, `null`: the apiserver (or what is in front of it) failed
+    for (const body of ['<html>proxy</html>', '', 'null', '[]', '{"data":{"k":"c2VjcmV0']) {
+      const { core } = typedApi(fakeRest(200, body).rest);
+      const err = await core.readNamespacedSecret({ namespace: 'rekey-state', name: 'n' }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof Error, `${JSON.stringify(body)} is refused`);
+      assert.deepEqual(failedDependency(err), { retryable: true, retryAfterSeconds: undefined });
+      assert.ok(!err.message.includes('c2VjcmV0') && !err.message.includes('proxy'), err.message);
+      assert.equal(err.cause, undefined, 'the parser error (which quotes the text) is not kept');
+    }
   });
 
   it('Lease times serialise as MicroTime (six fractional digits)', () => {

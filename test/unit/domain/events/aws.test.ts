@@ -129,20 +129,40 @@ describe('parseAwsEvent: CloudTrail records', () => {
     });
   });
 
-  it('maps the other key-state calls', () => {
+  it('maps the other key-state calls: dangers, and the calls that end them', () => {
+    const names = [
+      'DisableKeyRotation',
+      'DisableKey',
+      'EnableKey',
+      'ScheduleKeyDeletion',
+      'CancelKeyDeletion',
+      'DeleteKey',
+      'DeleteExpiredKeyMaterial',
+      'DeleteImportedKeyMaterial',
+      'ImportKeyMaterial',
+    ];
     const kinds = Object.fromEntries(
-      ['DisableKeyRotation', 'DisableKey', 'ScheduleKeyDeletion', 'DeleteKey'].map((eventName) => {
+      names.map((eventName) => {
         const t = parseAwsEvent(
           withDetail('aws-cloudtrail-enable-key-rotation.json', { eventName }),
         );
-        return [eventName, 'what' in t ? `${t.kind}:${t.what}` : 'kind' in t ? t.kind : 'error'];
+        if ('what' in t) return [eventName, `${t.kind}:${t.what}`];
+        if ('clears' in t) {
+          return [eventName, `cleared:${t.clears.join('+')}${t.leaves ? `>${t.leaves}` : ''}`];
+        }
+        return [eventName, 'kind' in t ? t.kind : 'error'];
       }),
     );
     assert.deepEqual(kinds, {
       DisableKeyRotation: 'config-changed',
-      DisableKey: 'config-changed',
+      DisableKey: 'danger:disabled',
+      EnableKey: 'cleared:disabled',
       ScheduleKeyDeletion: 'danger:deletion-scheduled',
+      CancelKeyDeletion: 'cleared:deletion-scheduled>disabled',
       DeleteKey: 'danger:deleted',
+      DeleteExpiredKeyMaterial: 'danger:material-expired',
+      DeleteImportedKeyMaterial: 'danger:material-deleted',
+      ImportKeyMaterial: 'cleared:material-expired+material-deleted',
     });
   });
 

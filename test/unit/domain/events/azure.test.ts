@@ -63,6 +63,7 @@ describe('parseAzureEvent', () => {
         what: 'material-expired',
         at: '2025-03-14T09:26:53.541Z',
         via: 'azure-event-grid',
+        version: '876fd2a2b5ef4d1c9e0a4b6c2f8d7e31',
       });
     }
   });

@@ -72,6 +72,7 @@ describe('parseGcpAuditEvent: fixtures', () => {
       ...base,
       what: 'version-destroyed',
       at: '2025-04-11T10:05:17.000Z',
+      version: '2',
     });
   });
 });

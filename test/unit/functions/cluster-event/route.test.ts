@@ -1,8 +1,9 @@
 // Contract tests of the cluster-event function through app.request(): Knative ApiServerSource
 // deliveries in Reference mode (binary and structured). A key-id report change in rekey's
 // namespace runs a step; rekey's own revision writes start no work (no loop) but a deleted revision
-// does; objects elsewhere are ignored; Resource mode is refused (422) without its data ever
-// appearing in the answer or the log.
+// does; objects elsewhere are ignored (reports count in rekey's namespace, revisions in its state
+// namespace); Resource mode is refused (422) without its data ever appearing in the answer or the
+// log.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -22,15 +23,17 @@ import {
 } from '../../../support/unit/functions-fixtures.ts';
 
 const NAMESPACE = 'rekey-system';
+const STATE_NAMESPACE = 'rekey-state';
 const STEP = stepOutcome(
   { kind: 'wait-convergence', reason: 'adopting', pending: ['apiserver-1'] },
   true,
 );
 
-function setup(step: () => StepOutcome = () => STEP) {
+/** Unless told, the state namespace is rekey's namespace (REKEY_STATE_NAMESPACE unset). */
+function setup(step: () => StepOutcome = () => STEP, stateNamespace = NAMESPACE) {
   const calls: Call[] = [];
   const { app, lines } = testApp({ name: 'cluster-event' });
-  mountClusterEvent(app, { namespace: NAMESPACE, step: fakeStep(calls, step) });
+  mountClusterEvent(app, { namespace: NAMESPACE, stateNamespace, step: fakeStep(calls, step) });
   return { app, calls, lines };
 }
 
@@ -143,6 +146,40 @@ describe('cluster-event: Reference mode', () => {
     }
     assert.deepEqual(fns(calls), ['step', 'step', 'step']);
   });
+});
+
+describe('cluster-event: revisions in a state namespace of their own (REKEY_STATE_NAMESPACE)', () => {
+  const inState = (op: string) => refEvent(op, { namespace: STATE_NAMESPACE });
+  const cases: [string, Json, 'stepped' | 'ignored', RegExp][] = [
+    ['a revision delete in the state namespace', inState('delete'), 'stepped', /./],
+    ['a revision update in the state namespace', inState('update'), 'ignored', /own write/],
+    [
+      "a revision delete in rekey's namespace",
+      refEvent('delete'),
+      'ignored',
+      /not rekey's state namespace rekey-state/,
+    ],
+    ["a key-id report in rekey's namespace", refEvent('update', REPORT), 'stepped', /./],
+    [
+      'a key-id report in the state namespace',
+      refEvent('update', { ...REPORT, namespace: STATE_NAMESPACE }),
+      'ignored',
+      /not rekey's namespace rekey-system/,
+    ],
+  ];
+  for (const [what, ev, outcome, reason] of cases) {
+    it(`${what} => 200 ${outcome}`, async () => {
+      for (const mode of MODES) {
+        const { app, calls } = setup(() => STEP, STATE_NAMESPACE);
+        const res = await app.request('/cluster-event', cloudEventRequest(ev, mode));
+        assert.equal(res.status, 200, mode);
+        const b = await body(res);
+        assert.equal(b.outcome, outcome, `${mode}: ${JSON.stringify(b)}`);
+        if (outcome === 'ignored') assert.match(String(b.reason), reason);
+        assert.deepEqual(fns(calls), outcome === 'stepped' ? ['step'] : [], mode);
+      }
+    });
+  }
 });
 
 describe('cluster-event: Resource mode is refused without reading its data', () => {

@@ -422,3 +422,143 @@ describe('runReporter: when each key_id was first seen', () => {
     assert.equal(r.keyIdFirstSeen, undefined);
   });
 });
+
+describe('runReporter with a liveness Lease', () => {
+  it('writes the report only when what it says changes, and renews the liveness on every tick', async () => {
+    const controller = new AbortController();
+    const written: KeyIdReport[] = [];
+    const renewed: number[] = [];
+    let t = Date.parse(T0);
+    const ticking = {
+      now: () => {
+        t += 15_000;
+        return new Date(t);
+      },
+    };
+    const plugin = answering(
+      healthy,
+      healthy,
+      healthy,
+      { ...healthy, keyId: 'key-3' },
+      { ...healthy, keyId: 'key-3' },
+      new Error('plugin gone'),
+      new Error('plugin gone'),
+    );
+    await runReporter({
+      ...base,
+      clock: ticking,
+      plugin,
+      write: async (r) => void written.push(r),
+      liveness: {
+        lease: 'key-id-report-cp-0-kms-a',
+        renew: async (at) => {
+          renewed.push(at);
+          if (renewed.length === 7) controller.abort();
+        },
+      },
+      intervalMs: 1,
+      signal: controller.signal,
+      log: recorder().log,
+    });
+    assert.deepEqual(
+      written.map((r) => [r.keyId, Boolean(r.error), r.livenessLease]),
+      [
+        ['key-2', false, 'key-id-report-cp-0-kms-a'],
+        ['key-3', false, 'key-id-report-cp-0-kms-a'],
+        ['key-3', true, 'key-id-report-cp-0-kms-a'],
+      ],
+      'three changes, three writes; four unchanged ticks write nothing',
+    );
+    assert.equal(renewed.length, 7, 'liveness on every tick');
+    assert.deepEqual(
+      renewed.slice(0, 2).map((at) => new Date(at).toISOString()),
+      [
+        written[0]?.observedAt,
+        new Date(Date.parse(written[0]?.observedAt ?? '') + 15_000).toISOString(),
+      ],
+      'renewed at the time of each reading',
+    );
+  });
+
+  it('writes again after a failed write, and renews only once the stored report is current', async () => {
+    const controller = new AbortController();
+    let writes = 0;
+    const renewed: number[] = [];
+    await runReporter({
+      ...base,
+      plugin: answering(healthy),
+      write: async () => {
+        writes++;
+        if (writes === 1) throw Object.assign(new Error('apiserver said 503'), { code: 503 });
+      },
+      liveness: {
+        lease: 'l',
+        renew: async (at) => {
+          renewed.push(at);
+          if (renewed.length === 2) controller.abort();
+        },
+      },
+      intervalMs: 1,
+      signal: controller.signal,
+      log: recorder().log,
+    });
+    assert.equal(writes, 2, 'the failed write is repeated, the unchanged one after it is not');
+    assert.equal(renewed.length, 2, 'no renewal on the tick whose write failed');
+  });
+
+  it('keeps the loop going when a renewal fails', async () => {
+    const controller = new AbortController();
+    let renewals = 0;
+    const { lines, log } = recorder();
+    await runReporter({
+      ...base,
+      plugin: answering(healthy),
+      write: memory().write,
+      liveness: {
+        lease: 'l',
+        renew: async () => {
+          renewals++;
+          if (renewals === 3) controller.abort();
+          if (renewals < 3) throw new Error('leases is forbidden');
+        },
+      },
+      intervalMs: 1,
+      signal: controller.signal,
+      log,
+    });
+    assert.equal(renewals, 3);
+    assert.equal(lines.filter((l) => l.level === 'error').length, 2);
+  });
+});
+
+describe('runReporter logs', () => {
+  it('name a key_id by the short form of its hash, never the key_id itself', async () => {
+    const secretish = 'arn:aws:kms:eu-west-1:111122223333:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
+    const controller = new AbortController();
+    let ticks = 0;
+    const { lines, log } = recorder();
+    await runReporter({
+      ...base,
+      plugin: answering(
+        { ...healthy, keyId: secretish },
+        { ...healthy, keyId: secretish },
+        new Error('plugin gone'),
+        { ...healthy, keyId: `${secretish}-2` },
+      ),
+      write: async () => {
+        if (++ticks === 4) controller.abort();
+      },
+      intervalMs: 1,
+      signal: controller.signal,
+      log,
+    });
+    const text = JSON.stringify(lines);
+    assert.ok(!text.includes(secretish), `a raw key_id in the logs: ${text}`);
+    const reported = lines
+      .filter((l) => l.msg === 'plugin key_id reported')
+      .map((l) => l.obj as { keyIdHash?: string; previousKeyIdHash?: string });
+    assert.equal(reported.length, 2);
+    assert.match(String(reported[0]?.keyIdHash), /^sha256:[0-9a-f]{12}$/);
+    assert.equal(reported[1]?.previousKeyIdHash, reported[0]?.keyIdHash);
+  });
+});

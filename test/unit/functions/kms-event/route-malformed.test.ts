@@ -15,7 +15,7 @@ import {
   NOTED,
   testApp,
 } from '../../../support/unit/functions-fixtures.ts';
-import { json, raw, setup, TOKEN } from '../../../support/unit/kms-event-harness.ts';
+import { GRID_TOKEN, json, raw, setup, TOKEN } from '../../../support/unit/kms-event-harness.ts';
 
 describe('kms-event: malformed input is a permanent 400/422, never 5xx, 404 or 409', () => {
   const triggermesh = () => fixture('ce-triggermesh-eventbridge.json');
@@ -227,7 +227,9 @@ describe('kms-event: malformed input is a permanent 400/422, never 5xx, 404 or 4
     const { app } = testApp({ name: 'kms-event', maxBodyBytes: 1024 });
     mountKmsEvent(app, {
       provider: 'aws-kms',
+      cloudEvents: 'private',
       eventBridgeToken: TOKEN,
+      clear: async () => ({ cleared: [], stillActive: 0 }),
       note: async () => NOTED,
       danger: async () => ({}),
       step: fakeStep(calls),
@@ -250,5 +252,120 @@ describe('kms-event: malformed input is a permanent 400/422, never 5xx, 404 or 4
     assert.equal(res.status, 422);
     const text = await res.text();
     assert.ok(!text.includes('A'.repeat(200)), 'the type is clipped in the message');
+  });
+});
+
+describe('kms-event: whatever arrives on any path, no 5xx but 503 with Retry-After', () => {
+  const JUNK: string[] = [
+    '',
+    'null',
+    'true',
+    '42',
+    '"text"',
+    '[]',
+    '{}',
+    '[null]',
+    '[1,"a",true,null,{}]',
+    '[[[[[]]]]]',
+    JSON.stringify(Array(60).fill({ id: 1, eventType: 2 })),
+    JSON.stringify([{ id: 'x', eventType: 'Microsoft.KeyVault.KeyExpired', eventTime: 'now' }]),
+    JSON.stringify([
+      { id: 'x', eventType: 'Microsoft.KeyVault.KeyExpired', eventTime: 5, data: [] },
+    ]),
+    JSON.stringify([
+      {
+        id: 'x',
+        eventType: 'Microsoft.EventGrid.SubscriptionValidationEvent',
+        eventTime: 't',
+        data: { validationCode: 7 },
+      },
+    ]),
+    JSON.stringify({ 'detail-type': 7, source: ['aws.kms'], time: {}, detail: 'x' }),
+    JSON.stringify({
+      ...fixture('aws-cloudtrail-disable-key.json'),
+      detail: { eventSource: 'kms.amazonaws.com', eventName: 'DisableKey', requestParameters: 'x' },
+    }),
+    JSON.stringify({ __proto__: { polluted: true }, constructor: { prototype: 1 } }),
+    `[${'{"a":'.repeat(2000)}1${'}'.repeat(2000)}]`,
+    '\u0000\uffff\ud800',
+    JSON.stringify(['x'.repeat(200_000)]),
+  ];
+  const TYPES = [
+    'application/json',
+    'application/cloudevents+json',
+    'text/plain',
+    'application/cloudevents-batch+json',
+  ];
+  const PATHS: [string, Record<string, string>][] = [
+    ['/kms-event', {}],
+    [
+      '/kms-event',
+      {
+        'ce-specversion': '1.0',
+        'ce-id': '1',
+        'ce-source': 's',
+        'ce-type': 'Microsoft.KeyVault.KeyExpired',
+      },
+    ],
+    ['/kms-event/eventbridge', { 'x-rekey-token': TOKEN }],
+    ['/kms-event/eventgrid', { 'x-rekey-token': GRID_TOKEN }],
+    ['/kms-event/eventgrid', { 'aeg-event-type': 'SubscriptionValidation' }],
+  ];
+
+  it('junk bodies of every type => 4xx (or 503 with Retry-After), never another 5xx', async () => {
+    const { app } = setup();
+    let n = 0;
+    for (const [path, headers] of PATHS) {
+      for (const type of TYPES) {
+        for (const body of JUNK) {
+          const res = await app.request(path, {
+            method: 'POST',
+            headers: { 'content-type': type, ...headers },
+            body,
+          });
+          const where = `${path} ${JSON.stringify(headers)} ${type} ${body.slice(0, 60)}`;
+          assert.ok(res.status < 500 || res.status === 503, `${res.status} ${where}`);
+          if (res.status === 503) assert.ok(res.headers.get('Retry-After'), where);
+          n++;
+        }
+      }
+    }
+    assert.equal(n, PATHS.length * TYPES.length * JUNK.length);
+  });
+
+  it('dependencies that fail with plain errors => 503 with Retry-After on every path', async () => {
+    const boom = async (): Promise<never> => {
+      throw new Error('store: conflict on encryption-key-aws-kms-3');
+    };
+    const { app } = testApp({ name: 'kms-event' });
+    mountKmsEvent(app, {
+      provider: 'aws-kms',
+      cloudEvents: 'private',
+      eventBridgeToken: TOKEN,
+      eventGridToken: GRID_TOKEN,
+      note: boom,
+      danger: boom,
+      clear: boom,
+      step: boom,
+    });
+    const requests: [string, RequestInit][] = [
+      ['/kms-event', cloudEventRequest(fixture('ce-knative-aws-sqs-sns.json'), 'binary')],
+      ['/kms-event', cloudEventRequest(fixture('gcp-enable-version.json'), 'structured')],
+      ['/kms-event/eventbridge', raw(fixture('aws-cloudtrail-cancel-key-deletion.json'))],
+      [
+        '/kms-event/eventgrid',
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-rekey-token': GRID_TOKEN },
+          body: JSON.stringify(fixture('eventgrid-key-expired.json')),
+        },
+      ],
+    ];
+    for (const [path, init] of requests) {
+      const res = await app.request(path, init);
+      assert.equal(res.status, 503, path);
+      assert.ok(Number(res.headers.get('Retry-After')) > 0, path);
+      assert.ok(!(await res.text()).includes('conflict'), 'no internals in the answer');
+    }
   });
 });

@@ -152,7 +152,7 @@ describe('kms-event: failures of the step map to Knative retry semantics', () =>
     assert.deepEqual(fns(calls), ['note', 'step', 'danger', 'step', 'step']);
   });
 
-  it('a step that throws a plain Error => 500 whose body says nothing internal', async () => {
+  it('a step that throws a plain Error => 503 with Retry-After whose body says nothing internal', async () => {
     const secretDetail = 'connect ECONNREFUSED 10.0.0.7:2379 token=abc123';
     const { app, calls, lines } = setup({
       step: () => {
@@ -163,15 +163,15 @@ describe('kms-event: failures of the step map to Knative retry semantics', () =>
       '/kms-event',
       cloudEventRequest(fixture('ce-triggermesh-eventbridge.json'), 'structured'),
     );
-    assert.equal(res.status, 500);
+    assert.equal(res.status, 503);
     const text = await res.text();
-    assert.deepEqual(JSON.parse(text), { error: 'internal', message: 'internal error' });
+    assert.equal(JSON.parse(text).error, 'unavailable');
     assert.ok(!text.includes('ECONNREFUSED'));
     assert.ok(!text.includes('abc123'));
-    assert.equal(res.headers.get('Retry-After'), null);
+    assert.ok(Number(res.headers.get('Retry-After')) > 0);
     assert.deepEqual(fns(calls), ['note', 'step']);
     assert.ok(
-      lines.some((l) => l.includes('request failed')),
+      lines.some((l) => l.includes('transient failure')),
       'the failure is logged for operators',
     );
   });
@@ -181,6 +181,8 @@ describe('kms-event: failures of the step map to Knative retry semantics', () =>
     const { app } = testApp({ name: 'kms-event' });
     mountKmsEvent(app, {
       provider: 'aws-kms',
+      cloudEvents: 'private',
+      clear: async () => ({ cleared: [], stillActive: 0 }),
       note: async (r) => {
         calls.push({ fn: 'note', arg: r });
         throw new TransientError('apiserver throttled', { status: 429, retryAfterSeconds: 3 });

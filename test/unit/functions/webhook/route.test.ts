@@ -18,6 +18,7 @@ import { createKmsRotator, type KmsRotator } from '../../../../shared/adapters/k
 import { rotateThenStep } from '../../../../shared/app/rotate-then-step.ts';
 import type { StepOutcome } from '../../../../shared/core/reconcile-step.ts';
 import { TransientError } from '../../../../shared/http/errors.ts';
+import { MemoryReplayClaims } from '../../../../shared/http/replay-cache.ts';
 import type { VerifyWebhookOptions } from '../../../../shared/http/webhook-verify.ts';
 import {
   type Call,
@@ -82,7 +83,7 @@ function setup({ rotate = false, step = () => STEP, verify = {} }: Setup = {}) {
       : {}),
   };
   const { app } = testApp({ name: 'webhook' });
-  mountWebhook(app, deps, { secrets: [OLD, NEW], ...verify });
+  mountWebhook(app, deps, { secrets: [OLD, NEW], claims: new MemoryReplayClaims(), ...verify });
   return { app, calls };
 }
 
@@ -220,7 +221,12 @@ describe('webhook: forged, stale and replayed messages change nothing', () => {
     for (let i = 0; i < 3; i++) {
       const again = await app.request('/webhook', req);
       assert.equal(again.status, 200);
-      assert.deepEqual(await body(again), { duplicate: true, id: 'msg_replay_1' });
+      assert.deepEqual(await body(again), {
+        command: 'rotate',
+        result: ROTATED,
+        duplicate: true,
+        id: 'msg_replay_1',
+      });
     }
     assert.deepEqual(fns(calls), ['rotate']);
   });
@@ -268,7 +274,12 @@ describe('webhook: forged, stale and replayed messages change nothing', () => {
     assert.equal(second.status, 200);
     assert.deepEqual(await body(second), { command: 'reconcile', outcome: STEP });
     const third = await app.request('/webhook', req);
-    assert.deepEqual(await body(third), { duplicate: true, id: 'msg_retry' });
+    assert.deepEqual(await body(third), {
+      command: 'reconcile',
+      outcome: STEP,
+      duplicate: true,
+      id: 'msg_retry',
+    });
     assert.deepEqual(fns(calls), ['step', 'step']);
   });
 
@@ -325,7 +336,7 @@ describe('webhook: invalid commands', () => {
 });
 
 describe('webhook: step failures', () => {
-  it('a step that throws a plain Error => 500 without internals, and the id is not remembered', async () => {
+  it('a step that throws a plain Error => 503 with Retry-After, without internals, and the id is not remembered', async () => {
     let attempt = 0;
     const { app, calls } = setup({
       step: () => {
@@ -335,10 +346,11 @@ describe('webhook: step failures', () => {
     });
     const req = signed(OLD, { command: 'reconcile' }, { id: 'msg_500' });
     const first = await app.request('/webhook', req);
-    assert.equal(first.status, 500);
+    assert.equal(first.status, 503);
+    assert.match(first.headers.get('Retry-After') ?? '', /^\d+$/);
     const text = await first.text();
-    assert.deepEqual(JSON.parse(text), { error: 'internal', message: 'internal error' });
-    assert.ok(!text.includes('hunter2'));
+    assert.equal(JSON.parse(text).error, 'unavailable');
+    assert.ok(!text.includes('hunter2') && !text.includes('10.0.0.3'), text);
     assert.equal((await app.request('/webhook', req)).status, 200);
     assert.deepEqual(fns(calls), ['step', 'step']);
   });
@@ -396,7 +408,7 @@ function webhookFunction(rotator: KmsRotator, calls: string[]) {
   mountWebhook(
     app,
     { provider: 'aws-kms', step, status: async () => ({}), rotate: rotateThenStep(rotator, step) },
-    { secrets: [OLD] },
+    { secrets: [OLD], claims: new MemoryReplayClaims() },
   );
   return app;
 }
@@ -462,6 +474,45 @@ describe('webhook: rotate failures follow Knative retry rules', () => {
       assert.deepEqual(calls, ['rotate']);
     });
   }
+
+  it('a step that fails after a successful rotation still answers 200: a retry would rotate again', async () => {
+    const calls: string[] = [];
+    const rotator: KmsRotator = {
+      describe: 'test',
+      rotate: async () => {
+        calls.push('rotate');
+        return { key: AWS_KEY, current: 'material-3' };
+      },
+    };
+    const { app } = testApp({ name: 'webhook' });
+    mountWebhook(
+      app,
+      {
+        provider: 'aws-kms',
+        step: async () => STEP,
+        status: async () => ({}),
+        rotate: rotateThenStep(rotator, async () => {
+          calls.push('step');
+          throw new TransientError('Broker down', { retryAfterSeconds: 5 });
+        }),
+      },
+      { secrets: [OLD], claims: new MemoryReplayClaims() },
+    );
+    const req = signed(OLD, { command: 'rotate' });
+    const res = await app.request('/webhook', req);
+    assert.equal(res.status, 200);
+    const b = await body(res);
+    assert.deepEqual(b.result, {
+      key: AWS_KEY,
+      current: 'material-3',
+      step: {
+        kind: 'not-run',
+        reason: 'the step after the rotation failed; the next trigger or tick runs it',
+      },
+    });
+    assert.equal((await app.request('/webhook', req)).status, 200, 'a replay is the record');
+    assert.deepEqual(calls, ['rotate', 'step']);
+  });
 
   it('a rotation that succeeds is followed by one step', async () => {
     const calls: string[] = [];
