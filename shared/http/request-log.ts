@@ -5,6 +5,7 @@
 
 import type { MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
+import { boundedLabel } from '../observability/bounded-label.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { EventOutcome, Metrics } from '../observability/metrics.ts';
 import type { RekeyEnv } from './env.ts';
@@ -43,6 +44,7 @@ export function requestLog({
   quietPaths = ['/healthz', '/readyz', '/metrics'],
 }: RequestLogOptions): MiddlewareHandler<RekeyEnv> {
   const quiet = new Set(quietPaths);
+  const typeLabel = boundedLabel();
   return async (c, next) => {
     const started = performance.now();
     const headerTrace = c.req.header('traceparent');
@@ -61,7 +63,8 @@ export function requestLog({
     if (ceType !== undefined || webhookId !== undefined) {
       metrics.eventReceived({
         function: name,
-        type: ceType ?? 'webhook',
+        // the type is the sender's choice: a bounded label, not one series per made-up type
+        type: ceType === undefined ? 'webhook' : typeLabel(ceType),
         outcome: c.get('eventOutcome') ?? outcomeFor(status),
       });
     }

@@ -55,13 +55,28 @@ export interface LeaseReplayClaimsOptions {
   clock?: Clock;
   /** Finished claims remembered for deletion once expired (default 10,000). */
   maxRemembered?: number;
+  /**
+   * Recording a finished command's answer is tried this many times (default 5), the holder still
+   * renewing the claim in between: a claim left to go stale before its answer is written could be
+   * taken over by a replay, and the command would run again.
+   */
+  recordAttempts?: number;
+  /** The first wait between those attempts, doubled each time (default 1 s). */
+  recordRetryMs?: number;
 }
 
 type Written = { lease: V1Lease } | { conflict: true };
 
 export function createLeaseReplayClaims(
   rest: RestClient,
-  { namespace, holder, clock = systemClock, maxRemembered = 10_000 }: LeaseReplayClaimsOptions,
+  {
+    namespace,
+    holder,
+    clock = systemClock,
+    maxRemembered = 10_000,
+    recordAttempts = 5,
+    recordRetryMs = 1_000,
+  }: LeaseReplayClaimsOptions,
 ): ReplayClaims {
   const base = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
   const one = (name: string) => `${base}/${encodeURIComponent(name)}`;
@@ -233,13 +248,33 @@ export function createLeaseReplayClaims(
     async complete(claim, answer) {
       const c = claim as LeaseClaim;
       if (c.ended) return;
+      const record = () =>
+        write('PUT', c.name, lease(c.name, { times: c.times, since: c.since, rv: c.rv, answer }));
+      let w: Written | undefined;
+      let failure: unknown;
+      for (let attempt = 0; attempt < recordAttempts && !c.ended; attempt++) {
+        if (attempt > 0) {
+          await new Promise((r) => setTimeout(r, recordRetryMs * 2 ** (attempt - 1)));
+        }
+        // after the renewals in flight, so the write carries the newest resourceVersion; the
+        // renewals go on until the answer is recorded
+        const attemptDone = c.chain.then(record);
+        c.chain = attemptDone.then(
+          () => undefined,
+          () => undefined,
+        );
+        try {
+          w = await attemptDone;
+          break;
+        } catch (err) {
+          failure = err;
+        }
+      }
       stop(c);
-      await c.chain;
-      const w = await write(
-        'PUT',
-        c.name,
-        lease(c.name, { times: c.times, since: c.since, rv: c.rv, answer }),
-      );
+      if (w === undefined) {
+        if (failure !== undefined) throw failure;
+        return; // taken over while retrying: the new holder records its own
+      }
       if (!('lease' in w)) return; // taken over meanwhile: the new holder records its own
       finished.set(c.name, {
         rv: w.lease.metadata?.resourceVersion ?? '',

@@ -175,6 +175,12 @@ export interface ApiserverFiles {
   logDir: string;
   caFile: string;
   adminToken: string;
+  /**
+   * How often the apiserver re-reads its EncryptionConfiguration (a Go duration; unset = upstream's
+   * minute): shortened for managed-encryption sandboxes through the sandbox build's knob
+   * (test/support/controlplane/cmd/kube-apiserver/main.go).
+   */
+  encryptionConfigPoll?: string;
 }
 
 /**
@@ -226,7 +232,15 @@ export async function startApiserver(
       binary,
       ...args,
     ],
-    { log: join(f.logDir, `${a.name}.log`) },
+    {
+      log: join(f.logDir, `${a.name}.log`),
+      env: {
+        ...process.env,
+        ...(f.encryptionConfigPoll
+          ? { REKEY_SANDBOX_ENCRYPTION_CONFIG_POLL: f.encryptionConfigPoll }
+          : {}),
+      },
+    },
   );
   track(rec);
   await waitFor(

@@ -49,6 +49,9 @@ import { createPki } from './pki.ts';
 import { privateAddresses } from './private-network.ts';
 import { commandLine, isAlive, type ProcessRecord, stopProcess } from './processes.ts';
 
+/** How often a managed-encryption sandbox's apiservers re-read their configuration (upstream: 1m). */
+const MANAGED_CONFIG_POLL = '5s';
+
 export const PROVIDER_NAME = 'sandbox-kms';
 export const ETCD_PREFIX = '/registry';
 const SERVICE_IP = '10.0.0.1'; // first address of --service-cluster-ip-range
@@ -238,6 +241,7 @@ export async function up({
             logDir,
             adminToken: ids.adminToken,
             caFile: pki.caFile,
+            ...(managedEncryption ? { encryptionConfigPoll: MANAGED_CONFIG_POLL } : {}),
           },
           track,
           apiserverArgs,
@@ -401,6 +405,7 @@ export async function apiserverRestart({ dir = defaultSandboxDir(), index = 0, p
     logDir: join(env.dir, 'logs'),
     caFile: a.caFile,
     adminToken: readFileSync(env.tokens.adminFile, 'utf8').trim(),
+    ...(env.managedEncryption ? { encryptionConfigPoll: MANAGED_CONFIG_POLL } : {}),
   };
   await startApiserver(bin, a, tls, files, replaceRecord(env, a.name), env.apiserverArgs);
 }

@@ -93,6 +93,34 @@ describe('Lease replay claims', () => {
     assert.equal(lease?.metadata?.labels?.['rekey.dev/webhook-claim'], 'true');
   });
 
+  it("a failed recording of the answer is retried: the finished command's claim never goes stale unrecorded (no second run)", async () => {
+    const api = new FakeLeases();
+    const a = createLeaseReplayClaims(api.rest, {
+      namespace: NS,
+      holder: 'a',
+      clock,
+      recordRetryMs: 1,
+    });
+    const b = createLeaseReplayClaims(api.rest, { namespace: NS, holder: 'b', clock });
+    const held = claimed(await a.claim('msg-blip', times()));
+    // the apiserver blips: the next two updates fail
+    const request = api.rest.request;
+    let failures = 2;
+    api.rest.request = async (req) => {
+      if (req.method === 'PUT' && failures > 0) {
+        failures--;
+        return { status: 503, headers: {}, body: '{}' };
+      }
+      return request(req);
+    };
+    await a.complete(held, { status: 200, body: { command: 'rotate' } });
+    assert.equal(failures, 0);
+    assert.deepEqual(await b.claim('msg-blip', times()), {
+      kind: 'done',
+      answer: { status: 200, body: { command: 'rotate' } },
+    });
+  });
+
   it("the holder's renewals keep a long command's claim from being taken over", async () => {
     const api = new FakeLeases();
     const a = createLeaseReplayClaims(api.rest, { namespace: NS, holder: 'a', clock });
