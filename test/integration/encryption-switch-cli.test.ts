@@ -32,7 +32,7 @@ import {
 import { systemClock } from '../../shared/ports/clock.ts';
 import { etcdSummary } from '../support/etcd-keys.ts';
 import { connection, coreApi, kubeConfig } from '../support/kube.ts';
-import { rekeySettings } from '../support/rekey-fixture.ts';
+import { rekeySettings, STATE_NAMESPACE } from '../support/rekey-fixture.ts';
 import { waitFor } from '../support/sandbox/net.ts';
 import { PROVIDER_NAME } from '../support/sandbox/sandbox.ts';
 import { startSandbox, type TestSandbox } from '../support/sandbox-fixture.ts';
@@ -91,6 +91,8 @@ describe('rekey encryption switch on two apiservers with node agents in write mo
         REPORT_INTERVAL_SECONDS: '2',
         ENCRYPTION_CONFIG_FILE: a.encryptionConfig,
         REKEY_CONFIG_WRITE: 'true',
+        // where rekey keeps its records, configuration revisions included (as rekey's own settings)
+        REKEY_STATE_NAMESPACE: STATE_NAMESPACE,
         REKEY_KMS_ENDPOINTS: `${PROVIDER_NAME}=unix://${a.plugin.socket},${SECOND}=unix://${second}`,
         ...overrides,
       },
