@@ -141,7 +141,7 @@ describe('rekey encryption switch on two apiservers with node agents in write mo
     });
     for (const i of env.apiservers.keys()) startAgent(i);
     // the agents record the file as found as revision 1, then run it
-    const store = createConfigRevisionStore(typedApi(rest).core, { namespace: 'rekey-system' });
+    const store = createConfigRevisionStore(typedApi(rest).core, { namespace: STATE_NAMESPACE });
     await waitFor(
       'revision 1 recorded by a node agent',
       async () => ((await store.list()).length > 0 ? true : undefined),
