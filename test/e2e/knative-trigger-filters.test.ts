@@ -76,10 +76,10 @@ describe('infra/ Triggers on the real Knative Broker, with the real sources', ()
       async () => {
         const probe = `rekey-revision-probe-${Date.now()}`;
         await probes.createNamespacedSecret({
-          namespace: 'rekey-system',
+          namespace: 'rekey-state',
           body: { metadata: { name: probe, labels: { 'rekey.dev/revision': 'true' } } },
         });
-        const subject = `/apis/v1/namespaces/rekey-system/secrets/${probe}`;
+        const subject = `/apis/v1/namespaces/rekey-state/secrets/${probe}`;
         const until = Date.now() + 10_000;
         while (Date.now() < until) {
           if (at['rekey-cluster-event'].deliveries.some((d) => d.attributes.subject === subject)) {
@@ -93,9 +93,9 @@ describe('infra/ Triggers on the real Knative Broker, with the real sources', ()
     );
     const core = coreApi(sb.env);
     const name = 'rekey-revision-filter-test';
-    const subject = `/apis/v1/namespaces/rekey-system/secrets/${name}`;
+    const subject = `/apis/v1/namespaces/rekey-state/secrets/${name}`;
     await core.createNamespacedSecret({
-      namespace: 'rekey-system',
+      namespace: 'rekey-state',
       body: {
         metadata: { name, labels: { 'rekey.dev/revision': 'true' } },
         stringData: { a: '1' },
@@ -105,14 +105,14 @@ describe('infra/ Triggers on the real Knative Broker, with the real sources', ()
       if (verb === 'update') {
         await core.replaceNamespacedSecret({
           name,
-          namespace: 'rekey-system',
+          namespace: 'rekey-state',
           body: {
             metadata: { name, labels: { 'rekey.dev/revision': 'true', touched: 'yes' } },
             stringData: { a: '2' },
           },
         });
       }
-      if (verb === 'delete') await core.deleteNamespacedSecret({ name, namespace: 'rekey-system' });
+      if (verb === 'delete') await core.deleteNamespacedSecret({ name, namespace: 'rekey-state' });
       const d = await arrived(
         'rekey-cluster-event',
         (x) =>
@@ -123,7 +123,7 @@ describe('infra/ Triggers on the real Knative Broker, with the real sources', ()
       assert.equal(d.path, '/cluster-event');
       assert.equal(d.attributes.kind, 'Secret');
       assert.equal(d.attributes.name, name);
-      assert.equal(d.attributes.namespace, 'rekey-system');
+      assert.equal(d.attributes.namespace, 'rekey-state');
     }
   });
 

@@ -10,6 +10,17 @@ import type { SandboxEnv } from '../sandbox/env-file.ts';
 import { kubectl, writeStatus } from './kubectl.ts';
 
 export const BROKER_NAMESPACE = 'rekey-system';
+
+/**
+ * The namespaces an ApiServerSource's adapter watches, as Knative's controller resolves them: the
+ * one its namespaceSelector names by `kubernetes.io/metadata.name`, else the source's own.
+ */
+export function sourceNamespaces(spec: {
+  namespaceSelector?: { matchLabels?: Record<string, string> };
+}): string[] {
+  const named = spec.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'];
+  return [named ?? BROKER_NAMESPACE];
+}
 export const BROKER_NAME = 'rekey';
 /** The name the channel-based Broker gives its trigger channel. */
 export const CHANNEL_NAME = `${BROKER_NAME}-kne-trigger`;
@@ -251,7 +262,9 @@ export function writeSourceStatuses(env: SandboxEnv, a: EventingAddresses): void
       writeStatus(env, resource, BROKER_NAMESPACE, s.metadata.name, {
         ...ready(s.metadata.generation, types),
         sinkUri: resolveDestination(s.spec.sink, a),
-        ...(resource.startsWith('apiserversources') ? { namespaces: [BROKER_NAMESPACE] } : {}),
+        ...(resource.startsWith('apiserversources')
+          ? { namespaces: sourceNamespaces(s.spec as Parameters<typeof sourceNamespaces>[0]) }
+          : {}),
       });
     }
   }

@@ -83,9 +83,12 @@ export function startProgram(
   profilingPort: number,
   extra: Record<string, string>,
   kubeconfig = s.kubeconfig,
+  /** Names one of several processes of the same program (one adapter per source). */
+  instance?: string,
 ): ProcessRecord {
-  const rec = startDetached(`knative-${program}`, s.programs[program], [], {
-    log: join(s.logDir, `knative-${program}.log`),
+  const name = instance ? `knative-${program}-${instance}` : `knative-${program}`;
+  const rec = startDetached(name, s.programs[program], [], {
+    log: join(s.logDir, `${name}.log`),
     env: { ...knativeEnv(container, kubeconfig, profilingPort), ...extra },
   });
   s.track(rec);

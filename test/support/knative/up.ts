@@ -17,6 +17,7 @@ import {
   BROKER_NAMESPACE,
   brokerUrl,
   type EventingAddresses,
+  sourceNamespaces,
   writeEventingStatuses,
   writeServiceStatuses,
   writeSourceStatuses,
@@ -92,6 +93,7 @@ function apiServerSourceConfig(env: SandboxEnv, name: string): string {
   ) as {
     spec: {
       mode?: string;
+      namespaceSelector?: { matchLabels?: Record<string, string> };
       resources: {
         apiVersion: string;
         kind: string;
@@ -101,7 +103,7 @@ function apiServerSourceConfig(env: SandboxEnv, name: string): string {
   };
   const plural = (kind: string) => `${kind.toLowerCase()}s`;
   return JSON.stringify({
-    namespaces: [BROKER_NAMESPACE],
+    namespaces: sourceNamespaces(src.spec),
     allNamespaces: false,
     mode: src.spec.mode ?? 'Reference',
     resources: src.spec.resources.map((r) => {
@@ -222,20 +224,34 @@ export async function upKnative(env: SandboxEnv, o: KnativeUpOptions = {}): Prom
   const sourceKc = await serviceAccountKubeConfig(env, 'rekey-apiserver-source', 48 * 3600);
   const sourceFile = join(env.dir, 'kubeconfig-sa-apiserver-source');
   writeFileSync(sourceFile, sourceKc.exportConfig(), { mode: 0o600 });
-  startProgram(
-    s,
-    'apiserver_receive_adapter',
-    'receive-adapter',
-    await freePort(),
-    {
-      K_SINK: broker,
-      K_SOURCE_CONFIG: apiServerSourceConfig(env, 'rekey-cluster-events'),
-      NAMESPACE: BROKER_NAMESPACE,
-      NAME: 'rekey-cluster-events',
-      METRICS_DOMAIN: 'knative.dev/eventing',
-    },
-    sourceFile,
-  );
+  // one adapter per ApiServerSource, as Knative's controller deploys them
+  const sources = JSON.parse(
+    kubectl(env, [
+      'get',
+      'apiserversources.sources.knative.dev',
+      '-n',
+      BROKER_NAMESPACE,
+      '-o',
+      'json',
+    ]),
+  ) as { items: { metadata: { name: string } }[] };
+  for (const { metadata } of sources.items) {
+    startProgram(
+      s,
+      'apiserver_receive_adapter',
+      'receive-adapter',
+      await freePort(),
+      {
+        K_SINK: broker,
+        K_SOURCE_CONFIG: apiServerSourceConfig(env, metadata.name),
+        NAMESPACE: BROKER_NAMESPACE,
+        NAME: metadata.name,
+        METRICS_DOMAIN: 'knative.dev/eventing',
+      },
+      sourceFile,
+      metadata.name,
+    );
+  }
 
   for (const [fn, port] of Object.entries(functionPorts)) {
     await waitFor(
