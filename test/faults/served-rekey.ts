@@ -72,6 +72,8 @@ export async function serveForFaults(
         }),
         KUBECONFIG: kubeconfig,
         K_SINK: broker.url,
+        // on loopback only: kms-event takes the fault tests' CloudEvents as a cluster-local one
+        REKEY_KMS_EVENT_PRIVATE: 'true',
         LOG_LEVEL: 'warn',
         ...settings,
       },
