@@ -2,7 +2,7 @@
 // later: throttling, 5xx, network, KMS internal trouble) or a permanent one (the key is gone,
 // disabled, in the wrong state, access denied, a bad request), in rekey's one retry vocabulary
 // (shared/ports/retryable.ts). Nothing outside sees SDK errors.
-import { isRetryableStatus, type Retryable } from '../../ports/retryable.ts';
+import { isRetryableStatus, NETWORK_ERROR_CODES, type Retryable } from '../../ports/retryable.ts';
 
 /** Base of the adapter's errors; `code` is the AWS error name (or network code) that decided it. */
 export class AwsKmsError extends Error implements Retryable {
@@ -91,21 +91,6 @@ const PERMANENT_NAMES = new Set([
   'CredentialsProviderError',
 ]);
 
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-
 interface SdkErrorShape {
   name?: unknown;
   code?: unknown;
@@ -126,7 +111,7 @@ function classify(
 ): boolean {
   if (name && PERMANENT_NAMES.has(name)) return false;
   if (name && TRANSIENT_NAMES.has(name)) return true;
-  if (networkCode && NETWORK_CODES.has(networkCode)) return true;
+  if (networkCode && NETWORK_ERROR_CODES.has(networkCode)) return true;
   if (status !== undefined) return isRetryableStatus(status);
   return retryable;
 }
