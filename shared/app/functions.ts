@@ -80,6 +80,20 @@ export function cloudEventsAuthOf(
   return config.REKEY_KMS_EVENT_PRIVATE ? 'private' : 'none';
 }
 
+/**
+ * Whether a process under these settings answers addresses outside the cluster: /webhook is
+ * public in infra/, and kms-event is public unless declared cluster-local
+ * (REKEY_KMS_EVENT_PRIVATE). Such a process keeps its probe details to itself.
+ */
+export function reachableFromOutside(
+  served: readonly FunctionName[],
+  config: Pick<RekeyConfig, 'REKEY_KMS_EVENT_PRIVATE'>,
+): boolean {
+  return (
+    served.includes('webhook') || (served.includes('kms-event') && !config.REKEY_KMS_EVENT_PRIVATE)
+  );
+}
+
 /** What the webhook handler takes, and the secrets its requests are verified with. */
 export interface WebhookWiring {
   deps: {
@@ -302,6 +316,7 @@ function httpAppFor(
     metrics,
     ...(auth ? { auth } : {}),
     unauthenticatedPaths: UNAUTHENTICATED_PATHS,
+    probeDetails: !reachableFromOutside(served, config),
     readiness: async () => ({
       ready: true,
       details: {
