@@ -19,6 +19,7 @@ import type { RekeyConfig } from '../config/config.ts';
 import type { ReconcileConfig, ReconcileDeps } from '../core/deps.ts';
 import { statusReport } from '../core/status-report.ts';
 import type { SwitchDeps } from '../core/switch-deps.ts';
+import type { EncryptionSwitchStore } from '../ports/encryption-switches.ts';
 import type { TransitKeyReader } from '../ports/transit-key-reader.ts';
 import { composeFunctions, type FunctionName, type Functions } from './functions.ts';
 import { type PortOptions, reconcilePortsFor } from './reconcile-ports.ts';
@@ -53,6 +54,8 @@ export interface RekeyApp {
   functions(name: string, served: readonly FunctionName[]): Functions;
   /** What `rekey encryption` (switch, status, rollback) needs; built on first use. */
   encryption(): SwitchDeps;
+  /** The declared EncryptionSwitch objects (rekey.dev/v1alpha1); built with `encryption()`. */
+  encryptionSwitches(): EncryptionSwitchStore;
   /** Closes the Kubernetes client's sockets. */
   close(): void;
 }
@@ -90,6 +93,10 @@ export function composeApp(config: RekeyConfig, options: ComposeOptions = {}): R
     return rotator.built;
   };
   let switching: ReturnType<typeof switchPortsFor> | undefined;
+  const switchPorts = () => {
+    switching ??= switchPortsFor(config, ports.deps, options);
+    return switching;
+  };
   return {
     config,
     deps: ports.deps,
@@ -110,16 +117,15 @@ export function composeApp(config: RekeyConfig, options: ComposeOptions = {}): R
           authentication: ports.authentication,
           webhookClaims: ports.webhookClaims,
           rotator: rotatorOnce,
+          encryption: switchPorts,
           close: ports.close,
         },
         name,
         served,
       );
     },
-    encryption: () => {
-      switching ??= switchPortsFor(config, ports.deps, options);
-      return switching.deps;
-    },
+    encryption: () => switchPorts().deps,
+    encryptionSwitches: () => switchPorts().switches,
     close: () => {
       switching?.close();
       ports.close();

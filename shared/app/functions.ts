@@ -8,6 +8,7 @@ import type { AuthenticationApi } from '../adapters/k8s/typed-api.ts';
 import type { KmsRotator } from '../adapters/kms-rotator.ts';
 import { type RekeyConfig, stateNamespaceOf } from '../config/config.ts';
 import type { ReconcileConfig, ReconcileDeps } from '../core/deps.ts';
+import { type DriveSwitchResult, driveEncryptionSwitch } from '../core/drive-encryption-switch.ts';
 import { type NoteResult, noteKmsRotation } from '../core/note-kms-rotation.ts';
 import { reconcileStep, type StepOutcome } from '../core/reconcile-step.ts';
 import {
@@ -18,6 +19,7 @@ import {
 } from '../core/record-key-danger.ts';
 import { statusReport } from '../core/status-report.ts';
 import { stepAndContinue } from '../core/step-and-continue.ts';
+import type { SwitchDeps } from '../core/switch-deps.ts';
 import type { DangerClearance } from '../domain/key-danger.ts';
 import type { KeyDangerNote } from '../domain/revision.ts';
 import { createApp } from '../http/app.ts';
@@ -27,6 +29,7 @@ import { createTokenReviewAuthenticator, tokenReviewerFor } from '../http/sender
 import type { VerifyWebhookOptions } from '../http/webhook-verify.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetrics, type MetricsWithRegistry } from '../observability/metrics.ts';
+import type { EncryptionSwitchStore } from '../ports/encryption-switches.ts';
 import type { EventSink, MigrationSliceData } from '../ports/event-sink.ts';
 import type { ReplayClaims } from '../ports/replay-claims.ts';
 import { retryAfterOf } from '../ports/retryable.ts';
@@ -117,6 +120,8 @@ export interface Functions {
     provider: string;
     step(): Promise<StepOutcome>;
     continueLater(data: MigrationSliceData): Promise<void>;
+    /** One tick of the declared EncryptionSwitch (PingSource ticks only); absent: none to drive. */
+    encryptionSwitch?: (() => Promise<DriveSwitchResult>) | undefined;
   };
   /** Undefined when REKEY_WEBHOOK_SECRETS is unset: /webhook is then not served. */
   readonly webhook: WebhookWiring | undefined;
@@ -132,6 +137,8 @@ export interface FunctionsInputs {
   /** Where /webhook claims each `webhook-id` before running it (shared by every replica). */
   webhookClaims: ReplayClaims;
   rotator(): KmsRotator | undefined;
+  /** The switch ports and the declared EncryptionSwitch objects, built on first use. */
+  encryption?: (() => { deps: SwitchDeps; switches: EncryptionSwitchStore }) | undefined;
   close(): void;
 }
 
@@ -211,9 +218,30 @@ export function composeFunctions(
       stateNamespace: stateNamespaceOf(config),
       step: triggered('cluster-event'),
     },
-    reconcile: { provider, step, continueLater },
+    reconcile: {
+      provider,
+      step,
+      continueLater,
+      ...(inputs.encryption ? { encryptionSwitch: switchTicker(inputs, logger) } : {}),
+    },
     webhook,
     close: inputs.close,
+  };
+}
+
+/**
+ * The declared EncryptionSwitch's tick, on the switch ports (built on first use), within the step
+ * budget; its log lines go to the logger.
+ */
+function switchTicker(inputs: FunctionsInputs, logger: Logger): () => Promise<DriveSwitchResult> {
+  return async () => {
+    const { deps, switches } = inputs.encryption?.() ?? {};
+    if (!deps || !switches) return { kind: 'none' };
+    const budgetMs = inputs.reconcile.budgetMs ?? 60_000;
+    return driveEncryptionSwitch(
+      { switches, switching: { ...deps, log: (msg, f) => logger.info(f ?? {}, msg) } },
+      { deadline: deps.clock.now().getTime() + budgetMs },
+    );
   };
 }
 
