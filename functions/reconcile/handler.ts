@@ -40,22 +40,30 @@ export function accepts(type: string): boolean {
 
 /**
  * The step; on a PingSource tick also the EncryptionSwitch's tick (the tick carries changes of
- * the object: nothing watches it). A failed switch tick is reported on the object and in the
- * answer, and never fails the key step.
+ * the object: nothing watches it), even when the step failed. A failed switch tick is reported on
+ * the object and in the answer, and never fails the key step.
  */
 export async function handleReconcile(
   deps: ReconcileFnDeps,
   type?: string,
 ): Promise<ReconcileResult> {
-  const stepped = await stepAndContinue(deps);
-  if (type !== PING_TYPE || !deps.encryptionSwitch) return stepped;
-  let encryptionSwitch: string;
+  const ticked = type === PING_TYPE && deps.encryptionSwitch ? deps.encryptionSwitch : undefined;
+  let stepped: SteppedAndContinued;
   try {
-    const r = await deps.encryptionSwitch();
-    encryptionSwitch =
-      r.kind === 'ticked' ? r.status.stage : r.kind === 'none' ? 'none declared' : 'completed';
+    stepped = await stepAndContinue(deps);
   } catch (err) {
-    encryptionSwitch = `tick failed: ${(err as Error).message}`;
+    if (ticked) await switchTick(ticked);
+    throw err;
   }
-  return { ...stepped, encryptionSwitch };
+  if (!ticked) return stepped;
+  return { ...stepped, encryptionSwitch: await switchTick(ticked) };
+}
+
+async function switchTick(tick: () => Promise<DriveSwitchResult>): Promise<string> {
+  try {
+    const r = await tick();
+    return r.kind === 'ticked' ? r.status.stage : r.kind === 'none' ? 'none declared' : 'completed';
+  } catch (err) {
+    return `tick failed: ${(err as Error).message}`;
+  }
 }
