@@ -14,7 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { KubeConfig, type KubernetesObject, KubernetesObjectApi } from '@kubernetes/client-node';
+import { type KubernetesObject, KubernetesObjectApi } from '@kubernetes/client-node';
 import { handleReconcile } from '../../functions/reconcile/handler.ts';
 import { composeApp, type RekeyApp } from '../../shared/app/compose.ts';
 import { loadConfig } from '../../shared/config/config.ts';
@@ -23,9 +23,11 @@ import type {
   EncryptionSwitchStatus,
   SwitchCondition,
 } from '../../shared/domain/encryption-revisions/switch-conditions.ts';
-import { serviceAccountKubeConfig } from '../support/deployed-functions.ts';
+import {
+  installConfigWriteGrant,
+  agentKubeconfigs as kubeconfigsForAgents,
+} from '../support/config-write-agents.ts';
 import { etcdSummary } from '../support/etcd-keys.ts';
-import { buildTargets, kustomize } from '../support/infra/manifests.ts';
 import { connection, coreApi, kubeConfig } from '../support/kube.ts';
 import { rekeySettings, STATE_NAMESPACE } from '../support/rekey-fixture.ts';
 import { waitFor } from '../support/sandbox/net.ts';
@@ -126,38 +128,10 @@ describe('the declared EncryptionSwitch, driven by the reconcile function on rea
     const kc = kubeConfig(env);
     objects = KubernetesObjectApi.makeApiClient(kc);
     await seedSecrets(coreApi(env), 'switch-cr', { count: 20 });
-    // the write-mode grant exactly as infra/components/config-write builds it
-    const built = buildTargets();
-    try {
-      const t = built.targets.find((x) => x.name === 'base + components/config-write');
-      assert.ok(t, 'the config-write component is built onto the base');
-      const grant = kustomize(env.binaries.kubectl as string, t.dir).objects.filter(
-        (o) => o.metadata?.name === 'rekey-config-write',
-      );
-      assert.deepEqual(grant.map((o) => o.kind).sort(), ['Role', 'RoleBinding']);
-      for (const o of grant) await objects.create(o as KubernetesObject);
-    } finally {
-      built.cleanup();
-    }
-    // each agent as the reporter's ServiceAccount, on its own node's apiserver
-    const sa = await serviceAccountKubeConfig(env, 'rekey-key-id-reporter');
-    const user = sa.getCurrentUser();
-    assert.ok(user);
-    for (const i of env.apiservers.keys()) {
-      const cluster = kubeConfig(env, { apiserver: i }).getCurrentCluster();
-      assert.ok(cluster);
-      const agentKc = new KubeConfig();
-      agentKc.loadFromOptions({
-        clusters: [cluster],
-        users: [user],
-        contexts: [{ name: 'agent', cluster: cluster.name, user: user.name }],
-        currentContext: 'agent',
-      });
-      const file = join(sb.dir, `kubeconfig-agent-sa-${i}`);
-      writeFileSync(file, agentKc.exportConfig(), { mode: 0o600 });
-      agentKubeconfigs[i] = file;
-      startAgent(i);
-    }
+    // the agents as the reporter's ServiceAccount with the grant of components/config-write
+    await installConfigWriteGrant(env);
+    agentKubeconfigs.push(...(await kubeconfigsForAgents(env, sb.dir)));
+    for (const i of env.apiservers.keys()) startAgent(i);
     const kubeconfig = join(sb.dir, 'kubeconfig-rekey');
     writeFileSync(kubeconfig, kubeConfig(env, { user: 'rekey' }).exportConfig());
     cliEnv = { ...rekeySettings(env), KUBECONFIG: kubeconfig };
