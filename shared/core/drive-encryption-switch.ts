@@ -41,6 +41,15 @@ function isCompleted(status: Partial<EncryptionSwitchStatus> | undefined, genera
   );
 }
 
+/** JSON with every object's keys sorted: the apiserver answers in its own key order. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b)))
+      : x,
+  );
+}
+
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -110,7 +119,8 @@ export async function driveEncryptionSwitch(
     previous: object.status?.conditions,
     now: now.toISOString(),
   });
-  const same = JSON.stringify(status) === JSON.stringify(object.status);
+  // an unchanged status is not written again (no write per tick while a stage waits)
+  const same = canonical(status) === canonical(object.status);
   const written = same ? false : await deps.switches.updateStatus(object, status);
   return { kind: 'ticked', status, written };
 }

@@ -40,7 +40,8 @@ export async function installConfigWriteGrant(env: SandboxEnv): Promise<void> {
  * agent on that apiserver's node.
  */
 export async function agentKubeconfigs(env: SandboxEnv, dir: string): Promise<string[]> {
-  const sa = await serviceAccountKubeConfig(env, REPORTER_SERVICE_ACCOUNT);
+  // valid for longer than the longest switch test may run
+  const sa = await serviceAccountKubeConfig(env, REPORTER_SERVICE_ACCOUNT, 4 * 3600);
   const user = sa.getCurrentUser();
   assert.ok(user, 'a token for the reporter ServiceAccount');
   return env.apiservers.map((_, i) => {

@@ -164,3 +164,32 @@ describe('driveEncryptionSwitch', () => {
     );
   });
 });
+
+describe('driveEncryptionSwitch: writes', () => {
+  it('does not write a status that did not change, whatever the stored key order', async () => {
+    const { deps } = fakeSwitchCluster();
+    const { state, store } = memorySwitches({ target: 'kms:kms-x' });
+    const tick = () =>
+      driveEncryptionSwitch(
+        { switches: store, switching: deps },
+        { deadline: Number.MAX_SAFE_INTEGER },
+      );
+    await tick();
+    assert.equal(state.writes, 1);
+    // as the apiserver answers it: keys in another order
+    const reorder = (o: unknown): unknown =>
+      Array.isArray(o)
+        ? o.map(reorder)
+        : o && typeof o === 'object'
+          ? Object.fromEntries(
+              Object.entries(o)
+                .reverse()
+                .map(([k, v]) => [k, reorder(v)]),
+            )
+          : o;
+    if (state.object?.status) state.object.status = reorder(state.object.status) as never;
+    const r = await tick();
+    assert.equal(r.kind === 'ticked' && r.written, false);
+    assert.equal(state.writes, 1);
+  });
+});
