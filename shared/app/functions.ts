@@ -8,7 +8,7 @@ import type { AuthenticationApi } from '../adapters/k8s/typed-api.ts';
 import type { KmsRotator } from '../adapters/kms-rotator.ts';
 import { type RekeyConfig, stateNamespaceOf } from '../config/config.ts';
 import type { ReconcileConfig, ReconcileDeps } from '../core/deps.ts';
-import { type DriveSwitchResult, driveEncryptionSwitch } from '../core/drive-encryption-switch.ts';
+import type { DriveSwitchResult } from '../core/drive-encryption-switch.ts';
 import { type NoteResult, noteKmsRotation } from '../core/note-kms-rotation.ts';
 import { reconcileStep, type StepOutcome } from '../core/reconcile-step.ts';
 import {
@@ -19,7 +19,6 @@ import {
 } from '../core/record-key-danger.ts';
 import { statusReport } from '../core/status-report.ts';
 import { stepAndContinue } from '../core/step-and-continue.ts';
-import type { SwitchDeps } from '../core/switch-deps.ts';
 import type { DangerClearance } from '../domain/key-danger.ts';
 import type { KeyDangerNote } from '../domain/revision.ts';
 import { createApp } from '../http/app.ts';
@@ -29,7 +28,6 @@ import { createTokenReviewAuthenticator, tokenReviewerFor } from '../http/sender
 import type { VerifyWebhookOptions } from '../http/webhook-verify.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetrics, type MetricsWithRegistry } from '../observability/metrics.ts';
-import type { EncryptionSwitchStore } from '../ports/encryption-switches.ts';
 import type { EventSink, MigrationSliceData } from '../ports/event-sink.ts';
 import type { ReplayClaims } from '../ports/replay-claims.ts';
 import { retryAfterOf } from '../ports/retryable.ts';
@@ -37,6 +35,7 @@ import { eventSinkFor } from './event-sink.ts';
 import { handOff, type TriggeredStep } from './hand-off.ts';
 import { type LastAdoption, rememberingAdoption } from './last-adoption.ts';
 import { rotateThenStep } from './rotate-then-step.ts';
+import { type SwitchPorts, switchTicker } from './switch-tick.ts';
 
 export type FunctionName = 'kms-event' | 'cluster-event' | 'webhook' | 'reconcile';
 
@@ -138,7 +137,7 @@ export interface FunctionsInputs {
   webhookClaims: ReplayClaims;
   rotator(): KmsRotator | undefined;
   /** The switch ports and the declared EncryptionSwitch objects, built on first use. */
-  encryption?: (() => { deps: SwitchDeps; switches: EncryptionSwitchStore }) | undefined;
+  encryption?: SwitchPorts | undefined;
   close(): void;
 }
 
@@ -222,26 +221,12 @@ export function composeFunctions(
       provider,
       step,
       continueLater,
-      ...(inputs.encryption ? { encryptionSwitch: switchTicker(inputs, logger) } : {}),
+      ...(inputs.encryption
+        ? { encryptionSwitch: switchTicker(inputs.encryption, reconcile.budgetMs, logger) }
+        : {}),
     },
     webhook,
     close: inputs.close,
-  };
-}
-
-/**
- * The declared EncryptionSwitch's tick, on the switch ports (built on first use), within the step
- * budget; its log lines go to the logger.
- */
-function switchTicker(inputs: FunctionsInputs, logger: Logger): () => Promise<DriveSwitchResult> {
-  return async () => {
-    const { deps, switches } = inputs.encryption?.() ?? {};
-    if (!deps || !switches) return { kind: 'none' };
-    const budgetMs = inputs.reconcile.budgetMs ?? 60_000;
-    return driveEncryptionSwitch(
-      { switches, switching: { ...deps, log: (msg, f) => logger.info(f ?? {}, msg) } },
-      { deadline: deps.clock.now().getTime() + budgetMs },
-    );
   };
 }
 
