@@ -165,6 +165,8 @@ export function composeFunctions(
 
   const step = stepRunner(deps, reconcile, logger, metrics);
   const continueLater = (data: MigrationSliceData) => events.emit('migration.slice', data);
+  const switches = inputs.encryption;
+  const encryptionSwitch = switches && switchTicker(switches, reconcile.budgetMs, logger);
   // Whatever triggered a step (a KMS event, a cluster change, a webhook), a migration with work
   // left continues through the same continuation event the reconcile function emits. Delegated,
   // the trigger only asks the reconcile function for that step.
@@ -217,14 +219,7 @@ export function composeFunctions(
       stateNamespace: stateNamespaceOf(config),
       step: triggered('cluster-event'),
     },
-    reconcile: {
-      provider,
-      step,
-      continueLater,
-      ...(inputs.encryption
-        ? { encryptionSwitch: switchTicker(inputs.encryption, reconcile.budgetMs, logger) }
-        : {}),
-    },
+    reconcile: { provider, step, continueLater, encryptionSwitch },
     webhook,
     close: inputs.close,
   };
