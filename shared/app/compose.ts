@@ -24,6 +24,7 @@ import type { TransitKeyReader } from '../ports/transit-key-reader.ts';
 import { composeFunctions, type FunctionName, type Functions } from './functions.ts';
 import { type PortOptions, reconcilePortsFor } from './reconcile-ports.ts';
 import { switchPortsFor } from './switch-ports.ts';
+import { switchTicker } from './switch-tick.ts';
 import { transitKeyReaderOf, vaultOptionsOf } from './vault-transit.ts';
 
 export { FUNCTION_NAMES, type FunctionName, type Functions } from './functions.ts';
@@ -109,7 +110,7 @@ export function composeApp(config: RekeyConfig, options: ComposeOptions = {}): R
     functions: (name, served) => {
       // whoever runs the steps verifies them: its etcd files are a start-up refusal
       if (served.includes('reconcile')) ports.requireEtcdFiles();
-      return composeFunctions(
+      const fns = composeFunctions(
         {
           config,
           deps: ports.deps,
@@ -117,12 +118,15 @@ export function composeApp(config: RekeyConfig, options: ComposeOptions = {}): R
           authentication: ports.authentication,
           webhookClaims: ports.webhookClaims,
           rotator: rotatorOnce,
-          encryption: switchPorts,
           close: ports.close,
         },
         name,
         served,
       );
+      if (!served.includes('reconcile')) return fns;
+      // PingSource ticks also drive the declared EncryptionSwitch (switch-tick.ts)
+      const encryptionSwitch = switchTicker(switchPorts, ports.reconcile.budgetMs, fns.logger);
+      return { ...fns, reconcile: { ...fns.reconcile, encryptionSwitch } };
     },
     encryption: () => switchPorts().deps,
     encryptionSwitches: () => switchPorts().switches,

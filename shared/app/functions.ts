@@ -35,7 +35,6 @@ import { eventSinkFor } from './event-sink.ts';
 import { handOff, type TriggeredStep } from './hand-off.ts';
 import { type LastAdoption, rememberingAdoption } from './last-adoption.ts';
 import { rotateThenStep } from './rotate-then-step.ts';
-import { type SwitchPorts, switchTicker } from './switch-tick.ts';
 
 export type FunctionName = 'kms-event' | 'cluster-event' | 'webhook' | 'reconcile';
 
@@ -136,8 +135,6 @@ export interface FunctionsInputs {
   /** Where /webhook claims each `webhook-id` before running it (shared by every replica). */
   webhookClaims: ReplayClaims;
   rotator(): KmsRotator | undefined;
-  /** The switch ports and the declared EncryptionSwitch objects, built on first use. */
-  encryption?: SwitchPorts | undefined;
   close(): void;
 }
 
@@ -165,8 +162,6 @@ export function composeFunctions(
 
   const step = stepRunner(deps, reconcile, logger, metrics);
   const continueLater = (data: MigrationSliceData) => events.emit('migration.slice', data);
-  const switches = inputs.encryption;
-  const encryptionSwitch = switches && switchTicker(switches, reconcile.budgetMs, logger);
   // Whatever triggered a step (a KMS event, a cluster change, a webhook), a migration with work
   // left continues through the same continuation event the reconcile function emits. Delegated,
   // the trigger only asks the reconcile function for that step.
@@ -219,7 +214,7 @@ export function composeFunctions(
       stateNamespace: stateNamespaceOf(config),
       step: triggered('cluster-event'),
     },
-    reconcile: { provider, step, continueLater, encryptionSwitch },
+    reconcile: { provider, step, continueLater },
     webhook,
     close: inputs.close,
   };
