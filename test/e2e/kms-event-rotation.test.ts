@@ -18,6 +18,7 @@ import { serveRekey } from '../support/rekey-serve.ts';
 import { rotate, waitForKeyId } from '../support/sandbox/sandbox.ts';
 import { startSandbox, type TestSandbox } from '../support/sandbox-fixture.ts';
 import { seedMany } from '../support/seed.ts';
+import { waitForObservation } from '../support/settle.ts';
 
 const AWS_KEY = 'arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 
@@ -63,6 +64,8 @@ describe('e2e on the real Knative tier: an AWS rotation event drives a full rota
 
     const k2 = await rotate({ dir: sb.dir });
     await waitForKeyId(k2, { dir: sb.dir });
+    // the event arrives once the plugin reports the new key_id (AWS's event follows the rotation)
+    await waitForObservation(rekey, k2);
     const sentAt = Date.now();
     const event = triggermeshEvent();
     assert.equal(await toBroker(event), 202);
