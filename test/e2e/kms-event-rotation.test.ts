@@ -97,10 +97,15 @@ describe('e2e on the real Knative tier: an AWS rotation event drives a full rota
       2,
       'duplicates and the late event created no extra revision',
     );
+    // One note, the newer rotation's: the duplicate and the older event changed nothing. Its
+    // verdict is not asserted: on this tier the key-id report's change usually reaches rekey
+    // through the ApiServerSource before the cloud event, and a key_id that does not name the
+    // key's material (the sandbox's keyring) is then read as "not-yet-adopted" (README, findings).
     const noted = await notes();
+    const newerAt = Date.parse((event.data as { time: string }).time);
     assert.deepEqual(
-      noted.map((n) => n.verdict),
-      ['key-id-changed'],
+      noted.map((n) => [n.key, Date.parse(n.at)]),
+      [[AWS_KEY, newerAt]],
       `the rotation is noted once; the duplicate and the older event change nothing: ${JSON.stringify(noted)}`,
     );
     assert.deepEqual(
