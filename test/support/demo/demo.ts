@@ -89,6 +89,11 @@ const carried = (since: number) => {
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }
   for (const [type, n] of counts) process.stdout.write(`    ${String(n).padStart(4)} x ${type}\n`);
+  if (counts.size === 0) {
+    process.stdout.write(
+      '    nothing since the observer Trigger was added (after the tier was up)\n',
+    );
+  }
 };
 
 say(
@@ -100,7 +105,10 @@ await waitFor(
   async () => ((await newest())?.phase === 'Completed' ? true : undefined),
   { timeoutMs: 300_000, intervalMs: 1000 },
 );
-process.stdout.write('    the Broker carried:\n');
+const first = await newest();
+process.stdout.write(
+  `    ${first?.name} Completed (key_id ${first?.keyId}); since the tier was up the Broker carried:\n`,
+);
 carried(0);
 
 say('which keys protect the data in etcd now (rekey keys: read from etcd, nothing decrypted)');
