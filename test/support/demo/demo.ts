@@ -68,7 +68,11 @@ say(
     "with rekey's infra/ and its four functions, each as its own ServiceAccount",
 );
 const started = Date.now();
-const deployed = await deployFunctions(env);
+// reconcile in smaller slices than the overlay's (20 s, pages of 100), which finish a few thousand
+// secrets in one step here: the migration then shows its continuation events
+const deployed = await deployFunctions(env, {
+  settings: { reconcile: { REKEY_BUDGET_SECONDS: '1', REKEY_PAGE_SIZE: '50' } },
+});
 process.stdout.write(
   `    Broker ${deployed.knative.brokerUrl}; up in ${((Date.now() - started) / 1000).toFixed(0)} s\n`,
 );
