@@ -16,8 +16,8 @@ import {
 import { createConfigRevisionStore } from '../../shared/adapters/k8s/config-revision-store.ts';
 import { createRestClient } from '../../shared/adapters/k8s/rest-client.ts';
 import { typedApi } from '../../shared/adapters/k8s/typed-api.ts';
-import type { ConfigRevisionStore } from '../../shared/ports/config-revisions.ts';
 import { systemClock } from '../../shared/ports/clock.ts';
+import type { ConfigRevisionStore } from '../../shared/ports/config-revisions.ts';
 import { connection, coreApi, kubeConfig } from './kube.ts';
 import { rekeySettings, STATE_NAMESPACE } from './rekey-fixture.ts';
 import type { ManagedInitial } from './sandbox/managed-encryption.ts';
