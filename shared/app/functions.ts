@@ -362,6 +362,9 @@ function webhookWiring(
   return {
     deps: {
       provider: config.REKEY_PROVIDER ?? FOLLOWED,
+      ...(config.REKEY_PROVIDER
+        ? {}
+        : { followedProvider: () => requireProvider(deps, reconcile) }),
       step: webhookStep,
       status: () => statusReport(deps, reconcile),
       ...(rotator
