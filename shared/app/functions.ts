@@ -8,7 +8,7 @@ import type { AuthenticationApi } from '../adapters/k8s/typed-api.ts';
 import type { KmsRotator } from '../adapters/kms-rotator.ts';
 import { type RekeyConfig, stateNamespaceOf } from '../config/config.ts';
 import type { ReconcileConfig, ReconcileDeps } from '../core/deps.ts';
-import { requireProvider } from '../core/followed-provider.ts';
+import { FOLLOWED, requireProvider } from '../core/followed-provider.ts';
 import { type NoteResult, noteKmsRotation } from '../core/note-kms-rotation.ts';
 import { reconcileStep, type StepOutcome } from '../core/reconcile-step.ts';
 import {
@@ -21,10 +21,8 @@ import { statusReport } from '../core/status-report.ts';
 import { stepAndContinue } from '../core/step-and-continue.ts';
 import type { DangerClearance } from '../domain/key-danger.ts';
 import type { KeyDangerNote } from '../domain/revision.ts';
-import { createApp } from '../http/app.ts';
 import type { RekeyEnv } from '../http/env.ts';
 import { TransientError } from '../http/errors.ts';
-import { createTokenReviewAuthenticator, tokenReviewerFor } from '../http/sender-auth.ts';
 import type { VerifyWebhookOptions } from '../http/webhook-verify.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetrics, type MetricsWithRegistry } from '../observability/metrics.ts';
@@ -33,11 +31,9 @@ import type { ReplayClaims } from '../ports/replay-claims.ts';
 import { retryAfterOf } from '../ports/retryable.ts';
 import { eventSinkFor } from './event-sink.ts';
 import { handOff, type TriggeredStep } from './hand-off.ts';
-import { type LastAdoption, rememberingAdoption } from './last-adoption.ts';
+import { httpAppFor } from './http-app.ts';
+import { rememberingAdoption } from './last-adoption.ts';
 import { rotateThenStep } from './rotate-then-step.ts';
-
-/** What names the provider when REKEY_PROVIDER pins none: the nodes' kms write provider. */
-const FOLLOWED = '(the write provider)';
 
 export type FunctionName = 'kms-event' | 'cluster-event' | 'webhook' | 'reconcile';
 
@@ -48,16 +44,7 @@ export const FUNCTION_NAMES: readonly FunctionName[] = [
   'reconcile',
 ];
 
-/**
- * Paths sender authentication skips: raw EventBridge posts and Azure Event Grid deliveries
- * authenticate with their shared secrets (functions/kms-event/route.ts), webhooks with their
- * signature.
- */
-export const UNAUTHENTICATED_PATHS: readonly string[] = [
-  '/webhook',
-  '/kms-event/eventbridge',
-  '/kms-event/eventgrid',
-];
+export { UNAUTHENTICATED_PATHS } from './http-app.ts';
 
 /** What the kms-event handler takes (functions/kms-event/handler.ts) and how it authenticates. */
 export interface KmsEventWiring {
@@ -264,74 +251,6 @@ function stepRunner(
     }
     if (o.kind === 'step') metrics.stepDone({ provider: o.provider, step: o.step.kind });
     return o;
-  };
-}
-
-/**
- * The hono app of a function process: sender authentication and what readiness reports. A probe
- * does local work only: it reports the adoption snapshot the last step read, with its age, and
- * never calls the apiservers (one slow apiserver must not make rekey unready during the very
- * outage its steps wait out).
- */
-function httpAppFor(
-  inputs: FunctionsInputs,
-  {
-    name,
-    served,
-    deps,
-    lastAdoption,
-    logger,
-    metrics,
-  }: {
-    name: string;
-    served: readonly FunctionName[];
-    deps: ReconcileDeps;
-    lastAdoption: () => LastAdoption | undefined;
-    logger: Logger;
-    metrics: MetricsWithRegistry;
-  },
-) {
-  const { config } = inputs;
-  const auth =
-    config.REKEY_SENDER_AUDIENCE && config.REKEY_ALLOWED_SENDERS
-      ? createTokenReviewAuthenticator({
-          audience: config.REKEY_SENDER_AUDIENCE,
-          allowedSenders: config.REKEY_ALLOWED_SENDERS,
-          reviewToken: tokenReviewerFor(inputs.authentication),
-        })
-      : undefined;
-  // a function that only hands its steps off reads nothing of the apiservers: nothing to report
-  const readsAdoption =
-    config.REKEY_STEP_MODE === 'local' || served.some((f) => f === 'reconcile' || f === 'webhook');
-  const http = createApp({
-    name,
-    logger,
-    metrics,
-    ...(auth ? { auth } : {}),
-    unauthenticatedPaths: UNAUTHENTICATED_PATHS,
-    readiness: async () => ({
-      ready: true,
-      details: {
-        provider: config.REKEY_PROVIDER ?? FOLLOWED,
-        stepMode: config.REKEY_STEP_MODE,
-        ...(readsAdoption ? { adoption: adoptionDetails(lastAdoption(), deps.clock.now()) } : {}),
-        etcdVerification: deps.verifier ? 'on' : 'off (completions are reported unverified)',
-        eventSink: config.K_SINK ? 'on' : 'off',
-      },
-    }),
-  });
-  return http;
-}
-
-/** What /readyz says of the last adoption snapshot (none yet: no step has run here). */
-function adoptionDetails(last: LastAdoption | undefined, now: Date): Record<string, unknown> {
-  if (!last) return { read: false, note: 'no step has read the apiservers yet in this process' };
-  return {
-    read: true,
-    readAt: last.readAt.toISOString(),
-    ageSeconds: Math.max(0, Math.round((now.getTime() - last.readAt.getTime()) / 1000)),
-    liveApiservers: last.snapshot.liveApiservers.length,
-    metricsReadable: last.snapshot.metricsReadable,
   };
 }
 

@@ -5,6 +5,9 @@
 import { decideFollowedProvider, type FollowedProvider } from '../domain/followed-provider.ts';
 import type { ProviderConfig, ReconcileConfig, ReconcileDeps } from './deps.ts';
 
+/** What names the provider in messages and probes when REKEY_PROVIDER pins none. */
+export const FOLLOWED = '(the write provider)';
+
 export type Unfollowed = Exclude<FollowedProvider, { kind: 'follow' }>;
 
 /** Which provider to follow now. */

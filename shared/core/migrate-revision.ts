@@ -89,6 +89,7 @@ async function migrateResource(
       abortAt: ctx.stop.abortAt,
       ...(config.pageSize ? { pageSize: config.pageSize } : {}),
       ...(config.concurrency ? { concurrency: config.concurrency } : {}),
+      ...(deps.limit ? { limit: deps.limit } : {}),
       ...(session.revision.forced ? { forcedMarker: session.revision.name } : {}),
       ...(deps.sleep ? { sleep: deps.sleep } : {}),
       ownWrite: (ref) =>

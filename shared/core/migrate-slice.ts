@@ -6,7 +6,6 @@
 // uncounted and unsaved, so the next slice lists it again from the last checkpoint. A page on which
 // the apiserver kept failing transiently past the attempts (a brownout) is left the same way, and
 // fails no object: only permanent refusals are failures (docs/architecture.md R7).
-import pLimit from 'p-limit';
 import {
   advanceCheckpoint,
   type ResourceCheckpoint,
@@ -23,6 +22,7 @@ import {
 import type { RewriteOutcome } from '../domain/rewrite-outcome.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { ObjectRef, ObjectRewriter } from '../ports/object-rewriter.ts';
+import { fixedLimit } from './concurrency-limit.ts';
 import { listPages } from './list-pages.ts';
 import { rewriteObject } from './rewrite-object.ts';
 
@@ -41,6 +41,8 @@ export interface MigrateSliceOptions {
   minPages?: number;
   pageSize?: number;
   concurrency?: number;
+  /** Runs the rewrites (shared/core/concurrency-limit.ts); absent: `concurrency` fixed slots. */
+  limit?: <T>(work: () => Promise<T>) => Promise<T>;
   maxAttempts?: number;
   /** Set for a forced rewrite (a real change): the marker written into an annotation. */
   forcedMarker?: string;
@@ -108,7 +110,7 @@ async function rewriteUnlessAborted(
 
 /** Rewrites pages of `checkpoint.resource` until it is done, the budget is spent, or onPage says stop. */
 export async function migrateSlice(o: MigrateSliceOptions): Promise<SliceResult> {
-  const limit = pLimit(o.concurrency ?? 16);
+  const limit = o.limit ?? fixedLimit(o.concurrency ?? 16);
   let checkpoint = o.checkpoint;
   let failures = [...o.failures];
   const resource = checkpoint.resource;
