@@ -231,20 +231,14 @@ export async function writeReport(
   }
 }
 
-/** The reports in `namespace`: of one provider, or (provider undefined) of every provider. */
 export async function readReports(
   api: Pick<CoreApi, 'listNamespacedConfigMap'>,
   namespace: string,
-  provider?: string,
+  provider: string,
 ): Promise<KeyIdReport[]> {
   const list = await api.listNamespacedConfigMap({
     namespace,
     labelSelector: `${LABEL_REPORT}=true`,
   });
-  return list.items
-    .map(fromConfigMap)
-    .filter(
-      (r): r is KeyIdReport =>
-        r !== undefined && (provider === undefined || r.provider === provider),
-    );
+  return list.items.map(fromConfigMap).filter((r): r is KeyIdReport => r?.provider === provider);
 }

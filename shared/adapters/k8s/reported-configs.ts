@@ -9,7 +9,7 @@ import {
 } from '../../domain/report-freshness.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { ReportedConfigs, ReportedEncryptionConfig } from '../../ports/key-observer.ts';
-import { readReports } from './key-id-reports.ts';
+import { readAllReports } from './key-id-reports.ts';
 import { confirmed } from './report-key-observer.ts';
 import type { CoordinationApi, CoreApi } from './typed-api.ts';
 
@@ -33,7 +33,7 @@ export function createReportedConfigs(
   };
   return {
     async read(): Promise<ReportedEncryptionConfig[]> {
-      const reports = await readReports(api, namespace);
+      const reports = await readAllReports(api, namespace);
       const dated = await Promise.all(reports.map((r) => confirmed(leases, namespace, r)));
       const now = clock.now().getTime();
       return dated
