@@ -1,6 +1,7 @@
 // `rekey encryption switch` end to end on two real kube-apiservers with automatic reload, a node
 // agent in write mode on each node (the key-id reporter with REKEY_CONFIG_WRITE=true, next to the
-// second plugin), and writers through both apiservers throughout: identity -> kms:sandbox-kms, then
+// second plugin, as the reporter's ServiceAccount with infra/components/config-write's grant), and
+// writers through both apiservers throughout: identity -> kms:sandbox-kms, then
 // kms:sandbox-kms -> kms:sandbox-kms-b, each through the CLI alone, ending with every value in
 // scope under the target (etcd), data intact, no lost update, and an audit of every moment seen
 // proving no apiserver wrote with a provider the other could not read. Then a node agent that

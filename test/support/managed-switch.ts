@@ -1,7 +1,8 @@
 // The set-up the `rekey encryption switch` sandbox tests share: a managed-encryption sandbox, a node
 // agent in write mode on each node (the key-id reporter with REKEY_CONFIG_WRITE=true, next to the
-// second plugin, with every plugin endpoint of its node), rekey's CLI as the `rekey` identity, and
-// a reader of what each apiserver applied. Everything each agent and each CLI run printed is kept,
+// second plugin, with every plugin endpoint of its node, as the reporter's ServiceAccount with
+// infra/components/config-write's grant: ./config-write-agents.ts), rekey's CLI as the `rekey`
+// identity, and a reader of what each apiserver applied. Everything each agent and each CLI run printed is kept,
 // so a test can check that no secret value or local key ever appeared in it.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -18,6 +19,7 @@ import { createRestClient } from '../../shared/adapters/k8s/rest-client.ts';
 import { typedApi } from '../../shared/adapters/k8s/typed-api.ts';
 import { systemClock } from '../../shared/ports/clock.ts';
 import type { ConfigRevisionStore } from '../../shared/ports/config-revisions.ts';
+import { agentKubeconfigs, installConfigWriteGrant } from './config-write-agents.ts';
 import { connection, coreApi, kubeConfig } from './kube.ts';
 import { rekeySettings, STATE_NAMESPACE } from './rekey-fixture.ts';
 import type { ManagedInitial } from './sandbox/managed-encryption.ts';
@@ -76,6 +78,10 @@ export async function startManagedSwitch({
     clock: systemClock,
   });
   const revisions = createConfigRevisionStore(typedApi(rest).core, { namespace: STATE_NAMESPACE });
+  // the agents run as an install runs them: the reporter's ServiceAccount, with the grant of
+  // infra/components/config-write, each on its own node's apiserver
+  await installConfigWriteGrant(env);
+  const agentConfigs = await agentKubeconfigs(env, dir);
   const agents: (ChildProcess | undefined)[] = [];
   const agentText: string[] = [];
   const cliText: string[] = [];
@@ -84,8 +90,8 @@ export async function startManagedSwitch({
     const a = env.apiservers[i];
     const second = env.managedEncryption?.secondSockets[i];
     assert.ok(a && second);
-    const agentKubeconfig = join(dir, `kubeconfig-agent-${i}`);
-    writeFileSync(agentKubeconfig, kubeConfig(env, { apiserver: i }).exportConfig());
+    const agentKubeconfig = agentConfigs[i];
+    assert.ok(agentKubeconfig);
     const log = join(dir, `agent-${i}.log`);
     const child = spawn(process.execPath, [AGENT], {
       env: {
