@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { composeApp, FUNCTION_NAMES, type RekeyApp } from '../../shared/app/compose.ts';
 import { ConfigError, loadConfig } from '../../shared/config/config.ts';
+import { requireProvider } from '../../shared/core/followed-provider.ts';
 import { mountClusterEvent } from '../cluster-event/route.ts';
 import { mountKmsEvent } from '../kms-event/route.ts';
 import { mountReconcile } from '../reconcile/route.ts';
@@ -125,13 +126,15 @@ addSettingFlags(
       "can this key_id of --provider be disabled now? exit 0 yes, 1 no (names what needs it), 4 can't tell",
     ),
 ).action(
-  action((b, o) => {
+  action(async (b, o) => {
     const format = parseFormat(o.output);
     if (typeof o.retire === 'string') return retireCommand(b.deps, b.reconcile, o.retire, format);
     return keysCommand(
       b.deps,
       format,
-      b.transitKey ? { provider: b.reconcile.provider, reader: b.transitKey } : undefined,
+      b.transitKey
+        ? { provider: await requireProvider(b.deps, b.reconcile), reader: b.transitKey }
+        : undefined,
     );
   }),
 );

@@ -3,7 +3,11 @@
 import type { Command } from 'commander';
 
 export const SETTING_FLAGS = [
-  ['--provider <name>', 'REKEY_PROVIDER', 'KMS provider name in the EncryptionConfiguration'],
+  [
+    '--provider <name>',
+    'REKEY_PROVIDER',
+    "kms provider name in the EncryptionConfiguration (default: the one the nodes' files write with)",
+  ],
   ['--resources <list>', 'REKEY_RESOURCES', 'resources that provider encrypts (default secrets)'],
   ['--namespace <ns>', 'REKEY_NAMESPACE', "rekey's namespace (default rekey-system)"],
   [

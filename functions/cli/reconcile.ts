@@ -15,7 +15,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function describe(o: StepOutcome): string {
   if (o.kind === 'busy')
     return `busy: another runner (${o.heldBy}) works on provider ${o.provider}`;
-  if (o.kind === 'no-key-id') return o.reason;
+  if (o.kind === 'no-key-id' || o.kind === 'no-provider') return o.reason;
   const c = o.counts;
   const what =
     'reason' in o.step
@@ -97,7 +97,8 @@ export async function reconcileCommand(
       );
       steps.push(o);
       if (!bar && format === 'text') process.stdout.write(`${describe(o)}\n`);
-      const more = o.kind === 'busy' || o.kind === 'no-key-id' || o.more;
+      const more =
+        o.kind === 'busy' || o.kind === 'no-key-id' || (o.kind === 'no-provider' ? o.wait : o.more);
       if (!untilComplete || !more) break;
       const left = timeoutMs - (Date.now() - began);
       if (left <= 0) {

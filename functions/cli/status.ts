@@ -16,7 +16,9 @@ export async function statusCommand(
   const convergence = report.convergence;
   if (format === 'json') printJson(report);
   else {
-    process.stdout.write(`provider ${config.provider}\n\nrevisions:\n`);
+    process.stdout.write(
+      `provider ${report.provider} (${report.followed === 'pinned' ? 'REKEY_PROVIDER' : "the nodes' write provider"})\n\nrevisions:\n`,
+    );
     printTable([
       ['NAME', 'PHASE', 'KEY-ID-HASH', 'LISTED', 'RE-ENCRYPTED', 'FAILED', 'VERIFIED'],
       ...report.revisions.map((r) => [

@@ -9,6 +9,7 @@ import type { KmsRotator } from '../adapters/kms-rotator.ts';
 import { type RekeyConfig, stateNamespaceOf } from '../config/config.ts';
 import type { ReconcileConfig, ReconcileDeps } from '../core/deps.ts';
 import type { DriveSwitchResult } from '../core/drive-encryption-switch.ts';
+import { FOLLOWED, requireProvider } from '../core/followed-provider.ts';
 import { type NoteResult, noteKmsRotation } from '../core/note-kms-rotation.ts';
 import { reconcileStep, type StepOutcome } from '../core/reconcile-step.ts';
 import {
@@ -134,7 +135,9 @@ export function composeFunctions(
   served: readonly FunctionName[],
 ): Functions {
   const { config, reconcile } = inputs;
-  const provider = config.REKEY_PROVIDER;
+  // what messages and events name; the steps and the KMS notes resolve the provider they follow
+  // on each use when REKEY_PROVIDER pins none (shared/core/followed-provider.ts)
+  const provider = config.REKEY_PROVIDER ?? FOLLOWED;
   const logger = createLogger({ name: `rekey-${name}`, level: config.LOG_LEVEL });
   const metrics = createMetrics({ defaultLabels: { function: name } });
   const events = eventSinkFor(config, name, logger, metrics);
@@ -151,6 +154,7 @@ export function composeFunctions(
   };
 
   const step = stepRunner(deps, reconcile, logger, metrics);
+  const providerNow = () => requireProvider(deps, reconcile);
   const continueLater = (data: MigrationSliceData) => events.emit('migration.slice', data);
   // Whatever triggered a step (a KMS event, a cluster change, a webhook), a migration with work
   // left continues through the same continuation event the reconcile function emits. Delegated,
@@ -194,9 +198,9 @@ export function composeFunctions(
         ? { eventBridgeToken: config.REKEY_EVENTBRIDGE_TOKEN }
         : {}),
       ...(config.REKEY_EVENTGRID_TOKEN ? { eventGridToken: config.REKEY_EVENTGRID_TOKEN } : {}),
-      note: (rotation) => noteKmsRotation(deps, provider, rotation),
-      danger: (note) => recordKeyDanger(deps, provider, note),
-      clear: (clearance) => clearKeyDanger(deps, provider, clearance),
+      note: async (rotation) => noteKmsRotation(deps, await providerNow(), rotation),
+      danger: async (note) => recordKeyDanger(deps, await providerNow(), note),
+      clear: async (clearance) => clearKeyDanger(deps, await providerNow(), clearance),
       step: triggered('kms-event'),
     },
     clusterEvent: {
@@ -279,7 +283,10 @@ function webhookWiring(
   const rotator = inputs.rotator();
   return {
     deps: {
-      provider: config.REKEY_PROVIDER,
+      provider: config.REKEY_PROVIDER ?? FOLLOWED,
+      ...(config.REKEY_PROVIDER
+        ? {}
+        : { followedProvider: () => requireProvider(deps, reconcile) }),
       step: webhookStep,
       status: () => statusReport(deps, reconcile),
       ...(rotator

@@ -2,6 +2,7 @@
 // sender authentication from the settings, and what /readyz reports and to whom.
 import type { RekeyConfig } from '../config/config.ts';
 import type { ReconcileDeps } from '../core/deps.ts';
+import { FOLLOWED } from '../core/followed-provider.ts';
 import { createApp } from '../http/app.ts';
 import { createTokenReviewAuthenticator, tokenReviewerFor } from '../http/sender-auth.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -80,7 +81,7 @@ export function httpAppFor(
     readiness: async () => ({
       ready: true,
       details: {
-        provider: config.REKEY_PROVIDER,
+        provider: config.REKEY_PROVIDER ?? FOLLOWED,
         stepMode: config.REKEY_STEP_MODE,
         ...(readsAdoption ? { adoption: adoptionDetails(lastAdoption(), deps.clock.now()) } : {}),
         etcdVerification: deps.verifier ? 'on' : 'off (completions are reported unverified)',

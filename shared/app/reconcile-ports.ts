@@ -26,6 +26,7 @@ import { createObjectLookup } from '../adapters/k8s/object-lookup.ts';
 import { createObjectRewriter } from '../adapters/k8s/object-rewriter.ts';
 import { createLeaseReplayClaims } from '../adapters/k8s/replay-claims.ts';
 import { createReportKeyObserver } from '../adapters/k8s/report-key-observer.ts';
+import { createReportedConfigs } from '../adapters/k8s/reported-configs.ts';
 import { createRestClient, type RestClient } from '../adapters/k8s/rest-client.ts';
 import { createRevisionStore } from '../adapters/k8s/revision-store.ts';
 import { type AuthenticationApi, typedApi } from '../adapters/k8s/typed-api.ts';
@@ -141,6 +142,8 @@ export function reconcilePortsFor(
           createReportKeyObserver(core, { namespace, clock, leases: coordination }),
           createMetricsKeyObserver({ adoption, clock, kmsCurrent, ...(log ? { log } : {}) }),
         ),
+    // which kms provider writes, when REKEY_PROVIDER pins none (shared/core/followed-provider.ts)
+    configs: createReportedConfigs(core, { namespace, clock, leases: coordination }),
     adoption,
     rewriter: measuredRewriter(createObjectRewriter(rest), limit, clock),
     limit,
@@ -174,7 +177,7 @@ export function reconcilePortsFor(
     ...(log ? { log } : {}),
   };
   const reconcile: ReconcileConfig = {
-    provider: config.REKEY_PROVIDER,
+    ...(config.REKEY_PROVIDER ? { provider: config.REKEY_PROVIDER } : {}),
     ...(config.REKEY_RESOURCES !== undefined ? { resources: config.REKEY_RESOURCES } : {}),
     // where the revisions are: their own writes are not rewrites
     namespace: stateNamespace,

@@ -71,10 +71,11 @@ function isHostPort(value: string): boolean {
 }
 
 export const configSchema = z.object({
-  /** The KMS provider name in the EncryptionConfiguration. */
-  REKEY_PROVIDER: z
-    .string({ error: 'is required: the kms provider name in the EncryptionConfiguration' })
-    .min(1, 'is required: the kms provider name in the EncryptionConfiguration'),
+  /**
+   * The kms provider name in the EncryptionConfiguration whose key_id rekey follows; unset = the
+   * kms provider that writes in the file every fresh key-id report names (shared/core/followed-provider.ts).
+   */
+  REKEY_PROVIDER: z.preprocess(emptyIsUnset, z.string().optional()),
   /** An explicit scope; unset = what the reported EncryptionConfiguration gives the provider. */
   REKEY_RESOURCES: optionalList,
   REKEY_NAMESPACE: z

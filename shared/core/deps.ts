@@ -3,7 +3,7 @@ import type { Revision } from '../domain/revision.ts';
 import type { AdoptionReader } from '../ports/adoption-reader.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { EventSink } from '../ports/event-sink.ts';
-import type { KeyObserver } from '../ports/key-observer.ts';
+import type { KeyObserver, ReportedConfigs } from '../ports/key-observer.ts';
 import type { Lock } from '../ports/lock.ts';
 import type { ObjectLookup } from '../ports/object-lookup.ts';
 import type { ObjectRewriter } from '../ports/object-rewriter.ts';
@@ -18,6 +18,11 @@ export type Log = (message: string, fields?: Record<string, unknown>) => void;
 export interface ReconcileDeps {
   store: RevisionStore;
   observer: KeyObserver;
+  /**
+   * Each fresh key-id report's EncryptionConfiguration, whatever provider it reports on: which kms
+   * provider writes, when config.provider pins none; absent: only a pinned provider is followed.
+   */
+  configs?: ReportedConfigs;
   adoption: AdoptionReader;
   rewriter: ObjectRewriter;
   /** How many rewrites run at once (shared/core/concurrency-limit.ts); absent: config.concurrency. */
@@ -44,8 +49,11 @@ export interface ReconcileDeps {
 }
 
 export interface ReconcileConfig {
-  /** The KMS provider name in the EncryptionConfiguration. */
-  provider: string;
+  /**
+   * The kms provider name in the EncryptionConfiguration, when pinned (REKEY_PROVIDER); unset =
+   * the one every node's reported configuration writes with (shared/core/followed-provider.ts).
+   */
+  provider?: string;
   /**
    * An explicit scope (REKEY_RESOURCES), e.g. ['secrets']; unset = the resources the reported
    * EncryptionConfiguration gives the provider (shared/core/resolve-scope.ts).
@@ -80,3 +88,6 @@ export interface ReconcileConfig {
    */
   retryNow?: boolean;
 }
+
+/** The settings of one step or command once the provider it follows is known. */
+export type ProviderConfig = ReconcileConfig & { provider: string };

@@ -139,14 +139,10 @@ describe('loadConfig', () => {
     assert.ok(!('PATH' in c));
   });
 
-  it('rejects a missing REKEY_PROVIDER, naming it and saying what it is', () => {
-    const message = rejected({});
-    assert.match(message, /REKEY_PROVIDER/);
-    assert.match(message, /kms provider name/);
-  });
-
-  it('rejects an empty REKEY_PROVIDER', () => {
-    assert.match(rejected({ REKEY_PROVIDER: '' }), /REKEY_PROVIDER/);
+  it('takes a missing or empty REKEY_PROVIDER as unset: rekey follows the reported write provider', () => {
+    assert.equal(loadConfig({}).REKEY_PROVIDER, undefined);
+    assert.equal(loadConfig({ REKEY_PROVIDER: '' }).REKEY_PROVIDER, undefined);
+    assert.equal(loadConfig({ REKEY_PROVIDER: 'kms-b' }).REKEY_PROVIDER, 'kms-b');
   });
 
   it('lists every bad number, each under its variable', () => {
@@ -167,9 +163,13 @@ describe('loadConfig', () => {
     assert.ok(!message.includes('REKEY_PROVIDER'), 'only the variables at fault');
   });
 
-  it('lists a missing provider and bad numbers together', () => {
-    const message = rejected({ REKEY_PAGE_SIZE: '0', REKEY_CONCURRENCY: 'abc' });
-    for (const v of ['REKEY_PROVIDER', 'REKEY_PAGE_SIZE', 'REKEY_CONCURRENCY']) {
+  it('lists a bad namespace and bad numbers together', () => {
+    const message = rejected({
+      REKEY_NAMESPACE: 'Not_A_Name',
+      REKEY_PAGE_SIZE: '0',
+      REKEY_CONCURRENCY: 'abc',
+    });
+    for (const v of ['REKEY_NAMESPACE', 'REKEY_PAGE_SIZE', 'REKEY_CONCURRENCY']) {
       assert.match(message, new RegExp(v));
     }
   });
