@@ -1,5 +1,5 @@
-// A tiny simulated cluster for the encryption switch's use cases (the same as
-// test/unit/core/switch-encryption.test.ts builds): revision Secrets, node agents in write mode,
+// A tiny simulated cluster for the encryption switch's use cases (switchEncryption, and the
+// EncryptionSwitch object's tick): revision Secrets, node agents in write mode,
 // apiservers that reload what their node's agent wrote when the test says so, and etcd's write
 // key per object. Nothing here talks to a cluster.
 import type { SwitchDeps } from '../../../shared/core/switch-deps.ts';
