@@ -18,13 +18,23 @@ export async function statusCommand(
   else {
     process.stdout.write(`provider ${config.provider}\n\nrevisions:\n`);
     printTable([
-      ['NAME', 'PHASE', 'KEY-ID-HASH', 'LISTED', 'RE-ENCRYPTED', 'FAILED', 'VERIFIED'],
+      [
+        'NAME',
+        'PHASE',
+        'KEY-ID-HASH',
+        'LISTED',
+        'RE-ENCRYPTED',
+        'ALREADY-CURRENT',
+        'FAILED',
+        'VERIFIED',
+      ],
       ...report.revisions.map((r) => [
         r.name,
         r.phase,
         short(r.keyIdHash),
         String(r.counts.listed),
         String(r.counts.reencrypted),
+        String(r.counts.alreadyCurrent),
         String(r.counts.failed),
         r.verified === null ? '-' : String(r.verified),
       ]),

@@ -199,7 +199,31 @@ export function etcd3RangeReader(client: Etcd3): RangeReader {
  * }
  */
 export function createEtcdInspector(options: EtcdInspectorOptions): EtcdInspector {
-  const { endpoints, tls, callTimeoutMs = 30_000, ...scan } = options;
+  const { endpoints, tls, callTimeoutMs, ...scan } = options;
+  const client = connectEtcd({
+    endpoints,
+    ...(tls ? { tls } : {}),
+    ...(callTimeoutMs ? { callTimeoutMs } : {}),
+  });
+  const read = etcd3RangeReader(client);
+  return {
+    reports: () => scanReports(read, scan),
+    values: () =>
+      scanPrefix(read, {
+        ...(scan.prefix ? { prefix: scan.prefix } : {}),
+        ...(scan.pageSize ? { pageSize: scan.pageSize } : {}),
+      }),
+    summarise: () => summariseStream(scanReports(read, scan)),
+    close: () => client.close(),
+  };
+}
+
+/** An etcd client for the endpoints (TLS client auth when given), each call under a deadline. */
+export function connectEtcd({
+  endpoints,
+  tls,
+  callTimeoutMs = 30_000,
+}: Pick<EtcdInspectorOptions, 'endpoints' | 'tls' | 'callTimeoutMs'>): Etcd3 {
   if (endpoints.length === 0) throw new RangeError('at least one etcd endpoint is required');
   const clientOptions: IOptions = {
     hosts: endpoints,
@@ -212,16 +236,5 @@ export function createEtcdInspector(options: EtcdInspectorOptions): EtcdInspecto
       ...(tls.cert ? { certChain: tls.cert } : {}),
     };
   }
-  const client = new Etcd3(clientOptions);
-  const read = etcd3RangeReader(client);
-  return {
-    reports: () => scanReports(read, scan),
-    values: () =>
-      scanPrefix(read, {
-        ...(scan.prefix ? { prefix: scan.prefix } : {}),
-        ...(scan.pageSize ? { pageSize: scan.pageSize } : {}),
-      }),
-    summarise: () => summariseStream(scanReports(read, scan)),
-    close: () => client.close(),
-  };
+  return new Etcd3(clientOptions);
 }

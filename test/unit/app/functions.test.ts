@@ -290,6 +290,7 @@ describe('functions as shared/app composes them', () => {
         gone: 0,
         failed: 0,
         retried: 0,
+        alreadyCurrent: 0,
       },
     });
     await fns.events.emit('migration.completed', {
@@ -342,6 +343,7 @@ describe('functions as shared/app composes them', () => {
       gone: 0,
       failed: 0,
       retried: 0,
+      alreadyCurrent: 0,
     };
     await fns.events.emit('step.requested', { provider: PROVIDER, requestedBy: 'cluster-event' });
     await fns.events.emit('migration.slice', { ...revision, counts });
