@@ -51,7 +51,7 @@ describe('rekey: rotation under concurrent load', () => {
     assert.ok(last.counts.reencrypted > 0);
     const c = last.counts;
     assert.equal(
-      c.reencrypted + c.unchanged + c.conflicts + c.gone + c.failed,
+      c.reencrypted + c.unchanged + c.conflicts + c.gone + c.failed + c.alreadyCurrent,
       c.listed,
       'every listed object has an outcome',
     );
