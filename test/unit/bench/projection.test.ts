@@ -33,20 +33,41 @@ describe('fitLinear', () => {
 });
 
 describe('projectTo', () => {
-  it('projects time, memory and scan time at N from the measured sizes', () => {
+  it('fits fixed + per object where the sizes are at least 10x apart', () => {
     const p = projectTo(1_000_000, {
       migrateMs: [
-        { n: 300, value: 2000 },
-        { n: 500, value: 3000 },
+        { n: 1000, value: 3000 },
+        { n: 10_000, value: 21_000 },
       ],
       rssMib: [
-        { n: 300, value: 120 },
-        { n: 500, value: 121 },
+        { n: 1000, value: 140 },
+        { n: 10_000, value: 149 },
+      ],
+      etcdScanMs: [
+        { n: 1000, value: 100 },
+        { n: 10_000, value: 1000 },
+      ],
+    });
+    assert.ok(Math.abs(p.migrateSeconds - (1 + 2 * 1000)) < 1e-6);
+    assert.ok(Math.abs(p.runnerRssMib - (139 + 0.001 * 1_000_000)) < 1e-6);
+    assert.ok(Math.abs(p.etcdScanSeconds - 100) < 1e-6);
+  });
+
+  it('projects time and scan from the largest of close sizes, and not memory', () => {
+    const p = projectTo(1_000_000, {
+      migrateMs: [
+        { n: 324, value: 6362 },
+        { n: 525, value: 5265 },
+      ],
+      rssMib: [
+        { n: 324, value: 143 },
+        { n: 525, value: 148 },
       ],
       etcdScanMs: [{ n: 800, value: 80 }],
     });
-    assert.ok(Math.abs(p.migrateSeconds - (500 + 5 * 1_000_000) / 1000) < 1e-6);
-    assert.ok(Math.abs(p.runnerRssMib - (118.5 + 0.005 * 1_000_000)) < 1e-6);
+    assert.ok(Math.abs(p.migrateSeconds - (5265 / 525) * 1000) < 1e-6);
+    assert.ok(Number.isNaN(p.runnerRssMib));
+    assert.equal(p.fits.rssMib, undefined);
     assert.ok(Math.abs(p.etcdScanSeconds - 100) < 1e-9);
   });
 });
