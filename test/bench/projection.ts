@@ -1,6 +1,6 @@
 // Scale, projected: from what the bench measured at its sizes, what a rewrite of N objects would
 // take (time, the runner's memory, one etcd scan). Each quantity is fitted as fixed + per object
-// by least squares, but only over sizes at least MIN_SPAN apart: between close sizes the noise of
+// by least squares, but only over sizes at least MIN_SPAN (5x) apart: between close sizes the noise of
 // a shared machine outweighs the per-object part (measured: 300 and 500 objects gave a migration
 // faster at 500 and a memory slope of 23 KiB per object). With closer sizes, time and scan are
 // taken through the origin from the largest size (every fixed cost counted per object: an upper
@@ -43,7 +43,7 @@ export function valueAt(fit: LinearFit, n: number): number {
 }
 
 /** How far apart (largest ÷ smallest) the sizes must be for a fixed + per-object fit. */
-export const MIN_SPAN = 10;
+export const MIN_SPAN = 5;
 
 /** Whether the samples' sizes are far enough apart to tell a fixed cost from a per-object one. */
 export function spansEnough(samples: readonly Sample[]): boolean {

@@ -33,7 +33,7 @@ describe('fitLinear', () => {
 });
 
 describe('projectTo', () => {
-  it('fits fixed + per object where the sizes are at least 10x apart', () => {
+  it('fits fixed + per object where the sizes are at least 5x apart', () => {
     const p = projectTo(1_000_000, {
       migrateMs: [
         { n: 1000, value: 3000 },
