@@ -33,7 +33,11 @@ export const SETTING_FLAGS = [
     "the apiserver's --etcd-prefix (default /registry)",
   ],
   ['--page-size <n>', 'REKEY_PAGE_SIZE', 'objects per list page (default 500)'],
-  ['--concurrency <n>', 'REKEY_CONCURRENCY', 'concurrent no-op patches (default 16)'],
+  [
+    '--concurrency <n>',
+    'REKEY_CONCURRENCY',
+    'concurrent no-op patches: auto (default; adapts up to REKEY_CONCURRENCY_MAX, 32) or a number',
+  ],
   [
     '--budget-seconds <n>',
     'REKEY_BUDGET_SECONDS',

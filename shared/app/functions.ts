@@ -20,10 +20,8 @@ import { statusReport } from '../core/status-report.ts';
 import { stepAndContinue } from '../core/step-and-continue.ts';
 import type { DangerClearance } from '../domain/key-danger.ts';
 import type { KeyDangerNote } from '../domain/revision.ts';
-import { createApp } from '../http/app.ts';
 import type { RekeyEnv } from '../http/env.ts';
 import { TransientError } from '../http/errors.ts';
-import { createTokenReviewAuthenticator, tokenReviewerFor } from '../http/sender-auth.ts';
 import type { VerifyWebhookOptions } from '../http/webhook-verify.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetrics, type MetricsWithRegistry } from '../observability/metrics.ts';
@@ -32,7 +30,8 @@ import type { ReplayClaims } from '../ports/replay-claims.ts';
 import { retryAfterOf } from '../ports/retryable.ts';
 import { eventSinkFor } from './event-sink.ts';
 import { handOff, type TriggeredStep } from './hand-off.ts';
-import { type LastAdoption, rememberingAdoption } from './last-adoption.ts';
+import { httpAppFor } from './http-app.ts';
+import { rememberingAdoption } from './last-adoption.ts';
 import { rotateThenStep } from './rotate-then-step.ts';
 
 export type FunctionName = 'kms-event' | 'cluster-event' | 'webhook' | 'reconcile';
@@ -44,16 +43,7 @@ export const FUNCTION_NAMES: readonly FunctionName[] = [
   'reconcile',
 ];
 
-/**
- * Paths sender authentication skips: raw EventBridge posts and Azure Event Grid deliveries
- * authenticate with their shared secrets (functions/kms-event/route.ts), webhooks with their
- * signature.
- */
-export const UNAUTHENTICATED_PATHS: readonly string[] = [
-  '/webhook',
-  '/kms-event/eventbridge',
-  '/kms-event/eventgrid',
-];
+export { UNAUTHENTICATED_PATHS } from './http-app.ts';
 
 /** What the kms-event handler takes (functions/kms-event/handler.ts) and how it authenticates. */
 export interface KmsEventWiring {
@@ -257,74 +247,6 @@ function stepRunner(
     }
     if (o.kind === 'step') metrics.stepDone({ provider: o.provider, step: o.step.kind });
     return o;
-  };
-}
-
-/**
- * The hono app of a function process: sender authentication and what readiness reports. A probe
- * does local work only: it reports the adoption snapshot the last step read, with its age, and
- * never calls the apiservers (one slow apiserver must not make rekey unready during the very
- * outage its steps wait out).
- */
-function httpAppFor(
-  inputs: FunctionsInputs,
-  {
-    name,
-    served,
-    deps,
-    lastAdoption,
-    logger,
-    metrics,
-  }: {
-    name: string;
-    served: readonly FunctionName[];
-    deps: ReconcileDeps;
-    lastAdoption: () => LastAdoption | undefined;
-    logger: Logger;
-    metrics: MetricsWithRegistry;
-  },
-) {
-  const { config } = inputs;
-  const auth =
-    config.REKEY_SENDER_AUDIENCE && config.REKEY_ALLOWED_SENDERS
-      ? createTokenReviewAuthenticator({
-          audience: config.REKEY_SENDER_AUDIENCE,
-          allowedSenders: config.REKEY_ALLOWED_SENDERS,
-          reviewToken: tokenReviewerFor(inputs.authentication),
-        })
-      : undefined;
-  // a function that only hands its steps off reads nothing of the apiservers: nothing to report
-  const readsAdoption =
-    config.REKEY_STEP_MODE === 'local' || served.some((f) => f === 'reconcile' || f === 'webhook');
-  const http = createApp({
-    name,
-    logger,
-    metrics,
-    ...(auth ? { auth } : {}),
-    unauthenticatedPaths: UNAUTHENTICATED_PATHS,
-    readiness: async () => ({
-      ready: true,
-      details: {
-        provider: config.REKEY_PROVIDER,
-        stepMode: config.REKEY_STEP_MODE,
-        ...(readsAdoption ? { adoption: adoptionDetails(lastAdoption(), deps.clock.now()) } : {}),
-        etcdVerification: deps.verifier ? 'on' : 'off (completions are reported unverified)',
-        eventSink: config.K_SINK ? 'on' : 'off',
-      },
-    }),
-  });
-  return http;
-}
-
-/** What /readyz says of the last adoption snapshot (none yet: no step has run here). */
-function adoptionDetails(last: LastAdoption | undefined, now: Date): Record<string, unknown> {
-  if (!last) return { read: false, note: 'no step has read the apiservers yet in this process' };
-  return {
-    read: true,
-    readAt: last.readAt.toISOString(),
-    ageSeconds: Math.max(0, Math.round((now.getTime() - last.readAt.getTime()) / 1000)),
-    liveApiservers: last.snapshot.liveApiservers.length,
-    metricsReadable: last.snapshot.metricsReadable,
   };
 }
 

@@ -37,8 +37,20 @@ import { createRevisionStore } from '../adapters/k8s/revision-store.ts';
 import { type AuthenticationApi, typedApi } from '../adapters/k8s/typed-api.ts';
 import { createKmsCurrent } from '../adapters/kms-current.ts';
 import { createPluginKeyObserver } from '../adapters/kms-plugin/plugin-key-observer.ts';
-import { ConfigError, type RekeyConfig, stateNamespaceOf } from '../config/config.ts';
-import type { ReconcileConfig, ReconcileDeps } from '../core/deps.ts';
+import {
+  ConfigError,
+  maxConcurrencyOf,
+  type RekeyConfig,
+  stateNamespaceOf,
+} from '../config/config.ts';
+import {
+  adaptiveLimit,
+  type ConcurrencyLimit,
+  fixedLimit,
+  measuredRewriter,
+} from '../core/concurrency-limit.ts';
+import type { Log, ReconcileConfig, ReconcileDeps } from '../core/deps.ts';
+import { DEFAULT_BOUNDS } from '../domain/adaptive-concurrency.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
 import type { ReplayClaims } from '../ports/replay-claims.ts';
 import type { StoredEncryptionReader } from '../ports/stored-encryption.ts';
@@ -87,7 +99,8 @@ export function reconcilePortsFor(
   }: PortOptions = {},
 ): ReconcilePorts {
   const conn = connection ?? loadConnection(config);
-  const raw = createRestClient(conn, { maxSockets: config.REKEY_CONCURRENCY + 4 });
+  const raw = createRestClient(conn, { maxSockets: maxConcurrencyOf(config) + 4 });
+  const limit = concurrencyLimitOf(config, log);
   // rekey's own state goes around wrapRest: tests record the calls that touch users' objects, as
   // rekey receives them: without annotations, which can carry a Secret's values (R12)
   const { core, coordination, authentication } = typedApi(raw);
@@ -150,7 +163,8 @@ export function reconcilePortsFor(
           createMetricsKeyObserver({ adoption, clock, kmsCurrent, ...(log ? { log } : {}) }),
         ),
     adoption,
-    rewriter: createObjectRewriter(rest),
+    rewriter: measuredRewriter(createObjectRewriter(rest), limit, clock),
+    limit,
     lookup: createObjectLookup(rest),
     // on the raw client, as rekey's own state; it reads the apiserver's Date on its answers
     lock: createLeaseLock(raw, { namespace: stateNamespace, clock }),
@@ -191,7 +205,6 @@ export function reconcilePortsFor(
     holder: config.REKEY_HOLDER ?? `${hostname()}-${process.pid}`,
     budgetMs: config.REKEY_BUDGET_SECONDS * 1000,
     pageSize: config.REKEY_PAGE_SIZE,
-    concurrency: config.REKEY_CONCURRENCY,
     fallbackWaitMs: config.REKEY_FALLBACK_WAIT_SECONDS * 1000,
     keepRevisions: config.REKEY_KEEP_REVISIONS,
   };
@@ -234,4 +247,13 @@ function etcdTlsOf(config: RekeyConfig): Pick<EtcdInspectorOptions, 'tls'> {
       ...(config.REKEY_ETCD_KEY_FILE ? { key: read('REKEY_ETCD_KEY_FILE') as Buffer } : {}),
     },
   };
+}
+
+/** REKEY_CONCURRENCY's limit: adaptive (`auto`, starting at 8 or the ceiling if lower) or fixed. */
+function concurrencyLimitOf(config: RekeyConfig, log: Log | undefined): ConcurrencyLimit {
+  if (config.REKEY_CONCURRENCY !== 'auto') return fixedLimit(config.REKEY_CONCURRENCY);
+  const max = config.REKEY_CONCURRENCY_MAX;
+  return adaptiveLimit({ min: 1, max, start: Math.min(DEFAULT_BOUNDS.start, max) }, (n) =>
+    log?.('rewrite concurrency adapted', { concurrency: n }),
+  );
 }

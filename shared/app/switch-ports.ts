@@ -8,7 +8,7 @@ import { loadConnection } from '../adapters/k8s/connection.ts';
 import { createNodeConfigWrites } from '../adapters/k8s/node-config-writes.ts';
 import { createRestClient } from '../adapters/k8s/rest-client.ts';
 import { typedApi } from '../adapters/k8s/typed-api.ts';
-import { type RekeyConfig, stateNamespaceOf } from '../config/config.ts';
+import { maxConcurrencyOf, type RekeyConfig, stateNamespaceOf } from '../config/config.ts';
 import type { ReconcileDeps } from '../core/deps.ts';
 import type { SwitchDeps } from '../core/switch-deps.ts';
 import type { PortOptions } from './reconcile-ports.ts';
@@ -37,7 +37,7 @@ export function switchPortsFor(
       served: deps.served,
       clock: deps.clock,
       pageSize: config.REKEY_PAGE_SIZE,
-      concurrency: config.REKEY_CONCURRENCY,
+      concurrency: maxConcurrencyOf(config),
       ...(deps.log ? { log: deps.log } : {}),
     },
     close: () => rest.close(),

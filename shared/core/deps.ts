@@ -12,6 +12,7 @@ import type { ServedResources } from '../ports/served-resources.ts';
 import type { StoredEncryptionReader } from '../ports/stored-encryption.ts';
 import type { ValueScanner } from '../ports/value-scanner.ts';
 import type { Verifier } from '../ports/verifier.ts';
+import type { ConcurrencyLimit } from './concurrency-limit.ts';
 
 export type Log = (message: string, fields?: Record<string, unknown>) => void;
 
@@ -20,6 +21,8 @@ export interface ReconcileDeps {
   observer: KeyObserver;
   adoption: AdoptionReader;
   rewriter: ObjectRewriter;
+  /** How many rewrites run at once (shared/core/concurrency-limit.ts); absent: config.concurrency. */
+  limit?: ConcurrencyLimit;
   /**
    * Finds one object's uid and resourceVersion, so a retry pass re-patches refused and offending
    * objects by name; absent: their resources are listed again instead.

@@ -91,6 +91,7 @@ async function migrateResource(
       abortAt: ctx.stop.abortAt,
       ...(config.pageSize ? { pageSize: config.pageSize } : {}),
       ...(config.concurrency ? { concurrency: config.concurrency } : {}),
+      ...(deps.limit ? { limit: deps.limit } : {}),
       ...(session.revision.forced ? { forcedMarker: session.revision.name } : {}),
       ...skipCurrentFor(ctx, checkpoint.resource),
       ...(deps.sleep ? { sleep: deps.sleep } : {}),

@@ -9,7 +9,6 @@
 // Where etcd can be read (`skipCurrent`), each page is first split by what etcd stores
 // (shared/domain/stale-split.ts): only the stale objects are patched, the others are counted as
 // `alreadyCurrent`; a page etcd could not be read for is patched whole (docs/architecture.md R4).
-import pLimit from 'p-limit';
 import {
   advanceCheckpoint,
   type ResourceCheckpoint,
@@ -29,6 +28,7 @@ import { type StaleTarget, splitStale } from '../domain/stale-split.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { ObjectRef, ObjectRewriter } from '../ports/object-rewriter.ts';
 import type { StoredEncryptionReader } from '../ports/stored-encryption.ts';
+import { fixedLimit } from './concurrency-limit.ts';
 import { listPages } from './list-pages.ts';
 import { rewriteObject } from './rewrite-object.ts';
 
@@ -47,6 +47,8 @@ export interface MigrateSliceOptions {
   minPages?: number;
   pageSize?: number;
   concurrency?: number;
+  /** Runs the rewrites (shared/core/concurrency-limit.ts); absent: `concurrency` fixed slots. */
+  limit?: <T>(work: () => Promise<T>) => Promise<T>;
   maxAttempts?: number;
   /** Set for a forced rewrite (a real change): the marker written into an annotation. */
   forcedMarker?: string;
@@ -127,7 +129,7 @@ async function rewriteUnlessAborted(
 
 /** Rewrites pages of `checkpoint.resource` until it is done, the budget is spent, or onPage says stop. */
 export async function migrateSlice(o: MigrateSliceOptions): Promise<SliceResult> {
-  const limit = pLimit(o.concurrency ?? 16);
+  const limit = o.limit ?? fixedLimit(o.concurrency ?? 16);
   let checkpoint = o.checkpoint;
   let failures = [...o.failures];
   const resource = checkpoint.resource;

@@ -28,7 +28,8 @@ describe('loadConfig', () => {
       REKEY_NAMESPACE: 'rekey-system',
       REKEY_ETCD_PREFIX: '/registry',
       REKEY_PAGE_SIZE: 500,
-      REKEY_CONCURRENCY: 16,
+      REKEY_CONCURRENCY: 'auto',
+      REKEY_CONCURRENCY_MAX: 32,
       REKEY_BUDGET_SECONDS: 60,
       REKEY_FALLBACK_WAIT_SECONDS: 300,
       REKEY_KEEP_REVISIONS: 10,
@@ -159,7 +160,9 @@ describe('loadConfig', () => {
       problems.some((l) => /REKEY_PAGE_SIZE: must be a whole number from 1 to 10000/.test(l)),
     );
     assert.ok(
-      problems.some((l) => /REKEY_CONCURRENCY: must be a whole number from 1 to 256/.test(l)),
+      problems.some((l) =>
+        /REKEY_CONCURRENCY: must be auto or a whole number from 1 to 256/.test(l),
+      ),
     );
     assert.ok(!message.includes('REKEY_PROVIDER'), 'only the variables at fault');
   });
