@@ -20,7 +20,10 @@ import {
   type EtcdInspectorOptions,
   etcd3RangeReader,
 } from '../adapters/etcd/inspector.ts';
-import { createStoredEncryptionReader } from '../adapters/etcd/stored-encryption.ts';
+import {
+  createStoredEncryptionReader,
+  STORED_MAX_RECEIVE_BYTES,
+} from '../adapters/etcd/stored-encryption.ts';
 import { createEtcdVerifier } from '../adapters/etcd/verifier.ts';
 import { withFallbackObserver } from '../adapters/fallback-key-observer.ts';
 import { type Connection, loadConnection } from '../adapters/k8s/connection.ts';
@@ -126,7 +129,10 @@ export function reconcilePortsFor(
   let storedReader: { reader: StoredEncryptionReader; close(): void } | undefined;
   const storedEncryptionOnce = (endpoints: string[]) => {
     if (!storedReader) {
-      const client = connectEtcd(etcdOptionsOnce(endpoints));
+      const client = connectEtcd({
+        ...etcdOptionsOnce(endpoints),
+        maxReceiveBytes: STORED_MAX_RECEIVE_BYTES,
+      });
       storedReader = {
         reader: createStoredEncryptionReader(etcd3RangeReader(client), {
           prefix: config.REKEY_ETCD_PREFIX,

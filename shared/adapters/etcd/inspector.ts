@@ -218,16 +218,26 @@ export function createEtcdInspector(options: EtcdInspectorOptions): EtcdInspecto
   };
 }
 
-/** An etcd client for the endpoints (TLS client auth when given), each call under a deadline. */
+/**
+ * An etcd client for the endpoints (TLS client auth when given), each call under a deadline.
+ * `maxReceiveBytes`: the largest answer it accepts (gRPC's default is 4 MiB; a larger answer fails
+ * the call, and the client's circuit breaker then refuses the next ones for a while).
+ */
 export function connectEtcd({
   endpoints,
   tls,
   callTimeoutMs = 30_000,
-}: Pick<EtcdInspectorOptions, 'endpoints' | 'tls' | 'callTimeoutMs'>): Etcd3 {
+  maxReceiveBytes,
+}: Pick<EtcdInspectorOptions, 'endpoints' | 'tls' | 'callTimeoutMs'> & {
+  maxReceiveBytes?: number;
+}): Etcd3 {
   if (endpoints.length === 0) throw new RangeError('at least one etcd endpoint is required');
   const clientOptions: IOptions = {
     hosts: endpoints,
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
+    ...(maxReceiveBytes
+      ? { grpcOptions: { 'grpc.max_receive_message_length': maxReceiveBytes } }
+      : {}),
   };
   if (tls) {
     clientOptions.credentials = {

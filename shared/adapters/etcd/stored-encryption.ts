@@ -1,7 +1,10 @@
 // The StoredEncryptionReader port on etcd: one linearizable Range over the span of a page's keys
 // (a listed page is in etcd key order, so the span holds the page and at most what was created in
 // between), paged in bounded reads; each value is classified (shared/domain/encrypted-value.ts)
-// and dropped on the spot, only the classification of the page's own keys is kept.
+// and dropped on the spot, only the classification of the page's own keys is kept. Each Range
+// asks for at most STORED_PAGE_SIZE values, so that its answer fits STORED_MAX_RECEIVE_BYTES
+// even when every value is as large as etcd stores by default (1.5 MiB): a few large Secrets
+// must not fail the read (gRPC's default limit of 4 MiB would, at three).
 import { classifyValue } from '../../domain/encrypted-value.ts';
 import { parseGroupResource } from '../../domain/group-resource.ts';
 import type { StoredEncryption } from '../../domain/stale-split.ts';
@@ -29,9 +32,18 @@ function after(key: Uint8Array): Uint8Array {
   return next;
 }
 
+/** Values per Range: 40 × 1.5 MiB (etcd's default --max-request-bytes) stays under the limit below. */
+export const STORED_PAGE_SIZE = 40;
+
+/** The answer size the reader's etcd client accepts (connectEtcd's maxReceiveBytes). */
+export const STORED_MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
+
 export function createStoredEncryptionReader(
   read: RangeReader,
-  { prefix = '/registry', pageSize = 500 }: { prefix?: string; pageSize?: number } = {},
+  {
+    prefix = '/registry',
+    pageSize = STORED_PAGE_SIZE,
+  }: { prefix?: string; pageSize?: number } = {},
 ): StoredEncryptionReader {
   return {
     async read(resource: string, objects: readonly StoredObjectName[]) {

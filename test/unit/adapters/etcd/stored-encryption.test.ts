@@ -81,7 +81,7 @@ describe('createStoredEncryptionReader', () => {
       { kind: 'identity' },
     ]);
     assert.deepEqual(calls, [
-      { start: '/registry/secrets/a/gone', end: '/registry/secrets/c/s4\0', limit: 500 },
+      { start: '/registry/secrets/a/gone', end: '/registry/secrets/c/s4\0', limit: 40 },
     ]);
   });
 
