@@ -188,8 +188,14 @@ addSettingFlags(
 addSettingFlags(
   encryption
     .command('status')
-    .description("every configuration revision, its stage, and each apiserver's applied hash"),
-).action(action((b, o) => encryptionStatusCommand(b.encryption(), parseFormat(o.output))));
+    .description(
+      "every configuration revision, its stage, each apiserver's applied hash, and the declared EncryptionSwitch's conditions",
+    ),
+).action(
+  action((b, o) =>
+    encryptionStatusCommand(b.encryption(), parseFormat(o.output), b.encryptionSwitches()),
+  ),
+);
 
 addSettingFlags(
   encryption

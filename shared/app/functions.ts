@@ -8,6 +8,7 @@ import type { AuthenticationApi } from '../adapters/k8s/typed-api.ts';
 import type { KmsRotator } from '../adapters/kms-rotator.ts';
 import { type RekeyConfig, stateNamespaceOf } from '../config/config.ts';
 import type { ReconcileConfig, ReconcileDeps } from '../core/deps.ts';
+import type { DriveSwitchResult } from '../core/drive-encryption-switch.ts';
 import { type NoteResult, noteKmsRotation } from '../core/note-kms-rotation.ts';
 import { reconcileStep, type StepOutcome } from '../core/reconcile-step.ts';
 import {
@@ -107,6 +108,8 @@ export interface Functions {
     provider: string;
     step(): Promise<StepOutcome>;
     continueLater(data: MigrationSliceData): Promise<void>;
+    /** One tick of the declared EncryptionSwitch (PingSource ticks only); absent: none to drive. */
+    encryptionSwitch?: (() => Promise<DriveSwitchResult>) | undefined;
   };
   /** Undefined when REKEY_WEBHOOK_SECRETS is unset: /webhook is then not served. */
   readonly webhook: WebhookWiring | undefined;

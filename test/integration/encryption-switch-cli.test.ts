@@ -1,6 +1,7 @@
 // `rekey encryption switch` end to end on two real kube-apiservers with automatic reload, a node
 // agent in write mode on each node (the key-id reporter with REKEY_CONFIG_WRITE=true, next to the
-// second plugin), and writers through both apiservers throughout: identity -> kms:sandbox-kms, then
+// second plugin, as the reporter's ServiceAccount with infra/components/config-write's grant), and
+// writers through both apiservers throughout: identity -> kms:sandbox-kms, then
 // kms:sandbox-kms -> kms:sandbox-kms-b, each through the CLI alone, ending with every value in
 // scope under the target (etcd), data intact, no lost update, and an audit of every moment seen
 // proving no apiserver wrote with a provider the other could not read. Then a node agent that
@@ -30,6 +31,10 @@ import {
   checkWriteReadSafety,
 } from '../../shared/domain/encryption-revisions/write-read-safety.ts';
 import { systemClock } from '../../shared/ports/clock.ts';
+import {
+  installConfigWriteGrant,
+  agentKubeconfigs as kubeconfigsForAgents,
+} from '../support/config-write-agents.ts';
 import { etcdSummary } from '../support/etcd-keys.ts';
 import { connection, coreApi, kubeConfig } from '../support/kube.ts';
 import { rekeySettings, STATE_NAMESPACE } from '../support/rekey-fixture.ts';
@@ -72,14 +77,16 @@ describe('rekey encryption switch on two apiservers with node agents in write mo
   const agents: (ChildProcess | undefined)[] = [];
   let owned: { namespace: string; name: string }[] = [];
   let untouched: Map<string, string>;
+  /** Per node: the reporter ServiceAccount's token on its apiserver (components/config-write). */
+  let agentKubeconfigs: string[] = [];
 
   function startAgent(i: number, overrides: Record<string, string> = {}): void {
     const { env, dir } = sb;
     const a = env.apiservers[i];
     const second = env.managedEncryption?.secondSockets[i];
     assert.ok(a && second);
-    const kubeconfig = join(dir, `kubeconfig-agent-${i}`);
-    writeFileSync(kubeconfig, kubeConfig(env, { apiserver: i }).exportConfig());
+    const kubeconfig = agentKubeconfigs[i];
+    assert.ok(kubeconfig);
     const log = join(dir, `agent-${i}.log`);
     const child = spawn(process.execPath, [AGENT], {
       env: {
@@ -139,6 +146,10 @@ describe('rekey encryption switch on two apiservers with node agents in write mo
       fallbackServer: conn.server,
       clock: systemClock,
     });
+    // the agents run as an install runs them: the reporter's ServiceAccount, with the grant of
+    // infra/components/config-write
+    await installConfigWriteGrant(env);
+    agentKubeconfigs = await kubeconfigsForAgents(env, sb.dir);
     for (const i of env.apiservers.keys()) startAgent(i);
     // the agents record the file as found as revision 1, then run it
     const store = createConfigRevisionStore(typedApi(rest).core, { namespace: STATE_NAMESPACE });

@@ -146,6 +146,7 @@ export type Call =
   | { fn: 'danger'; arg: KeyDangerNote }
   | { fn: 'clear'; arg: DangerClearance }
   | { fn: 'step' }
+  | { fn: 'encryptionSwitch' }
   | { fn: 'continueLater'; arg: Record<string, unknown> }
   | { fn: 'status' }
   | { fn: 'rotate' };
