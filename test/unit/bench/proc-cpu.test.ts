@@ -13,7 +13,7 @@ import {
 
 describe('cpuSecondsOfStat', () => {
   it('adds utime and stime, counting fields after the command name', () => {
-    // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime …
+    // pid (comm) state ppid pgrp sid tty tpgid flags minflt cminflt majflt cmajflt utime stime …
     const stat = '4242 (kube (api) server) S 1 4242 4242 0 -1 4194560 900 0 3 0 1234 566 0 0 20 0';
     assert.equal(cpuSecondsOfStat(stat, 100), 18);
   });
