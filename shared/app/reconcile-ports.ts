@@ -14,7 +14,16 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { createAdoptionReader } from '../adapters/apiserver-metrics/adoption-reader.ts';
 import { createMetricsKeyObserver } from '../adapters/apiserver-metrics/metrics-key-observer.ts';
-import { createEtcdInspector, type EtcdInspectorOptions } from '../adapters/etcd/inspector.ts';
+import {
+  connectEtcd,
+  createEtcdInspector,
+  type EtcdInspectorOptions,
+  etcd3RangeReader,
+} from '../adapters/etcd/inspector.ts';
+import {
+  createStoredEncryptionReader,
+  STORED_MAX_RECEIVE_BYTES,
+} from '../adapters/etcd/stored-encryption.ts';
 import { createEtcdVerifier } from '../adapters/etcd/verifier.ts';
 import { withFallbackObserver } from '../adapters/fallback-key-observer.ts';
 import { type Connection, loadConnection } from '../adapters/k8s/connection.ts';
@@ -48,6 +57,7 @@ import type { Log, ReconcileConfig, ReconcileDeps } from '../core/deps.ts';
 import { DEFAULT_BOUNDS } from '../domain/adaptive-concurrency.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
 import type { ReplayClaims } from '../ports/replay-claims.ts';
+import type { StoredEncryptionReader } from '../ports/stored-encryption.ts';
 import { vaultOptionsOf } from './vault-transit.ts';
 
 export interface ReconcilePorts {
@@ -116,6 +126,23 @@ export function reconcilePortsFor(
   };
   if (etcd && etcdFiles === 'now') etcdOptionsOnce(etcd);
   let verifier: ReturnType<typeof createEtcdVerifier> | undefined;
+  // the migration's reads of a page's keys share one client, opened on first use
+  let storedReader: { reader: StoredEncryptionReader; close(): void } | undefined;
+  const storedEncryptionOnce = (endpoints: string[]) => {
+    if (!storedReader) {
+      const client = connectEtcd({
+        ...etcdOptionsOnce(endpoints),
+        maxReceiveBytes: STORED_MAX_RECEIVE_BYTES,
+      });
+      storedReader = {
+        reader: createStoredEncryptionReader(etcd3RangeReader(client), {
+          prefix: config.REKEY_ETCD_PREFIX,
+        }),
+        close: () => client.close(),
+      };
+    }
+    return storedReader.reader;
+  };
   const countObjects = createObjectCounter(rest);
   // unset REKEY_APISERVER_URLS: the reader discovers the apiservers, else asks the connection's
   const adoption = createAdoptionReader({
@@ -172,6 +199,9 @@ export function reconcilePortsFor(
               }
             },
           },
+          storedEncryption: {
+            read: (resource, objects) => storedEncryptionOnce(etcd).read(resource, objects),
+          },
         }
       : {}),
     ...(log ? { log } : {}),
@@ -201,7 +231,10 @@ export function reconcilePortsFor(
     requireEtcdFiles: () => {
       if (etcd) etcdOptionsOnce(etcd);
     },
-    close: () => rest.close(),
+    close: () => {
+      storedReader?.close();
+      rest.close();
+    },
   };
 }
 

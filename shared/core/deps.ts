@@ -9,6 +9,7 @@ import type { ObjectLookup } from '../ports/object-lookup.ts';
 import type { ObjectRewriter } from '../ports/object-rewriter.ts';
 import type { RevisionStore } from '../ports/revision-store.ts';
 import type { ServedResources } from '../ports/served-resources.ts';
+import type { StoredEncryptionReader } from '../ports/stored-encryption.ts';
 import type { ValueScanner } from '../ports/value-scanner.ts';
 import type { Verifier } from '../ports/verifier.ts';
 import type { ConcurrencyLimit } from './concurrency-limit.ts';
@@ -36,6 +37,11 @@ export interface ReconcileDeps {
   verifier?: Verifier;
   /** Every value under the etcd prefix, classified (the key inventory); absent without etcd. */
   scanner?: ValueScanner;
+  /**
+   * How etcd stores a page of objects, so the migration patches only the stale ones; absent
+   * without etcd (every listed object is then patched).
+   */
+  storedEncryption?: StoredEncryptionReader;
   lock: Lock;
   clock: Clock;
   /** API discovery, to resolve the EncryptionConfiguration's resources and wildcards. */

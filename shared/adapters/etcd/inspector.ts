@@ -199,20 +199,12 @@ export function etcd3RangeReader(client: Etcd3): RangeReader {
  * }
  */
 export function createEtcdInspector(options: EtcdInspectorOptions): EtcdInspector {
-  const { endpoints, tls, callTimeoutMs = 30_000, ...scan } = options;
-  if (endpoints.length === 0) throw new RangeError('at least one etcd endpoint is required');
-  const clientOptions: IOptions = {
-    hosts: endpoints,
-    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
-  };
-  if (tls) {
-    clientOptions.credentials = {
-      rootCertificate: tls.ca,
-      ...(tls.key ? { privateKey: tls.key } : {}),
-      ...(tls.cert ? { certChain: tls.cert } : {}),
-    };
-  }
-  const client = new Etcd3(clientOptions);
+  const { endpoints, tls, callTimeoutMs, ...scan } = options;
+  const client = connectEtcd({
+    endpoints,
+    ...(tls ? { tls } : {}),
+    ...(callTimeoutMs ? { callTimeoutMs } : {}),
+  });
   const read = etcd3RangeReader(client);
   return {
     reports: () => scanReports(read, scan),
@@ -224,4 +216,35 @@ export function createEtcdInspector(options: EtcdInspectorOptions): EtcdInspecto
     summarise: () => summariseStream(scanReports(read, scan)),
     close: () => client.close(),
   };
+}
+
+/**
+ * An etcd client for the endpoints (TLS client auth when given), each call under a deadline.
+ * `maxReceiveBytes`: the largest answer it accepts (gRPC's default is 4 MiB; a larger answer fails
+ * the call, and the client's circuit breaker then refuses the next ones for a while).
+ */
+export function connectEtcd({
+  endpoints,
+  tls,
+  callTimeoutMs = 30_000,
+  maxReceiveBytes,
+}: Pick<EtcdInspectorOptions, 'endpoints' | 'tls' | 'callTimeoutMs'> & {
+  maxReceiveBytes?: number;
+}): Etcd3 {
+  if (endpoints.length === 0) throw new RangeError('at least one etcd endpoint is required');
+  const clientOptions: IOptions = {
+    hosts: endpoints,
+    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
+    ...(maxReceiveBytes
+      ? { grpcOptions: { 'grpc.max_receive_message_length': maxReceiveBytes } }
+      : {}),
+  };
+  if (tls) {
+    clientOptions.credentials = {
+      rootCertificate: tls.ca,
+      ...(tls.key ? { privateKey: tls.key } : {}),
+      ...(tls.cert ? { certChain: tls.cert } : {}),
+    };
+  }
+  return new Etcd3(clientOptions);
 }

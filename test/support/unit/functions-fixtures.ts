@@ -116,6 +116,7 @@ export const ZERO_COUNTS: MigrationCounts = {
   gone: 0,
   failed: 0,
   retried: 0,
+  alreadyCurrent: 0,
 };
 
 /** A `kind: 'step'` outcome of reconcileStep. */

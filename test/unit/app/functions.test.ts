@@ -311,6 +311,7 @@ describe('functions as shared/app composes them', () => {
         gone: 0,
         failed: 0,
         retried: 0,
+        alreadyCurrent: 0,
       },
     });
     await fns.events.emit('migration.completed', {
@@ -363,6 +364,7 @@ describe('functions as shared/app composes them', () => {
       gone: 0,
       failed: 0,
       retried: 0,
+      alreadyCurrent: 0,
     };
     await fns.events.emit('step.requested', { provider: PROVIDER, requestedBy: 'cluster-event' });
     await fns.events.emit('migration.slice', { ...revision, counts });

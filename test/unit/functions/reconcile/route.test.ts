@@ -66,6 +66,7 @@ const MIGRATING = stepOutcome({ kind: 'migrate' }, true, {
     gone: 1,
     failed: 0,
     retried: 3,
+    alreadyCurrent: 0,
   },
 }) as Extract<StepOutcome, { kind: 'step' }>;
 
