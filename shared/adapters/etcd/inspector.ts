@@ -84,6 +84,29 @@ function isCompacted(err: unknown): boolean {
   return err instanceof Error && /compacted/i.test(err.message);
 }
 
+/** gRPC refused an answer larger than the client accepts (RESOURCE_EXHAUSTED, code 8). */
+export function isAnswerTooLarge(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  return code === 8 || /RESOURCE_EXHAUSTED|larger than max/i.test(err.message);
+}
+
+/** The etcd client's circuit breaker is open (it opens after failed calls; half-opens in 5 s). */
+function isCircuitOpen(err: unknown): boolean {
+  return err instanceof Error && /circuit breaker is open/i.test(err.message);
+}
+
+/** How long a page waits, at most, for the client's breaker after an answer that was too large. */
+const BREAKER_WAIT_MS = 15_000;
+const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * The largest answer the scans accept: etcd stores values up to its --max-request-bytes (1.5 MiB
+ * by default), so a page of 500 can exceed gRPC's default 4 MiB many times over; a page that still
+ * does not fit is asked for again in halves (rangeUnder).
+ */
+export const SCAN_MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
+
 /** Where a multi-range scan stands: the revision pinned by its first page, shared by its ranges. */
 interface Snapshot {
   revision?: string;
@@ -100,16 +123,31 @@ async function* rangeUnder(
   scopeKey: string,
   pageSize: number,
   snapshot: Snapshot,
+  sleep: (ms: number) => Promise<void> = defaultSleep,
 ): AsyncGenerator<{ key: Uint8Array; value: Uint8Array }, void, undefined> {
   const scope = encoder.encode(scopeKey);
   const end = prefixRangeEnd(scope);
   let start: Uint8Array = scope;
+  let limit = pageSize;
+  // after an answer too large, the client's retries open its breaker for a few seconds
+  let breakerWaitedMs = 0;
   for (;;) {
     let page: RangePage;
     try {
       const revision = snapshot.revision;
-      page = await read({ start, end, limit: pageSize, ...(revision ? { revision } : {}) });
+      page = await read({ start, end, limit, ...(revision ? { revision } : {}) });
     } catch (err) {
+      if (isAnswerTooLarge(err) && limit > 1) {
+        // large values side by side: the same page again, in smaller pieces, for the rest
+        limit = Math.max(1, Math.floor(limit / 2));
+        breakerWaitedMs = 0;
+        continue;
+      }
+      if (isCircuitOpen(err) && limit < pageSize && breakerWaitedMs < BREAKER_WAIT_MS) {
+        await sleep(1000);
+        breakerWaitedMs += 1000;
+        continue;
+      }
       if (snapshot.revision === undefined || !isCompacted(err)) {
         throw new EtcdInspectionError(`etcd range over ${scopeKey} failed`, { cause: err });
       }
@@ -157,11 +195,15 @@ export async function* scanReports(
  */
 export async function* scanPrefix(
   read: RangeReader,
-  { prefix = '/registry', pageSize = 500 }: { prefix?: string; pageSize?: number } = {},
+  {
+    prefix = '/registry',
+    pageSize = 500,
+    sleep,
+  }: { prefix?: string; pageSize?: number; sleep?: (ms: number) => Promise<void> } = {},
 ): AsyncGenerator<ScannedValue, void, undefined> {
   checkPageSize(pageSize);
   const scope = `${prefix.replace(/\/+$/, '')}/`;
-  for await (const kv of rangeUnder(read, scope, pageSize, {})) {
+  for await (const kv of rangeUnder(read, scope, pageSize, {}, sleep)) {
     yield { key: decoder.decode(kv.key), ...classifyValue(kv.value) };
   }
 }
@@ -204,6 +246,7 @@ export function createEtcdInspector(options: EtcdInspectorOptions): EtcdInspecto
     endpoints,
     ...(tls ? { tls } : {}),
     ...(callTimeoutMs ? { callTimeoutMs } : {}),
+    maxReceiveBytes: SCAN_MAX_RECEIVE_BYTES,
   });
   const read = etcd3RangeReader(client);
   return {

@@ -10,7 +10,7 @@ import { parseGroupResource } from '../../domain/group-resource.ts';
 import type { StoredEncryption } from '../../domain/stale-split.ts';
 import { storagePrefix } from '../../domain/storage-paths.ts';
 import type { StoredEncryptionReader, StoredObjectName } from '../../ports/stored-encryption.ts';
-import type { RangeReader } from './inspector.ts';
+import { type RangeReader, SCAN_MAX_RECEIVE_BYTES } from './inspector.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -35,8 +35,8 @@ function after(key: Uint8Array): Uint8Array {
 /** Values per Range: 40 × 1.5 MiB (etcd's default --max-request-bytes) stays under the limit below. */
 export const STORED_PAGE_SIZE = 40;
 
-/** The answer size the reader's etcd client accepts (connectEtcd's maxReceiveBytes). */
-export const STORED_MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
+/** The answer size the reader's etcd client accepts (connectEtcd's maxReceiveBytes): the scans'. */
+export const STORED_MAX_RECEIVE_BYTES = SCAN_MAX_RECEIVE_BYTES;
 
 export function createStoredEncryptionReader(
   read: RangeReader,
