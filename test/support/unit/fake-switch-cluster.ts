@@ -49,6 +49,8 @@ export function fakeSwitchCluster() {
   /** Continue tokens the apiserver answers 410 for (etcd compacted past them). */
   const expiredTokens = new Set<string>();
   let listings = 0;
+  /** Revision number -> the etcd object that stores it, when the test puts revisions in scope. */
+  const revisionObjects = new Map<number, string>();
   const endpoint = (node: string) => ({ 'kms-x': `unix:///run/${node}/kms.sock` });
 
   /** When each node's agent last confirmed its report (absent: unknown). */
@@ -64,6 +66,7 @@ export function fakeSwitchCluster() {
     reloadFailures,
     patches,
     expiredTokens,
+    revisionObjects,
     /** Objects per list page (undefined: the caller's limit). */
     pageSize: undefined as number | undefined,
     /** The apiserver on `node` tried to load its node's file and failed. */
@@ -146,7 +149,14 @@ export function fakeSwitchCluster() {
           text: s.text,
           version: next,
         });
+        // a revision stored in scope is written with the apiserver's current write provider
+        const own = revisionObjects.get(record.number);
+        if (own) etcd.set(own, cluster.writesWith('node-a'));
         return next;
+      },
+      objectOf(number: number) {
+        const name = revisionObjects.get(number);
+        return name ? { namespace: 'ns', name } : undefined;
       },
     },
     nodes: {

@@ -1,8 +1,9 @@
 // The EncryptionSwitch object's tick across ticks, on the simulated cluster: stage 3 that does not
 // finish within one tick's budget goes on at the next tick from the page where it stopped (each
 // object patched once; only a restarted listing, after an expired continue token, patches its
-// first page again), and an apiserver whose reload failed during a stage makes the switch Degraded
-// ApiserverReloadFailed naming it on a later tick (failures from before the stage do not count).
+// first page again; the revision whose saves carry the progress is never patched), and an
+// apiserver whose reload failed during a stage makes the switch Degraded ApiserverReloadFailed
+// naming it on a later tick (failures from before the stage do not count).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { driveEncryptionSwitch } from '../../../shared/core/drive-encryption-switch.ts';
@@ -93,6 +94,24 @@ describe('driveEncryptionSwitch across ticks: stage 3 resumed per page', () => {
     });
     assert.equal(cluster.secrets.get(3)?.record.migration, 'verified');
     assert.deepEqual(new Set(cluster.etcd.values()), new Set(['kms:kms-x']));
+  });
+});
+
+describe('driveEncryptionSwitch: the revision stage 3 checkpoints on', () => {
+  it('is left out of the rewrite (each save stores it anew) and still proven off the old provider', async () => {
+    const t = setUp();
+    const { cluster, tick } = t;
+    // the write revision's own Secret is one of the objects in scope
+    cluster.etcd.set('s-0-revision-3', 'identity');
+    cluster.revisionObjects.set(3, 's-0-revision-3');
+    await toStageThree(t);
+    for (let i = 0; i < 4 && cluster.secrets.get(3)?.record.migration !== 'verified'; i++) {
+      await tick();
+    }
+    assert.equal(cluster.secrets.get(3)?.record.migration, 'verified');
+    assert.equal(cluster.patches.includes('s-0-revision-3'), false, 'never patched');
+    assert.equal(cluster.etcd.get('s-0-revision-3'), 'kms:kms-x');
+    assert.equal(new Set(cluster.patches).size, cluster.patches.length, 'no object patched twice');
   });
 });
 
