@@ -200,7 +200,10 @@ export async function encryptionStatusCommand(
       r.stage,
       r.state,
       r.switch ? `${r.switch.from} -> ${r.switch.to}` : '',
-      r.migration ?? '',
+      r.migration ??
+        (r.progress
+          ? `listed ${r.progress.checkpoints.reduce((n, c) => n + c.counts.listed, 0)} so far`
+          : ''),
       r.hash.slice(0, 19),
       r.degraded ?? '',
     ]),

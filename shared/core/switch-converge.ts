@@ -1,22 +1,36 @@
 // Whether the revision the nodes should run has converged: every live apiserver reports the hash
 // of the file its own node's agent wrote for it. A node agent that could not write it, or an
-// apiserver whose reload failed since this run started waiting, is Degraded (named); a node whose
-// agent has not written it yet, or an apiserver not on it yet, is waited for.
+// apiserver whose reload failed since the stage began (its count of failed reloads above the
+// baseline recorded with the revision, ../domain/encryption-revisions/reload-baseline.ts), is
+// Degraded (named); a node whose agent has not written it yet, or an apiserver not on it yet, is
+// waited for.
 import {
   type ApiserverConfigState,
   assessConfigConvergence,
   type ConfigConvergence,
 } from '../domain/encryption-revisions/config-convergence.ts';
+import {
+  extendBaseline,
+  type ReloadBaseline,
+} from '../domain/encryption-revisions/reload-baseline.ts';
 import type { SwitchDeps } from './switch-deps.ts';
 
 export async function assessRevision(
   deps: Pick<SwitchDeps, 'nodes' | 'apiservers'>,
   revision: number,
-  failuresAtStart: Record<string, number>,
-): Promise<ConfigConvergence & { live: ApiserverConfigState[] }> {
+  recorded: Readonly<ReloadBaseline> | undefined,
+): Promise<
+  ConfigConvergence & {
+    live: ApiserverConfigState[];
+    /** The baseline judged with; `baselineChanged`: it is to be stored with the revision. */
+    baseline: ReloadBaseline;
+    baselineChanged: boolean;
+  }
+> {
   const [writes, snap] = await Promise.all([deps.nodes.list(), deps.apiservers.read()]);
   const byNode = new Map(writes.map((w) => [w.node, w]));
-  for (const a of snap.live) failuresAtStart[a.id] ??= a.reloadFailures;
+  const { baseline, changed: baselineChanged } = extendBaseline(recorded, snap.live);
+  const extra = { live: snap.live, baseline, baselineChanged };
   const failed: string[] = [];
   const waiting: string[] = [];
   for (const a of snap.live) {
@@ -32,21 +46,21 @@ export async function assessRevision(
       waitingOn: [],
       failed,
       reason: `revision ${revision}: ${failed.join('; ')}`,
-      live: snap.live,
+      ...extra,
     };
   }
   if (waiting.length > 0 || snap.live.length === 0) {
     const why = waiting.length > 0 ? waiting.join('; ') : (snap.unreadableReason ?? 'no apiserver');
-    return { state: 'waiting', waitingOn: waiting, failed: [], reason: why, live: snap.live };
+    return { state: 'waiting', waitingOn: waiting, failed: [], reason: why, ...extra };
   }
   const verdict = assessConfigConvergence(
     snap.live,
     (a) => (a.node ? byNode.get(a.node)?.hash : undefined),
-    failuresAtStart,
+    baseline,
   );
   return {
     ...verdict,
     ...(verdict.reason ? { reason: `revision ${revision}: ${verdict.reason}` } : {}),
-    live: snap.live,
+    ...extra,
   };
 }

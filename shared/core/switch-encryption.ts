@@ -6,13 +6,18 @@
 // the hash its own node's agent wrote) before the next one starts. A node that cannot apply a
 // revision, or an apiserver whose reload fails, stops the switch there (Degraded, named). Every
 // decision is taken from the stored revisions, so running the command again continues where the
-// last run stopped; `rollbackSwitch` makes the previous revision the one the nodes run again.
+// last run stopped: a stage's reload baseline and stage 3's page checkpoints are stored with the
+// revisions too. `rollbackSwitch` makes the previous revision the one the nodes run again.
 import {
   describeProvider,
   parseEncryptionDocument,
   providersFor,
 } from '../domain/encryption-revisions/document.ts';
 import { planSwitch } from '../domain/encryption-revisions/plan-stages.ts';
+import {
+  extendBaseline,
+  type ReloadBaseline,
+} from '../domain/encryption-revisions/reload-baseline.ts';
 import { ConfigRevision } from '../domain/encryption-revisions/revision.ts';
 import {
   type ConfigRevisionRecord,
@@ -67,18 +72,34 @@ function writeProviderOf(text: string, resource: string): string {
   return describeProvider(providers[0] ?? IDENTITY);
 }
 
-async function save(
-  deps: SwitchDeps,
+function changed(
   s: StoredConfigRevision,
   change: Partial<ConfigRevisionRecord>,
-): Promise<void> {
+): ConfigRevisionRecord {
   const next: ConfigRevisionRecord = { ...s.record, ...change };
   for (const k of Object.keys(change) as (keyof ConfigRevisionRecord)[]) {
     if (change[k] === undefined) delete next[k];
   }
-  if (!(await deps.revisions.update(next, s.version))) {
+  return next;
+}
+
+/** Stores the change at the version read; answers the revision as now stored. */
+async function save(
+  deps: SwitchDeps,
+  s: StoredConfigRevision,
+  change: Partial<ConfigRevisionRecord>,
+): Promise<StoredConfigRevision> {
+  const next = changed(s, change);
+  const version = await deps.revisions.update(next, s.version);
+  if (version === false) {
     throw new Error(`revision ${s.record.number} changed meanwhile (another runner?): run again`);
   }
+  return { ...s, record: next, version };
+}
+
+/** Each live apiserver's failed reloads now: the baseline of a stage that starts rolling out. */
+async function baselineNow(deps: SwitchDeps): Promise<ReloadBaseline> {
+  return extendBaseline(undefined, (await deps.apiservers.read()).live).baseline;
 }
 
 /** Plans a new switch from the revision the nodes run, and stores its revisions. */
@@ -146,6 +167,7 @@ async function startSwitch(
     resources: plan.resources,
   };
   const revisions = plan.revisions.map((r, i) => new ConfigRevision(base + i, r.stage, r.text()));
+  const baseline = await baselineNow(deps);
   // the later stages first, planned; the first one last, which starts the rollout
   for (const r of [...revisions].reverse()) {
     const created = await deps.revisions.create(
@@ -155,6 +177,7 @@ async function startSwitch(
         hash: r.hash,
         state: r === revisions[0] ? 'rolling-out' : 'planned',
         switch: sw,
+        ...(r === revisions[0] ? { reloadBaseline: baseline } : {}),
       },
       r.text(),
     );
@@ -187,7 +210,6 @@ export async function switchEncryption(
   const note = options.onNote ?? (() => {});
   const sleep = deps.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
   const pollMs = options.pollMs ?? 5000;
-  const failuresAtStart: Record<string, number> = {};
   let started = false;
   let lastWait = '';
   for (;;) {
@@ -225,39 +247,61 @@ export async function switchEncryption(
       }
       case 'converge': {
         const s = get(action.revision);
-        const verdict = await assessRevision(deps, action.revision, failuresAtStart);
+        const verdict = await assessRevision(deps, action.revision, s.record.reloadBaseline);
+        const baseline = verdict.baselineChanged ? { reloadBaseline: verdict.baseline } : {};
         if (verdict.state === 'converged') {
-          await save(deps, s, { state: 'applied', degraded: undefined });
+          await save(deps, s, { state: 'applied', degraded: undefined, reloadBaseline: undefined });
           note(`revision ${action.revision} (${s.record.stage}) applied by every apiserver`);
           continue;
         }
         if (verdict.state === 'degraded') {
           const reason = verdict.reason ?? 'degraded';
-          if (s.record.degraded !== reason) await save(deps, s, { degraded: reason });
+          if (s.record.degraded !== reason || verdict.baselineChanged) {
+            await save(deps, s, { degraded: reason, ...baseline });
+          }
           return {
             state: 'degraded',
             message: `${reason}; nothing further is rolled out (fix it and run again, or roll back)`,
           };
         }
         lastWait = verdict.reason ?? `waiting for revision ${action.revision}`;
-        if (s.record.degraded) await save(deps, s, { degraded: undefined });
+        if (s.record.degraded || verdict.baselineChanged) {
+          await save(deps, s, { degraded: undefined, ...baseline });
+        }
         if (!options.untilComplete) return { state: 'progressing', message: lastWait };
         await sleep(pollMs);
         continue;
       }
       case 'migrate': {
-        const s = get(action.revision);
+        let s = get(action.revision);
         const sw = s.record.switch;
         if (!sw) throw new Error(`revision ${action.revision} has no switch record`);
         const resources = await concreteResources(deps, sw.resources);
         if (s.record.migration !== 'migrated') {
-          note(`migrating ${resources.join(', ')} from ${sw.from} to ${sw.to}`);
-          const m = await migrateAll(deps, resources, options.deadline);
+          const resuming = s.record.progress !== undefined;
+          note(
+            `${resuming ? 'resuming the migration of' : 'migrating'} ${resources.join(', ')} from ${sw.from} to ${sw.to}`,
+          );
+          const own = deps.revisions.objectOf?.(action.revision);
+          const m = await migrateAll(deps, resources, {
+            deadline: options.deadline,
+            progress: s.record.progress,
+            // after every page: the next run goes on from there
+            save: async (progress) => {
+              const version = await deps.revisions.update(changed(s, { progress }), s.version);
+              if (version === false) return false;
+              s = { ...s, record: changed(s, { progress }), version };
+              return true;
+            },
+            ...(own
+              ? { ownWrite: (ref) => ref.namespace === own.namespace && ref.name === own.name }
+              : {}),
+          });
           const c = m.counts;
           if (m.timedOut) {
             return {
               state: 'timeout',
-              message: `stage 3 (migration) not finished: listed=${c.listed}`,
+              message: `stage 3 (migration) not finished: listed=${c.listed} so far (the next run goes on from there)`,
             };
           }
           note(
@@ -265,10 +309,11 @@ export async function switchEncryption(
           );
           if (m.failed.length > 0) {
             const reason = `the apiserver refused to rewrite ${m.failed.slice(0, 5).join(', ')}`;
-            await save(deps, s, { degraded: reason });
+            // the next run rewrites everything again, retrying the refused objects with the rest
+            await save(deps, s, { degraded: reason, progress: undefined });
             return { state: 'degraded', message: reason };
           }
-          await save(deps, s, { migration: 'migrated', degraded: undefined });
+          await save(deps, s, { migration: 'migrated', degraded: undefined, progress: undefined });
           continue;
         }
         const scan = await scanForOldProvider(deps, resources, sw.from);
@@ -281,7 +326,7 @@ export async function switchEncryption(
         if (scan.underOld > 0) {
           // written meanwhile by a client through an old revision? migrate once more
           note(`${scan.underOld} value(s) still under ${sw.from}: migrating again`);
-          await save(deps, s, { migration: undefined });
+          await save(deps, s, { migration: undefined, progress: undefined });
           continue;
         }
         note(`etcd: ${scan.scanned} value(s) in scope, none under ${sw.from}`);
@@ -290,7 +335,7 @@ export async function switchEncryption(
       }
       case 'promote': {
         const s = get(action.revision);
-        await save(deps, s, { state: 'rolling-out' });
+        await save(deps, s, { state: 'rolling-out', reloadBaseline: await baselineNow(deps) });
         note(`revision ${action.revision} (${s.record.stage}) rolling out`);
         continue;
       }
@@ -331,7 +376,11 @@ export async function rollbackSwitch(
   if ('refused' in target) throw new SwitchTargetError(target.refused);
   const get = (n: number) => stored.find((s) => s.record.number === n) as StoredConfigRevision;
   // the previous revision becomes desired before the current one retires: always one to run
-  await save(deps, get(target.to.number), { state: 'rolling-out', degraded: undefined });
+  await save(deps, get(target.to.number), {
+    state: 'rolling-out',
+    degraded: undefined,
+    reloadBaseline: await baselineNow(deps),
+  });
   await save(deps, get(target.from.number), { state: 'rolled-back' });
   for (const s of stored) {
     if (s.record.state === 'planned' && s.record.switch?.id === target.from.switch?.id) {
@@ -350,7 +399,6 @@ async function waitForConvergence(
   options: SwitchRunOptions,
 ): Promise<SwitchOutcome> {
   const sleep = deps.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
-  const failuresAtStart: Record<string, number> = {};
   for (;;) {
     const stored = await deps.revisions.list();
     const desired = desiredRevision(stored.map((s) => s.record));
@@ -359,11 +407,12 @@ async function waitForConvergence(
     if (s.record.state === 'applied') {
       return { state: 'completed', message: `revision ${s.record.number} runs on every apiserver` };
     }
-    const verdict = await assessRevision(deps, s.record.number, failuresAtStart);
+    const verdict = await assessRevision(deps, s.record.number, s.record.reloadBaseline);
     if (verdict.state === 'converged') {
-      await save(deps, s, { state: 'applied', degraded: undefined });
+      await save(deps, s, { state: 'applied', degraded: undefined, reloadBaseline: undefined });
       continue;
     }
+    if (verdict.baselineChanged) await save(deps, s, { reloadBaseline: verdict.baseline });
     if (verdict.state === 'degraded') return { state: 'degraded', message: verdict.reason ?? '' };
     if (!options.untilComplete) return { state: 'progressing', message: verdict.reason ?? '' };
     if (deps.clock.now().getTime() > options.deadline) {

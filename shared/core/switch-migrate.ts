@@ -2,9 +2,17 @@
 // an object read through a provider that is not first is stale, so the apiserver stores it again
 // under the new write provider), then prove from etcd that no value in scope is still under the
 // old write provider. Values are classified by their prefix only (`k8s:enc:kms:v2:<name>:`,
-// `k8s:enc:aescbc:v1:<key>:`, plain data for identity), never decrypted or shown.
-import type { ResourceCheckpoint } from '../domain/checkpoint.ts';
+// `k8s:enc:aescbc:v1:<key>:`, plain data for identity), never decrypted or shown. The rewrite is
+// the key-rotation engine's (./migrate-slice.ts), checkpointed after every page through `save`
+// (the switch keeps it on its `write` revision), so a run that stops at its deadline is resumed by
+// the next one from the page it stopped at; an expired continue token restarts the listing there.
 import type { EncryptionKind } from '../domain/encrypted-value.ts';
+import {
+  advanceStageProgress,
+  emptyStageProgress,
+  resumePoint,
+  type StageProgress,
+} from '../domain/encryption-revisions/stage-progress.ts';
 import {
   formatGroupResource,
   type GroupResource,
@@ -12,6 +20,7 @@ import {
 } from '../domain/group-resource.ts';
 import { emptyCounts, type MigrationCounts, sumCounts } from '../domain/migration-counts.ts';
 import { resourceForKey } from '../domain/storage-paths.ts';
+import type { ObjectRef } from '../ports/object-rewriter.ts';
 import { migrateSlice } from './migrate-slice.ts';
 import type { SwitchDeps } from './switch-deps.ts';
 
@@ -44,55 +53,75 @@ export async function concreteResources(
 }
 
 export interface MigrationResult {
+  /** Summed over every resource, pages of earlier runs included. */
   counts: MigrationCounts;
   /** Objects the apiserver refused to rewrite for good, by name. */
   failed: string[];
-  /** The deadline passed at a page boundary: run again to finish (it starts over). */
+  /** The deadline passed at a page boundary: run again to go on from the saved progress. */
   timedOut?: boolean;
 }
 
-/** Rewrites every object of `resources` once; the apiserver moves stale ones. */
+export interface MigrateAllOptions {
+  /** Epoch ms on deps.clock past which no new page starts (at least one page is rewritten). */
+  deadline: number;
+  /** Where earlier runs stopped; absent: from the start. */
+  progress?: StageProgress | undefined;
+  /** Persists the progress after each page; false: another runner changed it (stop). */
+  save: (progress: StageProgress) => Promise<boolean>;
+  /** An object saving the progress writes anyway (the revision's own Secret): left alone. */
+  ownWrite?: ((ref: ObjectRef) => boolean) | undefined;
+}
+
+/** Rewrites every object of `resources` once, from the saved progress; the apiserver moves stale ones. */
 export async function migrateAll(
   deps: SwitchDeps,
   resources: readonly string[],
-  deadline: number,
+  o: MigrateAllOptions,
 ): Promise<MigrationResult> {
+  let progress = o.progress ?? emptyStageProgress();
+  let pages = 0;
   const totals: MigrationCounts[] = [];
-  const failed: string[] = [];
   for (const resource of resources) {
-    let checkpoint: ResourceCheckpoint = { resource, done: false, counts: emptyCounts() };
-    let failures: { name: string }[] = [];
-    while (!checkpoint.done) {
+    const checkpoint = resumePoint(progress, resource);
+    if (!checkpoint.done) {
       const result = await migrateSlice({
         rewriter: deps.rewriter,
         checkpoint,
         failures: [],
         clock: deps.clock,
-        // the command's --timeout, checked at page boundaries
-        deadline,
+        deadline: o.deadline,
+        // a run whose fixed work alone outlasts its budget still moves the migration on
+        minPages: pages === 0 ? 1 : 0,
         ...(deps.pageSize ? { pageSize: deps.pageSize } : {}),
         ...(deps.concurrency ? { concurrency: deps.concurrency } : {}),
         ...(deps.sleep ? { sleep: deps.sleep } : {}),
-        onPage: async () => true,
+        ...(o.ownWrite ? { ownWrite: o.ownWrite } : {}),
+        onPage: async (cp, failures) => {
+          pages++;
+          const names = failures.map((f) => `${resource} ${f.namespace ?? ''}/${f.name}`);
+          const next = advanceStageProgress(progress, cp, names);
+          if (!(await o.save(next))) return false;
+          progress = next;
+          return true;
+        },
       });
-      checkpoint = result.checkpoint;
-      failures = result.failures.map((f) => ({
-        name: `${resource} ${f.namespace ?? ''}/${f.name}`,
-      }));
       if (result.stoppedBy === 'unavailable') {
         throw new Error(`the apiserver kept failing while rewriting ${resource}: ${result.reason}`);
       }
-      if (result.stoppedBy === 'budget') {
-        return { counts: sumCounts([...totals, checkpoint.counts]), failed, timedOut: true };
+      if (result.stoppedBy === 'aborted') {
+        throw new Error('stage 3 progress changed meanwhile (another runner?): run again');
       }
-      if (result.stoppedBy !== 'done' && !checkpoint.done) {
-        throw new Error(`rewriting ${resource} stopped: ${result.stoppedBy}`);
+      if (result.stoppedBy === 'budget') {
+        return {
+          counts: sumCounts(progress.checkpoints.map((c) => c.counts)),
+          failed: progress.failed,
+          timedOut: true,
+        };
       }
     }
-    totals.push(checkpoint.counts);
-    failed.push(...failures.map((f) => f.name));
+    totals.push(resumePoint(progress, resource).counts);
   }
-  return { counts: sumCounts(totals), failed };
+  return { counts: totals.length > 0 ? sumCounts(totals) : emptyCounts(), failed: progress.failed };
 }
 
 export type OldProviderScan =

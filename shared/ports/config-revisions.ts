@@ -14,14 +14,20 @@ export interface StoredConfigRevision {
 
 /**
  * Configuration revisions. Guarantees: `create` is atomic on the number (of concurrent creators
- * exactly one gets true); `update` applies only at `expectedVersion` (false on a conflict); the
- * text is written to no log, event or error.
+ * exactly one gets true); `update` applies only at `expectedVersion` (false on a conflict) and
+ * answers the new version; the text is written to no log, event or error.
  */
 export interface ConfigRevisionStore {
   list(): Promise<StoredConfigRevision[]>;
   /** False when a revision with this number already exists. */
   create(record: ConfigRevisionRecord, text: string): Promise<boolean>;
-  update(record: ConfigRevisionRecord, expectedVersion: string): Promise<boolean>;
+  /** The revision's new version, or false when it was not at `expectedVersion`. */
+  update(record: ConfigRevisionRecord, expectedVersion: string): Promise<string | false>;
+  /**
+   * The object that stores revision `number` (in the cluster: its Secret), when it is one the
+   * stage 3 rewrite lists: saving progress writes it anyway, so the rewrite leaves it alone.
+   */
+  objectOf?(number: number): { namespace: string; name: string } | undefined;
 }
 
 /** What one node agent (write mode) last did, from its key-id report. */

@@ -1,10 +1,17 @@
 // The ConfigRevisionStore port on Secrets in rekey's state namespace: one Secret per numbered
 // EncryptionConfiguration revision, `rekey-encryption-config-<n>`, the rendered file in `data`
 // (it may hold aescbc/secretbox keys: readable by rekey and the node agents only), its stage,
-// rollout state and switch in `rekey.dev/config-*` annotations. The node agents read the same
-// Secrets (`readDesiredConfig` below).
+// rollout state and switch in `rekey.dev/config-*` annotations; stage 3's progress as the same
+// `rekey.dev/progress.<resource>` checkpoint annotations a key_id revision carries (plus
+// `config-failed`, the refused objects by name), and a rolling-out stage's reload baseline in
+// `config-reload-baseline`. The node agents read the same Secrets (`readDesiredConfig` below).
 import type { V1Secret } from '@kubernetes/client-node';
-import { ANNOTATION_PREFIX } from '../../domain/checkpoint.ts';
+import {
+  ANNOTATION_PREFIX,
+  checkpointsToAnnotations,
+  parseCheckpoints,
+} from '../../domain/checkpoint.ts';
+import type { ReloadBaseline } from '../../domain/encryption-revisions/reload-baseline.ts';
 import { REVISION_STAGES, type RevisionStage } from '../../domain/encryption-revisions/revision.ts';
 import {
   type ConfigRevisionRecord,
@@ -37,6 +44,11 @@ export function configRevisionToSecret(
   if (r.switch) annotations[A('switch')] = JSON.stringify(r.switch);
   if (r.migration) annotations[A('migration')] = r.migration;
   if (r.degraded) annotations[A('degraded')] = r.degraded;
+  if (r.progress) {
+    Object.assign(annotations, checkpointsToAnnotations(r.progress.checkpoints));
+    annotations[A('failed')] = JSON.stringify(r.progress.failed);
+  }
+  if (r.reloadBaseline) annotations[A('reload-baseline')] = JSON.stringify(r.reloadBaseline);
   return {
     metadata: {
       name: configRevisionName(r.number),
@@ -66,6 +78,31 @@ function parseSwitch(v: string | undefined): SwitchRecord | undefined {
   }
 }
 
+function parseBaseline(v: string | undefined): ReloadBaseline | undefined {
+  if (!v) return undefined;
+  try {
+    const raw = JSON.parse(v) as unknown;
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return undefined;
+    const out: ReloadBaseline = {};
+    for (const [id, n] of Object.entries(raw)) {
+      if (typeof n === 'number' && Number.isSafeInteger(n) && n >= 0) out[id] = n;
+    }
+    return out;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseFailed(v: string | undefined): string[] | undefined {
+  if (v === undefined) return undefined;
+  try {
+    const raw = JSON.parse(v) as unknown;
+    return Array.isArray(raw) ? raw.filter((x): x is string => typeof x === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
 /** The record and text of a revision Secret; undefined for one that is not (or is damaged). */
 export function secretToConfigRevision(s: V1Secret): StoredConfigRevision | undefined {
   const a = s.metadata?.annotations ?? {};
@@ -77,6 +114,10 @@ export function secretToConfigRevision(s: V1Secret): StoredConfigRevision | unde
   if (!REVISION_STAGES.includes(stage) || !ROLLOUT_STATES.includes(state)) return undefined;
   const sw = parseSwitch(a[A('switch')]);
   const migration = a[A('migration')];
+  // a corrupt checkpoint is left out: its resource is rewritten from the start (harmless)
+  const { checkpoints } = parseCheckpoints(a);
+  const failed = parseFailed(a[A('failed')]);
+  const baseline = parseBaseline(a[A('reload-baseline')]);
   return {
     record: {
       number,
@@ -86,6 +127,10 @@ export function secretToConfigRevision(s: V1Secret): StoredConfigRevision | unde
       ...(sw ? { switch: sw } : {}),
       ...(migration === 'migrated' || migration === 'verified' ? { migration } : {}),
       ...(a[A('degraded')] ? { degraded: a[A('degraded')] } : {}),
+      ...(checkpoints.length > 0 || failed !== undefined
+        ? { progress: { checkpoints, failed: failed ?? [] } }
+        : {}),
+      ...(baseline ? { reloadBaseline: baseline } : {}),
     },
     text: Buffer.from(b64, 'base64').toString('utf8'),
     version: s.metadata?.resourceVersion ?? '',
@@ -115,6 +160,7 @@ export function createConfigRevisionStore(
 ): ConfigRevisionStore {
   return {
     list: () => listRevisions(api, namespace),
+    objectOf: (number) => ({ namespace, name: configRevisionName(number) }),
     async create(record, text) {
       try {
         await api.createNamespacedSecret({
@@ -136,12 +182,12 @@ export function createConfigRevisionStore(
       const body = configRevisionToSecret(record, namespace, current.text);
       if (body.metadata) body.metadata.resourceVersion = expectedVersion;
       try {
-        await api.replaceNamespacedSecret({
+        const written = await api.replaceNamespacedSecret({
           name: configRevisionName(record.number),
           namespace,
           body,
         });
-        return true;
+        return written.metadata?.resourceVersion ?? '';
       } catch (err) {
         if (code(err) === 409 || code(err) === 404) return false;
         throw err;

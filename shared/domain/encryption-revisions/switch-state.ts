@@ -7,9 +7,13 @@
 // that starts a stage, and a rollback marks the previous revision rolling-out before it retires the
 // current one, so the nodes always have exactly one revision to run. Stage 3 (the migration) is
 // recorded on the `write` revision: `migrated`, then `verified` once etcd showed nothing in scope
-// under the old write provider.
+// under the old write provider; until `migrated`, its page-by-page progress is kept there too
+// (./stage-progress.ts). A revision rolling out keeps the reload failures each apiserver had
+// counted when it started (./reload-baseline.ts), so a failed reload is judged across runs.
 
+import type { ReloadBaseline } from './reload-baseline.ts';
 import type { RevisionStage } from './revision.ts';
+import type { StageProgress } from './stage-progress.ts';
 
 export type RolloutState = 'planned' | 'rolling-out' | 'applied' | 'rolled-back' | 'abandoned';
 
@@ -44,6 +48,10 @@ export interface ConfigRevisionRecord {
   switch?: SwitchRecord | undefined;
   /** `write` revisions only: stage 3's progress. */
   migration?: 'migrated' | 'verified' | undefined;
+  /** `write` revisions only: stage 3's rewrite so far, saved after every page (until migrated). */
+  progress?: StageProgress | undefined;
+  /** While rolling out: each apiserver's failed reloads when the stage began (./reload-baseline.ts). */
+  reloadBaseline?: ReloadBaseline | undefined;
   /** Why the rollout stopped at this revision (Degraded), naming the node or apiserver. */
   degraded?: string | undefined;
 }

@@ -1,7 +1,8 @@
 // A tiny simulated cluster for the encryption switch's use cases (switchEncryption, and the
 // EncryptionSwitch object's tick): revision Secrets, node agents in write mode,
-// apiservers that reload what their node's agent wrote when the test says so, and etcd's write
-// key per object. Nothing here talks to a cluster.
+// apiservers that reload what their node's agent wrote when the test says so (or fail to, counting
+// the failure as their metrics do), and etcd's write key per object, listed in pages whose continue
+// token the test can expire. Nothing here talks to a cluster.
 import type { SwitchDeps } from '../../../shared/core/switch-deps.ts';
 import type { ApiserverConfigState } from '../../../shared/domain/encryption-revisions/config-convergence.ts';
 import {
@@ -41,6 +42,15 @@ export function fakeSwitchCluster() {
     ['s-2', 'identity'],
   ]);
   const appliedDocs = new Map<string, string>();
+  /** Each apiserver's automatic_reloads_total{status="failure"}, by node. */
+  const reloadFailures = new Map<string, number>();
+  /** Every no-op patch, by object name, in order. */
+  const patches: string[] = [];
+  /** Continue tokens the apiserver answers 410 for (etcd compacted past them). */
+  const expiredTokens = new Set<string>();
+  let listings = 0;
+  /** Revision number -> the etcd object that stores it, when the test puts revisions in scope. */
+  const revisionObjects = new Map<number, string>();
   const endpoint = (node: string) => ({ 'kms-x': `unix:///run/${node}/kms.sock` });
 
   /** When each node's agent last confirmed its report (absent: unknown). */
@@ -53,6 +63,16 @@ export function fakeSwitchCluster() {
     etcd,
     brokenNodes,
     nodeWrites,
+    reloadFailures,
+    patches,
+    expiredTokens,
+    revisionObjects,
+    /** Objects per list page (undefined: the caller's limit). */
+    pageSize: undefined as number | undefined,
+    /** The apiserver on `node` tried to load its node's file and failed. */
+    failReload(node: string) {
+      reloadFailures.set(node, (reloadFailures.get(node) ?? 0) + 1);
+    },
     /** Every node agent writes the desired revision (one tick of each). */
     agentsTick() {
       const d = desiredRevision([...secrets.values()].map((s) => s.record));
@@ -70,9 +90,9 @@ export function fakeSwitchCluster() {
         nodeWrites.set(node, { revision: stored.record.number, hash: configHash(text) });
       }
     },
-    /** Every apiserver reloads what its node's file holds. */
-    reload() {
-      for (const node of NODES) {
+    /** Every apiserver (or those on `nodes`) reloads what its node's file holds. */
+    reload(nodes: readonly string[] = NODES) {
+      for (const node of nodes) {
         const w = nodeWrites.get(node);
         if (w?.hash) applied.set(node, w.hash);
       }
@@ -86,17 +106,22 @@ export function fakeSwitchCluster() {
   };
 
   const rewriter: ObjectRewriter = {
-    async listPage() {
+    // names in order; a continue token is `<listing>:<last name of the page before>`
+    async listPage({ continueToken, limit }) {
+      if (continueToken && expiredTokens.has(continueToken)) return { items: [], expired: true };
+      const listing = continueToken ? continueToken.split(':')[0] : String(++listings);
+      const after = continueToken?.slice(continueToken.indexOf(':') + 1);
+      const names = [...etcd.keys()].sort();
+      const rest = after === undefined ? names : names.filter((n) => n > after);
+      const page = rest.slice(0, cluster.pageSize ?? limit);
+      const last = page[page.length - 1];
       return {
-        items: [...etcd.keys()].map((name) => ({
-          name,
-          namespace: 'ns',
-          uid: name,
-          resourceVersion: '1',
-        })),
+        items: page.map((name) => ({ name, namespace: 'ns', uid: name, resourceVersion: '1' })),
+        ...(rest.length > page.length && last ? { continue: `${listing}:${last}` } : {}),
       };
     },
     async noOpPatch(_resource, ref) {
+      patches.push(ref.name);
       etcd.set(ref.name, cluster.writesWith('node-a'));
       return { ok: true, before: '1', after: '2' };
     },
@@ -118,8 +143,20 @@ export function fakeSwitchCluster() {
       async update(record: ConfigRevisionRecord, expected: string) {
         const s = secrets.get(record.number);
         if (!s || s.version !== expected) return false;
-        secrets.set(record.number, { record, text: s.text, version: String(++version) });
-        return true;
+        const next = String(++version);
+        secrets.set(record.number, {
+          record: structuredClone(record),
+          text: s.text,
+          version: next,
+        });
+        // a revision stored in scope is written with the apiserver's current write provider
+        const own = revisionObjects.get(record.number);
+        if (own) etcd.set(own, cluster.writesWith('node-a'));
+        return next;
+      },
+      objectOf(number: number) {
+        const name = revisionObjects.get(number);
+        return name ? { namespace: 'ns', name } : undefined;
       },
     },
     nodes: {
@@ -138,7 +175,7 @@ export function fakeSwitchCluster() {
           id: `id-${node}`,
           node,
           applied: applied.get(node),
-          reloadFailures: 0,
+          reloadFailures: reloadFailures.get(node) ?? 0,
         }));
         return { live, readable: true };
       },

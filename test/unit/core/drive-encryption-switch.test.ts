@@ -6,34 +6,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { driveEncryptionSwitch } from '../../../shared/core/drive-encryption-switch.ts';
 import type { EncryptionSwitchStatus } from '../../../shared/domain/encryption-revisions/switch-conditions.ts';
-import type {
-  EncryptionSwitchStore,
-  StoredEncryptionSwitch,
-} from '../../../shared/ports/encryption-switches.ts';
 import { fakeSwitchCluster } from '../../support/unit/fake-switch-cluster.ts';
-
-function memorySwitches(spec: unknown) {
-  const state: { object: StoredEncryptionSwitch | undefined; writes: number } = {
-    object: { name: 'cluster', generation: 1, resourceVersion: '1', spec },
-    writes: 0,
-  };
-  const store: EncryptionSwitchStore = {
-    async get(name) {
-      return name === state.object?.name ? structuredClone(state.object) : undefined;
-    },
-    async updateStatus(s, status) {
-      if (!state.object || s.resourceVersion !== state.object.resourceVersion) return false;
-      state.writes++;
-      state.object = {
-        ...state.object,
-        resourceVersion: String(Number(state.object.resourceVersion) + 1),
-        status: structuredClone(status),
-      };
-      return true;
-    },
-  };
-  return { state, store };
-}
+import { memorySwitches } from '../../support/unit/memory-switches.ts';
 
 const conds = (s: Partial<EncryptionSwitchStatus> | undefined) =>
   Object.fromEntries((s?.conditions ?? []).map((c) => [c.type, `${c.status}/${c.reason}`]));

@@ -44,6 +44,53 @@ describe('configuration revision Secrets', () => {
     assert.equal(back?.version, '7');
   });
 
+  it("round-trips stage 3's page checkpoints and a stage's reload baseline", () => {
+    const counts = {
+      listed: 500,
+      reencrypted: 490,
+      unchanged: 10,
+      conflicts: 0,
+      gone: 0,
+      failed: 1,
+      retried: 2,
+    };
+    const withProgress: ConfigRevisionRecord = {
+      ...record,
+      migration: undefined,
+      progress: {
+        checkpoints: [
+          { resource: 'configmaps', done: true, counts, finishedAt: '2026-12-02T10:00:00.000Z' },
+          {
+            resource: 'secrets',
+            done: false,
+            continueToken: 'eyJ2IjoibWV0YS5rOHMuaW8vdjEifQ',
+            counts,
+          },
+        ],
+        failed: ['secrets ns/refused'],
+      },
+      reloadBaseline: { 'id-a': 0, 'id-b': 3 },
+    };
+    delete withProgress.migration;
+    const s = configRevisionToSecret(withProgress, 'rekey-system', TEXT);
+    // the same checkpoint annotations a key_id revision carries
+    assert.ok(s.metadata?.annotations?.['rekey.dev/progress.secrets']);
+    const back = secretToConfigRevision({
+      ...s,
+      metadata: { ...s.metadata, resourceVersion: '8' },
+    });
+    assert.deepEqual(back?.record, withProgress);
+    // a damaged baseline is dropped, not guessed
+    const damaged = {
+      ...s,
+      metadata: {
+        ...s.metadata,
+        annotations: { ...s.metadata?.annotations, 'rekey.dev/config-reload-baseline': '{' },
+      },
+    };
+    assert.equal(secretToConfigRevision(damaged)?.record.reloadBaseline, undefined);
+  });
+
   it('keeps key material out of metadata', () => {
     const s = configRevisionToSecret(record, 'rekey-system', TEXT);
     assert.doesNotMatch(JSON.stringify(s.metadata), new RegExp(KEY));
