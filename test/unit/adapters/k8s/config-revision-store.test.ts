@@ -53,6 +53,7 @@ describe('configuration revision Secrets', () => {
       gone: 0,
       failed: 1,
       retried: 2,
+      alreadyCurrent: 0,
     };
     const withProgress: ConfigRevisionRecord = {
       ...record,
