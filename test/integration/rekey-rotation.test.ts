@@ -55,9 +55,12 @@ describe('rekey: rotation under concurrent load', () => {
       c.listed,
       'every listed object has an outcome',
     );
-    assert.ok(
-      steps.some((s) => s.kind === 'step' && s.step.kind === 'wait-convergence'),
-      'waited for adoption first',
+    // Whether a step found the adoption gate closed depends on whether the apiserver had adopted
+    // K2 by rekey's first look (on one apiserver under load it often has), so it is not asserted
+    // here; that rekey waits while the gate is closed is rekey-gate-regression.test.ts's and
+    // rekey-ha-gate.test.ts's proof.
+    t.diagnostic(
+      `steps: ${steps.map((s) => (s.kind === 'step' ? s.step.kind : s.kind)).join(', ')}`,
     );
 
     // independent proof: every secret in etcd is under K2

@@ -87,7 +87,13 @@ describe('storage paths on a real apiserver encrypting *.*', () => {
   }
 
   async function apiCount(path: string, token: string): Promise<number> {
-    const r = await apiserverGet(sb.env.apiservers[0] as never, path, token);
+    let r = await apiserverGet(sb.env.apiservers[0] as never, path, token);
+    // a custom resource whose storage is still initializing (infra/'s CRDs are new) answers 429
+    // with Retry-After until it is ready: wait for that state
+    for (let waited = 0; r.status === 429 && waited < 60; waited++) {
+      await new Promise((res) => setTimeout(res, 1000));
+      r = await apiserverGet(sb.env.apiservers[0] as never, path, token);
+    }
     assert.equal(r.status, 200, `${path}: ${r.body.slice(0, 200)}`);
     return ((JSON.parse(r.body) as { items?: unknown[] }).items ?? []).length;
   }
