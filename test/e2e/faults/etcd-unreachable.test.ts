@@ -3,6 +3,7 @@
 // cuts). rekey must not spin while it cannot verify: once it stops migrating, the steps it takes
 // while cut are bounded by the 2 s ticks, not by how fast it can fail. Once etcd is reachable
 // again it verifies and completes, nothing lost.
+import '../../support/knative/in-private-network.ts';
 import { after, before, describe, it } from 'node:test';
 import { type CutProxy, startCutProxy } from '../../faults/cut-proxy.ts';
 import type { ProgressLog } from '../../faults/progress.ts';
