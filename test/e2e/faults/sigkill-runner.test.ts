@@ -44,7 +44,7 @@ describe('fault: SIGKILL of the runner mid-slice', () => {
     const recover = (r.progress as ProgressLog).recoveredAfter(killedAt);
     recordAndAssert(t, r, proof, {
       fault: '1. SIGKILL of the runner mid-slice',
-      injected: `SIGKILL of \`rekey serve\` at ${at.listed}/${at.total} listed, new instance started at once`,
+      injected: `SIGKILL of the reconcile function at ${at.listed}/${at.total} listed, new instance started at once`,
       recoverSeconds: recover ?? null,
       details: {
         restartSeconds: Number(((restartedAt - killedAt) / 1000).toFixed(1)),
