@@ -96,21 +96,24 @@ export async function prepareRotation({
   const sb = await startSandbox({ apiservers });
   const api = coreApi(sb.env);
   let monitor: RekeyUnderTest | undefined;
+  // the Knative tier comes up while the secrets are seeded (it needs none of them); its gate holds
+  // everything the tier delivers until the test serves reconcile
+  const tierUp = upFaultTier(sb.env, kmsEvent ? { kmsEvent } : {});
+  tierUp.catch(() => {}); // awaited below
   let tier: FaultKnativeTier | undefined;
   try {
     const seeded = await seedMany(api, { namespaces, perNamespace, prefix });
     // the baseline revision (K1) is recorded in-process and fast: the faults are about K2
     monitor = rekeyFor(sb.env, { REKEY_PAGE_SIZE: '500', REKEY_CONCURRENCY: '16' });
     await untilSettled(monitor, 120_000);
-    // the gate holds everything the tier delivers until the test serves reconcile
-    tier = await upFaultTier(sb.env, kmsEvent ? { kmsEvent } : {});
+    tier = await tierUp;
     const k2 = await rotate({ dir: sb.dir });
     await waitForKeyId(k2, { dir: sb.dir });
     await waitForObservation(monitor, k2);
     return rotation(sb, api, seeded, k2, monitor, tier, { namespaces, prefix });
   } catch (err) {
     monitor?.close();
-    await tier?.close();
+    await (tier ?? (await tierUp.catch(() => undefined)))?.close();
     await sb.stop();
     throw err;
   }
