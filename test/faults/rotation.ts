@@ -162,7 +162,8 @@ function rotation(
       while (rev?.keyIdHash !== hash || countsOf(rev).listed < want) {
         if (Date.now() > deadline)
           throw new Error(
-            `${want} of ${total} listed: not within ${limitMs / 1000} s (phase ${rev?.phase})`,
+            `${want} of ${total} listed: not within ${limitMs / 1000} s (phase ${rev?.phase}, ` +
+              `${rev?.convergence?.reason ?? ''} ${rev?.lastError ?? ''})\n${r.served?.output()}`,
           );
         await gate.step();
         rev = await p.newest();

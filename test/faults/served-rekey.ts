@@ -37,6 +37,7 @@ export async function serveReconcile(
     /** The kubeconfig file of ServiceAccount rekey-reconcile. */
     kubeconfig: string;
     broker: string;
+    /** reconcile's settings; KUBECONFIG among them replaces `kubeconfig`. */
     settings?: Record<string, string>;
   },
 ): Promise<FaultServedRekey> {
@@ -45,12 +46,15 @@ export async function serveReconcile(
   let exited: Promise<void> = Promise.resolve();
   let base = '';
 
+  // functionEnv sets KUBECONFIG last: a test's own (through a proxy) goes in as the kubeconfig
+  const { KUBECONFIG: kubeconfig = o.kubeconfig, ...settings } = o.settings ?? {};
+
   async function start(): Promise<void> {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const c = spawn(process.execPath, [functionMain('reconcile')], {
       env: functionEnv(env, 'reconcile', {
-        kubeconfig: o.kubeconfig,
+        kubeconfig,
         sink: o.broker,
         port,
         settings: {
@@ -58,7 +62,7 @@ export async function serveReconcile(
           REKEY_PAGE_SIZE: '10',
           REKEY_CONCURRENCY: '1',
           LOG_LEVEL: 'warn',
-          ...o.settings,
+          ...settings,
         },
       }),
       stdio: ['ignore', 'pipe', 'pipe'],
