@@ -22,6 +22,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 
 export const TICK_TYPE = 'dev.knative.sources.ping';
 export const CONTINUATION_TYPE = 'dev.rekey.migration.slice';
+export const STEP_REQUEST_TYPE = 'dev.rekey.step.requested';
 
 /** A delivery that reached the gate: its CloudEvent attributes, its data, reconcile's answer. */
 export interface Arrival {
