@@ -30,6 +30,8 @@ export const FAULT_TICK_SCHEDULE = '*/2 * * * * *';
 
 export interface FaultKnativeTier {
   knative: KnativeEnv;
+  /** How long the tier took to come up (upKnative and the fault settings above it). */
+  upSeconds: number;
   /** Held until the test serves reconcile (nothing reaches reconcile before). */
   gate: StepGate;
   /** Where the gate forwards (the reconcile process's base URL; empty: none runs). */
@@ -47,6 +49,7 @@ export async function upFaultTier(
   env: SandboxEnv,
   o: { kmsEvent?: Record<string, string>; log?: (line: string) => void } = {},
 ): Promise<FaultKnativeTier> {
+  const started = Date.now();
   let target = '';
   const gate = await startStepGate(() => target);
   const serviceUrls: Record<string, string> = { 'rekey-reconcile': gate.address };
@@ -99,6 +102,7 @@ export async function upFaultTier(
     }
     return {
       knative,
+      upSeconds: Number(((Date.now() - started) / 1000).toFixed(1)),
       gate,
       setTarget(base) {
         target = base;
