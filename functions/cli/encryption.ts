@@ -8,11 +8,16 @@ import {
   type SwitchOutcome,
   switchEncryption,
 } from '../../shared/core/switch-encryption.ts';
+import { ENCRYPTION_SWITCH_NAME } from '../../shared/domain/encryption-revisions/switch-spec.ts';
 import { desiredRevision } from '../../shared/domain/encryption-revisions/switch-state.ts';
 import {
   parseSwitchTarget,
   SwitchTargetError,
 } from '../../shared/domain/encryption-revisions/target.ts';
+import type {
+  EncryptionSwitchStore,
+  StoredEncryptionSwitch,
+} from '../../shared/ports/encryption-switches.ts';
 import {
   EXIT,
   type ExitCode,
@@ -98,12 +103,61 @@ export async function rollbackCommand(deps: SwitchDeps, flags: RunFlags): Promis
   return finish(outcome, flags.format);
 }
 
-/** Every revision with its stage and state, each apiserver's applied hash, each node's write. */
-export async function encryptionStatusCommand(deps: SwitchDeps, format: Format): Promise<number> {
-  const [stored, nodes, apiservers] = await Promise.all([
+/** The declared EncryptionSwitch, or why it could not be read (never a reason to fail status). */
+async function readDeclared(
+  switches: EncryptionSwitchStore | undefined,
+): Promise<{ object: StoredEncryptionSwitch | null; unreadable?: string }> {
+  if (!switches) return { object: null };
+  try {
+    return { object: (await switches.get(ENCRYPTION_SWITCH_NAME)) ?? null };
+  } catch (err) {
+    return { object: null, unreadable: (err as Error).message };
+  }
+}
+
+function printDeclared(d: { object: StoredEncryptionSwitch | null; unreadable?: string }): void {
+  if (d.unreadable) {
+    process.stdout.write(
+      `\nEncryptionSwitch ${ENCRYPTION_SWITCH_NAME}: unreadable (${d.unreadable})\n`,
+    );
+    return;
+  }
+  if (!d.object) {
+    process.stdout.write(`\nEncryptionSwitch ${ENCRYPTION_SWITCH_NAME}: none declared\n`);
+    return;
+  }
+  const { spec, status, generation } = d.object;
+  const target = (spec as { target?: unknown } | undefined)?.target;
+  process.stdout.write(
+    `\nEncryptionSwitch ${ENCRYPTION_SWITCH_NAME}: target ${String(target)}, generation ${generation}, ` +
+      `observed ${status?.observedGeneration ?? 'never'}, stage ${status?.stage ?? 'none yet'}\n`,
+  );
+  printTable([
+    ['CONDITION', 'STATUS', 'REASON', 'SINCE', 'MESSAGE'],
+    ...(status?.conditions ?? []).map((c) => [
+      c.type,
+      c.status,
+      c.reason,
+      c.lastTransitionTime,
+      c.message.slice(0, 120),
+    ]),
+  ]);
+}
+
+/**
+ * Every revision with its stage and state, each apiserver's applied hash, each node's write, and
+ * the declared EncryptionSwitch with its conditions.
+ */
+export async function encryptionStatusCommand(
+  deps: SwitchDeps,
+  format: Format,
+  switches?: EncryptionSwitchStore,
+): Promise<number> {
+  const [stored, nodes, apiservers, declared] = await Promise.all([
     deps.revisions.list(),
     deps.nodes.list(),
     deps.apiservers.read(),
+    readDeclared(switches),
   ]);
   const revisions = stored.map((s) => s.record).sort((a, b) => a.number - b.number);
   const desired = desiredRevision(revisions);
@@ -122,7 +176,21 @@ export async function encryptionStatusCommand(deps: SwitchDeps, format: Format):
     };
   });
   if (format === 'json') {
-    printJson({ desired: desired?.number ?? null, revisions, apiservers: servers, nodes });
+    printJson({
+      desired: desired?.number ?? null,
+      revisions,
+      apiservers: servers,
+      nodes,
+      declared: declared.object
+        ? {
+            name: declared.object.name,
+            generation: declared.object.generation,
+            spec: declared.object.spec,
+            status: declared.object.status ?? null,
+          }
+        : null,
+      ...(declared.unreadable ? { declaredUnreadable: declared.unreadable } : {}),
+    });
     return EXIT.ok;
   }
   printTable([
@@ -154,5 +222,6 @@ export async function encryptionStatusCommand(deps: SwitchDeps, format: Format):
     ]),
   ]);
   if (!apiservers.readable) process.stdout.write(`\nnote: ${apiservers.unreadableReason}\n`);
+  if (switches) printDeclared(declared);
   return EXIT.ok;
 }

@@ -7,6 +7,7 @@ import {
   type TransitVersionsReport,
 } from '../../shared/core/check-transit-versions.ts';
 import type { ReconcileConfig, ReconcileDeps } from '../../shared/core/deps.ts';
+import { requireProvider } from '../../shared/core/followed-provider.ts';
 import { keyInventory } from '../../shared/core/key-inventory.ts';
 import { checkRetire, type RetireReport } from '../../shared/core/retire-key.ts';
 import { listNames } from '../../shared/domain/format.ts';
@@ -93,7 +94,8 @@ export async function retireCommand(
   keyId: string,
   format: Format,
 ): Promise<number> {
-  const report = await checkRetire(deps, { provider: config.provider, keyId });
+  const provider = await requireProvider(deps, config);
+  const report = await checkRetire(deps, { provider, keyId });
   const code = retireCode(report);
   if (format === 'json') {
     printJson({ ...report, backups: BACKUPS, verdict: verdict(code) });

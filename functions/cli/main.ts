@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { composeApp, FUNCTION_NAMES, type RekeyApp } from '../../shared/app/compose.ts';
 import { ConfigError, loadConfig } from '../../shared/config/config.ts';
+import { requireProvider } from '../../shared/core/followed-provider.ts';
 import { mountClusterEvent } from '../cluster-event/route.ts';
 import { mountKmsEvent } from '../kms-event/route.ts';
 import { mountReconcile } from '../reconcile/route.ts';
@@ -125,13 +126,15 @@ addSettingFlags(
       "can this key_id of --provider be disabled now? exit 0 yes, 1 no (names what needs it), 4 can't tell",
     ),
 ).action(
-  action((b, o) => {
+  action(async (b, o) => {
     const format = parseFormat(o.output);
     if (typeof o.retire === 'string') return retireCommand(b.deps, b.reconcile, o.retire, format);
     return keysCommand(
       b.deps,
       format,
-      b.transitKey ? { provider: b.reconcile.provider, reader: b.transitKey } : undefined,
+      b.transitKey
+        ? { provider: await requireProvider(b.deps, b.reconcile), reader: b.transitKey }
+        : undefined,
     );
   }),
 );
@@ -188,8 +191,14 @@ addSettingFlags(
 addSettingFlags(
   encryption
     .command('status')
-    .description("every configuration revision, its stage, and each apiserver's applied hash"),
-).action(action((b, o) => encryptionStatusCommand(b.encryption(), parseFormat(o.output))));
+    .description(
+      "every configuration revision, its stage, each apiserver's applied hash, and the declared EncryptionSwitch's conditions",
+    ),
+).action(
+  action((b, o) =>
+    encryptionStatusCommand(b.encryption(), parseFormat(o.output), b.encryptionSwitches()),
+  ),
+);
 
 addSettingFlags(
   encryption

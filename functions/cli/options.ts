@@ -3,7 +3,11 @@
 import type { Command } from 'commander';
 
 export const SETTING_FLAGS = [
-  ['--provider <name>', 'REKEY_PROVIDER', 'KMS provider name in the EncryptionConfiguration'],
+  [
+    '--provider <name>',
+    'REKEY_PROVIDER',
+    "kms provider name in the EncryptionConfiguration (default: the one the nodes' files write with)",
+  ],
   ['--resources <list>', 'REKEY_RESOURCES', 'resources that provider encrypts (default secrets)'],
   ['--namespace <ns>', 'REKEY_NAMESPACE', "rekey's namespace (default rekey-system)"],
   [
@@ -33,7 +37,11 @@ export const SETTING_FLAGS = [
     "the apiserver's --etcd-prefix (default /registry)",
   ],
   ['--page-size <n>', 'REKEY_PAGE_SIZE', 'objects per list page (default 500)'],
-  ['--concurrency <n>', 'REKEY_CONCURRENCY', 'concurrent no-op patches (default 16)'],
+  [
+    '--concurrency <n>',
+    'REKEY_CONCURRENCY',
+    'concurrent no-op patches: auto (default; adapts up to REKEY_CONCURRENCY_MAX, 32) or a number',
+  ],
   [
     '--budget-seconds <n>',
     'REKEY_BUDGET_SECONDS',

@@ -15,7 +15,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function describe(o: StepOutcome): string {
   if (o.kind === 'busy')
     return `busy: another runner (${o.heldBy}) works on provider ${o.provider}`;
-  if (o.kind === 'no-key-id') return o.reason;
+  if (o.kind === 'no-key-id' || o.kind === 'no-provider') return o.reason;
   const c = o.counts;
   const what =
     'reason' in o.step
@@ -27,7 +27,7 @@ function describe(o: StepOutcome): string {
     o.step.kind === 'degraded' && o.step.retrying
       ? '; rekey re-patches them on later steps, with backoff'
       : '';
-  return `${o.revision} ${o.phase} (${o.step.kind}${what}${retried}) listed=${c.listed} re-encrypted=${c.reencrypted} unchanged=${c.unchanged} conflicts=${c.conflicts} gone=${c.gone} failed=${c.failed}`;
+  return `${o.revision} ${o.phase} (${o.step.kind}${what}${retried}) listed=${c.listed} re-encrypted=${c.reencrypted} unchanged=${c.unchanged} already-current=${c.alreadyCurrent} conflicts=${c.conflicts} gone=${c.gone} failed=${c.failed}`;
 }
 
 /**
@@ -64,7 +64,7 @@ export async function reconcileCommand(
   const bar = tty
     ? new SingleBar({
         format:
-          '{phase} |{bar}| {value}/{total} listed, {reencrypted} re-encrypted, {failed} failed',
+          '{phase} |{bar}| {value}/{total} listed, {reencrypted} re-encrypted, {alreadyCurrent} already current, {failed} failed',
         hideCursor: true,
       })
     : undefined;
@@ -75,7 +75,12 @@ export async function reconcileCommand(
       deps.onProgress?.(r);
       if (!bar) return;
       const c = summariseProgress(r.progress).counts;
-      const payload = { phase: r.phase, reencrypted: c.reencrypted, failed: c.failed };
+      const payload = {
+        phase: r.phase,
+        reencrypted: c.reencrypted,
+        alreadyCurrent: c.alreadyCurrent,
+        failed: c.failed,
+      };
       // the total is unknown while paging: it grows by a page ahead of what is done
       if (!started) {
         bar.start(c.listed + (config.pageSize ?? 500), c.listed, payload);
@@ -97,7 +102,8 @@ export async function reconcileCommand(
       );
       steps.push(o);
       if (!bar && format === 'text') process.stdout.write(`${describe(o)}\n`);
-      const more = o.kind === 'busy' || o.kind === 'no-key-id' || o.more;
+      const more =
+        o.kind === 'busy' || o.kind === 'no-key-id' || (o.kind === 'no-provider' ? o.wait : o.more);
       if (!untilComplete || !more) break;
       const left = timeoutMs - (Date.now() - began);
       if (left <= 0) {

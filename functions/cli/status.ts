@@ -16,15 +16,27 @@ export async function statusCommand(
   const convergence = report.convergence;
   if (format === 'json') printJson(report);
   else {
-    process.stdout.write(`provider ${config.provider}\n\nrevisions:\n`);
+    process.stdout.write(
+      `provider ${report.provider} (${report.followed === 'pinned' ? 'REKEY_PROVIDER' : "the nodes' write provider"})\n\nrevisions:\n`,
+    );
     printTable([
-      ['NAME', 'PHASE', 'KEY-ID-HASH', 'LISTED', 'RE-ENCRYPTED', 'FAILED', 'VERIFIED'],
+      [
+        'NAME',
+        'PHASE',
+        'KEY-ID-HASH',
+        'LISTED',
+        'RE-ENCRYPTED',
+        'ALREADY-CURRENT',
+        'FAILED',
+        'VERIFIED',
+      ],
       ...report.revisions.map((r) => [
         r.name,
         r.phase,
         short(r.keyIdHash),
         String(r.counts.listed),
         String(r.counts.reencrypted),
+        String(r.counts.alreadyCurrent),
         String(r.counts.failed),
         r.verified === null ? '-' : String(r.verified),
       ]),

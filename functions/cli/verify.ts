@@ -44,7 +44,7 @@ export async function verifyCommand(
 ): Promise<number> {
   const v = await verifyNow(deps, config);
   const base = {
-    provider: config.provider,
+    provider: v.provider,
     scope: { source: v.scope.source, resources: v.scope.resources, notes: v.scope.notes },
   };
   let code: ExitCode;
@@ -57,7 +57,7 @@ export async function verifyCommand(
     json = { ...base, verified: false, reason: text };
   } else if (v.kind === 'no-revision') {
     code = EXIT.notOk;
-    text = `no revision recorded for provider "${config.provider}": run rekey reconcile first`;
+    text = `no revision recorded for provider "${v.provider}": run rekey reconcile first`;
     json = { ...base, verified: false, reason: text };
   } else if (!v.scan.available) {
     code = EXIT.unverifiable;

@@ -20,6 +20,6 @@ export function mountReconcile(
         },
       );
     }
-    return c.json(await handleReconcile(deps), 200);
+    return c.json(await handleReconcile(deps, ce.type), 200);
   });
 }

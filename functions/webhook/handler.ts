@@ -13,6 +13,11 @@ export type WebhookCommand = z.infer<typeof webhookCommand>;
 
 export interface WebhookDeps {
   provider: string;
+  /**
+   * When REKEY_PROVIDER pins none: the provider followed now (the nodes' write provider), which a
+   * command naming a provider is compared with; throws when none can be followed.
+   */
+  followedProvider?: () => Promise<string>;
   step(): Promise<TriggeredStep>;
   status(): Promise<unknown>;
   /** Absent when no KMS adapter that can rotate is configured for the provider. */
@@ -31,11 +36,13 @@ export function parseCommand(body: unknown): WebhookCommand {
 }
 
 export async function handleWebhook(deps: WebhookDeps, cmd: WebhookCommand): Promise<unknown> {
-  if (cmd.provider !== undefined && cmd.provider !== deps.provider) {
-    throw new PermanentError(
-      `this rekey serves provider "${deps.provider}", not "${cmd.provider}"`,
-      { status: 422 },
-    );
+  if (cmd.provider !== undefined) {
+    const serves = deps.followedProvider ? await deps.followedProvider() : deps.provider;
+    if (cmd.provider !== serves) {
+      throw new PermanentError(`this rekey serves provider "${serves}", not "${cmd.provider}"`, {
+        status: 422,
+      });
+    }
   }
   if (cmd.command === 'reconcile') return { command: 'reconcile', outcome: await deps.step() };
   if (cmd.command === 'status') return { command: 'status', status: await deps.status() };

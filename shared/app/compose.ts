@@ -19,10 +19,12 @@ import type { RekeyConfig } from '../config/config.ts';
 import type { ReconcileConfig, ReconcileDeps } from '../core/deps.ts';
 import { statusReport } from '../core/status-report.ts';
 import type { SwitchDeps } from '../core/switch-deps.ts';
+import type { EncryptionSwitchStore } from '../ports/encryption-switches.ts';
 import type { TransitKeyReader } from '../ports/transit-key-reader.ts';
 import { composeFunctions, type FunctionName, type Functions } from './functions.ts';
 import { type PortOptions, reconcilePortsFor } from './reconcile-ports.ts';
 import { switchPortsFor } from './switch-ports.ts';
+import { switchTicker } from './switch-tick.ts';
 import { transitKeyReaderOf, vaultOptionsOf } from './vault-transit.ts';
 
 export { FUNCTION_NAMES, type FunctionName, type Functions } from './functions.ts';
@@ -53,6 +55,8 @@ export interface RekeyApp {
   functions(name: string, served: readonly FunctionName[]): Functions;
   /** What `rekey encryption` (switch, status, rollback) needs; built on first use. */
   encryption(): SwitchDeps;
+  /** The declared EncryptionSwitch objects (rekey.dev/v1alpha1); built with `encryption()`. */
+  encryptionSwitches(): EncryptionSwitchStore;
   /** Closes the Kubernetes client's sockets. */
   close(): void;
 }
@@ -90,6 +94,10 @@ export function composeApp(config: RekeyConfig, options: ComposeOptions = {}): R
     return rotator.built;
   };
   let switching: ReturnType<typeof switchPortsFor> | undefined;
+  const switchPorts = () => {
+    switching ??= switchPortsFor(config, ports.deps, options);
+    return switching;
+  };
   return {
     config,
     deps: ports.deps,
@@ -102,7 +110,7 @@ export function composeApp(config: RekeyConfig, options: ComposeOptions = {}): R
     functions: (name, served) => {
       // whoever runs the steps verifies them: its etcd files are a start-up refusal
       if (served.includes('reconcile')) ports.requireEtcdFiles();
-      return composeFunctions(
+      const fns = composeFunctions(
         {
           config,
           deps: ports.deps,
@@ -115,11 +123,13 @@ export function composeApp(config: RekeyConfig, options: ComposeOptions = {}): R
         name,
         served,
       );
+      if (!served.includes('reconcile')) return fns;
+      // PingSource ticks also drive the declared EncryptionSwitch (switch-tick.ts)
+      const encryptionSwitch = switchTicker(switchPorts, ports.reconcile.budgetMs, fns.logger);
+      return { ...fns, reconcile: { ...fns.reconcile, encryptionSwitch } };
     },
-    encryption: () => {
-      switching ??= switchPortsFor(config, ports.deps, options);
-      return switching.deps;
-    },
+    encryption: () => switchPorts().deps,
+    encryptionSwitches: () => switchPorts().switches,
     close: () => {
       switching?.close();
       ports.close();

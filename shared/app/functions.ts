@@ -8,6 +8,8 @@ import type { AuthenticationApi } from '../adapters/k8s/typed-api.ts';
 import type { KmsRotator } from '../adapters/kms-rotator.ts';
 import { type RekeyConfig, stateNamespaceOf } from '../config/config.ts';
 import type { ReconcileConfig, ReconcileDeps } from '../core/deps.ts';
+import type { DriveSwitchResult } from '../core/drive-encryption-switch.ts';
+import { FOLLOWED, requireProvider } from '../core/followed-provider.ts';
 import { type NoteResult, noteKmsRotation } from '../core/note-kms-rotation.ts';
 import { reconcileStep, type StepOutcome } from '../core/reconcile-step.ts';
 import {
@@ -20,10 +22,8 @@ import { statusReport } from '../core/status-report.ts';
 import { stepAndContinue } from '../core/step-and-continue.ts';
 import type { DangerClearance } from '../domain/key-danger.ts';
 import type { KeyDangerNote } from '../domain/revision.ts';
-import { createApp } from '../http/app.ts';
 import type { RekeyEnv } from '../http/env.ts';
 import { TransientError } from '../http/errors.ts';
-import { createTokenReviewAuthenticator, tokenReviewerFor } from '../http/sender-auth.ts';
 import type { VerifyWebhookOptions } from '../http/webhook-verify.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetrics, type MetricsWithRegistry } from '../observability/metrics.ts';
@@ -32,7 +32,8 @@ import type { ReplayClaims } from '../ports/replay-claims.ts';
 import { retryAfterOf } from '../ports/retryable.ts';
 import { eventSinkFor } from './event-sink.ts';
 import { handOff, type TriggeredStep } from './hand-off.ts';
-import { type LastAdoption, rememberingAdoption } from './last-adoption.ts';
+import { httpAppFor } from './http-app.ts';
+import { rememberingAdoption } from './last-adoption.ts';
 import { rotateThenStep } from './rotate-then-step.ts';
 
 export type FunctionName = 'kms-event' | 'cluster-event' | 'webhook' | 'reconcile';
@@ -44,16 +45,7 @@ export const FUNCTION_NAMES: readonly FunctionName[] = [
   'reconcile',
 ];
 
-/**
- * Paths sender authentication skips: raw EventBridge posts and Azure Event Grid deliveries
- * authenticate with their shared secrets (functions/kms-event/route.ts), webhooks with their
- * signature.
- */
-export const UNAUTHENTICATED_PATHS: readonly string[] = [
-  '/webhook',
-  '/kms-event/eventbridge',
-  '/kms-event/eventgrid',
-];
+export { UNAUTHENTICATED_PATHS } from './http-app.ts';
 
 /** What the kms-event handler takes (functions/kms-event/handler.ts) and how it authenticates. */
 export interface KmsEventWiring {
@@ -117,6 +109,8 @@ export interface Functions {
     provider: string;
     step(): Promise<StepOutcome>;
     continueLater(data: MigrationSliceData): Promise<void>;
+    /** One tick of the declared EncryptionSwitch (PingSource ticks only); absent: none to drive. */
+    encryptionSwitch?: (() => Promise<DriveSwitchResult>) | undefined;
   };
   /** Undefined when REKEY_WEBHOOK_SECRETS is unset: /webhook is then not served. */
   readonly webhook: WebhookWiring | undefined;
@@ -141,7 +135,9 @@ export function composeFunctions(
   served: readonly FunctionName[],
 ): Functions {
   const { config, reconcile } = inputs;
-  const provider = config.REKEY_PROVIDER;
+  // what messages and events name; the steps and the KMS notes resolve the provider they follow
+  // on each use when REKEY_PROVIDER pins none (shared/core/followed-provider.ts)
+  const provider = config.REKEY_PROVIDER ?? FOLLOWED;
   const logger = createLogger({ name: `rekey-${name}`, level: config.LOG_LEVEL });
   const metrics = createMetrics({ defaultLabels: { function: name } });
   const events = eventSinkFor(config, name, logger, metrics);
@@ -158,6 +154,7 @@ export function composeFunctions(
   };
 
   const step = stepRunner(deps, reconcile, logger, metrics);
+  const providerNow = () => requireProvider(deps, reconcile);
   const continueLater = (data: MigrationSliceData) => events.emit('migration.slice', data);
   // Whatever triggered a step (a KMS event, a cluster change, a webhook), a migration with work
   // left continues through the same continuation event the reconcile function emits. Delegated,
@@ -201,9 +198,9 @@ export function composeFunctions(
         ? { eventBridgeToken: config.REKEY_EVENTBRIDGE_TOKEN }
         : {}),
       ...(config.REKEY_EVENTGRID_TOKEN ? { eventGridToken: config.REKEY_EVENTGRID_TOKEN } : {}),
-      note: (rotation) => noteKmsRotation(deps, provider, rotation),
-      danger: (note) => recordKeyDanger(deps, provider, note),
-      clear: (clearance) => clearKeyDanger(deps, provider, clearance),
+      note: async (rotation) => noteKmsRotation(deps, await providerNow(), rotation),
+      danger: async (note) => recordKeyDanger(deps, await providerNow(), note),
+      clear: async (clearance) => clearKeyDanger(deps, await providerNow(), clearance),
       step: triggered('kms-event'),
     },
     clusterEvent: {
@@ -260,74 +257,6 @@ function stepRunner(
   };
 }
 
-/**
- * The hono app of a function process: sender authentication and what readiness reports. A probe
- * does local work only: it reports the adoption snapshot the last step read, with its age, and
- * never calls the apiservers (one slow apiserver must not make rekey unready during the very
- * outage its steps wait out).
- */
-function httpAppFor(
-  inputs: FunctionsInputs,
-  {
-    name,
-    served,
-    deps,
-    lastAdoption,
-    logger,
-    metrics,
-  }: {
-    name: string;
-    served: readonly FunctionName[];
-    deps: ReconcileDeps;
-    lastAdoption: () => LastAdoption | undefined;
-    logger: Logger;
-    metrics: MetricsWithRegistry;
-  },
-) {
-  const { config } = inputs;
-  const auth =
-    config.REKEY_SENDER_AUDIENCE && config.REKEY_ALLOWED_SENDERS
-      ? createTokenReviewAuthenticator({
-          audience: config.REKEY_SENDER_AUDIENCE,
-          allowedSenders: config.REKEY_ALLOWED_SENDERS,
-          reviewToken: tokenReviewerFor(inputs.authentication),
-        })
-      : undefined;
-  // a function that only hands its steps off reads nothing of the apiservers: nothing to report
-  const readsAdoption =
-    config.REKEY_STEP_MODE === 'local' || served.some((f) => f === 'reconcile' || f === 'webhook');
-  const http = createApp({
-    name,
-    logger,
-    metrics,
-    ...(auth ? { auth } : {}),
-    unauthenticatedPaths: UNAUTHENTICATED_PATHS,
-    readiness: async () => ({
-      ready: true,
-      details: {
-        provider: config.REKEY_PROVIDER,
-        stepMode: config.REKEY_STEP_MODE,
-        ...(readsAdoption ? { adoption: adoptionDetails(lastAdoption(), deps.clock.now()) } : {}),
-        etcdVerification: deps.verifier ? 'on' : 'off (completions are reported unverified)',
-        eventSink: config.K_SINK ? 'on' : 'off',
-      },
-    }),
-  });
-  return http;
-}
-
-/** What /readyz says of the last adoption snapshot (none yet: no step has run here). */
-function adoptionDetails(last: LastAdoption | undefined, now: Date): Record<string, unknown> {
-  if (!last) return { read: false, note: 'no step has read the apiservers yet in this process' };
-  return {
-    read: true,
-    readAt: last.readAt.toISOString(),
-    ageSeconds: Math.max(0, Math.round((now.getTime() - last.readAt.getTime()) / 1000)),
-    liveApiservers: last.snapshot.liveApiservers.length,
-    metricsReadable: last.snapshot.metricsReadable,
-  };
-}
-
 /** /webhook's dependencies, when its secrets are set (and `rotate` only with a rotator). */
 function webhookWiring(
   inputs: FunctionsInputs,
@@ -354,7 +283,10 @@ function webhookWiring(
   const rotator = inputs.rotator();
   return {
     deps: {
-      provider: config.REKEY_PROVIDER,
+      provider: config.REKEY_PROVIDER ?? FOLLOWED,
+      ...(config.REKEY_PROVIDER
+        ? {}
+        : { followedProvider: () => requireProvider(deps, reconcile) }),
       step: webhookStep,
       status: () => statusReport(deps, reconcile),
       ...(rotator

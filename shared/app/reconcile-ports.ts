@@ -14,7 +14,16 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { createAdoptionReader } from '../adapters/apiserver-metrics/adoption-reader.ts';
 import { createMetricsKeyObserver } from '../adapters/apiserver-metrics/metrics-key-observer.ts';
-import { createEtcdInspector, type EtcdInspectorOptions } from '../adapters/etcd/inspector.ts';
+import {
+  connectEtcd,
+  createEtcdInspector,
+  type EtcdInspectorOptions,
+  etcd3RangeReader,
+} from '../adapters/etcd/inspector.ts';
+import {
+  createStoredEncryptionReader,
+  STORED_MAX_RECEIVE_BYTES,
+} from '../adapters/etcd/stored-encryption.ts';
 import { createEtcdVerifier } from '../adapters/etcd/verifier.ts';
 import { withFallbackObserver } from '../adapters/fallback-key-observer.ts';
 import { type Connection, loadConnection } from '../adapters/k8s/connection.ts';
@@ -26,15 +35,29 @@ import { createObjectLookup } from '../adapters/k8s/object-lookup.ts';
 import { createObjectRewriter } from '../adapters/k8s/object-rewriter.ts';
 import { createLeaseReplayClaims } from '../adapters/k8s/replay-claims.ts';
 import { createReportKeyObserver } from '../adapters/k8s/report-key-observer.ts';
+import { createReportedConfigs } from '../adapters/k8s/reported-configs.ts';
 import { createRestClient, type RestClient } from '../adapters/k8s/rest-client.ts';
 import { createRevisionStore } from '../adapters/k8s/revision-store.ts';
 import { type AuthenticationApi, typedApi } from '../adapters/k8s/typed-api.ts';
 import { createKmsCurrent } from '../adapters/kms-current.ts';
 import { createPluginKeyObserver } from '../adapters/kms-plugin/plugin-key-observer.ts';
-import { ConfigError, type RekeyConfig, stateNamespaceOf } from '../config/config.ts';
-import type { ReconcileConfig, ReconcileDeps } from '../core/deps.ts';
+import {
+  ConfigError,
+  maxConcurrencyOf,
+  type RekeyConfig,
+  stateNamespaceOf,
+} from '../config/config.ts';
+import {
+  adaptiveLimit,
+  type ConcurrencyLimit,
+  fixedLimit,
+  measuredRewriter,
+} from '../core/concurrency-limit.ts';
+import type { Log, ReconcileConfig, ReconcileDeps } from '../core/deps.ts';
+import { DEFAULT_BOUNDS } from '../domain/adaptive-concurrency.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
 import type { ReplayClaims } from '../ports/replay-claims.ts';
+import type { StoredEncryptionReader } from '../ports/stored-encryption.ts';
 import { vaultOptionsOf } from './vault-transit.ts';
 
 export interface ReconcilePorts {
@@ -80,7 +103,8 @@ export function reconcilePortsFor(
   }: PortOptions = {},
 ): ReconcilePorts {
   const conn = connection ?? loadConnection(config);
-  const raw = createRestClient(conn, { maxSockets: config.REKEY_CONCURRENCY + 4 });
+  const raw = createRestClient(conn, { maxSockets: maxConcurrencyOf(config) + 4 });
+  const limit = concurrencyLimitOf(config, log);
   // rekey's own state goes around wrapRest: tests record the calls that touch users' objects, as
   // rekey receives them: without annotations, which can carry a Secret's values (R12)
   const { core, coordination, authentication } = typedApi(raw);
@@ -102,6 +126,23 @@ export function reconcilePortsFor(
   };
   if (etcd && etcdFiles === 'now') etcdOptionsOnce(etcd);
   let verifier: ReturnType<typeof createEtcdVerifier> | undefined;
+  // the migration's reads of a page's keys share one client, opened on first use
+  let storedReader: { reader: StoredEncryptionReader; close(): void } | undefined;
+  const storedEncryptionOnce = (endpoints: string[]) => {
+    if (!storedReader) {
+      const client = connectEtcd({
+        ...etcdOptionsOnce(endpoints),
+        maxReceiveBytes: STORED_MAX_RECEIVE_BYTES,
+      });
+      storedReader = {
+        reader: createStoredEncryptionReader(etcd3RangeReader(client), {
+          prefix: config.REKEY_ETCD_PREFIX,
+        }),
+        close: () => client.close(),
+      };
+    }
+    return storedReader.reader;
+  };
   const countObjects = createObjectCounter(rest);
   // unset REKEY_APISERVER_URLS: the reader discovers the apiservers, else asks the connection's
   const adoption = createAdoptionReader({
@@ -128,8 +169,11 @@ export function reconcilePortsFor(
           createReportKeyObserver(core, { namespace, clock, leases: coordination }),
           createMetricsKeyObserver({ adoption, clock, kmsCurrent, ...(log ? { log } : {}) }),
         ),
+    // which kms provider writes, when REKEY_PROVIDER pins none (shared/core/followed-provider.ts)
+    configs: createReportedConfigs(core, { namespace, clock, leases: coordination }),
     adoption,
-    rewriter: createObjectRewriter(rest),
+    rewriter: measuredRewriter(createObjectRewriter(rest), limit, clock),
+    limit,
     lookup: createObjectLookup(rest),
     // on the raw client, as rekey's own state; it reads the apiserver's Date on its answers
     lock: createLeaseLock(raw, { namespace: stateNamespace, clock }),
@@ -155,19 +199,21 @@ export function reconcilePortsFor(
               }
             },
           },
+          storedEncryption: {
+            read: (resource, objects) => storedEncryptionOnce(etcd).read(resource, objects),
+          },
         }
       : {}),
     ...(log ? { log } : {}),
   };
   const reconcile: ReconcileConfig = {
-    provider: config.REKEY_PROVIDER,
+    ...(config.REKEY_PROVIDER ? { provider: config.REKEY_PROVIDER } : {}),
     ...(config.REKEY_RESOURCES !== undefined ? { resources: config.REKEY_RESOURCES } : {}),
     // where the revisions are: their own writes are not rewrites
     namespace: stateNamespace,
     holder: config.REKEY_HOLDER ?? `${hostname()}-${process.pid}`,
     budgetMs: config.REKEY_BUDGET_SECONDS * 1000,
     pageSize: config.REKEY_PAGE_SIZE,
-    concurrency: config.REKEY_CONCURRENCY,
     fallbackWaitMs: config.REKEY_FALLBACK_WAIT_SECONDS * 1000,
     keepRevisions: config.REKEY_KEEP_REVISIONS,
   };
@@ -185,7 +231,10 @@ export function reconcilePortsFor(
     requireEtcdFiles: () => {
       if (etcd) etcdOptionsOnce(etcd);
     },
-    close: () => rest.close(),
+    close: () => {
+      storedReader?.close();
+      rest.close();
+    },
   };
 }
 
@@ -207,4 +256,13 @@ function etcdTlsOf(config: RekeyConfig): Pick<EtcdInspectorOptions, 'tls'> {
       ...(config.REKEY_ETCD_KEY_FILE ? { key: read('REKEY_ETCD_KEY_FILE') as Buffer } : {}),
     },
   };
+}
+
+/** REKEY_CONCURRENCY's limit: adaptive (`auto`, starting at 8 or the ceiling if lower) or fixed. */
+function concurrencyLimitOf(config: RekeyConfig, log: Log | undefined): ConcurrencyLimit {
+  if (config.REKEY_CONCURRENCY !== 'auto') return fixedLimit(config.REKEY_CONCURRENCY);
+  const max = config.REKEY_CONCURRENCY_MAX;
+  return adaptiveLimit({ min: 1, max, start: Math.min(DEFAULT_BOUNDS.start, max) }, (n) =>
+    log?.('rewrite concurrency adapted', { concurrency: n }),
+  );
 }

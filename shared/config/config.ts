@@ -44,6 +44,7 @@ function wholeNumber(def: number, min: number, max?: number) {
   return z.preprocess(emptyIsUnset, (max === undefined ? n : n.max(max, says)).default(def));
 }
 const seconds = (def: number) => wholeNumber(def, 1);
+const AUTO_OR_N = 'must be auto or a whole number from 1 to 256';
 
 function isHttpUrl(value: string): boolean {
   try {
@@ -70,10 +71,11 @@ function isHostPort(value: string): boolean {
 }
 
 export const configSchema = z.object({
-  /** The KMS provider name in the EncryptionConfiguration. */
-  REKEY_PROVIDER: z
-    .string({ error: 'is required: the kms provider name in the EncryptionConfiguration' })
-    .min(1, 'is required: the kms provider name in the EncryptionConfiguration'),
+  /**
+   * The kms provider name in the EncryptionConfiguration whose key_id rekey follows; unset = the
+   * kms provider that writes in the file every fresh key-id report names (shared/core/followed-provider.ts).
+   */
+  REKEY_PROVIDER: z.preprocess(emptyIsUnset, z.string().optional()),
   /** An explicit scope; unset = what the reported EncryptionConfiguration gives the provider. */
   REKEY_RESOURCES: optionalList,
   REKEY_NAMESPACE: z
@@ -108,7 +110,23 @@ export const configSchema = z.object({
   REKEY_ETCD_CERT_FILE: z.preprocess(emptyIsUnset, z.string().optional()),
   REKEY_ETCD_KEY_FILE: z.preprocess(emptyIsUnset, z.string().optional()),
   REKEY_PAGE_SIZE: wholeNumber(500, 1, 10_000),
-  REKEY_CONCURRENCY: wholeNumber(16, 1, 256),
+  /**
+   * Concurrent no-op patches: `auto` (default) adapts between 1 and REKEY_CONCURRENCY_MAX on the
+   * patches' latency and the apiserver's pushback (shared/domain/adaptive-concurrency.ts); a
+   * number fixes it.
+   */
+  REKEY_CONCURRENCY: z.preprocess(
+    emptyIsUnset,
+    z
+      .union(
+        [z.literal('auto'), z.coerce.number().int(AUTO_OR_N).min(1, AUTO_OR_N).max(256, AUTO_OR_N)],
+        {
+          error: AUTO_OR_N,
+        },
+      )
+      .default('auto'),
+  ),
+  REKEY_CONCURRENCY_MAX: wholeNumber(32, 1, 256),
   REKEY_BUDGET_SECONDS: seconds(60),
   REKEY_FALLBACK_WAIT_SECONDS: seconds(300),
   REKEY_KEEP_REVISIONS: wholeNumber(10, 1),
@@ -269,4 +287,13 @@ export function loadConfig(env: Record<string, string | undefined>): RekeyConfig
   if (r.success) return r.data;
   const problems = r.error.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`);
   throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+}
+
+/** The most patches in flight these settings allow: the fixed number, or auto's ceiling. */
+export function maxConcurrencyOf(
+  config: Pick<RekeyConfig, 'REKEY_CONCURRENCY' | 'REKEY_CONCURRENCY_MAX'>,
+): number {
+  return config.REKEY_CONCURRENCY === 'auto'
+    ? config.REKEY_CONCURRENCY_MAX
+    : config.REKEY_CONCURRENCY;
 }

@@ -3,22 +3,31 @@ import type { Revision } from '../domain/revision.ts';
 import type { AdoptionReader } from '../ports/adoption-reader.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { EventSink } from '../ports/event-sink.ts';
-import type { KeyObserver } from '../ports/key-observer.ts';
+import type { KeyObserver, ReportedConfigs } from '../ports/key-observer.ts';
 import type { Lock } from '../ports/lock.ts';
 import type { ObjectLookup } from '../ports/object-lookup.ts';
 import type { ObjectRewriter } from '../ports/object-rewriter.ts';
 import type { RevisionStore } from '../ports/revision-store.ts';
 import type { ServedResources } from '../ports/served-resources.ts';
+import type { StoredEncryptionReader } from '../ports/stored-encryption.ts';
 import type { ValueScanner } from '../ports/value-scanner.ts';
 import type { Verifier } from '../ports/verifier.ts';
+import type { ConcurrencyLimit } from './concurrency-limit.ts';
 
 export type Log = (message: string, fields?: Record<string, unknown>) => void;
 
 export interface ReconcileDeps {
   store: RevisionStore;
   observer: KeyObserver;
+  /**
+   * Each fresh key-id report's EncryptionConfiguration, whatever provider it reports on: which kms
+   * provider writes, when config.provider pins none; absent: only a pinned provider is followed.
+   */
+  configs?: ReportedConfigs;
   adoption: AdoptionReader;
   rewriter: ObjectRewriter;
+  /** How many rewrites run at once (shared/core/concurrency-limit.ts); absent: config.concurrency. */
+  limit?: ConcurrencyLimit;
   /**
    * Finds one object's uid and resourceVersion, so a retry pass re-patches refused and offending
    * objects by name; absent: their resources are listed again instead.
@@ -28,6 +37,11 @@ export interface ReconcileDeps {
   verifier?: Verifier;
   /** Every value under the etcd prefix, classified (the key inventory); absent without etcd. */
   scanner?: ValueScanner;
+  /**
+   * How etcd stores a page of objects, so the migration patches only the stale ones; absent
+   * without etcd (every listed object is then patched).
+   */
+  storedEncryption?: StoredEncryptionReader;
   lock: Lock;
   clock: Clock;
   /** API discovery, to resolve the EncryptionConfiguration's resources and wildcards. */
@@ -41,8 +55,11 @@ export interface ReconcileDeps {
 }
 
 export interface ReconcileConfig {
-  /** The KMS provider name in the EncryptionConfiguration. */
-  provider: string;
+  /**
+   * The kms provider name in the EncryptionConfiguration, when pinned (REKEY_PROVIDER); unset =
+   * the one every node's reported configuration writes with (shared/core/followed-provider.ts).
+   */
+  provider?: string;
   /**
    * An explicit scope (REKEY_RESOURCES), e.g. ['secrets']; unset = the resources the reported
    * EncryptionConfiguration gives the provider (shared/core/resolve-scope.ts).
@@ -77,3 +94,6 @@ export interface ReconcileConfig {
    */
   retryNow?: boolean;
 }
+
+/** The settings of one step or command once the provider it follows is known. */
+export type ProviderConfig = ReconcileConfig & { provider: string };

@@ -5,12 +5,14 @@
 // so is an apiserver that kept failing transiently (a brownout): the step ends, nothing failed.
 // After a regression of the convergence gate (`again`), every resource is listed from the start
 // once more, in the same save that clears the regression, so a second trigger does not restart it.
+// Where etcd can be read, objects it already stores under the revision's key are not patched
+// (`skipCurrent`), on resources the provider writes and never for a forced rewrite.
 import type { ResourceCheckpoint } from '../domain/checkpoint.ts';
 import type { ObjectFailure } from '../domain/migration-counts.ts';
 import { relistResources, widenProgress } from '../domain/migration-progress.ts';
 import { phaseFor, type Step } from '../domain/phase.ts';
 import { isRetryable } from '../ports/retryable.ts';
-import { migrateSlice } from './migrate-slice.ts';
+import { migrateSlice, type SkipCurrent } from './migrate-slice.ts';
 import type { ActionResult, StepContext } from './step-context.ts';
 
 export async function migrateRevision(
@@ -89,7 +91,9 @@ async function migrateResource(
       abortAt: ctx.stop.abortAt,
       ...(config.pageSize ? { pageSize: config.pageSize } : {}),
       ...(config.concurrency ? { concurrency: config.concurrency } : {}),
+      ...(deps.limit ? { limit: deps.limit } : {}),
       ...(session.revision.forced ? { forcedMarker: session.revision.name } : {}),
+      ...skipCurrentFor(ctx, checkpoint.resource),
       ...(deps.sleep ? { sleep: deps.sleep } : {}),
       ownWrite: (ref) =>
         config.namespace !== undefined &&
@@ -113,4 +117,28 @@ async function migrateResource(
     const listRefused = `cannot list ${checkpoint.resource}: ${message}`;
     return { done: false, learnt: { listRefused } };
   }
+}
+
+/**
+ * The stale-skip for one resource, when it applies: etcd is readable, the provider writes the
+ * resource (where it only reads, what its objects should move to is another provider's business,
+ * so all are rewritten), and the revision is not a forced rewrite (its key_id does not change).
+ */
+function skipCurrentFor(ctx: StepContext, resource: string): { skipCurrent?: SkipCurrent } {
+  const reader = ctx.deps.storedEncryption;
+  const r = ctx.session.revision;
+  const writes = ctx.scope.resources.some((s) => s.resource === resource && s.write);
+  if (!reader || r.forced || !writes) return {};
+  let told = false;
+  return {
+    skipCurrent: {
+      reader,
+      target: { provider: ctx.config.provider, key: { keyId: r.keyId, keyIdHash: r.keyIdHash } },
+      onUnreadable: (reason) => {
+        if (told) return;
+        told = true;
+        ctx.deps.log?.('etcd unreadable: pages are patched whole', { resource, reason });
+      },
+    },
+  };
 }

@@ -6,13 +6,16 @@
 // uncounted and unsaved, so the next slice lists it again from the last checkpoint. A page on which
 // the apiserver kept failing transiently past the attempts (a brownout) is left the same way, and
 // fails no object: only permanent refusals are failures (docs/architecture.md R7).
-import pLimit from 'p-limit';
+// Where etcd can be read (`skipCurrent`), each page is first split by what etcd stores
+// (shared/domain/stale-split.ts): only the stale objects are patched, the others are counted as
+// `alreadyCurrent`; a page etcd could not be read for is patched whole (docs/architecture.md R4).
 import {
   advanceCheckpoint,
   type ResourceCheckpoint,
   restartListing,
 } from '../domain/checkpoint.ts';
 import {
+  addAlreadyCurrent,
   addListed,
   addOutcome,
   emptyCounts,
@@ -21,8 +24,11 @@ import {
   recordFailure,
 } from '../domain/migration-counts.ts';
 import type { RewriteOutcome } from '../domain/rewrite-outcome.ts';
+import { type StaleTarget, splitStale } from '../domain/stale-split.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { ObjectRef, ObjectRewriter } from '../ports/object-rewriter.ts';
+import type { StoredEncryptionReader } from '../ports/stored-encryption.ts';
+import { fixedLimit } from './concurrency-limit.ts';
 import { listPages } from './list-pages.ts';
 import { rewriteObject } from './rewrite-object.ts';
 
@@ -41,6 +47,8 @@ export interface MigrateSliceOptions {
   minPages?: number;
   pageSize?: number;
   concurrency?: number;
+  /** Runs the rewrites (shared/core/concurrency-limit.ts); absent: `concurrency` fixed slots. */
+  limit?: <T>(work: () => Promise<T>) => Promise<T>;
   maxAttempts?: number;
   /** Set for a forced rewrite (a real change): the marker written into an annotation. */
   forcedMarker?: string;
@@ -51,6 +59,11 @@ export interface MigrateSliceOptions {
    * checkpoint saves, and each save already stores them under the current key. Counted as conflicts.
    */
   ownWrite?: (ref: ObjectRef) => boolean;
+  /**
+   * Patch only what etcd does not already store under `target` (never for a forced rewrite: its
+   * key_id does not change). Absent: every listed object is patched.
+   */
+  skipCurrent?: SkipCurrent;
   /** Persists the checkpoint after each page; returning false stops the slice (lock lost). */
   onPage: (checkpoint: ResourceCheckpoint, failures: ObjectFailure[]) => Promise<boolean>;
   /** Aborts the slice where it stands (the step's Lease lost or its deadline passed). */
@@ -60,6 +73,14 @@ export interface MigrateSliceOptions {
    * and patch, so the deadline holds on any clock, whether or not a timer fired.
    */
   abortAt?: number;
+}
+
+/** How a slice tells the objects etcd already stores under the key from the stale ones. */
+export interface SkipCurrent {
+  reader: StoredEncryptionReader;
+  target: StaleTarget;
+  /** etcd could not be read for a page: the page is patched whole (when in doubt, rewrite). */
+  onUnreadable?: (reason: string) => void;
 }
 
 export interface SliceResult {
@@ -108,7 +129,7 @@ async function rewriteUnlessAborted(
 
 /** Rewrites pages of `checkpoint.resource` until it is done, the budget is spent, or onPage says stop. */
 export async function migrateSlice(o: MigrateSliceOptions): Promise<SliceResult> {
-  const limit = pLimit(o.concurrency ?? 16);
+  const limit = o.limit ?? fixedLimit(o.concurrency ?? 16);
   let checkpoint = o.checkpoint;
   let failures = [...o.failures];
   const resource = checkpoint.resource;
@@ -134,8 +155,10 @@ export async function migrateSlice(o: MigrateSliceOptions): Promise<SliceResult>
     // a restarted listing rewrites its first pages twice: harmless, the counts say so
     if (page.restarted) checkpoint = restartListing(checkpoint);
     pages++;
+    const { stale, current } = await splitPage(o, resource, page.items);
+    if (aborted(o)) return stopHere();
     const done = await Promise.all(
-      page.items.map((ref) => limit(() => rewriteUnlessAborted(o, resource, ref))),
+      stale.map((ref) => limit(() => rewriteUnlessAborted(o, resource, ref))),
     );
     const results = done.filter((r) => r !== ABORTED);
     // a page cut short is neither counted nor saved: the next slice lists it again
@@ -146,10 +169,11 @@ export async function migrateSlice(o: MigrateSliceOptions): Promise<SliceResult>
       return { ...saved, stoppedBy: 'unavailable', reason: exhausted.exhausted };
     }
     let counts: MigrationCounts = addListed(emptyCounts(), page.items.length);
+    counts = addAlreadyCurrent(counts, current.length);
     results.forEach(({ outcome, retries }, i) => {
       counts = { ...addOutcome(counts, outcome), retried: counts.retried + retries };
       if (typeof outcome === 'object' && 'failed' in outcome) {
-        const ref = page.items[i] as ObjectRef;
+        const ref = stale[i] as ObjectRef;
         failures = recordFailure(failures, {
           resource,
           namespace: ref.namespace,
@@ -171,6 +195,22 @@ export async function migrateSlice(o: MigrateSliceOptions): Promise<SliceResult>
   // a listing that ended before its last page was cut short (a list or a wait cancelled)
   if (!checkpoint.done && aborted(o)) return stopHere();
   return { checkpoint, failures, stoppedBy: 'done' };
+}
+
+/** The page's objects to patch and those etcd already stores under the key (none without etcd). */
+async function splitPage(
+  o: MigrateSliceOptions,
+  resource: string,
+  items: ObjectRef[],
+): Promise<{ stale: ObjectRef[]; current: ObjectRef[] }> {
+  const skip = o.skipCurrent;
+  if (!skip || items.length === 0) return { stale: items, current: [] };
+  try {
+    return splitStale(items, await skip.reader.read(resource, items), skip.target);
+  } catch (err) {
+    skip.onUnreadable?.(err instanceof Error ? err.message : String(err));
+    return { stale: items, current: [] };
+  }
 }
 
 function isExhausted(outcome: RewriteOutcome): outcome is { exhausted: string } {

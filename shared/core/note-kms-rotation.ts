@@ -33,6 +33,10 @@ export async function noteKmsRotation(
     return { recorded: false, reason: 'late: a newer rotation of this key is already recorded' };
   }
   const newest = newestOf(stored, (s) => s.revision.number);
+  const previous = newestOf(
+    stored.filter((s) => s !== newest),
+    (s) => s.revision.number,
+  );
   const pluginKeyId = newestObservation(seen.observations)?.keyId ?? newest?.revision.keyId;
   if (!pluginKeyId) {
     // hash only (the apiservers' metrics on a hosted control plane): a hidden rotation cannot be told
@@ -48,6 +52,9 @@ export async function noteKmsRotation(
     provider,
     pluginKeyId,
     ...(newest ? { recordedKeyId: newest.revision.keyId } : {}),
+    ...(newest && previous && previous.revision.keyId !== newest.revision.keyId
+      ? { recordedChangeAt: newest.revision.observedAt }
+      : {}),
     kmsRotation: rotation,
   });
   deps.log?.('kms rotation assessed', {

@@ -10,7 +10,8 @@ import { newestObservation, observedKeyIdHash } from '../domain/observation.ts';
 import { newestRevision } from '../domain/revision.ts';
 import { storagePrefix } from '../domain/storage-paths.ts';
 import type { ValueScanner } from '../ports/value-scanner.ts';
-import type { ReconcileConfig, ReconcileDeps } from './deps.ts';
+import type { ProviderConfig, ReconcileConfig, ReconcileDeps } from './deps.ts';
+import { requireProvider } from './followed-provider.ts';
 import { listPages } from './list-pages.ts';
 import type { Scope } from './resolve-scope.ts';
 import { currentScope } from './verify-now.ts';
@@ -39,10 +40,12 @@ interface Tally {
   perNamespace: Map<string, number>;
 }
 
+/** Throws NoProviderError when REKEY_PROVIDER is unset and no provider can be followed now. */
 export async function planMigration(
   deps: ReconcileDeps,
-  config: ReconcileConfig,
+  settings: ReconcileConfig,
 ): Promise<PlanResult> {
+  const config: ProviderConfig = { ...settings, provider: await requireProvider(deps, settings) };
   const scope = await currentScope(deps, config);
   const resources = scope.resources.map((r) => r.resource);
   const key = await targetKey(deps, config);
@@ -72,7 +75,7 @@ export async function planMigration(
  */
 async function targetKey(
   deps: ReconcileDeps,
-  config: ReconcileConfig,
+  config: ProviderConfig,
 ): Promise<KnownKey | undefined> {
   const seen = await deps.observer.observe(config.provider);
   const reported = newestObservation(seen.observations);
@@ -106,7 +109,7 @@ async function fromEtcd(
 
 async function fromListing(
   deps: ReconcileDeps,
-  config: ReconcileConfig,
+  config: ProviderConfig,
   resources: readonly string[],
 ): Promise<Tally> {
   const total: Tally = { scanned: 0, perNamespace: new Map() };

@@ -2,11 +2,11 @@
 // `keepRevisions` (default 10; the rule is shared/domain/prune.ts's), so the store does not grow
 // one record per rotation forever.
 import { revisionsToPrune } from '../domain/prune.ts';
-import type { ReconcileConfig, ReconcileDeps } from './deps.ts';
+import type { ProviderConfig, ReconcileDeps } from './deps.ts';
 
 export async function pruneRevisions(
   deps: Pick<ReconcileDeps, 'store'>,
-  config: Pick<ReconcileConfig, 'provider' | 'keepRevisions'>,
+  config: Pick<ProviderConfig, 'provider' | 'keepRevisions'>,
 ): Promise<void> {
   const all = await deps.store.list(config.provider);
   const names = revisionsToPrune(

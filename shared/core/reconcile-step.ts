@@ -3,6 +3,9 @@
 // state machine (shared/domain/phase.ts) pick each next action until one ends the step. Re-reads
 // everything it decides on, so duplicate, late or reordered triggers are harmless. The step ends
 // where it stands when its Lease is lost or its hard deadline passes (shared/core/step-stop.ts).
+// The provider is the pinned one, else the one every node's reported configuration writes with,
+// read afresh on each step (./followed-provider.ts): after a KMS -> KMS switch the next step follows
+// the new provider, under that provider's own Lease and revisions.
 import { randomUUID } from 'node:crypto';
 import { assessConvergence } from '../domain/convergence.ts';
 import type { MigrationCounts } from '../domain/migration-counts.ts';
@@ -10,7 +13,8 @@ import { summariseProgress } from '../domain/migration-progress.ts';
 import { decideNextStep, type Step, type StepInput } from '../domain/phase.ts';
 import { retryDue } from '../domain/retry-schedule.ts';
 import { providerSegment, type Revision, type RevisionConvergence } from '../domain/revision.ts';
-import type { ReconcileConfig, ReconcileDeps } from './deps.ts';
+import type { ProviderConfig, ReconcileConfig, ReconcileDeps } from './deps.ts';
+import { withFollowedProvider } from './followed-provider.ts';
 import { LeaseSession } from './lease-session.ts';
 import { migrateRevision } from './migrate-revision.ts';
 import { recordRevision } from './record-revision.ts';
@@ -21,6 +25,11 @@ import type { ActionResult, Learnt, StepContext } from './step-context.ts';
 import { StepStop, type StopReason, stepDeadlineMs } from './step-stop.ts';
 
 export type StepOutcome =
+  /**
+   * No provider to follow now (REKEY_PROVIDER unset): `wait` settles by itself (a switch rolling
+   * out, no report yet), `unresolved` needs someone (several kms providers write, or none).
+   */
+  | { kind: 'no-provider'; wait: boolean; reason: string }
   | { kind: 'busy'; provider: string; heldBy: string }
   | { kind: 'no-key-id'; provider: string; reason: string }
   | {
@@ -43,8 +52,17 @@ export type StepOutcome =
 
 export async function reconcileStep(
   deps: ReconcileDeps,
-  config: ReconcileConfig,
+  settings: ReconcileConfig,
 ): Promise<StepOutcome> {
+  const followed = await withFollowedProvider(deps, settings);
+  if ('unfollowed' in followed) {
+    const { kind, reason } = followed.unfollowed;
+    return { kind: 'no-provider', wait: kind === 'wait', reason };
+  }
+  return stepFor(deps, followed.config);
+}
+
+async function stepFor(deps: ReconcileDeps, config: ProviderConfig): Promise<StepOutcome> {
   const { provider } = config;
   const budgetMs = config.budgetMs ?? 60_000;
   const started = deps.clock.now().getTime();

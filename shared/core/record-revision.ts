@@ -9,7 +9,7 @@ import { observedKeyIdHash } from '../domain/observation.ts';
 import type { PluginHealth } from '../domain/phase.ts';
 import { newestOf, newestRevision, newRevision, planRevision } from '../domain/revision.ts';
 import { chooseObservation } from './choose-observation.ts';
-import type { ReconcileConfig, ReconcileDeps } from './deps.ts';
+import type { ProviderConfig, ReconcileDeps } from './deps.ts';
 import { resolveScope, type Scope } from './resolve-scope.ts';
 import { emitRevisionEvent } from './revision-events.ts';
 import { openSession, type RevisionSession } from './revision-session.ts';
@@ -23,7 +23,7 @@ export interface Recorded {
 
 export async function recordRevision(
   deps: ReconcileDeps,
-  config: ReconcileConfig,
+  config: ProviderConfig,
 ): Promise<Recorded> {
   const { provider } = config;
   const seen = await deps.observer.observe(provider);

@@ -8,13 +8,14 @@ import { isHashOnly } from '../domain/key-id.ts';
 import { currentKeyIdHashes } from '../domain/key-id-metrics.ts';
 import { summariseProgress } from '../domain/migration-progress.ts';
 import { type KeyDangerNote, newestRevision } from '../domain/revision.ts';
-import type { ReconcileConfig, ReconcileDeps } from './deps.ts';
+import type { ProviderConfig, ReconcileConfig, ReconcileDeps } from './deps.ts';
+import { followedProvider, NoProviderError } from './followed-provider.ts';
 import type { Scope } from './resolve-scope.ts';
 import { currentScope } from './verify-now.ts';
 
 async function scopeOrWhy(
   deps: ReconcileDeps,
-  config: ReconcileConfig,
+  config: ProviderConfig,
 ): Promise<{ scope: Scope } | { scopeProblem: string }> {
   try {
     return { scope: await currentScope(deps, config) };
@@ -23,7 +24,14 @@ async function scopeOrWhy(
   }
 }
 
-export async function statusReport(deps: ReconcileDeps, config: ReconcileConfig) {
+/**
+ * The status of the provider rekey follows now (the pinned one, else the one the nodes' reported
+ * configurations write with); throws NoProviderError when there is none to follow.
+ */
+export async function statusReport(deps: ReconcileDeps, settings: ReconcileConfig) {
+  const followed = await followedProvider(deps, settings);
+  if (followed.kind !== 'follow') throw new NoProviderError(followed);
+  const config: ProviderConfig = { ...settings, provider: followed.provider };
   const [stored, adoption, scope] = await Promise.all([
     deps.store.list(config.provider),
     deps.adoption.read(),
@@ -50,6 +58,8 @@ export async function statusReport(deps: ReconcileDeps, config: ReconcileConfig)
   return {
     ...(convergence ? { convergence } : {}),
     provider: config.provider,
+    /** Where the provider came from: REKEY_PROVIDER, or the nodes' reported configurations. */
+    followed: followed.source,
     revisions: stored
       .map((s) => s.revision)
       .sort((a, b) => b.number - a.number) // newest first, as a table shows them

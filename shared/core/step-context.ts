@@ -3,7 +3,7 @@
 // with what the action learnt that the revision does not record.
 import type { PluginHealth } from '../domain/phase.ts';
 import type { Revision } from '../domain/revision.ts';
-import type { ReconcileConfig, ReconcileDeps } from './deps.ts';
+import type { ProviderConfig, ReconcileDeps } from './deps.ts';
 import type { LeaseSession } from './lease-session.ts';
 import type { Scope } from './resolve-scope.ts';
 import type { RevisionSession } from './revision-session.ts';
@@ -11,7 +11,7 @@ import type { StepStop, StopReason } from './step-stop.ts';
 
 export interface StepContext {
   deps: ReconcileDeps;
-  config: ReconcileConfig;
+  config: ProviderConfig;
   session: RevisionSession;
   lease: LeaseSession;
   scope: Scope;

@@ -2,16 +2,18 @@
 // would use (docs/architecture.md, "The proof"). Changes nothing.
 import { newestRevision, type Revision } from '../domain/revision.ts';
 import type { VerifierScan } from '../ports/verifier.ts';
-import type { ReconcileConfig, ReconcileDeps } from './deps.ts';
+import type { ProviderConfig, ReconcileConfig, ReconcileDeps } from './deps.ts';
+import { requireProvider } from './followed-provider.ts';
 import { resolveScope, type Scope } from './resolve-scope.ts';
 
-export type VerifyNow =
+export type VerifyNow = { provider: string } & (
   | { kind: 'no-verifier'; scope: Scope }
   | { kind: 'no-revision'; scope: Scope }
-  | { kind: 'scanned'; scope: Scope; revision: Revision; scan: VerifierScan };
+  | { kind: 'scanned'; scope: Scope; revision: Revision; scan: VerifierScan }
+);
 
 /** The scope the next step would use: the override, else the reported EncryptionConfiguration. */
-export async function currentScope(deps: ReconcileDeps, config: ReconcileConfig): Promise<Scope> {
+export async function currentScope(deps: ReconcileDeps, config: ProviderConfig): Promise<Scope> {
   const seen = await deps.observer.observe(config.provider);
   return resolveScope(deps.served ? { served: deps.served } : {}, {
     provider: config.provider,
@@ -20,16 +22,22 @@ export async function currentScope(deps: ReconcileDeps, config: ReconcileConfig)
   });
 }
 
-export async function verifyNow(deps: ReconcileDeps, config: ReconcileConfig): Promise<VerifyNow> {
+/** Throws NoProviderError when REKEY_PROVIDER is unset and no provider can be followed now. */
+export async function verifyNow(
+  deps: ReconcileDeps,
+  settings: ReconcileConfig,
+): Promise<VerifyNow> {
+  const config = { ...settings, provider: await requireProvider(deps, settings) };
+  const { provider } = config;
   const scope = await currentScope(deps, config);
-  if (!deps.verifier) return { kind: 'no-verifier', scope };
+  if (!deps.verifier) return { provider, kind: 'no-verifier', scope };
   const revision = newestRevision((await deps.store.list(config.provider)).map((s) => s.revision));
-  if (!revision) return { kind: 'no-revision', scope };
+  if (!revision) return { provider, kind: 'no-revision', scope };
   const scan = await deps.verifier.scan({
     scope: scope.resources,
     provider: config.provider,
     currentKeyId: revision.keyId,
     currentKeyIdHash: revision.keyIdHash,
   });
-  return { kind: 'scanned', scope, revision, scan };
+  return { provider, kind: 'scanned', scope, revision, scan };
 }

@@ -60,6 +60,12 @@ export interface KmsRotationInput {
   pluginKeyId: string;
   /** The key_id of the provider's newest revision, if any. */
   recordedKeyId?: string;
+  /**
+   * When the newest revision recorded a key_id change (the revision before it had another
+   * key_id): when it was observed. Events arrive in any order, so the key_id change a rotation
+   * caused may be recorded before the rotation's own event arrives.
+   */
+  recordedChangeAt?: string;
   /** What the assessment reads of the rotation: the key's names, its new material and when. */
   kmsRotation: Pick<KmsRotation, 'key' | 'aliases' | 'newMaterialId' | 'at'>;
 }
@@ -69,10 +75,22 @@ export function assessKmsRotation({
   provider,
   pluginKeyId,
   recordedKeyId,
+  recordedChangeAt,
   kmsRotation,
 }: KmsRotationInput): KmsRotationAssessment {
   const { key, aliases = [], newMaterialId, at } = kmsRotation;
   const reported = `key_id ${keyIdHash(pluginKeyId)}`;
+  if (
+    recordedKeyId === pluginKeyId &&
+    recordedChangeAt !== undefined &&
+    Date.parse(recordedChangeAt) >= Date.parse(at)
+  ) {
+    return {
+      stale: true,
+      kind: 'key-id-changed',
+      explanation: `provider "${provider}" reports ${reported}, recorded at ${recordedChangeAt}, after this rotation: objects under the previous key_id are stale and are being migrated`,
+    };
+  }
   if (
     (recordedKeyId !== undefined && recordedKeyId !== pluginKeyId) ||
     (newMaterialId !== undefined && newMaterialId !== '' && pluginKeyId.includes(newMaterialId))

@@ -19,6 +19,11 @@ export interface MigrationCounts {
   failed: number;
   /** Attempts that will be retried (429, 5xx, network); not objects. */
   retried: number;
+  /**
+   * Not patched: etcd already stored it under the revision's key (read without decrypting,
+   * shared/domain/stale-split.ts). Always 0 without etcd access: everything is rewritten.
+   */
+  alreadyCurrent: number;
 }
 
 /** An object the apiserver refused for good. `namespace` is '' for cluster-scoped objects. */
@@ -40,6 +45,7 @@ const COUNT_KEYS = [
   'gone',
   'failed',
   'retried',
+  'alreadyCurrent',
 ] as const satisfies readonly (keyof MigrationCounts)[];
 
 /** The names of the counters, in a stable order (for serialisation and metrics). */
@@ -47,7 +53,16 @@ export const MIGRATION_COUNT_KEYS: readonly (keyof MigrationCounts)[] = COUNT_KE
 
 /** All counters at zero. */
 export function emptyCounts(): MigrationCounts {
-  return { listed: 0, reencrypted: 0, unchanged: 0, conflicts: 0, gone: 0, failed: 0, retried: 0 };
+  return {
+    listed: 0,
+    reencrypted: 0,
+    unchanged: 0,
+    conflicts: 0,
+    gone: 0,
+    failed: 0,
+    retried: 0,
+    alreadyCurrent: 0,
+  };
 }
 
 /**
@@ -68,6 +83,11 @@ export function addOutcome(counts: MigrationCounts, outcome: RewriteOutcome): Mi
 /** `counts` with `n` more listed objects. */
 export function addListed(counts: MigrationCounts, n: number): MigrationCounts {
   return { ...counts, listed: counts.listed + n };
+}
+
+/** `counts` with `n` more objects skipped because etcd already stored them under the key. */
+export function addAlreadyCurrent(counts: MigrationCounts, n: number): MigrationCounts {
+  return { ...counts, alreadyCurrent: counts.alreadyCurrent + n };
 }
 
 /** The sum of several tallies. */

@@ -36,6 +36,12 @@ export interface CreateAppOptions {
   maxBodyBytes?: number;
   /** How long `/readyz` waits for `readiness` before answering 503 (default 5 s). */
   readinessTimeoutMs?: number;
+  /**
+   * Whether `/readyz` shows its details (default true). A function reachable from outside the
+   * cluster answers `{ ready }` alone: its details (sender audience and allowed senders, the
+   * apiservers' adoption) are for operators, not for whoever can reach the public address.
+   */
+  probeDetails?: boolean;
 }
 
 const PROBE_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
@@ -77,6 +83,7 @@ export function createApp({
   unauthenticatedPaths = ['/webhook'],
   maxBodyBytes = DEFAULT_MAX_BODY_BYTES,
   readinessTimeoutMs = 5_000,
+  probeDetails = true,
 }: CreateAppOptions): Hono<RekeyEnv> {
   const app = new Hono<RekeyEnv>();
   const senderAuthentication = auth ? 'on' : 'off';
@@ -129,9 +136,11 @@ export function createApp({
       logger.warn({ err }, 'readiness check failed');
       report = { ready: false, details: { error: 'readiness check failed' } };
     }
+    const status = report.ready ? 200 : 503;
+    if (!probeDetails) return c.json({ ready: report.ready }, status);
     const details: Record<string, unknown> = { ...report.details, senderAuthentication };
     if (auth) details.sender = auth.describe();
-    return c.json({ ready: report.ready, details }, report.ready ? 200 : 503);
+    return c.json({ ready: report.ready, details }, status);
   });
   app.get('/metrics', async (c) =>
     c.body(await metrics.render(), 200, { 'Content-Type': metrics.contentType }),

@@ -35,6 +35,11 @@ export interface NodeConfigWrite {
   error?: string | undefined;
   /** The KMS providers it has a plugin endpoint for on its node, name -> endpoint. */
   kmsEndpoints: Record<string, string>;
+  /**
+   * ISO 8601: when its agent last confirmed the report (the later of the report's time and its
+   * liveness Lease's renewal); undefined when unknown.
+   */
+  confirmedAt?: string | undefined;
 }
 
 export interface NodeConfigWrites {

@@ -38,3 +38,13 @@ export interface KeyObservation {
 export interface KeyObserver {
   observe(provider: string): Promise<KeyObservation>;
 }
+
+/**
+ * The EncryptionConfiguration every fresh key-id report names, whatever provider it reports on:
+ * where rekey learns which kms provider writes when REKEY_PROVIDER does not pin one. Guarantees:
+ * read now, stale and future-dated reports left out (as KeyObserver's), patterns and provider
+ * names only (never key material).
+ */
+export interface ReportedConfigs {
+  read(): Promise<ReportedEncryptionConfig[]>;
+}

@@ -15,6 +15,13 @@
 //   BENCH_IDLE_SECONDS         how long the clients run alone for the idle baseline (default 20)
 //   BENCH_NODE_FLAGS           V8 flags of the runner (default: the deployment's; '' = Node's)
 //   BENCH_KEY_CHANGE_SECRETS   secrets of the started-at-the-key-change figures (default 1000)
+//   BENCH_PHASES               which phases run (default all): comparison (the side-by-side run at
+//                              BENCH_SECRETS, with kubectl, the ceiling and the migrators), sizes
+//                              (rekey across a rotation at each size: rate, RSS, CPU, etcd scan,
+//                              the projection to 1M), stale (rekey on a half-stale cluster),
+//                              key-change (the second sandbox). Without comparison, BENCH_SECRETS
+//                              is measured as one more size.
+//   BENCH_PROJECT_TO           the size the projection is made for (default 1000000)
 //
 // The storage version migrators are built on first use (test/support/peers/build.ts; the in-tree
 // one comes with the sandbox's kube-controller-manager) and cached per pin.
@@ -31,10 +38,14 @@ import { leftUnderOldKey } from './at-key-change.ts';
 import { setUpClients } from './client-latency.ts';
 import { emitComparison } from './comparison-figures.ts';
 import { type ComparisonRun, comparisonRun } from './comparison-run.ts';
+import { timeEtcdScan } from './etcd-scan.ts';
 import { type AcrossRotation, rekeyAcrossRotation } from './first-rewrite.ts';
+import { halfStaleRun } from './half-stale.ts';
 import { currentKeyId } from './key-rotation.ts';
 import { startKsvm } from './ksvm.ts';
 import type { Peer } from './peer-migration.ts';
+import { perThousand } from './proc-cpu.ts';
+import { projectTo, type Sample } from './projection.ts';
 import { createReport } from './report.ts';
 import { runnerEnv, runRunner } from './runner-process.ts';
 import { median } from './stats.ts';
@@ -50,21 +61,37 @@ const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4);
 const CLIENT_PAUSE_MS = Number(process.env.BENCH_CLIENT_PAUSE_MS ?? 100);
 const IDLE_MS = Number(process.env.BENCH_IDLE_SECONDS ?? 20) * 1000;
 const KEY_CHANGE_N = Number(process.env.BENCH_KEY_CHANGE_SECRETS ?? 1000);
+const PHASES = new Set(
+  (process.env.BENCH_PHASES ?? 'comparison,sizes,stale,key-change').split(',').filter(Boolean),
+);
+for (const p of PHASES) {
+  if (!['comparison', 'sizes', 'stale', 'key-change'].includes(p)) {
+    throw new Error(`BENCH_PHASES: unknown phase ${p} (comparison, sizes, stale, key-change)`);
+  }
+}
+const PROJECT_TO = Number(process.env.BENCH_PROJECT_TO ?? 1_000_000);
 const OUT_DIR = fileURLToPath(new URL('../../.sandbox/bench/', import.meta.url));
 const RSS_TARGET = { op: '<=', value: 200 / 1.048576, text: '≤ 200 MB (190.7 MiB)' } as const;
 const PER_NAMESPACE = 500;
 
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 const report = createReport();
-const peers = ensurePeers({ log });
-const sb = await startSandbox({ apiserverArgs: SVM_APISERVER_ARGS });
+const needPeers = PHASES.has('comparison') || PHASES.has('key-change');
+const peers = needPeers ? ensurePeers({ log }) : undefined;
+const sb = await startSandbox(
+  PHASES.has('comparison') ? { apiserverArgs: SVM_APISERVER_ARGS } : {},
+);
 const started: Peer[] = [];
 try {
-  log('starting kube-storage-version-migrator and kube-controller-manager');
-  const ksvm = await startKsvm(sb, peers);
-  started.push(ksvm);
-  const svm = await startSvm(sb);
-  started.push(svm);
+  let migrators: { ksvm: Peer; svm: Peer } | undefined;
+  if (PHASES.has('comparison') && peers) {
+    log('starting kube-storage-version-migrator and kube-controller-manager');
+    const ksvm = await startKsvm(sb, peers);
+    started.push(ksvm);
+    const svm = await startSvm(sb);
+    started.push(svm);
+    migrators = { ksvm, svm };
+  }
   const env = runnerEnv(sb);
   const clients = await setUpClients(sb.env, {
     clients: CLIENTS,
@@ -75,25 +102,37 @@ try {
   await runRunner(env);
   let keyId = await currentKeyId(sb);
   let seeded = 0;
+  const seededRefs: { namespace: string; name: string }[] = [];
   const rss: { n: number; mib: number }[] = [];
-  for (const [step, n] of [...new Set([THROUGHPUT_N, ...RSS_SIZES])]
-    .sort((a, b) => a - b)
-    .entries()) {
+  // the projection's inputs, one sample per size measured across a rotation
+  const projection = {
+    migrateMs: [] as Sample[],
+    rssMib: [] as Sample[],
+    etcdScanMs: [] as Sample[],
+  };
+  const sizes = [
+    ...new Set([
+      ...(PHASES.has('comparison') || PHASES.has('sizes') ? [THROUGHPUT_N] : []),
+      ...(PHASES.has('sizes') ? RSS_SIZES : []),
+    ]),
+  ];
+  for (const [step, n] of sizes.sort((a, b) => a - b).entries()) {
     if (n > seeded) {
       // new namespaces each time: seedMany names secrets by position, so it cannot top up a namespace
       const namespaces = Math.ceil((n - seeded) / PER_NAMESPACE);
       const perNamespace = Math.ceil((n - seeded) / namespaces);
       log(`seeding ${namespaces * perNamespace} secrets (to ${n})`);
-      await seedMany(coreApi(sb.env), {
+      const added = await seedMany(coreApi(sb.env), {
         namespaces,
         perNamespace,
         prefix: `bench-${step}`,
         concurrency: 32,
       });
+      seededRefs.push(...added.map(({ namespace, name }) => ({ namespace, name })));
       seeded += namespaces * perNamespace;
     }
     let rekeyRuns: AcrossRotation[] = [];
-    if (n === THROUGHPUT_N) {
+    if (n === THROUGHPUT_N && migrators) {
       const runs: ComparisonRun[] = [];
       for (let i = 0; i < RUNS; i++) {
         const run = await comparisonRun({
@@ -102,7 +141,7 @@ try {
           clients,
           idleMs: IDLE_MS,
           ceilingLevels: CEILING_LEVELS,
-          peers: { ksvm, svm },
+          peers: migrators,
           log: (line) => log(`n=${seeded} run ${i + 1}/${RUNS}: ${line}`),
         });
         runs.push(run);
@@ -120,6 +159,16 @@ try {
       const rates = rekeyRuns.map((r) => (r.result.counts.reencrypted / r.result.migrateMs) * 1000);
       report.emit('rekey_reencrypted_per_second', median(rates), 'objects/s', seeded, rates.length);
     }
+    emitCpu(rekeyRuns, seeded);
+    if (PHASES.has('sizes')) {
+      const scan = await timeEtcdScan(sb);
+      report.emit('etcd_scan_seconds', scan.ms / 1000, 's', scan.values, 1);
+      projection.etcdScanMs.push({ n: scan.values, value: scan.ms });
+      for (const r of rekeyRuns) {
+        projection.migrateMs.push({ n: r.result.counts.listed, value: r.result.migrateMs });
+        projection.rssMib.push({ n: r.result.counts.listed, value: r.result.maxRssKb / 1024 });
+      }
+    }
     if (RSS_SIZES.includes(n)) {
       const mib = median(rekeyRuns.map((r) => r.result.maxRssKb / 1024));
       report.emit('rekey_runner_peak_rss', mib, 'MiB', seeded, rekeyRuns.length, RSS_TARGET);
@@ -133,26 +182,78 @@ try {
       value: 1.2,
     });
   }
+  if (projection.migrateMs.length > 0) {
+    const p = projectTo(PROJECT_TO, projection);
+    log(
+      `projection to ${PROJECT_TO} from ${JSON.stringify(projection)}: ${JSON.stringify(p.fits)}`,
+    );
+    report.emit('projected_migrate_seconds', p.migrateSeconds, 's', PROJECT_TO, 1);
+    report.emit('projected_runner_peak_rss', p.runnerRssMib, 'MiB', PROJECT_TO, 1, RSS_TARGET);
+    report.emit('projected_etcd_scan_seconds', p.etcdScanSeconds, 's', PROJECT_TO, 1);
+  }
+  if (PHASES.has('stale')) {
+    if (seededRefs.length === 0) {
+      const added = await seedMany(coreApi(sb.env), {
+        namespaces: Math.ceil(THROUGHPUT_N / PER_NAMESPACE),
+        perNamespace: Math.min(PER_NAMESPACE, THROUGHPUT_N),
+        prefix: 'bench-stale',
+        concurrency: 32,
+      });
+      seededRefs.push(...added.map(({ namespace, name }) => ({ namespace, name })));
+    }
+    log(
+      `half stale: ${seededRefs.length} seeded secrets, every other one written by a client first`,
+    );
+    const half = await halfStaleRun(sb, env, keyId, seededRefs);
+    keyId = half.keyId;
+    log(`half stale: ${JSON.stringify({ writtenByClient: half.writtenByClient, ...half.result })}`);
+    const n = seededRefs.length;
+    report.emit('patches_sent_half_stale', half.result.patchesSent ?? Number.NaN, 'requests', n, 1);
+    report.emit(
+      'patches_skipped_half_stale',
+      half.result.counts.alreadyCurrent ?? Number.NaN,
+      'objects',
+      n,
+      1,
+    );
+  }
 } finally {
   for (const p of started) await p.stop();
   await sb.stop();
 }
-// a failure here must not throw away the figures measured above: they are reported, the
-// missing ones as not measured, and the bench exits non-zero
-const left = await leftUnderOldKey({
-  secrets: KEY_CHANGE_N,
-  peers,
-  log: (line) => log(`at the key change: ${line}`),
-}).catch((err: Error) => {
-  log(`at the key change: failed: ${err.stack ?? err.message}`);
-  process.exitCode = 1;
-  return { total: KEY_CHANGE_N, rekey: Number.NaN, ksvm: Number.NaN, svm: Number.NaN };
-});
-for (const tool of ['rekey', 'ksvm', 'svm'] as const) {
-  report.emit(`left_under_old_key_${tool}`, left[tool], '%', left.total, 1, {
-    op: '<=',
-    value: 0,
-    text: '0',
-  });
-}
+if (PHASES.has('key-change') && peers) await keyChangeFigures(peers);
 report.finish(OUT_DIR);
+
+/** CPU seconds per 1,000 objects the migration listed: rekey's runner, the apiservers, etcd. */
+function emitCpu(runs: readonly AcrossRotation[], n: number): void {
+  const per = runs.flatMap((r) =>
+    r.result.cpuSeconds ? [perThousand(r.result.cpuSeconds, r.result.counts.listed)] : [],
+  );
+  if (per.length === 0) return;
+  for (const part of ['rekey', 'apiserver', 'etcd'] as const) {
+    const values = per.map((c) => c[part]);
+    report.emit(`${part}_cpu_seconds_per_1000`, median(values), 's', n, values.length);
+  }
+}
+
+/** The started-at-the-key-change figures, on a second sandbox of two apiservers. */
+async function keyChangeFigures(peers: NonNullable<ReturnType<typeof ensurePeers>>): Promise<void> {
+  // a failure here must not throw away the figures measured above: they are reported, the
+  // missing ones as not measured, and the bench exits non-zero
+  const left = await leftUnderOldKey({
+    secrets: KEY_CHANGE_N,
+    peers,
+    log: (line) => log(`at the key change: ${line}`),
+  }).catch((err: Error) => {
+    log(`at the key change: failed: ${err.stack ?? err.message}`);
+    process.exitCode = 1;
+    return { total: KEY_CHANGE_N, rekey: Number.NaN, ksvm: Number.NaN, svm: Number.NaN };
+  });
+  for (const tool of ['rekey', 'ksvm', 'svm'] as const) {
+    report.emit(`left_under_old_key_${tool}`, left[tool], '%', left.total, 1, {
+      op: '<=',
+      value: 0,
+      text: '0',
+    });
+  }
+}

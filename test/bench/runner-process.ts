@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { kubeConfig } from '../support/kube.ts';
 import { rekeySettings } from '../support/rekey-fixture.ts';
 import type { TestSandbox } from '../support/sandbox-fixture.ts';
+import { type CpuSeconds, formatCpuPids } from './proc-cpu.ts';
 
 const RUNNER = fileURLToPath(new URL('./runner.ts', import.meta.url));
 /**
@@ -23,8 +24,12 @@ const NODE_FLAGS = (
 
 export interface RunnerResult {
   phase: string;
-  counts: { listed: number; reencrypted: number; failed: number };
+  counts: { listed: number; reencrypted: number; failed: number; alreadyCurrent?: number };
   migrateMs: number;
+  /** PATCH requests rekey sent during the run (retries included). */
+  patchesSent?: number;
+  /** CPU seconds of the migration: rekey's runner, the apiservers, etcd (with BENCH_CPU_PIDS). */
+  cpuSeconds?: CpuSeconds;
   /** Epoch ms of the first patch the apiserver accepted; absent when nothing was patched. */
   firstRewriteAt?: number;
   maxRssKb: number;
@@ -46,6 +51,8 @@ export function runnerEnv(sb: TestSandbox): NodeJS.ProcessEnv {
     ...process.env,
     ...rekeySettings(sb.env, { REKEY_BUDGET_SECONDS: '600' }),
     KUBECONFIG: kubeconfig,
+    // the apiservers and etcd whose CPU the runner reads from /proc around its migration
+    BENCH_CPU_PIDS: formatCpuPids(sb.env.processes),
   };
 }
 

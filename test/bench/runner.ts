@@ -2,22 +2,28 @@
 // rekey's alone), configured like the CLI from REKEY_* variables. It prints {"ready":true} after
 // its first step, so the bench can rotate the key while it polls; then it waits out convergence
 // and times the migration and verification of the first revision whose key_id is not
-// BENCH_PREVIOUS_KEY_ID (any revision when unset), and prints one JSON line of results.
+// BENCH_PREVIOUS_KEY_ID (any revision when unset), and prints one JSON line of results: counts,
+// time, patches sent, peak RSS and, with BENCH_CPU_PIDS, the CPU seconds the migration cost rekey,
+// the apiservers and etcd (from /proc, read before the step that began migrating and at the end).
 import { readFileSync } from 'node:fs';
 import type { RestClient } from '../../shared/adapters/k8s/rest-client.ts';
 import { composeApp } from '../../shared/app/compose.ts';
 import { loadConfig } from '../../shared/config/config.ts';
 import { reconcileStep } from '../../shared/core/reconcile-step.ts';
 import { keyIdHash } from '../../shared/domain/key-id.ts';
+import { type CpuSeconds, cpuBetween, parseCpuPids, sampleCpu } from './proc-cpu.ts';
 
 const previous = process.env.BENCH_PREVIOUS_KEY_ID;
 const previousHash = previous ? keyIdHash(previous) : undefined;
 let firstRewriteAt: number | undefined;
+let patchesSent = 0;
+const cpuPids = parseCpuPids(process.env.BENCH_CPU_PIDS);
 // The first patch the apiserver accepted, not the first checkpoint (onProgress fires once a whole
 // page is done): the time to first rewrite should not include a page's worth of work.
 const noteRewrites = (rest: RestClient): RestClient => ({
   async request(req) {
     const res = await rest.request(req);
+    if (req.method === 'PATCH') patchesSent++;
     if (req.method === 'PATCH' && res.status === 200) firstRewriteAt ??= Date.now();
     return res;
   },
@@ -33,10 +39,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const peakRssKb = () =>
   Number(/^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? Number.NaN);
 let migrateStartedAt: number | undefined;
+let cpuAtStart: CpuSeconds | undefined;
 let ready = false;
 try {
   for (;;) {
     const t = Date.now();
+    const cpuBefore = cpuPids ? sampleCpu(cpuPids) : undefined;
     const o = await reconcileStep(built.deps, built.reconcile);
     if (!ready) {
       ready = true;
@@ -50,7 +58,10 @@ try {
       await sleep(1000);
       continue;
     }
-    migrateStartedAt ??= t;
+    if (migrateStartedAt === undefined) {
+      migrateStartedAt = t;
+      cpuAtStart = cpuBefore;
+    }
     if (!o.more) {
       const doneAt = Date.now();
       process.stdout.write(
@@ -59,7 +70,11 @@ try {
           counts: o.counts,
           migrateMs: doneAt - migrateStartedAt,
           firstRewriteAt,
+          patchesSent,
           maxRssKb: peakRssKb(),
+          ...(cpuPids && cpuAtStart
+            ? { cpuSeconds: cpuBetween(cpuAtStart, sampleCpu(cpuPids)) }
+            : {}),
         })}\n`,
       );
       break;

@@ -1,11 +1,16 @@
-// End to end from the image (`npm run image`, built with podman on first use): the four functions
-// each in a container of localhost/rekey:dev as its own ServiceAccount, on the host's network next
-// to a sandbox, and a key-id reporter from the same image next to the sandbox's KMS plugin. Every
-// function becomes ready; kms-event and cluster-event hand their steps to reconcile through a
-// broker stand-in, and reconcile, driven by PingSource ticks and its own continuations, completes
-// the rotation, proven from etcd. (The webhook's commands are not sent here: each takes a replay
+// End to end from the image (`npm run image`, built with podman on first use), on the real Knative
+// tier: the four functions each in a container of localhost/rekey:dev as its own ServiceAccount,
+// with `--network=host` inside the test's private network namespace, each container's address
+// being its Knative Service's address (upKnative's serviceUrls), and a key-id reporter from the
+// same image next to the sandbox's KMS plugin. Every function becomes ready; an AWS rotation event
+// posted to the Broker reaches kms-event (the AWS overlay's Trigger), the image reporter's change
+// reaches cluster-event (the ApiServerSource), both hand their steps to reconcile through the
+// Broker, and reconcile, driven by the PingSource and its own continuations, completes the
+// rotation, proven from etcd. (The webhook's commands are not sent here: each takes a replay
 // claim, a Lease its ServiceAccount must be allowed to create.) How long each container took to
 // its first /readyz 200 is printed as a diagnostic (a measurement, never asserted).
+import '../support/image/built-first.ts';
+import '../support/knative/in-private-network.ts';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,15 +18,22 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readReports } from '../../shared/adapters/k8s/key-id-reports.ts';
 import { keyIdHash } from '../../shared/domain/key-id.ts';
-import { FUNCTIONS, serviceAccountKubeConfig } from '../support/deployed-functions.ts';
+import {
+  FUNCTIONS,
+  overlayTriggers,
+  serviceAccountKubeConfig,
+} from '../support/deployed-functions.ts';
 import { etcdSummary } from '../support/etcd-keys.ts';
-import { eventFixture, triggermeshEvent } from '../support/event-fixtures.ts';
-import { ensureImage } from '../support/image/build.ts';
+import { triggermeshEvent } from '../support/event-fixtures.ts';
+import { IMAGE } from '../support/image/build.ts';
 import { type Container, runContainer } from '../support/image/container.ts';
-import { type Broker, deliver, startBroker } from '../support/knative-broker.ts';
+import { applyTriggers, observeBroker, tickEvery } from '../support/knative/observer.ts';
+import { publish } from '../support/knative/publish.ts';
+import type { Recorder } from '../support/knative/recorder.ts';
+import { upKnative } from '../support/knative/up.ts';
 import { coreApi } from '../support/kube.ts';
 import { type RekeyUnderTest, rekeyFor, rekeySettings } from '../support/rekey-fixture.ts';
-import { PING } from '../support/rekey-serve.ts';
+import type { KnativeEnv } from '../support/sandbox/env-file.ts';
 import { freePort, waitFor } from '../support/sandbox/net.ts';
 import { rotate, waitForKeyId } from '../support/sandbox/sandbox.ts';
 import { startSandbox, type TestSandbox } from '../support/sandbox-fixture.ts';
@@ -36,13 +48,15 @@ describe('e2e: the image runs each function and the key-id reporter; a rotation 
   let sb: TestSandbox;
   let image: string;
   let files: string;
-  let broker: Broker;
+  let knative: KnativeEnv;
+  let observer: Recorder;
   let rekey: RekeyUnderTest;
   let reporter: Container | undefined;
   const fn = {} as Record<Name, { base: string; container: Container; readyMs: number }>;
 
   before(async () => {
-    image = ensureImage();
+    // built (or found cached) before the test entered its private network: built-first.ts
+    image = IMAGE;
     sb = await startSandbox();
     await seedMany(coreApi(sb.env), { namespaces: 2, perNamespace: 100, prefix: 'image' });
     rekey = rekeyFor(sb.env);
@@ -50,13 +64,23 @@ describe('e2e: the image runs each function and the key-id reporter; a rotation 
     // image's user 1000 (mounted read-only)
     files = mkdtempSync(join(tmpdir(), 'rekey-image-e2e-'));
     chmodSync(files, 0o755);
-    const routes: Record<string, string> = {};
-    broker = await startBroker(routes);
+    // each container's address is its Knative Service's: the tier routes to them
+    const ports = {} as Record<Name, number>;
+    for (const name of FUNCTIONS) ports[name] = await freePort();
+    knative = await upKnative(sb.env, {
+      serviceUrls: Object.fromEntries(
+        FUNCTIONS.map((name) => [`rekey-${name}`, `http://127.0.0.1:${ports[name]}`]),
+      ),
+    });
+    observer = await observeBroker(sb.env, knative);
+    applyTriggers(sb.env, knative, [overlayTriggers('aws')]);
+    // the real PingSource every 5 s instead of every minute, so waits between steps are short
+    tickEvery(sb.env, knative, 5);
     for (const name of FUNCTIONS) {
       const kubeconfig = join(files, `kubeconfig-${name}`);
       const kc = await serviceAccountKubeConfig(sb.env, `rekey-${name}`);
       writeFileSync(kubeconfig, kc.exportConfig(), { mode: 0o644 });
-      const port = await freePort();
+      const port = ports[name];
       const base = `http://127.0.0.1:${port}`;
       const started = Date.now();
       const container = runContainer(image, name, {
@@ -64,12 +88,12 @@ describe('e2e: the image runs each function and the key-id reporter; a rotation 
         env: {
           ...rekeySettings(sb.env, { REKEY_BUDGET_SECONDS: '1', REKEY_PAGE_SIZE: '25' }),
           KUBECONFIG: kubeconfig,
-          K_SINK: broker.url,
+          K_SINK: knative.brokerUrl,
           PORT: String(port),
           LOG_LEVEL: 'warn',
           ...(name === 'reconcile' ? {} : { REKEY_STEP_MODE: 'delegate' }),
           ...(name === 'webhook' ? { REKEY_WEBHOOK_SECRETS: WEBHOOK_SECRET } : {}),
-          // reachable from this machine only, and the test sends no Knative tokens
+          // cluster-local, as infra/ deploys it
           ...(name === 'kms-event' ? { REKEY_KMS_EVENT_PRIVATE: 'true' } : {}),
         },
         mounts: [files],
@@ -78,13 +102,11 @@ describe('e2e: the image runs each function and the key-id reporter; a rotation 
       await container.untilOk(`${base}/readyz`);
       fn[name].readyMs = Date.now() - started;
     }
-    routes['dev.rekey.step.requested'] = `${fn.reconcile.base}/reconcile`;
-    routes['dev.rekey.migration.slice'] = `${fn.reconcile.base}/reconcile`;
   });
   after(async () => {
     reporter?.stop();
     for (const f of Object.values(fn)) f.container.stop();
-    await broker?.close();
+    await observer?.close();
     rekey?.close();
     await sb?.stop();
     if (files) rmSync(files, { recursive: true, force: true });
@@ -100,15 +122,17 @@ describe('e2e: the image runs each function and the key-id reporter; a rotation 
       .map((s) => s.revision)
       .sort((a, b) => b.number - a.number)[0];
 
-  async function tickUntil(done: () => Promise<boolean>, limitMs: number): Promise<void> {
-    const deadline = Date.now() + limitMs;
-    while (!(await done())) {
-      assert.ok(Date.now() < deadline, `not done in ${limitMs / 1000} s\n${outputs()}`);
-      const r = await deliver(`${fn.reconcile.base}/reconcile`, PING);
-      assert.equal(r.status, 200, `tick: ${r.body}\n${outputs()}`);
-      await new Promise((res) => setTimeout(res, 2000));
-    }
-  }
+  const until = (what: string, done: () => Promise<boolean>, limitMs: number) =>
+    waitFor(what, async () => ((await done()) ? true : undefined), {
+      timeoutMs: limitMs,
+      intervalMs: 1000,
+    }).catch((err: Error) => {
+      throw new Error(`${err.message}\n${outputs()}`);
+    });
+  const requestedBy = (since: number) =>
+    observer.deliveries
+      .filter((d) => d.attributes.type === 'dev.rekey.step.requested' && d.at >= since)
+      .map((d) => (d.data as { requestedBy?: string } | undefined)?.requestedBy ?? '');
 
   const imageReport = (what: string, ok: (keyId: string) => boolean) =>
     waitFor(
@@ -152,35 +176,32 @@ describe('e2e: the image runs each function and the key-id reporter; a rotation 
   });
 
   it('kms-event and cluster-event hand their steps to reconcile, which completes the rotation', async () => {
-    await tickUntil(async () => (await newest())?.phase === 'Completed', 120_000); // baseline K1
+    await until(
+      'the baseline revision to complete',
+      async () => (await newest())?.phase === 'Completed',
+      300_000,
+    );
+    const rotatedAt = Date.now();
     const k2 = await rotate({ dir: sb.dir });
     await waitForKeyId(k2, { dir: sb.dir });
     await waitForObservation(rekey, k2, 60_000);
+    // the image reporter's ConfigMap changes: the ApiServerSource carries that to cluster-event
     await imageReport(`the image reporter reports ${k2}`, (k) => k === k2);
 
-    const kms = await deliver(`${fn['kms-event'].base}/kms-event`, triggermeshEvent());
-    assert.equal(kms.status, 200, `${kms.body}\n${outputs()}`);
-    assert.deepEqual(
-      [JSON.parse(kms.body).outcome, JSON.parse(kms.body).step.kind],
-      ['rotation', 'handed-off'],
-    );
-    const report = eventFixture('apiserversource-ref-update-revision.json');
-    const cluster = await deliver(`${fn['cluster-event'].base}/cluster-event`, {
-      type: String(report.type),
-      source: String(report.source),
-      data: {
-        ...(report.data as object),
-        kind: 'ConfigMap',
-        name: `key-id-report-${REPORTER_NODE}`,
-      },
-    });
-    assert.equal(cluster.status, 200, `${cluster.body}\n${outputs()}`);
-    assert.equal(JSON.parse(cluster.body).step.kind, 'handed-off');
+    // the rotation event as TriggerMesh's EventBridge source sends it, to the Broker
+    const kms = await publish(knative.brokerUrl, triggermeshEvent());
+    assert.ok(kms >= 200 && kms < 300, `the Broker took the event: ${kms}\n${outputs()}`);
 
-    await tickUntil(async () => {
-      const r = await newest();
-      return r?.keyIdHash === keyIdHash(k2) && (r.phase === 'Completed' || r.phase === 'Degraded');
-    }, 300_000);
+    await until(
+      'a revision for the new key, Completed or Degraded',
+      async () => {
+        const r = await newest();
+        return (
+          r?.keyIdHash === keyIdHash(k2) && (r.phase === 'Completed' || r.phase === 'Degraded')
+        );
+      },
+      600_000,
+    );
     const done = await newest();
     assert.equal(done?.phase, 'Completed', `${done?.lastError}\n${outputs()}`);
     assert.equal(done?.verification?.clean, true, 'verified from etcd');
@@ -188,13 +209,17 @@ describe('e2e: the image runs each function and the key-id reporter; a rotation 
       (await etcdSummary(sb.env)).rows.map((r) => r.keyID),
       [k2],
     );
-    const requests = broker.events.filter((e) => e.type === 'dev.rekey.step.requested');
-    assert.deepEqual(
-      [...new Set(requests.map((e) => (e.data as { requestedBy: string }).requestedBy))].sort(),
-      ['cluster-event', 'kms-event'],
+    await until(
+      'step requests from cluster-event and kms-event on the Broker',
+      async () =>
+        ['cluster-event', 'kms-event'].every((who) => requestedBy(rotatedAt).includes(who)),
+      60_000,
     );
+    assert.deepEqual([...new Set(requestedBy(rotatedAt))].sort(), ['cluster-event', 'kms-event']);
     assert.ok(
-      broker.events.some((e) => e.type === 'dev.rekey.migration.completed'),
+      observer.deliveries.some(
+        (d) => d.attributes.type === 'dev.rekey.migration.completed' && d.at >= rotatedAt,
+      ),
       'reconcile in its container emitted migration.completed',
     );
     assert.doesNotMatch(outputs(), /forbidden/i, 'no function was refused a call');

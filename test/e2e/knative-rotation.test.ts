@@ -9,10 +9,9 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { keyIdHash } from '../../shared/domain/key-id.ts';
 import { etcdSummary } from '../support/etcd-keys.ts';
-import { writeEventingStatuses } from '../support/knative/controllers.ts';
-import { kubectl } from '../support/knative/kubectl.ts';
-import { type Recorder, startRecorder } from '../support/knative/recorder.ts';
-import { addressesOf, upKnative } from '../support/knative/up.ts';
+import { observeBroker } from '../support/knative/observer.ts';
+import type { Recorder } from '../support/knative/recorder.ts';
+import { upKnative } from '../support/knative/up.ts';
 import { coreApi } from '../support/kube.ts';
 import { type RekeyUnderTest, rekeyFor } from '../support/rekey-fixture.ts';
 import { waitFor } from '../support/sandbox/net.ts';
@@ -30,18 +29,7 @@ describe('e2e on the real Knative tier: a key rotation alone is carried through 
     await seedMany(coreApi(sb.env), { namespaces: 3, perNamespace: 100, prefix: 'kn' });
     const knative = await upKnative(sb.env);
     // a Trigger without a filter sees every event on the Broker: the chain, as data
-    observer = await startRecorder();
-    kubectl(
-      sb.env,
-      ['apply', '-f', '-'],
-      JSON.stringify({
-        apiVersion: 'eventing.knative.dev/v1',
-        kind: 'Trigger',
-        metadata: { name: 'test-observer', namespace: 'rekey-system' },
-        spec: { broker: 'rekey', subscriber: { uri: `${observer.url}/` } },
-      }),
-    );
-    writeEventingStatuses(sb.env, addressesOf(knative));
+    observer = await observeBroker(sb.env, knative);
     rekey = rekeyFor(sb.env);
   });
   after(async () => {

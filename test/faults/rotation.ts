@@ -90,7 +90,7 @@ export async function prepareRotation({
   perNamespace?: number;
   /** Two for the faults of an HA control plane (one apiserver on another key). */
   apiservers?: number;
-  /** kms-event's own settings (the tier then runs it itself, see upFaultTier). */
+  /** kms-event's own settings, on top of the overlay's (upKnative's `settings`). */
   kmsEvent?: Record<string, string>;
 }): Promise<Rotation> {
   const sb = await startSandbox({ apiservers });

@@ -1,25 +1,17 @@
 // `rekey encryption switch` end to end on two real kube-apiservers with automatic reload, a node
 // agent in write mode on each node (the key-id reporter with REKEY_CONFIG_WRITE=true, next to the
-// second plugin), and writers through both apiservers throughout: identity -> kms:sandbox-kms, then
+// second plugin, as the reporter's ServiceAccount with infra/components/config-write's grant), and
+// writers through both apiservers throughout: identity -> kms:sandbox-kms, then
 // kms:sandbox-kms -> kms:sandbox-kms-b, each through the CLI alone, ending with every value in
 // scope under the target (etcd), data intact, no lost update, and an audit of every moment seen
 // proving no apiserver wrote with a provider the other could not read. Then a node agent that
 // cannot write its file: the switch stops Degraded naming that node, promotes nothing, and
 // `rekey encryption rollback` brings every apiserver back to the previous revision.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { CoreV1Api } from '@kubernetes/client-node';
-import {
-  type ConfigHashReader,
-  createConfigHashReader,
-} from '../../shared/adapters/apiserver-metrics/config-hash-reader.ts';
-import { createConfigRevisionStore } from '../../shared/adapters/k8s/config-revision-store.ts';
-import { createRestClient } from '../../shared/adapters/k8s/rest-client.ts';
-import { typedApi } from '../../shared/adapters/k8s/typed-api.ts';
 import {
   parseEncryptionDocument,
   type RawEncryptionConfig,
@@ -29,130 +21,37 @@ import {
   type AppliedMoment,
   checkWriteReadSafety,
 } from '../../shared/domain/encryption-revisions/write-read-safety.ts';
-import { systemClock } from '../../shared/ports/clock.ts';
 import { etcdSummary } from '../support/etcd-keys.ts';
-import { connection, coreApi, kubeConfig } from '../support/kube.ts';
-import { rekeySettings, STATE_NAMESPACE } from '../support/rekey-fixture.ts';
-import { waitFor } from '../support/sandbox/net.ts';
+import { type ManagedSwitch, SECOND, startManagedSwitch } from '../support/managed-switch.ts';
 import { PROVIDER_NAME } from '../support/sandbox/sandbox.ts';
-import { startSandbox, type TestSandbox } from '../support/sandbox-fixture.ts';
+import type { TestSandbox } from '../support/sandbox-fixture.ts';
 import { seedSecrets } from '../support/secrets.ts';
 import { startWorkload } from '../support/workload.ts';
 
-const CLI = fileURLToPath(new URL('../../functions/cli/main.ts', import.meta.url));
-const AGENT = fileURLToPath(new URL('../../functions/key-id-reporter/main.ts', import.meta.url));
 const NS = 'switch-cli';
-const SECOND = 'sandbox-kms-b';
 // three stages of about a minute each (the apiserver's reload poll) on a loaded machine
 const SWITCH_TIMEOUT = '20m';
 
-function run(args: string[], env: Record<string, string>): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      out += d;
-    });
-    child.on('close', (code) => resolve({ code: code ?? -1, out }));
-  });
-}
-
 describe('rekey encryption switch on two apiservers with node agents in write mode', () => {
+  let h: ManagedSwitch;
   let sb: TestSandbox;
-  let cliEnv: Record<string, string>;
   let apis: CoreV1Api[];
-  let reader: ConfigHashReader;
-  let closeRest = () => {};
-  const agents: (ChildProcess | undefined)[] = [];
   let owned: { namespace: string; name: string }[] = [];
   let untouched: Map<string, string>;
-
-  function startAgent(i: number, overrides: Record<string, string> = {}): void {
-    const { env, dir } = sb;
-    const a = env.apiservers[i];
-    const second = env.managedEncryption?.secondSockets[i];
-    assert.ok(a && second);
-    const kubeconfig = join(dir, `kubeconfig-agent-${i}`);
-    writeFileSync(kubeconfig, kubeConfig(env, { apiserver: i }).exportConfig());
-    const log = join(dir, `agent-${i}.log`);
-    const child = spawn(process.execPath, [AGENT], {
-      env: {
-        ...process.env,
-        KMS_PLUGIN_SOCKET: second,
-        REKEY_PROVIDER: SECOND,
-        NODE_NAME: a.hostname,
-        KUBECONFIG: kubeconfig,
-        REPORT_INTERVAL_SECONDS: '2',
-        ENCRYPTION_CONFIG_FILE: a.encryptionConfig,
-        REKEY_CONFIG_WRITE: 'true',
-        // where rekey keeps its records, configuration revisions included (as rekey's own settings)
-        REKEY_STATE_NAMESPACE: STATE_NAMESPACE,
-        REKEY_KMS_ENDPOINTS: `${PROVIDER_NAME}=unix://${a.plugin.socket},${SECOND}=unix://${second}`,
-        ...overrides,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let text = '';
-    child.stdout?.on('data', (d) => {
-      text += d;
-      writeFileSync(log, text);
-    });
-    child.stderr?.on('data', (d) => {
-      text += d;
-      writeFileSync(log, text);
-    });
-    agents[i] = child;
-  }
-
-  async function stopAgent(i: number): Promise<void> {
-    const child = agents[i];
-    if (!child || child.exitCode !== null) return;
-    const closed = new Promise((r) => child.once('close', r));
-    child.kill('SIGTERM');
-    await closed;
-  }
+  const run = (args: string[]) => h.run(args);
 
   before(async () => {
-    sb = await startSandbox({ apiservers: 2, managedEncryption: { initial: 'identity' } });
-    const { env } = sb;
-    apis = env.apiservers.map((_, i) => coreApi(env, { apiserver: i }));
+    h = await startManagedSwitch({ apiservers: 2, initial: 'identity' });
+    sb = h.sb;
+    apis = h.apis;
     const seeded = await seedSecrets(apis[0] as CoreV1Api, NS, { count: 30 });
     // the first 20 are written throughout; the last 10 never change: their data must survive
     owned = seeded.slice(0, 20).map((s) => ({ namespace: NS, name: s.metadata?.name ?? '' }));
     untouched = new Map(seeded.slice(20).map((s) => [s.metadata?.name ?? '', s.data?.value ?? '']));
-    const kubeconfig = join(sb.dir, 'kubeconfig-rekey');
-    writeFileSync(kubeconfig, kubeConfig(env, { user: 'rekey' }).exportConfig());
-    cliEnv = { ...rekeySettings(env), KUBECONFIG: kubeconfig };
-    const conn = connection(env, { user: 'rekey' });
-    const rest = createRestClient(conn);
-    closeRest = () => rest.close();
-    reader = createConfigHashReader({
-      rest,
-      coordination: typedApi(rest).coordination,
-      apiserverUrls: env.apiservers.map((a) => a.url),
-      fallbackServer: conn.server,
-      clock: systemClock,
-    });
-    for (const i of env.apiservers.keys()) startAgent(i);
-    // the agents record the file as found as revision 1, then run it
-    const store = createConfigRevisionStore(typedApi(rest).core, { namespace: STATE_NAMESPACE });
-    await waitFor(
-      'revision 1 recorded by a node agent',
-      async () => ((await store.list()).length > 0 ? true : undefined),
-      { timeoutMs: 120_000, intervalMs: 1000 },
-    );
   });
 
   after(async () => {
-    await Promise.all(agents.map((_, i) => stopAgent(i)));
-    closeRest();
-    await sb?.stop();
+    await h?.stop();
   });
 
   /** Runs the CLI while writers write and every applied configuration is audited. */
@@ -176,7 +75,7 @@ describe('rekey encryption switch on two apiservers with node agents in write mo
     const audit = (async () => {
       while (auditing) {
         learnFiles();
-        const snap = await reader.read().catch(() => undefined);
+        const snap = await h.reader.read().catch(() => undefined);
         if (snap?.readable) {
           learnFiles();
           const applied: Record<string, RawEncryptionConfig> = {};
@@ -197,7 +96,7 @@ describe('rekey encryption switch on two apiservers with node agents in write mo
     ];
     let result: { code: number; out: string };
     try {
-      result = await run(args, cliEnv);
+      result = await run(args);
     } finally {
       auditing = false;
       await audit;
@@ -246,7 +145,7 @@ describe('rekey encryption switch on two apiservers with node agents in write mo
     assert.deepEqual([...r.unknown], [], 'every applied hash is a file a node agent wrote');
     assert.ok(r.moments.length > 10, 'the audit saw the rollout');
     assert.deepEqual(checkWriteReadSafety(r.moments, sb.env.encrypt ?? sb.env.resources), []);
-    const status = await run(['encryption', 'status', '--output', 'json'], cliEnv);
+    const status = await run(['encryption', 'status', '--output', 'json']);
     assert.equal(status.code, 0, status.out);
     const s = JSON.parse(status.out) as {
       revisions: { number: number; stage: string; state: string }[];
@@ -284,15 +183,20 @@ describe('rekey encryption switch on two apiservers with node agents in write mo
   it('a node agent that cannot write: Degraded naming the node, no promotion, rollback ends clean', async () => {
     const bad = sb.env.apiservers[1];
     assert.ok(bad);
-    await stopAgent(1);
-    startAgent(1, { REKEY_CONFIG_FILE: join(sb.dir, 'no-such-directory', 'encryption.yaml') });
-    const r = await run(
-      ['encryption', 'switch', '--to', 'identity', '--until-complete', '--timeout', SWITCH_TIMEOUT],
-      cliEnv,
-    );
+    await h.stopAgent(1);
+    h.startAgent(1, { REKEY_CONFIG_FILE: join(sb.dir, 'no-such-directory', 'encryption.yaml') });
+    const r = await run([
+      'encryption',
+      'switch',
+      '--to',
+      'identity',
+      '--until-complete',
+      '--timeout',
+      SWITCH_TIMEOUT,
+    ]);
     assert.equal(r.code, 1, r.out);
     assert.match(r.out, new RegExp(`degraded: .*${bad.hostname}.*cannot apply`));
-    const status = await run(['encryption', 'status', '--output', 'json'], cliEnv);
+    const status = await run(['encryption', 'status', '--output', 'json']);
     const s = JSON.parse(status.out) as {
       revisions: { number: number; stage: string; state: string; degraded?: string }[];
     };
@@ -309,16 +213,17 @@ describe('rekey encryption switch on two apiservers with node agents in write mo
     assert.match(last[0]?.degraded ?? '', new RegExp(bad.hostname));
 
     // the operator fixes the node and goes back to the previous revision
-    await stopAgent(1);
-    startAgent(1);
-    const back = await run(
-      ['encryption', 'rollback', '--until-complete', '--timeout', SWITCH_TIMEOUT],
-      cliEnv,
-    );
+    await h.stopAgent(1);
+    h.startAgent(1);
+    const back = await run([
+      'encryption',
+      'rollback',
+      '--until-complete',
+      '--timeout',
+      SWITCH_TIMEOUT,
+    ]);
     assert.equal(back.code, 0, back.out);
-    const after = JSON.parse(
-      (await run(['encryption', 'status', '--output', 'json'], cliEnv)).out,
-    ) as {
+    const after = JSON.parse((await run(['encryption', 'status', '--output', 'json'])).out) as {
       desired: number;
       revisions: { number: number; stage: string; state: string }[];
       apiservers: { onNodeHash: boolean; nodeRevision: number }[];

@@ -1,6 +1,7 @@
 // Least privilege, proven on a real kube-apiserver running RBAC (issue 6). The RBAC objects of
-// `kubectl kustomize` (infra/base with the sender-identity component, i.e. the most rekey is ever
-// granted) are installed in a sandbox; then, for each identity a rekey install creates:
+// `kubectl kustomize` (infra/base with the sender-identity and the config-write components, i.e.
+// the most rekey is ever granted) are installed in a sandbox; then, for each identity a rekey
+// install creates:
 //   - SubjectAccessReviews check, table-driven, what it must be able to do and what it must not;
 //   - SelfSubjectRulesReviews (impersonating it) list EVERYTHING it may do in several namespaces,
 //     and that list, minus what every ServiceAccount may do anyway (discovery, self-reviews, public
@@ -78,7 +79,7 @@ describe('least privilege of every identity infra/ creates, proven on a real api
   let authz: AuthorizationV1Api;
   let cleanup = () => {};
   let cacheDir = '';
-  let rbac: Manifest[] = [];
+  const rbac: Manifest[] = [];
   /** Every build (base, overlays, base + each component): name -> objects. */
   const builds = new Map<string, Manifest[]>();
 
@@ -88,12 +89,21 @@ describe('least privilege of every identity infra/ creates, proven on a real api
     authz = kc.makeApiClient(AuthorizationV1Api);
     const built = buildTargets();
     cleanup = built.cleanup;
-    const target = built.targets.find((t) => t.name === 'base + components/sender-identity');
-    assert.ok(target, 'the sender-identity component is built onto the base');
     for (const t of built.targets) {
       builds.set(t.name, kustomize(sb.env.binaries.kubectl as string, t.dir).objects);
     }
-    rbac = (builds.get(target.name) ?? []).filter((o) => RBAC_KINDS.has(o.kind ?? ''));
+    // the grants of every component that adds RBAC, each built onto the base, once each
+    const granting = ['base + components/sender-identity', 'base + components/config-write'];
+    const seen = new Set<string>();
+    for (const name of granting) {
+      assert.ok(builds.has(name), `${name} is built`);
+      for (const o of builds.get(name) ?? []) {
+        const key = `${o.kind} ${o.metadata?.namespace ?? ''}/${o.metadata?.name}`;
+        if (!RBAC_KINDS.has(o.kind ?? '') || seen.has(key)) continue;
+        seen.add(key);
+        rbac.push(o);
+      }
+    }
     // `up` already created infra/base's top-level RBAC (adding the sandbox's token users to the
     // bindings); create the rest exactly as built.
     const api = KubernetesObjectApi.makeApiClient(kc);

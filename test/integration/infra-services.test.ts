@@ -41,6 +41,7 @@ describe('kustomize builds: functions, routes and sources', () => {
   it('builds the base, every overlay and every component', () => {
     assert.deepEqual([...builds.keys()].sort(), [
       'base',
+      'base + components/config-write',
       'base + components/etcd-verification',
       'base + components/public-kms-event',
       'base + components/sender-identity',

@@ -11,7 +11,7 @@ import { METADATA_LIST } from '../../shared/adapters/k8s/object-rewriter.ts';
 import type { RestClient, RestRequest } from '../../shared/adapters/k8s/rest-client.ts';
 import { composeApp } from '../../shared/app/compose.ts';
 import { loadConfig } from '../../shared/config/config.ts';
-import type { ReconcileConfig, ReconcileDeps } from '../../shared/core/deps.ts';
+import type { ProviderConfig, ReconcileDeps } from '../../shared/core/deps.ts';
 import { keyIdsInEtcd } from '../support/etcd-keys.ts';
 import { connection, coreApi } from '../support/kube.ts';
 import { rekeySettings } from '../support/rekey-fixture.ts';
@@ -73,7 +73,7 @@ async function expire(sb: TestSandbox, rest: RestClient, token: string): Promise
 describe('rekey: a continue token expired mid-migration (410)', () => {
   let sb: TestSandbox;
   let deps: ReconcileDeps;
-  let config: ReconcileConfig;
+  let config: ProviderConfig;
   let close: () => void;
   const lists: SecretList[] = [];
   /** Set once rotated: the next first page of the migration's listing triggers the compaction. */
@@ -115,7 +115,7 @@ describe('rekey: a continue token expired mid-migration (410)', () => {
       },
     );
     deps = app.deps;
-    config = app.reconcile;
+    config = { ...app.reconcile, provider: sb.env.kms.providerName };
     close = app.close;
     // baseline: the current key recorded, nothing stale
     await untilSettled({ deps, config }, 120_000);

@@ -51,7 +51,7 @@ describe('rekey: rotation under concurrent load', () => {
     assert.ok(last.counts.reencrypted > 0);
     const c = last.counts;
     assert.equal(
-      c.reencrypted + c.unchanged + c.conflicts + c.gone + c.failed,
+      c.reencrypted + c.unchanged + c.conflicts + c.gone + c.failed + c.alreadyCurrent,
       c.listed,
       'every listed object has an outcome',
     );
@@ -89,7 +89,11 @@ describe('rekey: rotation under concurrent load', () => {
         /\/secrets(\/|$|\?)/.test(e.request.path) &&
         !e.request.path.includes('/namespaces/rekey-system/'),
     );
-    assert.ok(secretCalls.length > 2000, `saw ${secretCalls.length} secret calls`);
+    // at least a patch for every seeded secret the writers did not touch: those they wrote after
+    // the apiserver adopted K2 are already under it in etcd, and rekey skips them
+    const untouched = seeded.length - 160;
+    const patches = secretCalls.filter((e) => e.request.method === 'PATCH').length;
+    assert.ok(patches >= untouched, `saw ${patches} patches of secrets`);
     for (const { request, response } of secretCalls) {
       const method = request.method ?? 'GET';
       assert.match(

@@ -1,18 +1,20 @@
-// rekey's four functions as infra/ deploys them: each from its own entry point
-// (functions/<name>/main.ts), each as its own ServiceAccount with a real token the sandbox
-// apiserver issued (TokenRequest), the trigger functions with REKEY_STEP_MODE=delegate, and a
-// broker stand-in as K_SINK that routes step requests and continuations to reconcile, as the
-// Triggers of infra/base/knative/triggers.yaml do.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+// rekey's four functions as infra/ deploys them, on the real Knative tier (./knative/up.ts):
+// each from its own entry point (functions/<name>/main.ts), each as its own ServiceAccount with a
+// real token the sandbox apiserver issued (TokenRequest), the trigger functions with
+// REKEY_STEP_MODE=delegate, the Broker's ingress as K_SINK, and infra/'s Triggers, PingSource and
+// ApiServerSources carrying the events between them. An observer Trigger without a filter records
+// every event on the Broker, so a test asserts on the chain as data.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
-import { type Broker, startBroker } from './knative-broker.ts';
+import { applyTriggers, observeBroker, tickEvery, unobserveBroker } from './knative/observer.ts';
+import type { Delivery, Recorder } from './knative/recorder.ts';
+import { upKnative } from './knative/up.ts';
 import { coreApi, kubeConfig } from './kube.ts';
 import { rekeySettings } from './rekey-fixture.ts';
-import type { SandboxEnv } from './sandbox/env-file.ts';
-import { freePort, waitFor } from './sandbox/net.ts';
+import type { KnativeEnv, SandboxEnv } from './sandbox/env-file.ts';
+import { waitFor } from './sandbox/net.ts';
 
 export const FUNCTIONS = ['reconcile', 'kms-event', 'cluster-event', 'webhook'] as const;
 export type DeployedName = (typeof FUNCTIONS)[number];
@@ -22,13 +24,34 @@ export interface DeployedFunction {
   base: string;
   /** The kubeconfig of its ServiceAccount (to show what that identity may do). */
   kubeconfig: KubeConfig;
-  output(): string;
+  /** The last `chars` characters of its log (default 3000). */
+  output(chars?: number): string;
 }
 
 export interface Deployed {
   fn: Record<DeployedName, DeployedFunction>;
-  broker: Broker;
+  knative: KnativeEnv;
+  /** Every event the Broker carried, as an observer Trigger without a filter received it. */
+  broker: Recorder;
+  /** The events of `type` the Broker carried since `since` (ms). */
+  seen(type: string, since?: number): Delivery[];
+  /** The step requests the Broker carried since `since`, by who requested them. */
+  requestedBy(since?: number): string[];
+  /** Every function's log tail (for failure messages). */
+  outputs(): string;
+  /** Waits, reading state only, until `done` holds; fails naming `what`, with the logs. */
+  until(what: string, done: () => Promise<boolean>, limitMs: number): Promise<void>;
+  /** Removes the observer; the tier's processes stop with the sandbox (`down`). */
   stop(): Promise<void>;
+}
+
+export interface DeployOptions {
+  /** Settings per function, on top of the sandbox overlay's (a KMS key, a webhook secret). */
+  settings?: Partial<Record<DeployedName, Record<string, string>>>;
+  /** YAML files of Triggers an overlay adds (e.g. infra/overlays/aws/triggers.yaml). */
+  triggers?: string[];
+  /** PingSource every this many seconds instead of infra's minute (see tickEvery). */
+  tickSeconds?: number;
 }
 
 /** A kubeconfig for ServiceAccount `name` of rekey-system, with a token the apiserver issued. */
@@ -85,55 +108,59 @@ export function functionEnv(
   };
 }
 
-export async function deployFunctions(
-  env: SandboxEnv,
-  dir: string,
-  settings: Partial<Record<DeployedName, Record<string, string>>> = {},
-): Promise<Deployed> {
-  const routes: Record<string, string> = {};
-  const broker = await startBroker(routes);
-  const children: ChildProcess[] = [];
-  const fn = {} as Record<DeployedName, DeployedFunction>;
-  try {
-    for (const name of FUNCTIONS) {
-      const port = await freePort();
-      const base = `http://127.0.0.1:${port}`;
-      const kc = await serviceAccountKubeConfig(env, `rekey-${name}`);
-      const file = join(dir, `kubeconfig-sa-${name}`);
-      writeFileSync(file, kc.exportConfig(), { mode: 0o600 });
-      const child = spawn(process.execPath, [functionMain(name)], {
-        env: functionEnv(env, name, {
-          kubeconfig: file,
-          sink: broker.url,
-          port,
-          ...(settings[name] ? { settings: settings[name] } : {}),
-        }),
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      children.push(child);
-      const out: string[] = [];
-      child.stdout?.on('data', (d: Buffer) => out.push(d.toString()));
-      child.stderr?.on('data', (d: Buffer) => out.push(d.toString()));
-      const output = () => out.join('').slice(-3000);
-      await waitFor(`rekey ${name} /healthz`, async () => {
-        if (child.exitCode !== null) throw new Error(`${name} exited: ${output()}`);
-        return (await fetch(`${base}/healthz`).catch(() => undefined))?.ok ? true : undefined;
-      });
-      fn[name] = { name, base, kubeconfig: kc, output };
-    }
-  } catch (err) {
-    for (const c of children) c.kill('SIGTERM');
-    await broker.close();
-    throw err;
+/** An overlay's Triggers file, e.g. `overlayTriggers('aws')`. */
+export function overlayTriggers(overlay: string): string {
+  return fileURLToPath(new URL(`../../infra/overlays/${overlay}/triggers.yaml`, import.meta.url));
+}
+
+/** Starts the Knative tier on `env` with rekey's functions, an observer, and `o`'s additions. */
+export async function deployFunctions(env: SandboxEnv, o: DeployOptions = {}): Promise<Deployed> {
+  const settings: Record<string, Record<string, string>> = {};
+  for (const [name, values] of Object.entries(o.settings ?? {})) {
+    settings[`rekey-${name}`] = values;
   }
-  routes['dev.rekey.step.requested'] = `${fn.reconcile.base}/reconcile`;
-  routes['dev.rekey.migration.slice'] = `${fn.reconcile.base}/reconcile`;
+  const knative = await upKnative(env, { settings });
+  const broker = await observeBroker(env, knative);
+  if (o.triggers?.length) applyTriggers(env, knative, o.triggers);
+  if (o.tickSeconds) tickEvery(env, knative, o.tickSeconds);
+  const fn = {} as Record<DeployedName, DeployedFunction>;
+  for (const name of FUNCTIONS) {
+    const base = knative.services[`rekey-${name}`];
+    const log = env.processes.find((p) => p.name === `rekey-${name}`)?.log;
+    if (!base || !log) throw new Error(`the Knative tier runs no rekey-${name}`);
+    const kubeconfig = new KubeConfig();
+    kubeconfig.loadFromFile(join(env.dir, `kubeconfig-sa-${name}`));
+    fn[name] = {
+      name,
+      base,
+      kubeconfig,
+      output: (chars = 3000) => readFileSync(log, 'utf8').slice(-chars),
+    };
+  }
+  const outputs = () => FUNCTIONS.map((n) => `--- ${n}:\n${fn[n].output()}`).join('\n');
+  const seen = (type: string, since = 0) =>
+    broker.deliveries.filter((d) => d.attributes.type === type && d.at >= since);
   return {
     fn,
+    knative,
     broker,
-    async stop() {
-      for (const c of children) c.kill('SIGTERM');
-      await broker.close();
-    },
+    seen,
+    requestedBy: (since = 0) =>
+      seen('dev.rekey.step.requested', since).map(
+        (d) => (d.data as { requestedBy?: string } | undefined)?.requestedBy ?? '',
+      ),
+    outputs,
+    until: (what, done, limitMs) =>
+      waitFor(what, async () => ((await done()) ? true : undefined), {
+        timeoutMs: limitMs,
+        intervalMs: 1000,
+      }).then(
+        () => {},
+        (err: Error) => {
+          throw new Error(`${err.message}\n${outputs()}`);
+        },
+      ),
+    // a sandbox already down has no Trigger left to remove: nothing to report then
+    stop: () => unobserveBroker(env, knative, broker).catch(() => {}),
   };
 }

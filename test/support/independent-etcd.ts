@@ -79,3 +79,16 @@ export async function putRaw(endpoint: string, key: string, value: Buffer): Prom
     client.close();
   }
 }
+
+/** key -> raw value for every value under `prefix`, for tests that check the bytes themselves. */
+export async function readRawValues(
+  endpoint: string,
+  prefix: string,
+): Promise<Map<string, Buffer>> {
+  const client = new Etcd3({ hosts: [endpoint] });
+  try {
+    return new Map(Object.entries(await client.getAll().prefix(prefix).buffers()));
+  } finally {
+    client.close();
+  }
+}

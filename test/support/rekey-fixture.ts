@@ -7,7 +7,7 @@ import type {
 } from '../../shared/adapters/k8s/rest-client.ts';
 import { composeApp } from '../../shared/app/compose.ts';
 import { loadConfig } from '../../shared/config/config.ts';
-import type { ReconcileConfig, ReconcileDeps } from '../../shared/core/deps.ts';
+import type { ProviderConfig, ReconcileDeps } from '../../shared/core/deps.ts';
 import { connection } from './kube.ts';
 import type { SandboxEnv } from './sandbox/env-file.ts';
 
@@ -41,7 +41,8 @@ export interface Exchange {
 
 export interface RekeyUnderTest {
   deps: ReconcileDeps;
-  config: ReconcileConfig;
+  /** rekeySettings pin the provider (REKEY_PROVIDER), unless a test unsets it. */
+  config: ProviderConfig;
   exchanges: Exchange[];
   logs: string[];
   close(): void;
@@ -56,7 +57,15 @@ export function rekeyFor(env: SandboxEnv, overrides: Record<string, string> = {}
     connection: connection(env, { user: 'rekey' }),
     log: (message, fields) => logs.push(JSON.stringify({ message, ...fields })),
   });
-  return { deps: rekey.deps, config: rekey.reconcile, exchanges, logs, close: rekey.close };
+  const { provider } = rekey.reconcile;
+  if (!provider) throw new Error('rekeyFor: these tests pin REKEY_PROVIDER');
+  return {
+    deps: rekey.deps,
+    config: { ...rekey.reconcile, provider },
+    exchanges,
+    logs,
+    close: rekey.close,
+  };
 }
 
 /** Wraps a RestClient so every exchange is kept (tests only). */

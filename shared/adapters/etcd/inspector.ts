@@ -84,6 +84,29 @@ function isCompacted(err: unknown): boolean {
   return err instanceof Error && /compacted/i.test(err.message);
 }
 
+/** gRPC refused an answer larger than the client accepts (RESOURCE_EXHAUSTED, code 8). */
+export function isAnswerTooLarge(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  return code === 8 || /RESOURCE_EXHAUSTED|larger than max/i.test(err.message);
+}
+
+/** The etcd client's circuit breaker is open (it opens after failed calls; half-opens in 5 s). */
+function isCircuitOpen(err: unknown): boolean {
+  return err instanceof Error && /circuit breaker is open/i.test(err.message);
+}
+
+/** How long a page waits, at most, for the client's breaker after an answer that was too large. */
+const BREAKER_WAIT_MS = 15_000;
+const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * The largest answer the scans accept: etcd stores values up to its --max-request-bytes (1.5 MiB
+ * by default), so a page of 500 can exceed gRPC's default 4 MiB many times over; a page that still
+ * does not fit is asked for again in halves (rangeUnder).
+ */
+export const SCAN_MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
+
 /** Where a multi-range scan stands: the revision pinned by its first page, shared by its ranges. */
 interface Snapshot {
   revision?: string;
@@ -100,16 +123,31 @@ async function* rangeUnder(
   scopeKey: string,
   pageSize: number,
   snapshot: Snapshot,
+  sleep: (ms: number) => Promise<void> = defaultSleep,
 ): AsyncGenerator<{ key: Uint8Array; value: Uint8Array }, void, undefined> {
   const scope = encoder.encode(scopeKey);
   const end = prefixRangeEnd(scope);
   let start: Uint8Array = scope;
+  let limit = pageSize;
+  // after an answer too large, the client's retries open its breaker for a few seconds
+  let breakerWaitedMs = 0;
   for (;;) {
     let page: RangePage;
     try {
       const revision = snapshot.revision;
-      page = await read({ start, end, limit: pageSize, ...(revision ? { revision } : {}) });
+      page = await read({ start, end, limit, ...(revision ? { revision } : {}) });
     } catch (err) {
+      if (isAnswerTooLarge(err) && limit > 1) {
+        // large values side by side: the same page again, in smaller pieces, for the rest
+        limit = Math.max(1, Math.floor(limit / 2));
+        breakerWaitedMs = 0;
+        continue;
+      }
+      if (isCircuitOpen(err) && limit < pageSize && breakerWaitedMs < BREAKER_WAIT_MS) {
+        await sleep(1000);
+        breakerWaitedMs += 1000;
+        continue;
+      }
       if (snapshot.revision === undefined || !isCompacted(err)) {
         throw new EtcdInspectionError(`etcd range over ${scopeKey} failed`, { cause: err });
       }
@@ -157,11 +195,15 @@ export async function* scanReports(
  */
 export async function* scanPrefix(
   read: RangeReader,
-  { prefix = '/registry', pageSize = 500 }: { prefix?: string; pageSize?: number } = {},
+  {
+    prefix = '/registry',
+    pageSize = 500,
+    sleep,
+  }: { prefix?: string; pageSize?: number; sleep?: (ms: number) => Promise<void> } = {},
 ): AsyncGenerator<ScannedValue, void, undefined> {
   checkPageSize(pageSize);
   const scope = `${prefix.replace(/\/+$/, '')}/`;
-  for await (const kv of rangeUnder(read, scope, pageSize, {})) {
+  for await (const kv of rangeUnder(read, scope, pageSize, {}, sleep)) {
     yield { key: decoder.decode(kv.key), ...classifyValue(kv.value) };
   }
 }
@@ -199,20 +241,13 @@ export function etcd3RangeReader(client: Etcd3): RangeReader {
  * }
  */
 export function createEtcdInspector(options: EtcdInspectorOptions): EtcdInspector {
-  const { endpoints, tls, callTimeoutMs = 30_000, ...scan } = options;
-  if (endpoints.length === 0) throw new RangeError('at least one etcd endpoint is required');
-  const clientOptions: IOptions = {
-    hosts: endpoints,
-    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
-  };
-  if (tls) {
-    clientOptions.credentials = {
-      rootCertificate: tls.ca,
-      ...(tls.key ? { privateKey: tls.key } : {}),
-      ...(tls.cert ? { certChain: tls.cert } : {}),
-    };
-  }
-  const client = new Etcd3(clientOptions);
+  const { endpoints, tls, callTimeoutMs, ...scan } = options;
+  const client = connectEtcd({
+    endpoints,
+    ...(tls ? { tls } : {}),
+    ...(callTimeoutMs ? { callTimeoutMs } : {}),
+    maxReceiveBytes: SCAN_MAX_RECEIVE_BYTES,
+  });
   const read = etcd3RangeReader(client);
   return {
     reports: () => scanReports(read, scan),
@@ -224,4 +259,35 @@ export function createEtcdInspector(options: EtcdInspectorOptions): EtcdInspecto
     summarise: () => summariseStream(scanReports(read, scan)),
     close: () => client.close(),
   };
+}
+
+/**
+ * An etcd client for the endpoints (TLS client auth when given), each call under a deadline.
+ * `maxReceiveBytes`: the largest answer it accepts (gRPC's default is 4 MiB; a larger answer fails
+ * the call, and the client's circuit breaker then refuses the next ones for a while).
+ */
+export function connectEtcd({
+  endpoints,
+  tls,
+  callTimeoutMs = 30_000,
+  maxReceiveBytes,
+}: Pick<EtcdInspectorOptions, 'endpoints' | 'tls' | 'callTimeoutMs'> & {
+  maxReceiveBytes?: number;
+}): Etcd3 {
+  if (endpoints.length === 0) throw new RangeError('at least one etcd endpoint is required');
+  const clientOptions: IOptions = {
+    hosts: endpoints,
+    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
+    ...(maxReceiveBytes
+      ? { grpcOptions: { 'grpc.max_receive_message_length': maxReceiveBytes } }
+      : {}),
+  };
+  if (tls) {
+    clientOptions.credentials = {
+      rootCertificate: tls.ca,
+      ...(tls.key ? { privateKey: tls.key } : {}),
+      ...(tls.cert ? { certChain: tls.cert } : {}),
+    };
+  }
+  return new Etcd3(clientOptions);
 }

@@ -22,10 +22,10 @@ import { readLiveness } from './report-liveness.ts';
 import type { CoordinationApi, CoreApi } from './typed-api.ts';
 
 /** A report with the time its reporter last confirmed it. */
-type Confirmed = KeyIdReport & { confirmedAt: string | undefined };
+export type Confirmed = KeyIdReport & { confirmedAt: string | undefined };
 
 /** The report's last confirmation: the later of its own time and its liveness Lease's renewal. */
-async function confirmed(
+export async function confirmed(
   leases: Pick<CoordinationApi, 'readNamespacedLease'> | undefined,
   namespace: string,
   r: KeyIdReport,

@@ -132,7 +132,10 @@ describe('fault: duplicate, late and reordered events', () => {
     const counts = proof.final?.progress.resources.find((x) => x.resource === 'secrets')?.counts;
     const inCluster = (await r.api.listSecretForAllNamespaces()).items.length;
     const outcomes =
-      (counts?.reencrypted ?? 0) + (counts?.unchanged ?? 0) + (counts?.conflicts ?? 0);
+      (counts?.reencrypted ?? 0) +
+      (counts?.unchanged ?? 0) +
+      (counts?.conflicts ?? 0) +
+      (counts?.alreadyCurrent ?? 0);
     recordAndAssert(
       t,
       r,

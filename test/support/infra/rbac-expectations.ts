@@ -108,6 +108,23 @@ const NOT_BEYOND_ENDPOINTS: Ask[] = [
   r('list', 'endpoints', 'default'),
 ];
 const TOKENREVIEW = r('create', 'tokenreviews', '', 'authentication.k8s.io');
+const SWITCHES = 'rekey.dev';
+/** Reading the declared EncryptionSwitch and writing its status (reconcile's alone). */
+const DRIVE_SWITCH: Ask[] = [
+  r('get', 'encryptionswitches', '', SWITCHES),
+  { verb: 'get', resource: 'encryptionswitches', ns: '', group: SWITCHES, name: 'cluster' },
+  r('update', 'encryptionswitches', '', SWITCHES, 'status'),
+];
+/** Its spec is the operator's: never written, listed or watched by rekey. */
+const SWITCH_BEYOND_DRIVING: Ask[] = [
+  ...each(
+    ['list', 'watch', 'create', 'update', 'patch', 'delete'],
+    'encryptionswitches',
+    '',
+    SWITCHES,
+  ),
+  r('patch', 'encryptionswitches', '', SWITCHES, 'status'),
+];
 
 export interface IdentityTable {
   who: string;
@@ -132,9 +149,12 @@ export const TABLES: IdentityTable[] = [
       r('get', 'leases', NS, 'coordination.k8s.io'),
       // sender identity (components/sender-identity): TokenReviews of senders' tokens
       TOKENREVIEW,
+      // the declared EncryptionSwitch: read it by name, report on its status subresource
+      ...DRIVE_SWITCH,
     ],
     denied: [
       ...NEVER,
+      ...SWITCH_BEYOND_DRIVING,
       // no new, replaced or deleted Secrets outside its state namespace
       ...each(['create', 'update', 'delete', 'deletecollection'], 'secrets', 'team-a'),
       ...each(['create', 'update', 'delete', 'deletecollection'], 'secrets', NS),
@@ -184,6 +204,7 @@ export const TABLES: IdentityTable[] = [
       ...REWRITE,
       ...ADOPTION,
       ...READ_CREDENTIALS,
+      ...DRIVE_SWITCH,
       ...each(['update', 'create', 'delete', 'patch'], 'secrets', NS),
       ...each(['get', 'watch', 'create', 'delete', 'patch'], 'secrets', STATE_NS),
       ...each(['get', 'update', 'create'], 'configmaps', NS),
@@ -201,6 +222,7 @@ export const TABLES: IdentityTable[] = [
       ...REWRITE,
       ...ADOPTION,
       ...READ_CREDENTIALS,
+      ...DRIVE_SWITCH,
       ...each(['get', 'list', 'update'], 'secrets', STATE_NS),
       ...each(['get', 'list'], 'configmaps', NS),
       ...each(['get', 'create', 'update'], 'leases', NS, 'coordination.k8s.io'),
@@ -220,6 +242,7 @@ export const TABLES: IdentityTable[] = [
       ...NEVER,
       ...REWRITE,
       ...READ_CREDENTIALS,
+      ...DRIVE_SWITCH,
       // signatures, not sender tokens
       TOKENREVIEW,
       ...each(['get', 'watch', 'create', 'update', 'delete', 'patch'], 'secrets', STATE_NS),
@@ -231,20 +254,28 @@ export const TABLES: IdentityTable[] = [
     ],
   },
   {
-    who: 'the key-id reporter (its report ConfigMaps and liveness Leases only)',
+    who: 'the key-id reporter (its report ConfigMaps and liveness Leases; in write mode, the configuration revisions)',
     user: REPORTER,
     allowed: [
       ...each(['get', 'create', 'update'], 'configmaps', NS),
       ...each(['get', 'create', 'update'], 'leases', NS, 'coordination.k8s.io'),
+      // write mode (components/config-write): read the revisions, record the file as found
+      ...each(['list', 'create'], 'secrets', STATE_NS),
     ],
     denied: [
       ...READ_CREDENTIALS,
+      ...DRIVE_SWITCH,
       ...each(['list', 'watch', 'patch', 'delete'], 'configmaps', NS),
       ...each(['get', 'create', 'update'], 'configmaps', 'kube-system'),
       ...each(['get', 'create', 'update'], 'configmaps', 'default'),
       ...each(['get', 'create', 'update'], 'configmaps', STATE_NS),
       ...each(['get', 'list', 'create'], 'secrets', NS),
-      ...each(['get', 'list', 'create'], 'secrets', STATE_NS),
+      // the revisions are listed and revision 1 created, nothing more: not rewritten, not pruned
+      ...each(
+        ['get', 'watch', 'update', 'patch', 'delete', 'deletecollection'],
+        'secrets',
+        STATE_NS,
+      ),
       r('list', 'secrets', ''),
       ...each(['list', 'watch', 'delete'], 'leases', NS, 'coordination.k8s.io'),
       ...each(['get', 'create', 'update'], 'leases', 'kube-system', 'coordination.k8s.io'),
@@ -264,6 +295,7 @@ export const TABLES: IdentityTable[] = [
     ],
     denied: [
       ...READ_CREDENTIALS,
+      ...DRIVE_SWITCH,
       ...each(['create', 'update', 'patch', 'delete'], 'secrets', STATE_NS),
       ...each(['create', 'update', 'patch', 'delete'], 'configmaps', NS),
       ...each(['get', 'list', 'watch'], 'configmaps', STATE_NS),
@@ -301,6 +333,8 @@ const IDENTITY_LEASES = rule(['list'], 'leases', 'coordination.k8s.io');
 const APISERVER_ENDPOINTS = rule(['list'], 'endpointslices', 'discovery.k8s.io');
 const RECONCILE_EVERYWHERE = [
   ...rule(['list', 'patch'], 'secrets'),
+  ...rule(['get'], 'encryptionswitches', 'rekey.dev'),
+  ...rule(['update'], 'encryptionswitches/status', 'rekey.dev'),
   ...rule(['list', 'patch'], 'configmaps'),
   ...rule(['list'], 'apiservices', 'apiregistration.k8s.io'),
   ...TOKENREVIEWS,
@@ -361,7 +395,8 @@ export const EXPECTED: Record<string, Record<string, string[]>> = {
       ...rule(['get', 'create', 'update'], 'configmaps'),
       ...rule(['get', 'create', 'update'], 'leases', 'coordination.k8s.io'),
     ],
-    [],
+    // write mode (components/config-write)
+    rule(['list', 'create'], 'secrets'),
   ),
   [API_SOURCE]: only(
     rule(['get', 'list', 'watch'], 'configmaps'),

@@ -42,6 +42,11 @@ export interface KnativeUpOptions {
    * own receiver in place of a function or the dead-letter sink).
    */
   serviceUrls?: Record<string, string>;
+  /**
+   * Knative Service name -> settings for its process on top of what the overlay gives it (a
+   * test's own values: a KMS key, credentials, a webhook secret).
+   */
+  settings?: Record<string, Record<string, string>>;
 }
 
 /** Settings the sandbox decides itself, whatever the overlay says. */
@@ -180,7 +185,7 @@ export async function upKnative(env: SandboxEnv, o: KnativeUpOptions = {}): Prom
         kubeconfig: file,
         sink: broker,
         port,
-        settings: containerSettings(objects, svc),
+        settings: { ...containerSettings(objects, svc), ...o.settings?.[svc] },
         logDir,
         track,
       });

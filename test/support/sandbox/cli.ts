@@ -156,16 +156,25 @@ program
   .option('--only <indexes>', 'rotate only the plugins of these apiservers, e.g. 0', indexList)
   .option('--to <key_id>', 'roll back to this earlier key_id (as rotate or status printed it)')
   .option('--wait', 'wait until those apiservers report the new key_id')
-  .action(async (o: { only?: number[]; to?: string; wait?: boolean }) => {
+  .option(
+    '--provider <name>',
+    "whose plugins: the sandbox's provider (default), or sandbox-kms-b with --managed-encryption",
+  )
+  .action(async (o: { only?: number[]; to?: string; wait?: boolean; provider?: string }) => {
     const dir = program.opts().dir;
     const keyId = await rotate({
       dir,
       ...(o.only ? { only: o.only } : {}),
       ...(o.to !== undefined ? { to: o.to } : {}),
+      ...(o.provider ? { provider: o.provider } : {}),
     });
     process.stdout.write(`${keyId}\n`);
     if (o.wait) {
-      const ms = await waitForKeyId(keyId, { dir, ...(o.only ? { only: o.only } : {}) });
+      const ms = await waitForKeyId(keyId, {
+        dir,
+        ...(o.only ? { only: o.only } : {}),
+        ...(o.provider ? { provider: o.provider } : {}),
+      });
       log(`apiservers report ${keyId} after ${(ms / 1000).toFixed(1)} s`);
     }
   });

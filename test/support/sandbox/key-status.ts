@@ -8,6 +8,7 @@ import { transitKeyId } from '../../../shared/domain/transit-key.ts';
 import { openKeyring, rotate as rotateKeyring, rotateTo } from '../kms-plugin/keyring.ts';
 import { apiserverGet } from './apiserver-http.ts';
 import { defaultSandboxDir, readEnv, type SandboxEnv } from './env-file.ts';
+import { secondPlugin } from './managed-encryption.ts';
 import { waitFor } from './net.ts';
 
 function adminToken(env: SandboxEnv): string {
@@ -24,15 +25,33 @@ function transitOf(env: SandboxEnv) {
   };
 }
 
+/**
+ * The keyring behind `provider` and each apiserver's plugin instance on it: the sandbox's own
+ * provider (default), or the second one of `up --managed-encryption` (`sandbox-kms-b`).
+ */
+function keyringOf(env: SandboxEnv, provider = env.kms.providerName) {
+  if (provider === env.kms.providerName) {
+    return { dir: env.kms.keyringDir, instances: env.apiservers.map((a) => a.plugin.instance) };
+  }
+  const m = env.managedEncryption;
+  if (m?.secondProvider !== provider) {
+    throw new Error(`this sandbox has no plugins for provider ${provider}`);
+  }
+  return {
+    dir: m.secondKeyringDir,
+    instances: env.apiservers.map((_, i) => secondPlugin(env.tmpDir, i).instance),
+  };
+}
+
 /** Every key_id the keyring (or transit key) ever issued, by metrics hash, so status can name what it sees. */
-async function keyIdsByHash(env: SandboxEnv): Promise<Map<string, string>> {
+async function keyIdsByHash(env: SandboxEnv, provider?: string): Promise<Map<string, string>> {
   const t = transitOf(env);
-  if (t) {
+  if (t && (provider === undefined || provider === env.kms.providerName)) {
     const { latestVersion } = await t.transit.readKey(t.key);
     const ids = Array.from({ length: latestVersion }, (_, i) => transitKeyId(i + 1));
     return new Map(ids.map((id) => [keyIdHash(id), id]));
   }
-  const ids = await openKeyring({ dir: env.kms.keyringDir }).keyIds();
+  const ids = await openKeyring({ dir: keyringOf(env, provider).dir }).keyIds();
   return new Map(ids.map((id) => [keyIdHash(id), id]));
 }
 
@@ -47,14 +66,17 @@ export interface ApiserverKeyStatus {
   error?: string;
 }
 
-/** What key_id each apiserver reports, read from its metrics. */
+/** What key_id each apiserver reports for `provider` (default the sandbox's), from its metrics. */
 export async function status({
   dir = defaultSandboxDir(),
+  provider,
 }: {
   dir?: string;
+  provider?: string;
 } = {}): Promise<ApiserverKeyStatus[]> {
   const env = readEnv(dir);
-  const names = await keyIdsByHash(env);
+  const providerName = provider ?? env.kms.providerName;
+  const names = await keyIdsByHash(env, providerName);
   const token = adminToken(env);
   return Promise.all(
     env.apiservers.map(async (a): Promise<ApiserverKeyStatus> => {
@@ -63,7 +85,7 @@ export async function status({
         if (r.status !== 200)
           return { apiserver: a.name, url: a.url, up: false, error: `metrics: HTTP ${r.status}` };
         const now = currentKeyIdHashes(parseKeyIdStatus(r.body)).find(
-          (s) => s.providerName === env.kms.providerName,
+          (s) => s.providerName === providerName,
         );
         if (!now)
           return {
@@ -106,14 +128,18 @@ export function rotate({
   dir = defaultSandboxDir(),
   only,
   to,
+  provider,
 }: {
   dir?: string;
   only?: number[];
   to?: string;
+  /** Whose plugins: the sandbox's provider (default) or `sandbox-kms-b` (managed encryption). */
+  provider?: string;
 } = {}): Promise<string> {
   const env = readEnv(dir);
   const t = transitOf(env);
-  if (t) {
+  const ring = keyringOf(env, provider);
+  if (t && (provider === undefined || provider === env.kms.providerName)) {
     // one key on one server behind every plugin: a rotation reaches them all, forward only
     if (only !== undefined || to !== undefined) {
       throw new Error(
@@ -122,17 +148,15 @@ export function rotate({
     }
     return t.transit.rotate(t.key).then((s) => transitKeyId(s.latestVersion));
   }
-  if (env.kms.backend) {
+  if (env.kms.backend && ring.dir === env.kms.keyringDir) {
     throw new Error(`this sandbox's plugins use ${env.kms.backend.kind} KMS: rotate the key there`);
   }
   const instances = (only ?? env.apiservers.map((_, i) => i)).map((i) => {
     const a = env.apiservers[i];
     if (!a) throw new Error(`no apiserver ${i}: this sandbox has ${env.apiservers.length}`);
-    return a.plugin.instance;
+    return ring.instances[i] as string;
   });
-  return to === undefined
-    ? rotateKeyring(env.kms.keyringDir, instances)
-    : rotateTo(env.kms.keyringDir, instances, to);
+  return to === undefined ? rotateKeyring(ring.dir, instances) : rotateTo(ring.dir, instances, to);
 }
 
 /** Waits until the given apiservers (all by default) report `keyId`, poking them to hurry. */
@@ -142,7 +166,8 @@ export async function waitForKeyId(
     dir = defaultSandboxDir(),
     only,
     timeoutMs = 180_000,
-  }: { dir?: string; only?: number[]; timeoutMs?: number } = {},
+    provider,
+  }: { dir?: string; only?: number[]; timeoutMs?: number; provider?: string } = {},
 ): Promise<number> {
   const env = readEnv(dir);
   const started = Date.now();
@@ -151,7 +176,7 @@ export async function waitForKeyId(
     `apiservers ${[...which].join(',')} to report key_id ${keyId}`,
     async () => {
       await pokeKmsHealth(env);
-      const s = await status({ dir });
+      const s = await status({ dir, ...(provider ? { provider } : {}) });
       return s.every((x, i) => !which.has(i) || x.keyId === keyId) ? true : undefined;
     },
     { timeoutMs, intervalMs: 2000 },

@@ -13,6 +13,7 @@ import type {
   ObjectRef,
   ObjectRewriter,
 } from '../../../shared/ports/object-rewriter.ts';
+import type { StoredEncryptionReader } from '../../../shared/ports/stored-encryption.ts';
 import type { Verifier } from '../../../shared/ports/verifier.ts';
 
 export const T0 = Date.parse('2025-01-01T01:00:00.000Z');
@@ -202,6 +203,27 @@ export class FakeCluster implements ObjectRewriter {
             scanned: cluster.objects.size,
           }),
         };
+      },
+    };
+  }
+
+  /**
+   * The StoredEncryptionReader port: what etcd holds for each object, as KMS v2 of `provider` under
+   * its key_id (a stuck object under the key it kept). `failWith` set: every read throws it.
+   */
+  storedEncryption(
+    provider: string,
+  ): StoredEncryptionReader & { reads: string[][]; failWith?: Error } {
+    const cluster = this;
+    return {
+      reads: [],
+      async read(_resource, objects) {
+        this.reads.push(objects.map((o) => `${o.namespace}/${o.name}`));
+        if (this.failWith) throw this.failWith;
+        return objects.map((o) => {
+          const stored = cluster.objects.get(`${o.namespace}/${o.name}`);
+          return stored && { kind: 'kms-v2' as const, provider, keyID: stored.keyId };
+        });
       },
     };
   }

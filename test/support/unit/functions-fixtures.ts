@@ -116,6 +116,7 @@ export const ZERO_COUNTS: MigrationCounts = {
   gone: 0,
   failed: 0,
   retried: 0,
+  alreadyCurrent: 0,
 };
 
 /** A `kind: 'step'` outcome of reconcileStep. */
@@ -145,6 +146,7 @@ export type Call =
   | { fn: 'danger'; arg: KeyDangerNote }
   | { fn: 'clear'; arg: DangerClearance }
   | { fn: 'step' }
+  | { fn: 'encryptionSwitch' }
   | { fn: 'continueLater'; arg: Record<string, unknown> }
   | { fn: 'status' }
   | { fn: 'rotate' };

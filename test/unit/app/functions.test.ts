@@ -217,9 +217,11 @@ describe('functions as shared/app composes them', () => {
     const details = async (f: ReturnType<typeof compose>) =>
       ((await (await f.fns.http.request('/readyz')).json()) as { details: Json }).details;
 
-    const handsOff = compose({ REKEY_STEP_MODE: 'delegate', K_SINK: brokerUrl }, ['kms-event'], {
-      adoption,
-    });
+    const handsOff = compose(
+      { REKEY_STEP_MODE: 'delegate', K_SINK: brokerUrl, REKEY_KMS_EVENT_PRIVATE: 'true' },
+      ['kms-event'],
+      { adoption },
+    );
     assert.equal((await details(handsOff)).adoption, undefined, 'it runs no step here');
     assert.equal(handsOff.calls.adoptionReads, 0);
 
@@ -238,6 +240,25 @@ describe('functions as shared/app composes them', () => {
       [true, 2, true, 'number'],
     );
     assert.equal(reconciles.calls.adoptionReads, 1, 'only the step read them');
+  });
+
+  it('/readyz of a function reachable from outside answers { ready } alone, no details', async () => {
+    const readyz = async (f: ReturnType<typeof compose>) =>
+      (await (await f.fns.http.request('/readyz')).json()) as Json;
+    const base = { REKEY_STEP_MODE: 'delegate', K_SINK: brokerUrl };
+    const publicKmsEvent = await readyz(compose(base, ['kms-event']));
+    assert.deepEqual(publicKmsEvent, { ready: true }, 'a public kms-event shows no details');
+    const webhook = await readyz(compose(base, ['webhook']));
+    assert.deepEqual(webhook, { ready: true }, 'the webhook is public in infra/');
+    const privateKmsEvent = await readyz(
+      compose({ ...base, REKEY_KMS_EVENT_PRIVATE: 'true' }, ['kms-event']),
+    );
+    assert.equal(privateKmsEvent.ready, true);
+    assert.equal(
+      (privateKmsEvent.details as Json).senderAuthentication,
+      'off',
+      'a cluster-local face keeps its details for operators',
+    );
   });
 
   it('/readyz answers 200 without contacting an apiserver whose /metrics hangs', async (t) => {
@@ -290,6 +311,7 @@ describe('functions as shared/app composes them', () => {
         gone: 0,
         failed: 0,
         retried: 0,
+        alreadyCurrent: 0,
       },
     });
     await fns.events.emit('migration.completed', {
@@ -342,6 +364,7 @@ describe('functions as shared/app composes them', () => {
       gone: 0,
       failed: 0,
       retried: 0,
+      alreadyCurrent: 0,
     };
     await fns.events.emit('step.requested', { provider: PROVIDER, requestedBy: 'cluster-event' });
     await fns.events.emit('migration.slice', { ...revision, counts });

@@ -27,6 +27,13 @@ describe('exitCode of rekey migrate / reconcile --until-complete', () => {
     const migrating = stepOutcome({ kind: 'migrate' }, true);
     assert.equal(exitCode(migrating, { timedOut: true, untilComplete: true }), EXIT.timeout);
   });
+  it('no provider to follow: 3 when the wait for one ran out, 1 at once when someone must pin one', () => {
+    const waiting = { kind: 'no-provider' as const, wait: true, reason: 'nodes disagree' };
+    assert.equal(exitCode(waiting, { timedOut: true, untilComplete: true }), EXIT.timeout);
+    const unresolved = { kind: 'no-provider' as const, wait: false, reason: 'several write' };
+    assert.equal(exitCode(unresolved, untilComplete), EXIT.notOk);
+    assert.equal(exitCode(unresolved, { timedOut: false, untilComplete: false }), EXIT.notOk);
+  });
   it('is 1 for Degraded', () => {
     const o = stepOutcome({ kind: 'degraded', reason: 'x', recoverable: false }, false, {
       phase: 'Degraded',

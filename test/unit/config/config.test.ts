@@ -28,7 +28,8 @@ describe('loadConfig', () => {
       REKEY_NAMESPACE: 'rekey-system',
       REKEY_ETCD_PREFIX: '/registry',
       REKEY_PAGE_SIZE: 500,
-      REKEY_CONCURRENCY: 16,
+      REKEY_CONCURRENCY: 'auto',
+      REKEY_CONCURRENCY_MAX: 32,
       REKEY_BUDGET_SECONDS: 60,
       REKEY_FALLBACK_WAIT_SECONDS: 300,
       REKEY_KEEP_REVISIONS: 10,
@@ -138,14 +139,10 @@ describe('loadConfig', () => {
     assert.ok(!('PATH' in c));
   });
 
-  it('rejects a missing REKEY_PROVIDER, naming it and saying what it is', () => {
-    const message = rejected({});
-    assert.match(message, /REKEY_PROVIDER/);
-    assert.match(message, /kms provider name/);
-  });
-
-  it('rejects an empty REKEY_PROVIDER', () => {
-    assert.match(rejected({ REKEY_PROVIDER: '' }), /REKEY_PROVIDER/);
+  it('takes a missing or empty REKEY_PROVIDER as unset: rekey follows the reported write provider', () => {
+    assert.equal(loadConfig({}).REKEY_PROVIDER, undefined);
+    assert.equal(loadConfig({ REKEY_PROVIDER: '' }).REKEY_PROVIDER, undefined);
+    assert.equal(loadConfig({ REKEY_PROVIDER: 'kms-b' }).REKEY_PROVIDER, 'kms-b');
   });
 
   it('lists every bad number, each under its variable', () => {
@@ -159,14 +156,20 @@ describe('loadConfig', () => {
       problems.some((l) => /REKEY_PAGE_SIZE: must be a whole number from 1 to 10000/.test(l)),
     );
     assert.ok(
-      problems.some((l) => /REKEY_CONCURRENCY: must be a whole number from 1 to 256/.test(l)),
+      problems.some((l) =>
+        /REKEY_CONCURRENCY: must be auto or a whole number from 1 to 256/.test(l),
+      ),
     );
     assert.ok(!message.includes('REKEY_PROVIDER'), 'only the variables at fault');
   });
 
-  it('lists a missing provider and bad numbers together', () => {
-    const message = rejected({ REKEY_PAGE_SIZE: '0', REKEY_CONCURRENCY: 'abc' });
-    for (const v of ['REKEY_PROVIDER', 'REKEY_PAGE_SIZE', 'REKEY_CONCURRENCY']) {
+  it('lists a bad namespace and bad numbers together', () => {
+    const message = rejected({
+      REKEY_NAMESPACE: 'Not_A_Name',
+      REKEY_PAGE_SIZE: '0',
+      REKEY_CONCURRENCY: 'abc',
+    });
+    for (const v of ['REKEY_NAMESPACE', 'REKEY_PAGE_SIZE', 'REKEY_CONCURRENCY']) {
       assert.match(message, new RegExp(v));
     }
   });

@@ -119,9 +119,9 @@ function refusals(family: string, typical: Refusal, ...more: Refusal[]): void {
 
 describe('start-up refusals: exit 2, one line naming the variable', { concurrency: true }, () => {
   refusals('provider, resources, namespace', {
-    what: 'no provider',
-    env: { KUBECONFIG },
-    variable: 'REKEY_PROVIDER',
+    what: 'a namespace that is not a name',
+    env: { KUBECONFIG, REKEY_NAMESPACE: 'Not_A_Name' },
+    variable: 'REKEY_NAMESPACE',
   });
 
   refusals(

@@ -130,6 +130,18 @@ describe('noteKmsRotation', () => {
     assert.ok(!logs.join('\n').includes(ARN), 'logs carry no key_id');
   });
 
+  it('a key_id change recorded after the rotation but before its event is that rotation: stale, migrating', async () => {
+    // the key-id report reached rekey first (revision 2 at minute 35), the KMS event after it
+    const revisions = recorded('k-new').map((r) =>
+      r.number === 2 ? { ...r, phase: 'Migrating' as const, observedAt: minute(35) } : r,
+    );
+    const { deps } = setup(revisions, 'k-new');
+    const r = await noteKmsRotation(deps, P, { ...rotation, newMaterialId: 'mat-x' });
+    assert.ok(r.recorded);
+    assert.equal(r.assessment.kind, 'key-id-changed');
+    assert.match(r.assessment.explanation, /after this rotation/);
+  });
+
   it('recognises the key by its bare id or an alias as well as by ARN', async () => {
     const { deps, named } = setup(recorded(ARN), ARN);
     const byId = await noteKmsRotation(deps, P, {

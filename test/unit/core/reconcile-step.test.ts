@@ -43,6 +43,7 @@ describe('reconcileStep: recording revisions', () => {
         gone: 0,
         failed: 0,
         retried: 0,
+        alreadyCurrent: 0,
       },
     });
     assert.ok(!JSON.stringify(h.events).includes('"k1"'), 'events carry the hash, not the key_id');

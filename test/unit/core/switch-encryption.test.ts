@@ -6,180 +6,19 @@
 // that a rollback makes the previous revision the one the nodes run.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { SwitchDeps } from '../../../shared/core/switch-deps.ts';
 import { rollbackSwitch, switchEncryption } from '../../../shared/core/switch-encryption.ts';
-import type { ApiserverConfigState } from '../../../shared/domain/encryption-revisions/config-convergence.ts';
-import {
-  parseEncryptionDocument,
-  providersFor,
-  renderEncryptionDocument,
-  withKmsEndpoints,
-} from '../../../shared/domain/encryption-revisions/document.ts';
-import { configHash } from '../../../shared/domain/encryption-revisions/revision.ts';
-import {
-  type ConfigRevisionRecord,
-  desiredRevision,
-} from '../../../shared/domain/encryption-revisions/switch-state.ts';
-import type { StoredConfigRevision } from '../../../shared/ports/config-revisions.ts';
-import type { ObjectRewriter } from '../../../shared/ports/object-rewriter.ts';
-
-const FOUND = `apiVersion: apiserver.config.k8s.io/v1
-kind: EncryptionConfiguration
-resources:
-  - resources: [secrets]
-    providers:
-      - identity: {}
-`;
-
-const NODES = ['node-a', 'node-b'];
-
-/** A tiny cluster: revision Secrets, node agents, apiservers, and etcd's prefixes per object. */
-function fakeCluster() {
-  const secrets = new Map<number, StoredConfigRevision>();
-  let version = 0;
-  const nodeWrites = new Map<string, { revision?: number; hash?: string; error?: string }>();
-  const applied = new Map<string, string>();
-  const brokenNodes = new Set<string>();
-  /** etcd: object name -> write key of its stored value. */
-  const etcd = new Map<string, string>([
-    ['s-1', 'identity'],
-    ['s-2', 'identity'],
-  ]);
-  const appliedDocs = new Map<string, string>();
-  const endpoint = (node: string) => ({ 'kms-x': `unix:///run/${node}/kms.sock` });
-
-  const cluster = {
-    secrets,
-    etcd,
-    brokenNodes,
-    nodeWrites,
-    /** Every node agent writes the desired revision (one tick of each). */
-    agentsTick() {
-      const d = desiredRevision([...secrets.values()].map((s) => s.record));
-      const stored = d ? secrets.get(d.number) : undefined;
-      if (!stored) return;
-      for (const node of NODES) {
-        if (brokenNodes.has(node)) {
-          nodeWrites.set(node, { revision: stored.record.number, error: 'EACCES: read-only' });
-          continue;
-        }
-        const text = renderEncryptionDocument(
-          withKmsEndpoints(parseEncryptionDocument(stored.text), endpoint(node)),
-        );
-        appliedDocs.set(configHash(text), text);
-        nodeWrites.set(node, { revision: stored.record.number, hash: configHash(text) });
-      }
-    },
-    /** Every apiserver reloads what its node's file holds. */
-    reload() {
-      for (const node of NODES) {
-        const w = nodeWrites.get(node);
-        if (w?.hash) applied.set(node, w.hash);
-      }
-    },
-    /** What an apiserver on `node` writes new objects with now. */
-    writesWith(node: string): string {
-      const text = appliedDocs.get(applied.get(node) ?? '') ?? FOUND;
-      const p = providersFor(parseEncryptionDocument(text), 'secrets')?.[0] ?? { identity: {} };
-      return 'kms' in p ? `kms:${(p.kms as { name: string }).name}` : 'identity';
-    },
-  };
-
-  const rewriter: ObjectRewriter = {
-    async listPage() {
-      return {
-        items: [...etcd.keys()].map((name) => ({
-          name,
-          namespace: 'ns',
-          uid: name,
-          resourceVersion: '1',
-        })),
-      };
-    },
-    async noOpPatch(_resource, ref) {
-      etcd.set(ref.name, cluster.writesWith('node-a'));
-      return { ok: true, before: '1', after: '2' };
-    },
-    async forcedPatch() {
-      throw new Error('not used');
-    },
-  };
-
-  const deps: SwitchDeps = {
-    revisions: {
-      async list() {
-        return [...secrets.values()].map((s) => structuredClone(s));
-      },
-      async create(record: ConfigRevisionRecord, text: string) {
-        if (secrets.has(record.number)) return false;
-        secrets.set(record.number, { record, text, version: String(++version) });
-        return true;
-      },
-      async update(record: ConfigRevisionRecord, expected: string) {
-        const s = secrets.get(record.number);
-        if (!s || s.version !== expected) return false;
-        secrets.set(record.number, { record, text: s.text, version: String(++version) });
-        return true;
-      },
-    },
-    nodes: {
-      async list() {
-        return NODES.map((node) => ({
-          node,
-          kmsEndpoints: endpoint(node),
-          ...nodeWrites.get(node),
-        }));
-      },
-    },
-    apiservers: {
-      async read() {
-        const live: ApiserverConfigState[] = NODES.map((node) => ({
-          id: `id-${node}`,
-          node,
-          applied: applied.get(node),
-          reloadFailures: 0,
-        }));
-        return { live, readable: true };
-      },
-    },
-    rewriter,
-    scanner: {
-      prefix: '/registry',
-      async *values() {
-        for (const [name, key] of etcd) {
-          const kind = key === 'identity' ? 'identity' : 'kms-v2';
-          const provider = key.startsWith('kms:') ? key.slice(4) : undefined;
-          yield {
-            key: `/registry/secrets/ns/${name}`,
-            kind,
-            ...(provider ? { provider } : {}),
-          } as never;
-        }
-      },
-    },
-    clock: { now: () => new Date(0) },
-  };
-  // revision 1: the file as found, applied everywhere
-  secrets.set(1, {
-    record: { number: 1, stage: 'found', hash: configHash(FOUND), state: 'applied' },
-    text: FOUND,
-    version: String(++version),
-  });
-  cluster.agentsTick();
-  cluster.reload();
-  return { cluster, deps };
-}
+import { fakeSwitchCluster } from '../../support/unit/fake-switch-cluster.ts';
 
 const once = { untilComplete: false, deadline: Number.MAX_SAFE_INTEGER };
 const target = { type: 'kms' as const, name: 'kms-x' };
-const states = (c: ReturnType<typeof fakeCluster>['cluster']) =>
+const states = (c: ReturnType<typeof fakeSwitchCluster>['cluster']) =>
   [...c.secrets.values()]
     .sort((a, b) => a.record.number - b.record.number)
     .map((s) => `${s.record.number}:${s.record.stage}:${s.record.state}`);
 
 describe('switchEncryption', () => {
   it('runs the stages in order, each only after every apiserver reports its node hash', async () => {
-    const { cluster, deps } = fakeCluster();
+    const { cluster, deps } = fakeSwitchCluster();
     let r = await switchEncryption(deps, { target }, once);
     assert.equal(r.state, 'progressing');
     assert.deepEqual(states(cluster), [
@@ -225,7 +64,7 @@ describe('switchEncryption', () => {
   });
 
   it('a node that cannot apply: Degraded naming it, nothing promoted; rollback goes back', async () => {
-    const { cluster, deps } = fakeCluster();
+    const { cluster, deps } = fakeSwitchCluster();
     await switchEncryption(deps, { target }, once);
     cluster.brokenNodes.add('node-b');
     cluster.agentsTick();
@@ -257,7 +96,7 @@ describe('switchEncryption', () => {
   });
 
   it('refuses a second target while a switch is in progress, and a kms no node reports', async () => {
-    const { deps } = fakeCluster();
+    const { deps } = fakeSwitchCluster();
     await assert.rejects(
       switchEncryption(deps, { target: { type: 'kms', name: 'nowhere' } }, once),
       /kms:nowhere is not reported as available on every node \(missing: node-a, node-b\)/,
@@ -270,7 +109,7 @@ describe('switchEncryption', () => {
   });
 
   it('keeps the old provider while etcd still holds a value under it', async () => {
-    const { cluster, deps } = fakeCluster();
+    const { cluster, deps } = fakeSwitchCluster();
     await switchEncryption(deps, { target }, once);
     cluster.agentsTick();
     cluster.reload();

@@ -74,6 +74,23 @@ describe('assessKmsRotation', () => {
     });
   }
 
+  it('a key_id change recorded after the rotation, before its event arrived, is that change', () => {
+    const v4 = `${GCP_KEY}/cryptoKeyVersions/4`;
+    const base = input(v4, { key: GCP_KEY, at: '2025-01-01T00:00:00Z' }, v4);
+    const after = assessKmsRotation({ ...base, recordedChangeAt: '2025-01-01T00:00:40Z' });
+    assert.equal(after.kind, 'key-id-changed');
+    assert.match(after.explanation, /recorded at 2025-01-01T00:00:40Z, after this rotation/);
+    // a change recorded before the rotation is not its doing: the key_id has not moved since
+    const before = assessKmsRotation({ ...base, recordedChangeAt: '2024-12-31T23:00:00Z' });
+    assert.equal(before.kind, 'not-yet-adopted');
+    // an ARN key_id with the change recorded after: still the recorded change, stale
+    const arn = assessKmsRotation({
+      ...input(ARN, {}, ARN),
+      recordedChangeAt: '2025-01-01T00:01:00Z',
+    });
+    assert.equal(arn.kind, 'key-id-changed');
+  });
+
   it('explains a hidden rotation and offers both ways forward', () => {
     const got = assessKmsRotation(input(ARN, { newMaterialId: 'mat-2' }));
     assert.ok(got.kind === 'hidden');

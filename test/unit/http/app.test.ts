@@ -108,6 +108,24 @@ describe('createApp', () => {
     assert.equal(records().filter((r) => r.senderAuthentication === 'off').length, 0);
   });
 
+  it('without probe details, /readyz answers { ready } alone, ready or not', async () => {
+    const auth: Authenticator = {
+      authenticate: async () => ({ username: 'x' }),
+      describe: () => ({ audience: 'rekey', allowedSenders: ['broker'] }),
+    };
+    const ready = setup({ auth, probeDetails: false });
+    const r1 = await ready.app.request('/readyz');
+    assert.equal(r1.status, 200);
+    assert.deepEqual(await r1.json(), { ready: true });
+    const unready = setup({
+      probeDetails: false,
+      readiness: async () => ({ ready: false, details: { apiserver: 'down' } }),
+    });
+    const r2 = await unready.app.request('/readyz');
+    assert.equal(r2.status, 503);
+    assert.deepEqual(await r2.json(), { ready: false });
+  });
+
   it('warns once at start when sender authentication is off', async () => {
     const { app, records } = setup();
     await app.request('/healthz');

@@ -7,6 +7,7 @@ import {
   EtcdInspectionError,
   prefixRangeEnd,
   type RangeReader,
+  scanPrefix,
   scanReports,
   summariseStream,
 } from '../../../../shared/adapters/etcd/inspector.ts';
@@ -163,6 +164,65 @@ describe('scanReports', () => {
   it('rejects a page size that is not a positive integer', async () => {
     const { read } = fakeEtcd(store);
     await assert.rejects(collect(scanReports(read, { pageSize: 0 })), RangeError);
+  });
+});
+
+describe('scanPrefix over values larger than one gRPC answer', () => {
+  /** An answer carrying more than `maxValues` values is refused as gRPC refuses one over its limit. */
+  function limited(read: RangeReader, maxValues: number, breakerOpenFor = 0) {
+    let open = 0;
+    const limited: RangeReader = async (req) => {
+      if (open > 0) {
+        open--;
+        throw new Error('Execution prevented because the circuit breaker is open');
+      }
+      const page = await read(req);
+      if (page.kvs.length > maxValues) {
+        open = breakerOpenFor;
+        throw Object.assign(new Error('Received message larger than max (5899511 vs 4194304)'), {
+          code: 8,
+        });
+      }
+      return page;
+    };
+    return limited;
+  }
+  const big: Record<string, string> = {};
+  for (let i = 0; i < 23; i++) big[`/registry/secrets/ns/r${String(i).padStart(2, '0')}`] = '{}';
+
+  it('asks for the same page again in halves, and reads every value once', async () => {
+    const { read, calls } = fakeEtcd(big);
+    const seen: string[] = [];
+    for await (const v of scanPrefix(limited(read, 4), { pageSize: 16 })) seen.push(v.key);
+    assert.deepEqual(seen, Object.keys(big).sort());
+    assert.deepEqual(
+      calls.slice(0, 3).map((c) => c.limit),
+      [16, 8, 4],
+    );
+  });
+
+  it("waits out the client's open breaker after a refused answer, then goes on", async () => {
+    const { read } = fakeEtcd(big);
+    const waits: number[] = [];
+    const seen: string[] = [];
+    for await (const v of scanPrefix(limited(read, 8, 3), {
+      pageSize: 16,
+      sleep: async (ms) => void waits.push(ms),
+    }))
+      seen.push(v.key);
+    assert.equal(seen.length, 23);
+    assert.deepEqual(waits, [1000, 1000, 1000]);
+  });
+
+  it('an open breaker without a refused answer before it is a failure, as any other', async () => {
+    const read: RangeReader = async () => {
+      throw new Error('Execution prevented because the circuit breaker is open');
+    };
+    await assert.rejects(async () => {
+      for await (const _ of scanPrefix(read, { sleep: async () => {} })) {
+        // nothing
+      }
+    }, EtcdInspectionError);
   });
 });
 

@@ -64,6 +64,7 @@ const data: MigrationSliceData = {
     gone: 0,
     failed: 0,
     retried: 0,
+    alreadyCurrent: 0,
   },
 };
 

@@ -11,6 +11,7 @@ import {
   writeReport,
 } from '../../../../shared/adapters/k8s/key-id-reports.ts';
 import { createReportKeyObserver } from '../../../../shared/adapters/k8s/report-key-observer.ts';
+import { createReportedConfigs } from '../../../../shared/adapters/k8s/reported-configs.ts';
 import type { CoordinationApi, CoreApi } from '../../../../shared/adapters/k8s/typed-api.ts';
 
 const NS = 'rekey-system';
@@ -315,5 +316,44 @@ describe('report KeyObserver: liveness and dates', () => {
       leases: l.api,
     }).observe('kms-a');
     assert.deepEqual(seen.observations, []);
+  });
+});
+
+describe('reported configurations (which kms provider writes, for an unpinned rekey)', () => {
+  const clock = { now: () => new Date(Date.parse(T0) + 60_000) };
+  const file = (hash: string) => ({
+    hash,
+    path: '/etc/kubernetes/enc/encryption-config.yaml',
+    resources: [{ resources: ['secrets'], write: true }],
+    entries: [
+      {
+        resources: ['secrets'],
+        providers: [{ type: 'kms' as const, name: 'kms-b', apiVersion: 'v2' }],
+      },
+    ],
+  });
+
+  it("takes every fresh report's file, whatever provider it reports on; stale ones left out", async () => {
+    const { api } = store();
+    await writeReport(api, NS, { ...report, node: 'cp-0', encryptionConfig: file(HASH) });
+    await writeReport(api, NS, {
+      ...report,
+      node: 'cp-1',
+      provider: 'kms-b',
+      encryptionConfig: file('sha256:b'),
+    });
+    await writeReport(api, NS, {
+      ...report,
+      node: 'cp-old',
+      observedAt: '2029-01-01T00:00:00.000Z',
+      encryptionConfig: file('sha256:stale'),
+    });
+    await writeReport(api, NS, { ...report, node: 'cp-2' }); // no file: nothing to read
+    const read = await createReportedConfigs(api, { namespace: NS, clock }).read();
+    assert.deepEqual(read.map((c) => [c.node, c.hash]).sort(), [
+      ['cp-0', HASH],
+      ['cp-1', 'sha256:b'],
+    ]);
+    assert.deepEqual(read[0]?.entries, file(HASH).entries);
   });
 });

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CONTINUATION_TYPE } from '../../../../functions/reconcile/handler.ts';
 import { mountReconcile } from '../../../../functions/reconcile/route.ts';
+import type { DriveSwitchResult } from '../../../../shared/core/drive-encryption-switch.ts';
 import type { StepOutcome } from '../../../../shared/core/reconcile-step.ts';
 import { TransientError } from '../../../../shared/http/errors.ts';
 import {
@@ -65,6 +66,7 @@ const MIGRATING = stepOutcome({ kind: 'migrate' }, true, {
     gone: 1,
     failed: 0,
     retried: 3,
+    alreadyCurrent: 0,
   },
 }) as Extract<StepOutcome, { kind: 'step' }>;
 
@@ -289,5 +291,70 @@ describe('reconcile: failures map to Knative retry semantics', () => {
     const text = await res.text();
     assert.deepEqual(JSON.parse(text), { error: 'internal', message: 'internal error' });
     assert.ok(!text.includes('reconcile-step'));
+  });
+});
+
+describe('reconcile: the declared EncryptionSwitch on PingSource ticks', () => {
+  function withSwitch(step: () => StepOutcome, tick: () => Promise<DriveSwitchResult>) {
+    const calls: Call[] = [];
+    const { app } = testApp({ name: 'reconcile' });
+    mountReconcile(app, {
+      provider: 'aws-kms',
+      step: fakeStep(calls, step),
+      continueLater: async (data) => {
+        calls.push({ fn: 'continueLater', arg: data });
+      },
+      encryptionSwitch: async () => {
+        calls.push({ fn: 'encryptionSwitch' });
+        return tick();
+      },
+    });
+    return { app, calls };
+  }
+  const idle = () => stepOutcome({ kind: 'nothing-to-do', reason: 'done' }, false);
+
+  it('a tick drives it one tick after the step, and says where it is', async () => {
+    const { app, calls } = withSwitch(idle, async () => ({
+      kind: 'ticked',
+      written: true,
+      status: { stage: 'AddRead' } as never,
+    }));
+    const res = await app.request('/reconcile', cloudEventRequest(ping(), 'binary'));
+    assert.equal(res.status, 200);
+    assert.equal((await body(res)).encryptionSwitch, 'AddRead');
+    assert.deepEqual(fns(calls), ['step', 'encryptionSwitch']);
+  });
+
+  it('a continuation does not tick it', async () => {
+    const { app, calls } = withSwitch(
+      () => MIGRATING,
+      async () => ({ kind: 'none' }),
+    );
+    const res = await app.request(
+      '/reconcile',
+      cloudEventRequest(continuation(MIGRATING), 'binary'),
+    );
+    assert.equal(res.status, 200);
+    assert.equal((await body(res)).encryptionSwitch, undefined);
+    assert.deepEqual(fns(calls), ['step', 'continueLater']);
+  });
+
+  it('a failed switch tick does not fail the step; a failed step still ticks it', async () => {
+    const failing = withSwitch(idle, async () => {
+      throw new Error('GET encryptionswitches: HTTP 503');
+    });
+    const res = await failing.app.request('/reconcile', cloudEventRequest(ping(), 'binary'));
+    assert.equal(res.status, 200);
+    assert.match(String((await body(res)).encryptionSwitch), /tick failed: .*503/);
+
+    const stepFails = withSwitch(
+      () => {
+        throw new TransientError('reconcile step failed; it will be retried');
+      },
+      async () => ({ kind: 'none' }),
+    );
+    const r2 = await stepFails.app.request('/reconcile', cloudEventRequest(ping(), 'binary'));
+    assert.notEqual(r2.status, 200);
+    assert.deepEqual(fns(stepFails.calls), ['step', 'encryptionSwitch']);
   });
 });

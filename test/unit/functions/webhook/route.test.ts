@@ -60,14 +60,17 @@ function signed(
 
 interface Setup {
   rotate?: boolean;
+  /** REKEY_PROVIDER unset: the provider followed now. */
+  followed?: string;
   step?: () => StepOutcome;
   verify?: Partial<VerifyWebhookOptions>;
 }
 
-function setup({ rotate = false, step = () => STEP, verify = {} }: Setup = {}) {
+function setup({ rotate = false, step = () => STEP, verify = {}, followed }: Setup = {}) {
   const calls: Call[] = [];
   const deps: WebhookDeps = {
-    provider: 'aws-kms',
+    provider: followed === undefined ? 'aws-kms' : '(the write provider)',
+    ...(followed === undefined ? {} : { followedProvider: async () => followed }),
     step: fakeStep(calls, step),
     status: async () => {
       calls.push({ fn: 'status' });
@@ -107,6 +110,22 @@ describe('webhook: commands', () => {
       signed(OLD, { command: 'reconcile', provider: 'aws-kms' }),
     );
     assert.equal(res.status, 200);
+    assert.deepEqual(fns(calls), ['step']);
+  });
+
+  it('unpinned: a command naming the followed provider runs, one naming another is 422', async () => {
+    const { app, calls } = setup({ followed: 'kms-b' });
+    const ok = await app.request(
+      '/webhook',
+      signed(OLD, { command: 'reconcile', provider: 'kms-b' }),
+    );
+    assert.equal(ok.status, 200);
+    const other = await app.request(
+      '/webhook',
+      signed(NEW, { command: 'reconcile', provider: 'kms-a' }),
+    );
+    assert.equal(other.status, 422);
+    assert.match(String((await body(other)).message), /serves provider "kms-b", not "kms-a"/);
     assert.deepEqual(fns(calls), ['step']);
   });
 

@@ -1,0 +1,131 @@
+// After a KMS -> KMS switch, rekey follows the new provider with no setting changed: on a
+// managed-encryption sandbox whose files start with kms:sandbox-kms, `rekey encryption switch --to
+// kms:sandbox-kms-b` moves everything to the second plugin; then, with REKEY_PROVIDER unset,
+// `rekey reconcile` records sandbox-kms-b's key_id (the nodes' reported files name it as the write
+// provider), and after a rotation of sandbox-kms-b's keyring `rekey reconcile --until-complete`
+// records a revision of sandbox-kms-b for the new key_id, migrates and verifies it (exit 0). The
+// switch and the rotation each leave their record: configuration revisions with the switch
+// (`rekey encryption status`), key_id revisions of sandbox-kms-b (`rekey status`). etcd, read
+// here without rekey's code, holds every value in scope under the new key_id of sandbox-kms-b.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { CoreV1Api } from '@kubernetes/client-node';
+import { readAllValues } from '../support/independent-etcd.ts';
+import { type ManagedSwitch, SECOND, startManagedSwitch } from '../support/managed-switch.ts';
+import { rotate, waitForKeyId } from '../support/sandbox/key-status.ts';
+import { PROVIDER_NAME } from '../support/sandbox/sandbox.ts';
+import { seedSecrets } from '../support/secrets.ts';
+
+const NS = 'switch-follow';
+// REKEY_PROVIDER unset: rekey follows the write provider the nodes report
+const UNPINNED = { REKEY_PROVIDER: '' };
+
+interface Last {
+  kind: string;
+  provider: string;
+  revision: string;
+  phase: string;
+  verified: boolean;
+}
+
+describe('rekey follows the new provider after a KMS -> KMS switch', () => {
+  let h: ManagedSwitch;
+  const values: string[] = [];
+
+  before(async () => {
+    h = await startManagedSwitch({ apiservers: 2, initial: 'kms' });
+    const seeded = await seedSecrets(h.apis[0] as CoreV1Api, NS, { count: 30 });
+    values.push(...seeded.map((s) => s.data?.value ?? ''));
+  });
+
+  after(async () => {
+    await h?.stop();
+  });
+
+  async function reconcileUnpinned(): Promise<{ code: number; last: Last; out: string }> {
+    const r = await h.run(
+      ['reconcile', '--until-complete', '--timeout', '15m', '--output', 'json'],
+      UNPINNED,
+    );
+    const json = JSON.parse(r.out.slice(r.out.indexOf('{'))) as { last: Last };
+    return { code: r.code, last: json.last, out: r.out };
+  }
+
+  it('switches kms:sandbox-kms -> kms:sandbox-kms-b', async () => {
+    const r = await h.run([
+      'encryption',
+      'switch',
+      '--to',
+      `kms:${SECOND}`,
+      '--until-complete',
+      '--timeout',
+      '20m',
+    ]);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, new RegExp(`completed: .* from kms:${PROVIDER_NAME} to kms:${SECOND}`));
+  });
+
+  it('without REKEY_PROVIDER, reconcile follows sandbox-kms-b: its key_id, Completed, verified', async () => {
+    const { code, last, out } = await reconcileUnpinned();
+    assert.equal(code, 0, out);
+    assert.equal(last.provider, SECOND);
+    assert.equal(last.revision, `encryption-key-${SECOND}-1`);
+    assert.equal(last.phase, 'Completed');
+    assert.equal(last.verified, true);
+  });
+
+  it("a rotation of sandbox-kms-b's key: a new revision of sandbox-kms-b, migrated and verified", async () => {
+    const keyId = await rotate({ dir: h.sb.dir, provider: SECOND });
+    await waitForKeyId(keyId, { dir: h.sb.dir, provider: SECOND, timeoutMs: 600_000 });
+    const { code, last, out } = await reconcileUnpinned();
+    assert.equal(code, 0, out);
+    assert.equal(last.provider, SECOND);
+    assert.equal(last.revision, `encryption-key-${SECOND}-2`);
+    assert.equal(last.phase, 'Completed');
+    assert.equal(last.verified, true);
+
+    // etcd, read without rekey's code: every value in scope under the new key_id of sandbox-kms-b
+    const { etcd } = h.sb.env;
+    for (const resource of h.sb.env.encrypt ?? h.sb.env.resources) {
+      const all = await readAllValues(etcd.url, `${etcd.prefix}/${resource}/`);
+      assert.ok(all.size > 0);
+      const off = [...all].filter(([, d]) => d !== `kms-v2:${SECOND}:${keyId}`);
+      assert.deepEqual(off, [], `every ${resource} value under ${SECOND} ${keyId}`);
+    }
+
+    // the record of each: the switch in the configuration revisions, the rotation in revision 2
+    const status = await h.run(['status', '--output', 'json'], UNPINNED);
+    assert.equal(status.code, 0, status.out);
+    const s = JSON.parse(status.out) as {
+      provider: string;
+      followed: string;
+      revisions: { name: string; phase: string; verified: boolean | null }[];
+    };
+    assert.equal(s.provider, SECOND);
+    assert.equal(s.followed, 'reports');
+    assert.deepEqual(
+      s.revisions.map((r) => [r.name, r.phase, r.verified]),
+      [
+        [`encryption-key-${SECOND}-2`, 'Completed', true],
+        [`encryption-key-${SECOND}-1`, 'Completed', true],
+      ],
+    );
+    const enc = await h.run(['encryption', 'status', '--output', 'json']);
+    const e = JSON.parse(enc.out) as {
+      revisions: { stage: string; state: string; switch?: { from: string; to: string } }[];
+    };
+    const last3 = e.revisions.slice(-3);
+    assert.ok(
+      last3.every(
+        (x) =>
+          x.state === 'applied' &&
+          x.switch?.from === `kms:${PROVIDER_NAME}` &&
+          x.switch.to === `kms:${SECOND}`,
+      ),
+      JSON.stringify(last3),
+    );
+
+    const printed = h.printed();
+    for (const v of values) assert.ok(!printed.includes(v), 'a secret value was printed');
+  });
+});

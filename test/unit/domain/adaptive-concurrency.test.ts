@@ -1,0 +1,140 @@
+// The adaptive concurrency rule: raise the limit while the patches' latency stays near the best
+// round seen, hold, then back off when it climbs, halve at once on the apiserver's pushback, and
+// stay within bounds. The last test runs it against a model apiserver with a fixed capacity.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  type AdaptiveConcurrency,
+  type ConcurrencySample,
+  observeConcurrency,
+  sampleAnswer,
+  startConcurrency,
+} from '../../../shared/domain/adaptive-concurrency.ts';
+
+const ok = (latencyMs: number): ConcurrencySample => ({ latencyMs, answer: 'ok' });
+
+/** Feeds one whole round (as many samples as the limit) of `latencyMs`. */
+function round(s: AdaptiveConcurrency, latencyMs: number): AdaptiveConcurrency {
+  let next = s;
+  for (let i = 0, n = s.limit; i < n; i++) next = observeConcurrency(next, ok(latencyMs));
+  return next;
+}
+
+describe('adaptive concurrency', () => {
+  it('starts where told and refuses bounds that make no sense', () => {
+    assert.equal(startConcurrency({ min: 1, max: 64, start: 8 }).limit, 8);
+    assert.throws(
+      () => startConcurrency({ min: 0, max: 64, start: 8 }),
+      /1 <= min <= start <= max/,
+    );
+    assert.throws(() => startConcurrency({ min: 1, max: 4, start: 8 }), RangeError);
+  });
+
+  it('decides once per round: nothing changes before the round is full', () => {
+    let s = startConcurrency({ min: 1, max: 64, start: 8 });
+    for (let i = 0; i < 7; i++) s = observeConcurrency(s, ok(10));
+    assert.equal(s.limit, 8);
+    assert.equal(s.round.length, 7);
+  });
+
+  it('grows while latency stays near the best round, up to the ceiling', () => {
+    let s = startConcurrency({ min: 1, max: 40, start: 4 });
+    const seen: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      s = round(s, 10);
+      seen.push(s.limit);
+    }
+    assert.deepEqual(seen.slice(0, 4), [5, 6, 8, 10]);
+    assert.equal(s.limit, 40, 'it stops at the ceiling');
+    assert.ok(seen.every((n, i) => i === 0 || n >= (seen[i - 1] as number)));
+  });
+
+  it('backs off by a fifth when a round takes over 2x the best recent round', () => {
+    let s = round(startConcurrency({ min: 1, max: 64, start: 10 }), 10); // best round 10 ms
+    const grown = s.limit;
+    s = round(s, 30);
+    assert.equal(s.limit, Math.round(grown * 0.8));
+  });
+
+  it('steps back when a growth bought no throughput, holds, then probes again', () => {
+    // saturated: latency grows in proportion to the limit, so limit / latency stays flat
+    const saturated = (s: AdaptiveConcurrency) => round(s, s.limit);
+    let s = round(startConcurrency({ min: 1, max: 64, start: 8 }), 8); // 8 -> 10
+    assert.equal(s.limit, 10);
+    s = saturated(s); // 10 moved no more than 8 did
+    assert.equal(s.limit, 8, 'back to where it was');
+    const held: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      s = saturated(s);
+      held.push(s.limit);
+    }
+    assert.deepEqual(new Set(held), new Set([8]), 'holds');
+    s = saturated(s);
+    assert.equal(s.limit, 10, 'then probes higher again');
+  });
+
+  it('a slower phase becomes the new normal after a while, instead of pinning the floor', () => {
+    let s = round(startConcurrency({ min: 1, max: 64, start: 8 }), 10);
+    const limits: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      s = round(s, 50); // every patch 5x slower from now on
+      limits.push(s.limit);
+    }
+    const low = Math.min(...limits);
+    assert.ok(low < 8, `it backed off first (down to ${low})`);
+    assert.ok(s.limit > 2 * low, `then grew again once 50 ms was normal (${low} -> ${s.limit})`);
+  });
+
+  it('halves at once on pushback, at most once per round, never below the floor', () => {
+    let s = round(startConcurrency({ min: 2, max: 64, start: 16 }), 10);
+    const before = s.limit;
+    s = observeConcurrency(s, { latencyMs: 5, answer: 'pushback' });
+    assert.equal(s.limit, Math.round(before / 2));
+    s = observeConcurrency(s, { latencyMs: 5, answer: 'pushback' });
+    assert.equal(s.limit, Math.round(before / 2), 'a burst of 429s is one signal');
+    for (let i = 0; i < 10; i++) {
+      s = round(s, 100); // slow rounds back it off, each round may cut again
+      s = observeConcurrency(s, { latencyMs: 5, answer: 'pushback' });
+    }
+    assert.equal(s.limit, 2, 'never below min');
+  });
+
+  it('a refusal (admission, validation) says nothing about load', () => {
+    const s = startConcurrency({ min: 1, max: 64, start: 8 });
+    assert.equal(observeConcurrency(s, { latencyMs: 9999, answer: 'refused' }), s);
+  });
+
+  it('classifies answers: 429, 5xx and no answer push back; other 4xx are refusals', () => {
+    assert.deepEqual(
+      ['ok', 429, 500, 503, 0, 422, 403, 409].map((s) => sampleAnswer(s as number | 'ok')),
+      ['ok', 'pushback', 'pushback', 'pushback', 'pushback', 'refused', 'refused', 'refused'],
+    );
+  });
+
+  it('against a model apiserver of capacity 12: uses it, keeps latency within 2x, no 429 once settled', () => {
+    // latency grows with the queue past capacity; past 3x capacity APF answers 429
+    const capacity = 12;
+    const answer = (inFlight: number): ConcurrencySample =>
+      inFlight > 3 * capacity
+        ? { latencyMs: 1, answer: 'pushback' }
+        : { latencyMs: 10 * Math.max(1, inFlight / capacity), answer: 'ok' };
+    const settle = (start: number) => {
+      let s = startConcurrency({ min: 1, max: 64, start });
+      const tail: number[] = [];
+      for (let r = 0; r < 300; r++) {
+        const n = s.limit;
+        for (let i = 0; i < n; i++) s = observeConcurrency(s, answer(n));
+        if (r >= 200) tail.push(s.limit);
+      }
+      return { lo: Math.min(...tail), hi: Math.max(...tail) };
+    };
+    for (const start of [1, 8]) {
+      const { lo, hi } = settle(start);
+      assert.ok(lo >= capacity, `from ${start}: uses the capacity (settled ${lo}..${hi})`);
+      assert.ok(hi <= 2 * capacity, `from ${start}: latency within 2x (settled ${lo}..${hi})`);
+    }
+    // started far too high it cannot know the true best latency, but it leaves the 429s behind
+    const { lo, hi } = settle(64);
+    assert.ok(lo >= capacity && hi <= 3 * capacity, `from 64: settled ${lo}..${hi}`);
+  });
+});
