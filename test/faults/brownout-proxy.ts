@@ -65,11 +65,11 @@ export async function startBrownoutProxy(
     client.pipe(upstream);
     upstream.pipe(client);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  await new Promise<void>((r) => server.listen(0, target.host, () => r()));
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
   return {
-    url: `https://127.0.0.1:${port}`,
+    url: `https://${target.host}:${port}`,
     brownout(next) {
       on = next;
       // kept-alive connections would otherwise carry on to the healthy apiserver

@@ -37,11 +37,11 @@ export async function startCutProxy(
     client.pipe(upstream);
     upstream.pipe(client);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  await new Promise<void>((r) => server.listen(0, target.host, () => r()));
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
   return {
-    url: `${scheme}://127.0.0.1:${port}`,
+    url: `${scheme}://${target.host}:${port}`,
     cut(on) {
       cut = on;
       if (on) for (const s of sockets) s.destroy();

@@ -1,5 +1,6 @@
 // One fault test's rotation: a private sandbox, a stale set of a few hundred secrets, writers that
-// own some of them, rekey served as Knative would run it, and the end-of-run proof (etcd, loss).
+// own some of them, rekey on the real Knative tier (test/faults/knative-tier.ts), and the
+// end-of-run proof (etcd, loss).
 import type { CoreV1Api } from '@kubernetes/client-node';
 import { keyIdHash } from '../../shared/domain/key-id.ts';
 import type { Revision } from '../../shared/domain/revision.ts';
@@ -10,9 +11,10 @@ import { rotate, waitForKeyId } from '../support/sandbox/sandbox.ts';
 import { startSandbox, type TestSandbox } from '../support/sandbox-fixture.ts';
 import { type Seeded, seedMany } from '../support/seed.ts';
 import { untilSettled, waitForObservation } from '../support/settle.ts';
+import { type FaultKnativeTier, upFaultTier } from './knative-tier.ts';
 import { type ProgressLog, watchProgress } from './progress.ts';
 import { appendRow, type FaultRow } from './report.ts';
-import { type FaultServedRekey, serveForFaults } from './served-rekey.ts';
+import { type FaultServedRekey, serveReconcile } from './served-rekey.ts';
 
 export interface Proof {
   completed: boolean;
@@ -39,9 +41,15 @@ export interface Rotation {
   k2: string;
   /** rekey's store, read in-process, to watch the revision (rekey itself runs in `served`). */
   monitor: RekeyUnderTest;
+  /** The Broker, its Triggers and sources, the other functions; reconcile's gate. */
+  tier: FaultKnativeTier;
   served?: FaultServedRekey;
   progress?: ProgressLog;
-  /** Starts `rekey serve` (the migration begins at once) and the progress watch. */
+  /**
+   * Starts the reconcile function behind the gate and opens it (the migration begins at once,
+   * carried by the ticks, step requests and continuations the tier delivers), and the progress
+   * watch. `settings` are reconcile's.
+   */
   serve(settings?: Record<string, string>): Promise<FaultServedRekey>;
   /**
    * Holds rekey's gate, then lets one step through at a time until `fraction` of the seeded
@@ -75,27 +83,37 @@ export async function prepareRotation({
   namespaces = 3,
   perNamespace = 100,
   apiservers = 1,
+  kmsEvent,
 }: {
   prefix: string;
   namespaces?: number;
   perNamespace?: number;
   /** Two for the faults of an HA control plane (one apiserver on another key). */
   apiservers?: number;
+  /** kms-event's own settings, on top of the overlay's (upKnative's `settings`). */
+  kmsEvent?: Record<string, string>;
 }): Promise<Rotation> {
   const sb = await startSandbox({ apiservers });
   const api = coreApi(sb.env);
   let monitor: RekeyUnderTest | undefined;
+  // the Knative tier comes up while the secrets are seeded (it needs none of them); its gate holds
+  // everything the tier delivers until the test serves reconcile
+  const tierUp = upFaultTier(sb.env, kmsEvent ? { kmsEvent } : {});
+  tierUp.catch(() => {}); // awaited below
+  let tier: FaultKnativeTier | undefined;
   try {
     const seeded = await seedMany(api, { namespaces, perNamespace, prefix });
     // the baseline revision (K1) is recorded in-process and fast: the faults are about K2
     monitor = rekeyFor(sb.env, { REKEY_PAGE_SIZE: '500', REKEY_CONCURRENCY: '16' });
     await untilSettled(monitor, 120_000);
+    tier = await tierUp;
     const k2 = await rotate({ dir: sb.dir });
     await waitForKeyId(k2, { dir: sb.dir });
     await waitForObservation(monitor, k2);
-    return rotation(sb, api, seeded, k2, monitor, { namespaces, prefix });
+    return rotation(sb, api, seeded, k2, monitor, tier, { namespaces, prefix });
   } catch (err) {
     monitor?.close();
+    await (tier ?? (await tierUp.catch(() => undefined)))?.close();
     await sb.stop();
     throw err;
   }
@@ -107,6 +125,7 @@ function rotation(
   seeded: Seeded[],
   k2: string,
   monitor: RekeyUnderTest,
+  tier: FaultKnativeTier,
   { namespaces, prefix }: { namespaces: number; prefix: string },
 ): Rotation {
   let servedAt = 0;
@@ -117,10 +136,18 @@ function rotation(
     seeded,
     k2,
     monitor,
+    tier,
     async serve(settings = {}) {
       r.progress = watchProgress(monitor, keyIdHash(k2));
       servedAt = Date.now();
-      r.served = await serveForFaults(sb.env, sb.dir, settings);
+      r.served = await serveReconcile(sb.env, {
+        gate: tier.gate,
+        setTarget: tier.setTarget,
+        kubeconfig: tier.reconcileKubeconfig.file,
+        broker: tier.knative.brokerUrl,
+        settings,
+      });
+      tier.gate.open();
       return r.served;
     },
     async midMigration(fraction, limitMs = 90_000) {
@@ -135,7 +162,8 @@ function rotation(
       while (rev?.keyIdHash !== hash || countsOf(rev).listed < want) {
         if (Date.now() > deadline)
           throw new Error(
-            `${want} of ${total} listed: not within ${limitMs / 1000} s (phase ${rev?.phase})`,
+            `${want} of ${total} listed: not within ${limitMs / 1000} s (phase ${rev?.phase}, ` +
+              `${rev?.convergence?.reason ?? ''} ${rev?.lastError ?? ''})\n${r.served?.output()}`,
           );
         await gate.step();
         rev = await p.newest();
@@ -190,6 +218,7 @@ function rotation(
     async close() {
       await Promise.all(loads.map((stop) => stop()));
       await r.served?.stop();
+      await tier.close();
       await r.progress?.stop();
       monitor.close();
       await sb.stop();

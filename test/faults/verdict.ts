@@ -22,6 +22,7 @@ export function recordAndAssert(
       ...row.details,
       secrets: r.seeded.length,
       migrationSeconds: Number(proof.migrationSeconds.toFixed(1)),
+      knativeUpSeconds: r.tier.upSeconds,
       etcd: proof.etcdKeyIds,
     },
   };

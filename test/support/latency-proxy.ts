@@ -1,10 +1,11 @@
 // A TCP proxy on loopback that delays every chunk in each direction, to put network latency
 // between rekey and the apiserver. It forwards bytes only, so TLS passes through untouched: the
-// client still verifies the apiserver's certificate (valid for 127.0.0.1, whatever the port).
+// client still verifies the apiserver's certificate: the proxy listens on the apiserver's own
+// address (another port), which the certificate names (127.0.0.1, or its private network address).
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
 export interface LatencyProxy {
-  /** `https://127.0.0.1:<port>` when the target is https. */
+  /** `https://<the target's host>:<port>` when the target is https. */
   url: string;
   port: number;
   /** Changes the one-way delay from now on (0 = pass straight through). */
@@ -69,11 +70,11 @@ export async function startLatencyProxy(
     pipeDelayed(client, upstream, () => delay, count);
     pipeDelayed(upstream, client, () => delay, count);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  await new Promise<void>((r) => server.listen(0, target.host, () => r()));
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
   return {
-    url: `${scheme}://127.0.0.1:${port}`,
+    url: `${scheme}://${target.host}:${port}`,
     port,
     setDelay(ms) {
       delay = ms;

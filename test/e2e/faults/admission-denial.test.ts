@@ -1,6 +1,7 @@
 // Fault 11: a ValidatingAdmissionPolicy (with its binding) denies the update of one secret rekey
 // has still to rewrite, mid-migration, then is lifted. rekey must name the refused object, and
 // once the policy is gone complete by itself on later steps, verified, without a forced rewrite.
+import '../../support/knative/in-private-network.ts';
 import { after, before, describe, it } from 'node:test';
 import { AdmissionregistrationV1Api } from '@kubernetes/client-node';
 import type { ProgressLog } from '../../faults/progress.ts';

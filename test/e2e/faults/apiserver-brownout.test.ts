@@ -2,6 +2,7 @@
 // Retry-After (as an overloaded apiserver or its load balancer answers), mid-migration, writers
 // unaffected (they talk to the apiserver directly). Transient exhaustion must never fail an object:
 // the migration completes, verified, with no object failed for good and nothing lost.
+import '../../support/knative/in-private-network.ts';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type BrownoutProxy, startBrownoutProxy } from '../../faults/brownout-proxy.ts';

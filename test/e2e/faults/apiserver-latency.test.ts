@@ -1,6 +1,7 @@
 // Fault 5: network latency between rekey and the apiserver. rekey talks to the apiserver only
 // through a TCP proxy (TLS passes through, verified as usual); mid-migration the proxy starts
 // adding 50 ms each way. The migration must still complete, slower, with nothing lost.
+import '../../support/knative/in-private-network.ts';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ProgressLog } from '../../faults/progress.ts';

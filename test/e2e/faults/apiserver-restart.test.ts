@@ -1,5 +1,6 @@
 // Fault 3: kube-apiserver restarts mid-migration (same flags, address, port, identity). rekey's
 // requests fail while it is down; it must carry on from its checkpoint once it is back.
+import '../../support/knative/in-private-network.ts';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ProgressLog } from '../../faults/progress.ts';

@@ -1,6 +1,7 @@
 // Fault 7: 50 concurrent clients start writing the very secrets being rewritten, mid-migration.
 // rekey's no-op patches carry uid + resourceVersion preconditions, so none of their writes may be
 // lost or refused: zero lost updates, zero client errors, and the migration still completes.
+import '../../support/knative/in-private-network.ts';
 import { after, before, describe, it } from 'node:test';
 import type { ProgressLog } from '../../faults/progress.ts';
 import { prepareRotation, type Rotation } from '../../faults/rotation.ts';

@@ -1,6 +1,7 @@
 // Fault 4: etcd restarts mid-migration (same arguments and ports, its data dir kept). The
 // apiserver's requests fail while it is down; rekey must carry on from its checkpoint and the
 // proof from etcd must hold afterwards.
+import '../../support/knative/in-private-network.ts';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ProgressLog } from '../../faults/progress.ts';

@@ -3,6 +3,7 @@
 // step may work while the other holder keeps the Lease, and once it is given up a later step goes
 // on from the checkpoint: nothing lost, nothing skipped. Every patch goes through a proxy adding
 // DELAY_MS each way, so a step cannot outrun the renewal: a bound set by the delay, not a race.
+import '../../support/knative/in-private-network.ts';
 import { after, before, describe, it } from 'node:test';
 import { CoordinationV1Api } from '@kubernetes/client-node';
 import { summariseProgress } from '../../../shared/domain/migration-progress.ts';

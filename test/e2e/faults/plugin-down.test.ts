@@ -1,5 +1,6 @@
 // Fault 2: the KMS plugin stops mid-migration and comes back. rekey must stop rewriting (Degraded,
 // recoverable) while it is down, then finish once it returns, with nothing lost.
+import '../../support/knative/in-private-network.ts';
 import { after, before, describe, it } from 'node:test';
 import { summariseProgress } from '../../../shared/domain/migration-progress.ts';
 import type { ProgressLog } from '../../faults/progress.ts';

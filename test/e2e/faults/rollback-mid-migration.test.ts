@@ -1,6 +1,7 @@
 // Fault 8: the key is rolled back (K2 -> K1) while the K1 -> K2 migration is mid-way, writers
 // still writing. The rollback is a revision of its own: every secret must end under K1 again,
 // verified from etcd, with nothing lost, whatever share had already been rewritten under K2.
+import '../../support/knative/in-private-network.ts';
 import { after, before, describe, it } from 'node:test';
 import { prepareRotation, type Rotation } from '../../faults/rotation.ts';
 import { recordAndAssert } from '../../faults/verdict.ts';

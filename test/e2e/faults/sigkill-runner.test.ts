@@ -1,6 +1,7 @@
 // Fault 1: the served rekey process is SIGKILLed mid-slice (what an OOM kill or a lost node does
 // to a function instance) and a new one is started: it waits out the dead holder's Lease, resumes
 // from the checkpoint, and nothing is skipped or lost.
+import '../../support/knative/in-private-network.ts';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ProgressLog } from '../../faults/progress.ts';
@@ -43,7 +44,7 @@ describe('fault: SIGKILL of the runner mid-slice', () => {
     const recover = (r.progress as ProgressLog).recoveredAfter(killedAt);
     recordAndAssert(t, r, proof, {
       fault: '1. SIGKILL of the runner mid-slice',
-      injected: `SIGKILL of \`rekey serve\` at ${at.listed}/${at.total} listed, new instance started at once`,
+      injected: `SIGKILL of the reconcile function at ${at.listed}/${at.total} listed, new instance started at once`,
       recoverSeconds: recover ?? null,
       details: {
         restartSeconds: Number(((restartedAt - killedAt) / 1000).toFixed(1)),

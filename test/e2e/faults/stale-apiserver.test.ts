@@ -2,6 +2,7 @@
 // it encrypts with K1 what clients write through it, then returns to K2. rekey must not call the
 // migration done on the word of the other apiserver: it must end verified with every secret under
 // K2 once apiserver 1 is back. While apiserver 1 is on K1, rekey is expected to wait (Converging).
+import '../../support/knative/in-private-network.ts';
 import { after, before, describe, it } from 'node:test';
 import type { ProgressLog } from '../../faults/progress.ts';
 import { prepareRotation, type Rotation } from '../../faults/rotation.ts';
