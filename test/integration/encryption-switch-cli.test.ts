@@ -8,25 +8,16 @@
 // cannot write its file: the switch stops Degraded naming that node, promotes nothing, and
 // `rekey encryption rollback` brings every apiserver back to the previous revision.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CoreV1Api } from '@kubernetes/client-node';
-import {
-  parseEncryptionDocument,
-  type RawEncryptionConfig,
-} from '../../shared/domain/encryption-revisions/document.ts';
-import { configHash } from '../../shared/domain/encryption-revisions/revision.ts';
-import {
-  type AppliedMoment,
-  checkWriteReadSafety,
-} from '../../shared/domain/encryption-revisions/write-read-safety.ts';
+import { checkWriteReadSafety } from '../../shared/domain/encryption-revisions/write-read-safety.ts';
 import { etcdSummary } from '../support/etcd-keys.ts';
 import { type ManagedSwitch, SECOND, startManagedSwitch } from '../support/managed-switch.ts';
 import { PROVIDER_NAME } from '../support/sandbox/sandbox.ts';
 import type { TestSandbox } from '../support/sandbox-fixture.ts';
 import { seedSecrets } from '../support/secrets.ts';
-import { startWorkload } from '../support/workload.ts';
+import { switchWithWriters as auditedSwitch } from '../support/switch-with-writers.ts';
 
 const NS = 'switch-cli';
 // three stages of about a minute each (the apiserver's reload poll) on a loaded machine
@@ -55,65 +46,7 @@ describe('rekey encryption switch on two apiservers with node agents in write mo
   });
 
   /** Runs the CLI while writers write and every applied configuration is audited. */
-  async function switchWithWriters(args: string[]) {
-    const { env } = sb;
-    const known = new Map<string, RawEncryptionConfig>();
-    const learnFiles = () => {
-      for (const a of env.apiservers) {
-        for (const f of [a.encryptionConfig, `${a.encryptionConfig}.previous`]) {
-          if (!existsSync(f)) continue;
-          const text = readFileSync(f, 'utf8');
-          if (!known.has(configHash(text)))
-            known.set(configHash(text), parseEncryptionDocument(text));
-        }
-      }
-    };
-    learnFiles();
-    const moments: AppliedMoment[] = [];
-    const unknown = new Set<string>();
-    let auditing = true;
-    const audit = (async () => {
-      while (auditing) {
-        learnFiles();
-        const snap = await h.reader.read().catch(() => undefined);
-        if (snap?.readable) {
-          learnFiles();
-          const applied: Record<string, RawEncryptionConfig> = {};
-          for (const a of snap.live) {
-            const doc = a.applied ? known.get(a.applied) : undefined;
-            if (doc) applied[a.node ?? a.id] = doc;
-            else unknown.add(`${a.node}: ${a.applied}`);
-          }
-          moments.push({ at: new Date().toISOString(), applied });
-        }
-        await new Promise((r) => setTimeout(r, 500));
-      }
-    })();
-    const half = Math.ceil(owned.length / 2);
-    const writers = [
-      startWorkload(apis[0] as CoreV1Api, owned.slice(0, half), { clients: 2, pauseMs: 20 }),
-      startWorkload(apis[1] as CoreV1Api, owned.slice(half), { clients: 2, pauseMs: 20 }),
-    ];
-    let result: { code: number; out: string };
-    try {
-      result = await run(args);
-    } finally {
-      auditing = false;
-      await audit;
-      const results = await Promise.all(writers.map((w) => w.stop()));
-      for (const r of results) assert.deepEqual(r.errors, [], 'no write or read failed');
-      for (const r of results) {
-        for (const [key, value] of r.lastWritten) {
-          const [namespace = '', name = ''] = key.split('/');
-          for (const api of apis) {
-            const s = await api.readNamespacedSecret({ name, namespace });
-            assert.equal(s.data?.value, value, `${key} as last written (no lost update)`);
-          }
-        }
-      }
-    }
-    return { ...result, moments, unknown };
-  }
+  const switchWithWriters = (args: string[]) => auditedSwitch(h, owned, args);
 
   async function assertAllUnder(kind: string, provider: string | null) {
     for (const resource of sb.env.encrypt ?? sb.env.resources) {

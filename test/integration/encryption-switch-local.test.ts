@@ -1,11 +1,15 @@
 // `rekey encryption switch` to and from the local providers, on two real kube-apiservers with
 // automatic reload and a node agent in write mode on each node, one switch after the other:
-// identity -> secretbox -> aescbc -> kms:sandbox-kms -> identity. Each must end with every value in
-// scope under the target, proven twice: by rekey's own etcd scan (the switch's stage 3) and by
-// reading the raw etcd values here and checking their prefix (`k8s:enc:secretbox:v1:<key name>:`,
-// `k8s:enc:aescbc:v1:<key name>:`, `k8s:enc:kms:v2:<provider>:`, plain protobuf for identity).
-// The CLI exits 0 on each; aesgcm is refused (exit 2). The local keys rekey generates are found
-// in the files the apiservers read and nowhere in what the CLI or the node agents printed, and no
+// identity -> secretbox -> aescbc -> kms:sandbox-kms -> aescbc -> kms:sandbox-kms -> identity
+// (with the CLI test's identity -> KMS and KMS -> KMS: every mode migration an operator runs).
+// Each must end with every value in scope under the target, proven twice: by rekey's own etcd
+// scan (the switch's stage 3) and by reading the raw etcd values here and checking their prefix
+// (`k8s:enc:secretbox:v1:<key name>:`, `k8s:enc:aescbc:v1:<key name>:`,
+// `k8s:enc:kms:v2:<provider>:`, plain protobuf for identity). Writers write through both
+// apiservers throughout each switch: no lost update, untouched data intact, and an audit of every
+// applied configuration proving no apiserver wrote with a provider the other could not read. The
+// CLI exits 0 on each; aesgcm is refused (exit 2). The local keys rekey generates are found in the
+// files the apiservers read and nowhere in what the CLI or the node agents printed, and no
 // Secret's value ever appears there either.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -16,10 +20,12 @@ import {
   providersFor,
   writeKey,
 } from '../../shared/domain/encryption-revisions/document.ts';
+import { checkWriteReadSafety } from '../../shared/domain/encryption-revisions/write-read-safety.ts';
 import { readRawValues } from '../support/independent-etcd.ts';
 import { type ManagedSwitch, startManagedSwitch } from '../support/managed-switch.ts';
 import { PROVIDER_NAME } from '../support/sandbox/sandbox.ts';
 import { seedSecrets } from '../support/secrets.ts';
+import { switchWithWriters } from '../support/switch-with-writers.ts';
 
 const NS = 'switch-local';
 // three stages, each waiting for both apiservers to reload their file, on a loaded machine
@@ -50,11 +56,17 @@ describe('rekey encryption switch to and from local providers', () => {
   let h: ManagedSwitch;
   const values: string[] = [];
   const localKeys = new Set<string>();
+  /** Written throughout every switch. */
+  let owned: { namespace: string; name: string }[] = [];
+  /** Never written: their data must survive every switch. */
+  let untouched = new Map<string, string>();
 
   before(async () => {
     h = await startManagedSwitch({ apiservers: 2, initial: 'identity' });
     const seeded = await seedSecrets(h.apis[0] as CoreV1Api, NS, { count: 50 });
     values.push(...seeded.map((s) => s.data?.value ?? ''));
+    owned = seeded.slice(0, 16).map((s) => ({ namespace: NS, name: s.metadata?.name ?? '' }));
+    untouched = new Map(seeded.slice(16).map((s) => [s.metadata?.name ?? '', s.data?.value ?? '']));
   });
 
   after(async () => {
@@ -97,7 +109,7 @@ describe('rekey encryption switch to and from local providers', () => {
   }
 
   async function switchTo(target: string, from: string): Promise<void> {
-    const r = await h.run([
+    const r = await switchWithWriters(h, owned, [
       'encryption',
       'switch',
       '--to',
@@ -107,6 +119,16 @@ describe('rekey encryption switch to and from local providers', () => {
       SWITCH_TIMEOUT,
     ]);
     assert.equal(r.code, 0, r.out);
+    assert.deepEqual([...r.unknown], [], 'every applied hash is a file a node agent wrote');
+    assert.ok(r.moments.length > 3, 'the audit saw the rollout');
+    const resources = h.sb.env.encrypt ?? h.sb.env.resources;
+    assert.deepEqual(checkWriteReadSafety(r.moments, resources), [], 'no unreadable write');
+    for (const [name, value] of untouched) {
+      for (const api of h.apis) {
+        const s = await api.readNamespacedSecret({ name, namespace: NS });
+        assert.equal(s.data?.value, value, `${name} intact`);
+      }
+    }
     const to = nodeWriteKey();
     assert.ok(to === target || to.startsWith(`${target}:`), `the nodes write with ${to}`);
     assert.match(r.out, new RegExp(`completed: .* from ${from} to ${to}`));
@@ -146,6 +168,14 @@ describe('rekey encryption switch to and from local providers', () => {
   });
 
   it('aescbc -> kms:sandbox-kms', async () => {
+    await switchTo(`kms:${PROVIDER_NAME}`, nodeWriteKey());
+  });
+
+  it('kms:sandbox-kms -> aescbc', async () => {
+    await switchTo('aescbc', `kms:${PROVIDER_NAME}`);
+  });
+
+  it('aescbc -> kms:sandbox-kms, again', async () => {
     await switchTo(`kms:${PROVIDER_NAME}`, nodeWriteKey());
   });
 
