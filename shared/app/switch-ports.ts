@@ -43,6 +43,8 @@ export function switchPortsFor(
       clock: deps.clock,
       pageSize: config.REKEY_PAGE_SIZE,
       concurrency: maxConcurrencyOf(config),
+      // the measured rewriter reports to this limit: stage 3 runs under it too
+      ...(deps.limit ? { limit: deps.limit } : {}),
       ...(deps.log ? { log: deps.log } : {}),
     },
     switches: createEncryptionSwitchStore(rest),

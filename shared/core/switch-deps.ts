@@ -9,6 +9,7 @@ import type {
 import type { ObjectRewriter } from '../ports/object-rewriter.ts';
 import type { ServedResources } from '../ports/served-resources.ts';
 import type { ValueScanner } from '../ports/value-scanner.ts';
+import type { ConcurrencyLimit } from './concurrency-limit.ts';
 import type { Log } from './deps.ts';
 
 export interface SwitchDeps {
@@ -28,4 +29,9 @@ export interface SwitchDeps {
   /** Stage 3's list page size and concurrent rewrites (REKEY_PAGE_SIZE, REKEY_CONCURRENCY). */
   pageSize?: number | undefined;
   concurrency?: number | undefined;
+  /**
+   * The process's rewrite limit (adaptive under REKEY_CONCURRENCY=auto), shared with key
+   * rotations: one apiserver budget per process. Absent: `concurrency` fixed slots.
+   */
+  limit?: ConcurrencyLimit | undefined;
 }

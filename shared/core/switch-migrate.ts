@@ -94,6 +94,7 @@ export async function migrateAll(
         minPages: pages === 0 ? 1 : 0,
         ...(deps.pageSize ? { pageSize: deps.pageSize } : {}),
         ...(deps.concurrency ? { concurrency: deps.concurrency } : {}),
+        ...(deps.limit ? { limit: deps.limit } : {}),
         ...(deps.sleep ? { sleep: deps.sleep } : {}),
         ...(o.ownWrite ? { ownWrite: o.ownWrite } : {}),
         onPage: async (cp, failures) => {

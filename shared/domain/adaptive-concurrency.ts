@@ -25,8 +25,10 @@ export interface AdaptiveConcurrency {
   bounds: ConcurrencyBounds;
   /** Medians of the last rounds, ms, newest last. */
   recent: number[];
-  /** Latencies of the current round, ms. */
+  /** Latencies of the current round's answered patches, ms. */
   round: number[];
+  /** Pushbacks in the current round: they count toward its end as answers do. */
+  pushbacks: number;
   /** Whether the current round already halved the limit. */
   cutThisRound: boolean;
   /** The round before the last growth: its limit and its rate (patches per ms). */
@@ -57,7 +59,15 @@ export function startConcurrency(bounds: ConcurrencyBounds = DEFAULT_BOUNDS): Ad
       `concurrency bounds must satisfy 1 <= min <= start <= max (got ${JSON.stringify(bounds)})`,
     );
   }
-  return { limit: bounds.start, bounds, recent: [], round: [], cutThisRound: false, hold: 0 };
+  return {
+    limit: bounds.start,
+    bounds,
+    recent: [],
+    round: [],
+    pushbacks: 0,
+    cutThisRound: false,
+    hold: 0,
+  };
 }
 
 function median(values: readonly number[]): number {
@@ -76,12 +86,20 @@ export function observeConcurrency(
   // a refusal (admission, validation) says nothing about load
   if (sample.answer === 'refused') return state;
   if (sample.answer === 'pushback') {
-    if (state.cutThisRound) return state;
     const { beforeGrowth: _, ...rest } = state;
-    return { ...rest, limit: clamp(state.limit / 2, state.bounds), round: [], cutThisRound: true };
+    if (!state.cutThisRound) {
+      const limit = clamp(state.limit / 2, state.bounds);
+      return { ...rest, limit, round: [], pushbacks: 0, cutThisRound: true };
+    }
+    // a burst of pushbacks is one signal per round; a round that ends in pushback may cut again
+    const pushbacks = state.pushbacks + 1;
+    if (state.round.length + pushbacks < state.limit) return { ...rest, pushbacks };
+    return { ...rest, round: [], pushbacks: 0, cutThisRound: false };
   }
   const round = [...state.round, sample.latencyMs];
-  if (round.length < state.limit) return { ...state, round };
+  if (round.length + state.pushbacks < state.limit) return { ...state, round };
+  // a round with pushback in it ends without growing
+  if (state.pushbacks > 0) return { ...state, round: [], pushbacks: 0, cutThisRound: false };
   return decide({ ...state, round });
 }
 
@@ -91,7 +109,7 @@ function decide(state: AdaptiveConcurrency): AdaptiveConcurrency {
   const recent = [...state.recent, m].slice(-BASELINE_ROUNDS);
   const best = Math.min(...recent);
   const rate = state.limit / m;
-  const next = { ...state, recent, round: [], cutThisRound: false };
+  const next = { ...state, recent, round: [], pushbacks: 0, cutThisRound: false };
   const { beforeGrowth: _, ...settled } = next;
   if (m > best * BACK_OFF_ABOVE) {
     return { ...settled, limit: clamp(Math.min(state.limit - 1, state.limit * 0.8), state.bounds) };

@@ -99,6 +99,26 @@ describe('adaptive concurrency', () => {
     assert.equal(s.limit, 2, 'never below min');
   });
 
+  it('under sustained pushback it halves once per round, down to the floor', () => {
+    let s = startConcurrency({ min: 1, max: 64, start: 16 });
+    const limits: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      s = observeConcurrency(s, { latencyMs: 1, answer: 'pushback' });
+      limits.push(s.limit);
+    }
+    assert.equal(s.limit, 1, 'APF rejecting everything takes it to the floor');
+    assert.deepEqual([...new Set(limits)], [8, 4, 2, 1], 'one halving per round of answers');
+  });
+
+  it('a round with pushback in it ends without growing', () => {
+    let s = round(startConcurrency({ min: 1, max: 64, start: 8 }), 10); // 8 -> 10
+    s = observeConcurrency(s, { latencyMs: 1, answer: 'pushback' }); // 10 -> 5, new round
+    for (let i = 0; i < 4; i++) s = observeConcurrency(s, ok(10));
+    s = observeConcurrency(s, { latencyMs: 1, answer: 'pushback' }); // ends the round of 5
+    assert.equal(s.limit, 5, 'no growth, and no second cut within the round');
+    assert.equal(s.cutThisRound, false, 'the next round may cut again');
+  });
+
   it('a refusal (admission, validation) says nothing about load', () => {
     const s = startConcurrency({ min: 1, max: 64, start: 8 });
     assert.equal(observeConcurrency(s, { latencyMs: 9999, answer: 'refused' }), s);
