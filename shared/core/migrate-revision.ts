@@ -95,7 +95,9 @@ async function migrateResource(
       ...(session.revision.forced ? { forcedMarker: session.revision.name } : {}),
       ...skipCurrentFor(ctx, checkpoint.resource),
       ...(deps.sleep ? { sleep: deps.sleep } : {}),
+      // the revision is a Secret: an object of another resource with its name is the user's
       ownWrite: (ref) =>
+        checkpoint.resource === 'secrets' &&
         config.namespace !== undefined &&
         ref.namespace === config.namespace &&
         ref.name === session.revision.name,
