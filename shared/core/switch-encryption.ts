@@ -19,6 +19,7 @@ import {
   type ReloadBaseline,
 } from '../domain/encryption-revisions/reload-baseline.ts';
 import { ConfigRevision } from '../domain/encryption-revisions/revision.ts';
+import { unswitchedResources } from '../domain/encryption-revisions/switch-coverage.ts';
 import {
   type ConfigRevisionRecord,
   desiredRevision,
@@ -38,6 +39,7 @@ import {
 import type { StoredConfigRevision } from '../ports/config-revisions.ts';
 import { assessRevision } from './switch-converge.ts';
 import type { SwitchDeps } from './switch-deps.ts';
+import { scanForOtherProviders } from './switch-in-place.ts';
 import { concreteResources, migrateAll, scanForOldProvider } from './switch-migrate.ts';
 
 export interface SwitchRequest {
@@ -106,7 +108,7 @@ async function baselineNow(deps: SwitchDeps): Promise<ReloadBaseline> {
 async function startSwitch(
   deps: SwitchDeps,
   stored: StoredConfigRevision[],
-  request: SwitchRequest & { target: SwitchTarget },
+  request: SwitchRequest & { target: SwitchTarget; migrateInPlace: boolean },
   note: (line: string) => void,
 ): Promise<SwitchOutcome | undefined> {
   const desired = desiredRevision(stored.map((s) => s.record));
@@ -119,10 +121,7 @@ async function startSwitch(
       : [...(doc.resources[0]?.resources ?? [])];
   const wanted = formatSwitchTarget(request.target);
   if (resources.every((r) => writeProviderOf(current.text, r) === wanted)) {
-    return {
-      state: 'completed',
-      message: `${resources.join(', ')} already written with ${wanted}`,
-    };
+    return proveInPlace(deps, stored, current, resources, wanted, note, request.migrateInPlace);
   }
   let kms: { endpoint: string } | undefined;
   if (request.target.type === 'kms') {
@@ -192,6 +191,57 @@ async function startSwitch(
   return undefined;
 }
 
+/**
+ * The running configuration already writes `resources` with `wanted`: completed only if etcd shows
+ * no value in scope under another write key. Otherwise (when `migrate`) stage 3 runs on a `write`
+ * revision of the same text, from the most common other key, and the proof is taken again after it.
+ */
+async function proveInPlace(
+  deps: SwitchDeps,
+  stored: StoredConfigRevision[],
+  current: StoredConfigRevision,
+  resources: string[],
+  wanted: string,
+  note: (line: string) => void,
+  migrate: boolean,
+): Promise<SwitchOutcome | undefined> {
+  const what = `${resources.join(', ')} already written with ${wanted}`;
+  const scan = await scanForOtherProviders(deps, await concreteResources(deps, resources), wanted);
+  if (!scan.available) return { state: 'unverifiable', message: `${what}, but ${scan.reason}` };
+  if (scan.others.length === 0) {
+    return {
+      state: 'completed',
+      message: `${what}; etcd: ${scan.scanned} value(s) in scope, none under another provider`,
+    };
+  }
+  const held = scan.others.map((o) => `${o.count} under ${o.key}`).join(', ');
+  if (!migrate) {
+    return {
+      state: 'degraded',
+      message: `${what}, but etcd still holds value(s) not under ${wanted} after migrating them: ${held}`,
+    };
+  }
+  const number = nextRevisionNumber(stored.map((s) => s.record));
+  const revision = new ConfigRevision(number, 'write', current.text);
+  const from = scan.others[0]?.key ?? 'unknown';
+  const created = await deps.revisions.create(
+    {
+      number,
+      stage: 'write',
+      hash: revision.hash,
+      state: 'rolling-out',
+      switch: { id: number, target: wanted, from, to: wanted, resources },
+      reloadBaseline: await baselineNow(deps),
+    },
+    current.text,
+  );
+  if (!created) throw new Error(`revision ${number} already exists (another runner?): run again`);
+  note(
+    `${what}, but etcd holds value(s) not under ${wanted} (${held}): migrating them (revision ${number}, write)`,
+  );
+  return undefined;
+}
+
 /** The active switch's target, if one is in progress. */
 function activeSwitch(stored: StoredConfigRevision[]): string | undefined {
   const records = stored.map((s) => s.record);
@@ -211,6 +261,7 @@ export async function switchEncryption(
   const sleep = deps.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
   const pollMs = options.pollMs ?? 5000;
   let started = false;
+  let reproved = false;
   let lastWait = '';
   for (;;) {
     if (deps.clock.now().getTime() > options.deadline) {
@@ -234,14 +285,23 @@ export async function switchEncryption(
       }
       case 'idle': {
         if (!request.target) return { state: 'completed', message: 'no switch in progress' };
-        if (started) {
+        // a `write` revision left idle migrated resources already written with the target: the
+        // proof is taken again (once) over every write key, not only the one it migrated from
+        const inPlace = get(action.desired).record.stage === 'write';
+        if (started && (!inPlace || reproved)) {
           return {
             state: 'completed',
             message: `revision ${action.desired} runs on every apiserver`,
           };
         }
+        if (started) reproved = true;
         started = true;
-        const done = await startSwitch(deps, stored, { ...request, target: request.target }, note);
+        const done = await startSwitch(
+          deps,
+          stored,
+          { ...request, target: request.target, migrateInPlace: !reproved },
+          note,
+        );
         if (done) return done;
         continue;
       }
@@ -342,25 +402,47 @@ export async function switchEncryption(
       case 'complete': {
         const s = get(action.revision);
         const sw = s.record.switch;
-        if (
-          request.target &&
-          started === false &&
-          sw?.target !== formatSwitchTarget(request.target)
-        ) {
+        const completed: SwitchOutcome = {
+          state: 'completed',
+          message: `${sw?.resources.join(', ')} switched from ${sw?.from} to ${sw?.to} (revision ${action.revision})`,
+        };
+        if (!request.target) return completed;
+        const wanted = formatSwitchTarget(request.target);
+        if (sw?.target !== wanted) {
+          if (started) return completed;
           started = true;
           const done = await startSwitch(
             deps,
             stored,
-            { ...request, target: request.target },
+            { ...request, target: request.target, migrateInPlace: true },
             note,
           );
           if (done) return done;
           continue;
         }
-        return {
-          state: 'completed',
-          message: `${sw?.resources.join(', ')} switched from ${sw?.from} to ${sw?.to} (revision ${action.revision})`,
-        };
+        // the same target: complete only for resources the finished switches covered; the others
+        // are switched now (or proven already in place)
+        const rest = unswitchedResources(
+          stored.map((x) => x.record),
+          wanted,
+          request.resources ?? [],
+          (r) => writeProviderOf(s.text, r),
+        );
+        if (rest.length === 0) return completed;
+        started = true;
+        const done = await startSwitch(
+          deps,
+          stored,
+          { target: request.target, resources: rest, migrateInPlace: !reproved },
+          note,
+        ).catch((err: unknown) => {
+          if (!(err instanceof SwitchTargetError)) throw err;
+          throw new SwitchTargetError(
+            `${rest.join(', ')} not switched to ${wanted} yet (the switch of revision ${action.revision} covered ${sw.resources.join(', ')}): ${err.message}`,
+          );
+        });
+        if (done) return done;
+        continue;
       }
     }
   }

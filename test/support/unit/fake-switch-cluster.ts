@@ -10,6 +10,7 @@ import {
   providersFor,
   renderEncryptionDocument,
   withKmsEndpoints,
+  writeKey,
 } from '../../../shared/domain/encryption-revisions/document.ts';
 import { configHash } from '../../../shared/domain/encryption-revisions/revision.ts';
 import {
@@ -101,7 +102,7 @@ export function fakeSwitchCluster() {
     writesWith(node: string): string {
       const text = appliedDocs.get(applied.get(node) ?? '') ?? FOUND;
       const p = providersFor(parseEncryptionDocument(text), 'secrets')?.[0] ?? { identity: {} };
-      return 'kms' in p ? `kms:${(p.kms as { name: string }).name}` : 'identity';
+      return writeKey(p);
     },
   };
 
@@ -185,8 +186,9 @@ export function fakeSwitchCluster() {
       prefix: '/registry',
       async *values() {
         for (const [name, key] of etcd) {
-          const kind = key === 'identity' ? 'identity' : 'kms-v2';
-          const provider = key.startsWith('kms:') ? key.slice(4) : undefined;
+          const kind =
+            key === 'identity' ? 'identity' : key.startsWith('aescbc:') ? 'aescbc' : 'kms-v2';
+          const provider = key.includes(':') ? key.slice(key.indexOf(':') + 1) : undefined;
           yield {
             key: `/registry/secrets/ns/${name}`,
             kind,
