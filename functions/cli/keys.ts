@@ -7,7 +7,7 @@ import {
   type TransitVersionsReport,
 } from '../../shared/core/check-transit-versions.ts';
 import type { ReconcileConfig, ReconcileDeps } from '../../shared/core/deps.ts';
-import { requireProvider } from '../../shared/core/followed-provider.ts';
+import { followedProvider } from '../../shared/core/followed-provider.ts';
 import { keyInventory } from '../../shared/core/key-inventory.ts';
 import { checkRetire, type RetireReport } from '../../shared/core/retire-key.ts';
 import { listNames } from '../../shared/domain/format.ts';
@@ -94,23 +94,30 @@ export async function retireCommand(
   keyId: string,
   format: Format,
 ): Promise<number> {
-  const provider = await requireProvider(deps, config);
-  const report = await checkRetire(deps, { provider, keyId });
+  // the verdict looks at every kms provider; the followed one (if any now) only names whose newest
+  // revision's verification is reported, so a switch in progress does not stop the answer
+  const followed = await followedProvider(deps, config);
+  const report = await checkRetire(deps, {
+    keyId,
+    ...(followed.kind === 'follow' ? { provider: followed.provider } : {}),
+  });
   const code = retireCode(report);
   if (format === 'json') {
     printJson({ ...report, backups: BACKUPS, verdict: verdict(code) });
     return code;
   }
   const r = report.result;
-  const key = `key_id ${report.keyIdHash} of provider "${report.provider}"`;
+  const key = `key_id ${report.keyIdHash}`;
   if (r.verdict === 'retirable') {
     process.stdout.write(
-      `yes: no value under the etcd prefix is wrapped by ${key}, and no live apiserver reports it as current\n`,
+      `yes: no value under the etcd prefix is wrapped by ${key} under any kms provider, and no live apiserver reports it as current for any provider\n`,
     );
   } else if (r.verdict === 'unknown') {
     process.stdout.write(`cannot tell: ${r.reason}\n`);
   } else {
-    process.stdout.write(`no: ${key} is still needed\n`);
+    process.stdout.write(
+      `no: ${key} is still needed, under provider(s) ${listNames(r.providers, { max: 50 })}\n`,
+    );
     if (r.objectCount > 0) {
       process.stdout.write(`  ${r.objectCount} value(s) are wrapped by it:\n`);
       for (const o of r.objects) process.stdout.write(`    ${o}\n`);
@@ -123,11 +130,15 @@ export async function retireCommand(
       );
     }
   }
-  process.stdout.write(
-    report.lastVerifiedAt
-      ? `last verified clean: ${report.lastVerifiedAt} (${report.lastVerifiedRevision})\n`
-      : 'the newest revision has not been verified clean yet\n',
-  );
+  if (report.provider === undefined) {
+    process.stdout.write('no provider is followed now: no revision verification to report\n');
+  } else {
+    process.stdout.write(
+      report.lastVerifiedAt
+        ? `last verified clean: ${report.lastVerifiedAt} (${report.lastVerifiedRevision})\n`
+        : 'the newest revision has not been verified clean yet\n',
+    );
+  }
   process.stdout.write(`note: ${BACKUPS}\n`);
   return code;
 }

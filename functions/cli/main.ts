@@ -123,7 +123,7 @@ addSettingFlags(
     )
     .option(
       '--retire <key_id>',
-      "can this key_id of --provider be disabled now? exit 0 yes, 1 no (names what needs it), 4 can't tell",
+      "can this key_id be disabled now (no kms provider's value or apiserver needs it)? exit 0 yes, 1 no (names what needs it), 4 can't tell",
     ),
 ).action(
   action(async (b, o) => {

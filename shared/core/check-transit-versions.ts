@@ -2,7 +2,9 @@
 // above versions that still wrap objects in etcd. The apiservers then read those objects only while
 // they keep the DEK seed cached; after a restart they cannot. Judged from the key inventory (what
 // etcd holds) and the server's key state; when found, recorded as a key danger (the newest
-// revision's note and a `key.danger` event) naming the versions.
+// revision's note and a `key.danger` event) naming the versions and the providers they are under.
+// Every KMS provider's rows are judged, not only `provider`'s: `provider` (the followed one) is
+// where the danger is recorded.
 import type { KeyInventory } from '../domain/key-inventory.ts';
 import {
   describeUndecryptable,
@@ -38,7 +40,7 @@ export async function checkTransitVersions(
   } catch (err) {
     return { checked: false, key: reader.key, reason: (err as Error).message };
   }
-  const undecryptable = undecryptableKeyIds(inventory.rows, provider, state);
+  const undecryptable = undecryptableKeyIds(inventory.rows, state);
   if (undecryptable.length === 0) return { checked: true, key: reader.key, state, undecryptable };
   const danger = describeUndecryptable(reader.key, state, undecryptable);
   const recorded = await recordKeyDanger(deps, provider, {

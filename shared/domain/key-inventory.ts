@@ -78,9 +78,11 @@ export class InventoryTally {
   }
 }
 
-/** Whether a value is wrapped by `keyId` of the KMS `provider` (key_ids compare per provider). */
-export function wrappedBy(v: ScannedValue, provider: string, keyId: string): boolean {
-  return (
-    (v.kind === 'kms-v2' || v.kind === 'kms-v1') && v.provider === provider && v.keyID === keyId
-  );
+/**
+ * The KMS provider whose value `v` is wrapped by `keyId`, whichever provider that is, or undefined.
+ * A key_id still needed under any provider (the one written before a switch included) keeps its key.
+ */
+export function kmsProviderWrapping(v: ScannedValue, keyId: string): string | undefined {
+  if (v.kind !== 'kms-v2' && v.kind !== 'kms-v1') return undefined;
+  return v.keyID === keyId ? (v.provider ?? '') : undefined;
 }

@@ -48,33 +48,38 @@ export interface TransitKeyState {
   minDecryptionVersion: number;
 }
 
-/** key_ids of a provider still in etcd whose version the transit key can no longer decrypt. */
+/** key_ids still in etcd whose version the transit key can no longer decrypt. */
 export interface UndecryptableKeyId {
+  /** The KMS provider the values are stored under. */
+  provider: string;
   keyId: string;
   version: number;
   objects: number;
 }
 
 /**
- * The key_ids of `provider` in the etcd inventory that name a version below the key's
+ * The key_ids in the etcd inventory, under any KMS provider, that name a version below the key's
  * min_decryption_version: those objects can no longer be read once the apiservers' cached DEK
- * seeds are gone (a restart). key_ids that are not versions are not judged.
+ * seeds are gone (a restart). Every provider is judged, not only the one rekey follows: after a
+ * switch the transit key may sit behind the provider written before it, whose values are the ones
+ * at risk. key_ids that are not versions (AWS ARNs, GCP key versions, local keys) are not judged; a
+ * second Vault key behind another provider would be judged against this key's state too (a false
+ * alarm at worst, never a missed loss).
  */
 export function undecryptableKeyIds(
   rows: readonly InventoryRow[],
-  provider: string,
   state: TransitKeyState,
 ): UndecryptableKeyId[] {
   const out: UndecryptableKeyId[] = [];
   for (const r of rows) {
-    if (r.provider !== provider || r.keyId === undefined) continue;
+    if (r.keyId === undefined) continue;
     if (r.kind !== 'kms-v2' && r.kind !== 'kms-v1') continue;
     const version = transitVersionOf(r.keyId);
     if (version !== undefined && version < state.minDecryptionVersion) {
-      out.push({ keyId: r.keyId, version, objects: r.total });
+      out.push({ provider: r.provider ?? '', keyId: r.keyId, version, objects: r.total });
     }
   }
-  return out.sort((a, b) => a.version - b.version);
+  return out.sort((a, b) => a.version - b.version || a.provider.localeCompare(b.provider));
 }
 
 /** One line for people (and the key danger note): which versions, how many objects, why. */
@@ -83,6 +88,8 @@ export function describeUndecryptable(
   state: TransitKeyState,
   found: readonly UndecryptableKeyId[],
 ): string {
-  const list = found.map((f) => `version ${f.version} (${f.objects} object(s))`).join(', ');
+  const list = found
+    .map((f) => `version ${f.version} (${f.objects} object(s)) under provider ${f.provider}`)
+    .join(', ');
   return `${key}: min_decryption_version is ${state.minDecryptionVersion}, so ${list} still in etcd can no longer be decrypted`;
 }

@@ -7,10 +7,12 @@
 // switch and the rotation each leave their record: configuration revisions with the switch
 // (`rekey encryption status`), key_id revisions of sandbox-kms-b (`rekey status`). etcd, read
 // here without rekey's code, holds every value in scope under the new key_id of sandbox-kms-b.
+// `rekey keys --retire` of sandbox-kms's key_id, with REKEY_PROVIDER unset (following
+// sandbox-kms-b), says no while a value is still under sandbox-kms, naming that provider.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { CoreV1Api } from '@kubernetes/client-node';
-import { readAllValues } from '../support/independent-etcd.ts';
+import { putRaw, rawValue, readAllValues } from '../support/independent-etcd.ts';
 import { type ManagedSwitch, SECOND, startManagedSwitch } from '../support/managed-switch.ts';
 import { rotate, waitForKeyId } from '../support/sandbox/key-status.ts';
 import { PROVIDER_NAME } from '../support/sandbox/sandbox.ts';
@@ -31,11 +33,23 @@ interface Last {
 describe('rekey follows the new provider after a KMS -> KMS switch', () => {
   let h: ManagedSwitch;
   const values: string[] = [];
+  // one secret as etcd held it before the switch: under sandbox-kms's key_id
+  let before1: { key: string; keyId: string; raw: Buffer } | undefined;
 
   before(async () => {
     h = await startManagedSwitch({ apiservers: 2, initial: 'kms' });
     const seeded = await seedSecrets(h.apis[0] as CoreV1Api, NS, { count: 30 });
     values.push(...seeded.map((s) => s.data?.value ?? ''));
+    const { etcd } = h.sb.env;
+    const all = await readAllValues(etcd.url, `${etcd.prefix}/secrets/${NS}/`);
+    const [key, d] = [...all][0] ?? [];
+    const raw = key ? await rawValue(etcd.url, key) : null;
+    const prefix = `kms-v2:${PROVIDER_NAME}:`;
+    assert.ok(
+      key && raw && typeof d === 'string' && d.startsWith(prefix),
+      `a secret under ${PROVIDER_NAME}: ${d}`,
+    );
+    before1 = { key, keyId: d.slice(prefix.length), raw };
   });
 
   after(async () => {
@@ -127,5 +141,33 @@ describe('rekey follows the new provider after a KMS -> KMS switch', () => {
 
     const printed = h.printed();
     for (const v of values) assert.ok(!printed.includes(v), 'a secret value was printed');
+  });
+
+  // after the rotation sandbox-kms-b wraps nothing by the first key_id (the sandbox's two keyrings
+  // start on the same one): only the value put back under sandbox-kms needs it
+  it(`keys --retire of ${PROVIDER_NAME}'s key_id, following ${SECOND}: no while a value is still under it`, async () => {
+    assert.ok(before1);
+    const { etcd } = h.sb.env;
+    const now = await rawValue(etcd.url, before1.key);
+    assert.ok(now, 'the secret is still in etcd');
+    // the value as it was before the switch, as a switch part-way through leaves it
+    await putRaw(etcd.url, before1.key, before1.raw);
+    try {
+      const r = await h.run(['keys', '--retire', before1.keyId], UNPINNED);
+      assert.equal(r.code, 1, r.out);
+      assert.ok(r.out.includes(`under provider(s) ${PROVIDER_NAME}`), r.out);
+      assert.ok(r.out.includes(`secrets/${NS}/`), r.out);
+      const json = await h.run(['keys', '--retire', before1.keyId, '--output', 'json'], UNPINNED);
+      const report = JSON.parse(json.out.slice(json.out.indexOf('{'))) as {
+        provider?: string;
+        result: { verdict: string; objectCount?: number; providers?: string[] };
+      };
+      assert.equal(report.provider, SECOND);
+      assert.equal(report.result.verdict, 'in-use');
+      assert.ok((report.result.objectCount ?? 0) >= 1, json.out);
+      assert.deepEqual(report.result.providers, [PROVIDER_NAME], json.out);
+    } finally {
+      await putRaw(etcd.url, before1.key, now);
+    }
   });
 });

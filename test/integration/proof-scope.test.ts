@@ -116,6 +116,7 @@ describe('proof: scope from the EncryptionConfiguration, never vacuous, and key 
     const r = cli(['keys', '--retire', k1]);
     assert.equal(r.code, 1, r.out);
     assert.match(r.out, /no: key_id .* is still needed/);
+    assert.ok(r.out.includes(`under provider(s) ${sb.env.kms.providerName}`), r.out);
     assert.match(r.out, new RegExp(`example\\.com/widgets/${NS}/w-`));
     assert.match(r.out, /backups/);
   });

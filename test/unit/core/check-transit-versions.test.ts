@@ -65,9 +65,12 @@ describe('checkTransitVersions', () => {
     const { events, emitted } = recording();
     const r = await checkTransitVersions({ store, clock, events }, 'p', inventory, reader(3));
     assert.ok(r.checked);
-    assert.deepEqual(r.undecryptable, [{ keyId: '2', version: 2, objects: 4 }]);
+    assert.deepEqual(r.undecryptable, [
+      { provider: 'q', keyId: '1', version: 1, objects: 2 },
+      { provider: 'p', keyId: '2', version: 2, objects: 4 },
+    ]);
     const what =
-      'transit/keys/kms: min_decryption_version is 3, so version 2 (4 object(s)) still in etcd can no longer be decrypted';
+      'transit/keys/kms: min_decryption_version is 3, so version 1 (2 object(s)) under provider q, version 2 (4 object(s)) under provider p still in etcd can no longer be decrypted';
     assert.equal(r.danger, what);
     assert.deepEqual(store.all()[0]?.keyDanger, {
       key: KEY,
@@ -84,12 +87,51 @@ describe('checkTransitVersions', () => {
   it('records nothing when every version in etcd can still be decrypted', async () => {
     const store = createMemoryRevisionStore([rev({ number: 1, keyId: '3' })]);
     const { events, emitted } = recording();
-    const r = await checkTransitVersions({ store, clock, events }, 'p', inventory, reader(2));
+    const r = await checkTransitVersions({ store, clock, events }, 'p', inventory, reader(1));
     assert.ok(r.checked);
     assert.deepEqual(r.undecryptable, []);
     assert.equal(r.danger, undefined);
     assert.equal(store.all()[0]?.keyDanger, undefined);
     assert.deepEqual(emitted, []);
+  });
+
+  it('finds the danger under the provider written before a switch, not only the followed one', async () => {
+    // followed: p2 (key_ids that are AWS ARNs, never judged); the transit key is behind p1
+    const switched: KeyInventory = {
+      prefix: '/registry',
+      totalScanned: 5,
+      rows: [
+        {
+          kind: 'kms-v2',
+          provider: 'p2',
+          keyId: 'arn:aws:kms:eu-west-1:1:key/k',
+          keyIdHash: 'ha',
+          total: 2,
+          byPath: { secrets: 2 },
+        },
+        {
+          kind: 'kms-v2',
+          provider: 'p1',
+          keyId: '2',
+          keyIdHash: 'h2',
+          total: 3,
+          byPath: { secrets: 3 },
+        },
+      ],
+    };
+    const store = createMemoryRevisionStore([
+      rev({ number: 1, provider: 'p2', keyId: 'arn:aws:kms:eu-west-1:1:key/k' }),
+    ]);
+    const { events, emitted } = recording();
+    const r = await checkTransitVersions({ store, clock, events }, 'p2', switched, reader(3));
+    assert.ok(r.checked);
+    assert.deepEqual(r.undecryptable, [{ provider: 'p1', keyId: '2', version: 2, objects: 3 }]);
+    assert.match(r.danger ?? '', /version 2 \(3 object\(s\)\) under provider p1/);
+    assert.equal(store.all()[0]?.keyDanger?.what, r.danger);
+    assert.deepEqual(
+      emitted.map((e) => e.type),
+      ['key.danger'],
+    );
   });
 
   it('says the key could not be checked when the server does not answer', async () => {

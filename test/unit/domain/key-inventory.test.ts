@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { keyIdHash } from '../../../shared/domain/key-id.ts';
-import { InventoryTally, storagePathOf, wrappedBy } from '../../../shared/domain/key-inventory.ts';
+import {
+  InventoryTally,
+  kmsProviderWrapping,
+  storagePathOf,
+} from '../../../shared/domain/key-inventory.ts';
 
 describe('storagePathOf', () => {
   it('gives the storage path of built-in, grouped and services keys', () => {
@@ -42,9 +46,20 @@ describe('InventoryTally', () => {
     assert.equal(inv.rows[0]?.keyIdHash, keyIdHash('k1'));
   });
 
-  it('compares key_ids per provider', () => {
+  it('names the kms provider a value is wrapped under by a key_id, whichever provider it is', () => {
     const v = { key: '/registry/secrets/a/1', kind: 'kms-v2' as const, provider: 'q', keyID: 'k1' };
-    assert.equal(wrappedBy(v, 'p', 'k1'), false);
-    assert.equal(wrappedBy(v, 'q', 'k1'), true);
+    assert.equal(kmsProviderWrapping(v, 'k1'), 'q');
+    assert.equal(kmsProviderWrapping(v, 'k2'), undefined);
+    const v1 = {
+      key: '/registry/secrets/a/2',
+      kind: 'kms-v1' as const,
+      provider: 'p',
+      keyID: 'k1',
+    };
+    assert.equal(kmsProviderWrapping(v1, 'k1'), 'p');
+    assert.equal(
+      kmsProviderWrapping({ key: '/registry/leases/a/1', kind: 'identity' }, 'k1'),
+      undefined,
+    );
   });
 });

@@ -56,7 +56,7 @@ describe('transit keys', () => {
     assert.equal(transitCiphertextVersion('AAAA'), undefined);
   });
 
-  it('names the versions of the provider in etcd below min_decryption_version, oldest first', () => {
+  it('names the versions in etcd below min_decryption_version under every provider, oldest first', () => {
     const rows: InventoryRow[] = [
       row('3', 40),
       row('1', 5),
@@ -65,10 +65,11 @@ describe('transit keys', () => {
       { kind: 'identity', total: 3, byPath: { configmaps: 3 } },
       row('local-1', 2),
     ];
-    const found = undecryptableKeyIds(rows, 'vault', { latestVersion: 3, minDecryptionVersion: 3 });
+    const found = undecryptableKeyIds(rows, { latestVersion: 3, minDecryptionVersion: 3 });
     assert.deepEqual(found, [
-      { keyId: '1', version: 1, objects: 5 },
-      { keyId: '2', version: 2, objects: 7 },
+      { provider: 'other-provider', keyId: '1', version: 1, objects: 9 },
+      { provider: 'vault', keyId: '1', version: 1, objects: 5 },
+      { provider: 'vault', keyId: '2', version: 2, objects: 7 },
     ]);
     assert.equal(
       describeUndecryptable(
@@ -76,13 +77,13 @@ describe('transit keys', () => {
         { latestVersion: 3, minDecryptionVersion: 3 },
         found,
       ),
-      'transit/keys/kms: min_decryption_version is 3, so version 1 (5 object(s)), version 2 (7 object(s)) still in etcd can no longer be decrypted',
+      'transit/keys/kms: min_decryption_version is 3, so version 1 (9 object(s)) under provider other-provider, version 1 (5 object(s)) under provider vault, version 2 (7 object(s)) under provider vault still in etcd can no longer be decrypted',
     );
   });
 
   it('finds nothing when every version in etcd can still be decrypted', () => {
     assert.deepEqual(
-      undecryptableKeyIds([row('2', 4), row('3', 1)], 'vault', {
+      undecryptableKeyIds([row('2', 4), row('3', 1, 'other-provider')], {
         latestVersion: 3,
         minDecryptionVersion: 2,
       }),
