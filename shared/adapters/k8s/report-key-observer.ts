@@ -38,6 +38,47 @@ export async function confirmed(
   return { ...r, confirmedAt: ms === undefined ? undefined : new Date(ms).toISOString() };
 }
 
+/** Where and how reports are judged fresh: shared by the observer and ReportedConfigs. */
+export interface FreshReportsOptions extends FreshnessLimits {
+  namespace: string;
+  clock: Clock;
+  /** Where the reporters' liveness Leases are read (`get`); without it, reports alone count. */
+  leases?: Pick<CoordinationApi, 'readNamespacedLease'>;
+}
+
+/** The reports still confirmed within the freshness limits, each with its last confirmation. */
+export async function freshReports(
+  reports: readonly KeyIdReport[],
+  { namespace, clock, leases, maxAgeMs, skewMs }: FreshReportsOptions,
+): Promise<Confirmed[]> {
+  const limits: FreshnessLimits = {
+    ...(maxAgeMs === undefined ? {} : { maxAgeMs }),
+    ...(skewMs === undefined ? {} : { skewMs }),
+  };
+  const dated = await Promise.all(reports.map((r) => confirmed(leases, namespace, r)));
+  const now = clock.now().getTime();
+  return dated.filter(
+    (r) => reportFreshness(lastConfirmedMs(r.confirmedAt), now, limits) === 'fresh',
+  );
+}
+
+/** A report's EncryptionConfiguration as the port gives it; none when the report has none. */
+export function reportedConfigOf(r: KeyIdReport): ReportedEncryptionConfig[] {
+  return r.encryptionConfig
+    ? [
+        {
+          node: r.node,
+          hash: r.encryptionConfig.hash,
+          resources: r.encryptionConfig.resources.map((e) => ({
+            resources: [...e.resources],
+            write: e.write,
+          })),
+          ...(r.encryptionConfig.entries ? { entries: r.encryptionConfig.entries } : {}),
+        },
+      ]
+    : [];
+}
+
 /** When the report's key_id was first seen; never later than the report itself says it looked. */
 function firstSeen(r: KeyIdReport): Pick<Observation, 'firstSeenAt'> {
   if (r.keyIdFirstSeen === undefined) return {};
@@ -48,31 +89,12 @@ function firstSeen(r: KeyIdReport): Pick<Observation, 'firstSeenAt'> {
 
 export function createReportKeyObserver(
   api: Pick<CoreApi, 'listNamespacedConfigMap'>,
-  {
-    namespace,
-    clock,
-    leases,
-    maxAgeMs,
-    skewMs,
-  }: {
-    namespace: string;
-    clock: Clock;
-    /** Where the reporters' liveness Leases are read (`get`); without it, reports alone count. */
-    leases?: Pick<CoordinationApi, 'readNamespacedLease'>;
-  } & FreshnessLimits,
+  options: FreshReportsOptions,
 ): KeyObserver {
-  const limits: FreshnessLimits = {
-    ...(maxAgeMs === undefined ? {} : { maxAgeMs }),
-    ...(skewMs === undefined ? {} : { skewMs }),
-  };
   return {
     async observe(provider): Promise<KeyObservation> {
-      const reports = await readReports(api, namespace, provider);
-      const dated = await Promise.all(reports.map((r) => confirmed(leases, namespace, r)));
-      const now = clock.now().getTime();
-      const fresh = dated.filter(
-        (r) => reportFreshness(lastConfirmedMs(r.confirmedAt), now, limits) === 'fresh',
-      );
+      const reports = await readReports(api, options.namespace, provider);
+      const fresh = await freshReports(reports, options);
       const observations: Observation[] = fresh
         .filter((r) => !r.error && r.healthz === 'ok' && r.keyId)
         .map((r) => ({
@@ -84,21 +106,7 @@ export function createReportKeyObserver(
           ...firstSeen(r),
         }));
       // A stale report's configuration may be one the apiserver no longer runs: fresh ones only.
-      const encryptionConfigs: ReportedEncryptionConfig[] = fresh.flatMap((r) =>
-        r.encryptionConfig
-          ? [
-              {
-                node: r.node,
-                hash: r.encryptionConfig.hash,
-                resources: r.encryptionConfig.resources.map((e) => ({
-                  resources: [...e.resources],
-                  write: e.write,
-                })),
-                ...(r.encryptionConfig.entries ? { entries: r.encryptionConfig.entries } : {}),
-              },
-            ]
-          : [],
-      );
+      const encryptionConfigs: ReportedEncryptionConfig[] = fresh.flatMap(reportedConfigOf);
       const unhealthy = fresh.filter((r) => r.error || r.healthz !== 'ok');
       if (fresh.length === 0) {
         return { observations, pluginHealth: { status: 'unknown' }, encryptionConfigs };
