@@ -29,7 +29,8 @@ import type { Clock } from '../ports/clock.ts';
 import type { ObjectRef, ObjectRewriter } from '../ports/object-rewriter.ts';
 import type { StoredEncryptionReader } from '../ports/stored-encryption.ts';
 import { fixedLimit } from './concurrency-limit.ts';
-import { listPages } from './list-pages.ts';
+import { type ListedPage, listPages } from './list-pages.ts';
+import { readAhead } from './read-ahead.ts';
 import { rewriteObject } from './rewrite-object.ts';
 
 export interface MigrateSliceOptions {
@@ -127,7 +128,32 @@ async function rewriteUnlessAborted(
   }
 }
 
-/** Rewrites pages of `checkpoint.resource` until it is done, the budget is spent, or onPage says stop. */
+/** A listed page, split by what etcd stores. */
+interface SplitPage {
+  page: ListedPage;
+  stale: ObjectRef[];
+  current: ObjectRef[];
+}
+
+/** Each page of the listing with its etcd split, until the listing ends or the slice is aborted. */
+async function* splitPages(
+  o: MigrateSliceOptions,
+  resource: string,
+  pages: AsyncIterable<ListedPage>,
+): AsyncGenerator<SplitPage> {
+  for await (const page of pages) {
+    if (aborted(o)) return;
+    yield { page, ...(await splitPage(o, resource, page.items)) };
+  }
+}
+
+/**
+ * Rewrites pages of `checkpoint.resource` until it is done, the budget is spent, or onPage says
+ * stop. The next page is listed and split while the current one is patched
+ * (shared/core/read-ahead.ts), so the apiserver is not left idle between pages; pages are still
+ * patched, counted and checkpointed one after another. A slice that stops leaves at most that one
+ * page read and not patched, which the next slice lists again.
+ */
 export async function migrateSlice(o: MigrateSliceOptions): Promise<SliceResult> {
   const limit = o.limit ?? fixedLimit(o.concurrency ?? 16);
   let checkpoint = o.checkpoint;
@@ -150,13 +176,13 @@ export async function migrateSlice(o: MigrateSliceOptions): Promise<SliceResult>
   // as last saved: what an aborted slice leaves behind
   let saved = { checkpoint, failures };
   const stopHere = (): SliceResult => ({ ...saved, stoppedBy: 'aborted' });
-  for await (const page of endsWhenAborted(listing, o)) {
+  for await (const { page, stale, current } of readAhead(
+    splitPages(o, resource, endsWhenAborted(listing, o)),
+  )) {
     if (aborted(o)) return stopHere();
     // a restarted listing rewrites its first pages twice: harmless, the counts say so
     if (page.restarted) checkpoint = restartListing(checkpoint);
     pages++;
-    const { stale, current } = await splitPage(o, resource, page.items);
-    if (aborted(o)) return stopHere();
     const done = await Promise.all(
       stale.map((ref) => limit(() => rewriteUnlessAborted(o, resource, ref))),
     );

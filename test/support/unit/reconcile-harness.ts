@@ -134,6 +134,12 @@ export interface Harness {
   deps: ReconcileDeps;
   config: ReconcileConfig;
   step(over?: Partial<ReconcileConfig>): Promise<StepOutcome>;
+  /**
+   * The continue tokens each step listed, one array per step (undefined: from the start). A step
+   * lists the page after the one it patches ahead of time, so one that stops early has listed one
+   * page more than it counted; the next step lists that page again from its checkpoint.
+   */
+  stepLists: (string | undefined)[][];
   revision(n: number): Revision;
 }
 
@@ -181,6 +187,7 @@ export function harness({
     concurrency: 4,
     budgetMs: 60_000,
   };
+  const stepLists: (string | undefined)[][] = [];
   return {
     clock,
     cluster,
@@ -193,7 +200,15 @@ export function harness({
     verifier: v,
     deps,
     config,
-    step: (over = {}) => reconcileStep(deps, { ...config, ...over }),
+    async step(over = {}) {
+      const from = cluster.lists.length;
+      try {
+        return await reconcileStep(deps, { ...config, ...over });
+      } finally {
+        stepLists.push(cluster.lists.slice(from).map((l) => l.continueToken));
+      }
+    },
+    stepLists,
     revision(n) {
       const r = store.all().find((x) => x.number === n);
       assert.ok(r, `revision ${n} exists`);

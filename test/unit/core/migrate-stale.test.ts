@@ -170,3 +170,44 @@ describe('migrateSlice with skipCurrent', () => {
     assert.equal(cluster.patches.length, 0, 'nothing patched');
   });
 });
+
+describe('migrateSlice: the next page is read while the current one is patched', () => {
+  it('lists and reads from etcd the next page before the current page’s last patch', async () => {
+    const clock = new FakeClock();
+    const cluster = new FakeCluster(clock, 'k1', 12);
+    cluster.currentKeyId = 'k2';
+    const reader = cluster.storedEncryption(P);
+    const patch = cluster.noOpPatch.bind(cluster);
+    // what had been read when each patch went out
+    const seenAtPatch: { lists: number; etcdReads: number }[] = [];
+    cluster.noOpPatch = (resource, ref, options) => {
+      seenAtPatch.push({ lists: cluster.lists.length, etcdReads: reader.reads.length });
+      return patch(resource, ref, options);
+    };
+    const pages: number[] = [];
+    const r = await migrateSlice({
+      rewriter: cluster,
+      checkpoint: { resource: 'secrets', done: false, counts: emptyCounts() },
+      failures: [],
+      clock,
+      deadline: clock.now().getTime() + 60_000,
+      pageSize: 4,
+      concurrency: 2,
+      skipCurrent: {
+        reader,
+        target: { provider: P, key: { keyId: 'k2', keyIdHash: keyIdHash('k2') } },
+      },
+      onPage: async (cp) => {
+        pages.push(cp.counts.listed);
+        return true;
+      },
+    });
+    assert.equal(r.stoppedBy, 'done');
+    assert.deepEqual(pages, [4, 8, 12], 'still counted and saved page by page, in order');
+    assert.equal(seenAtPatch.length, 12);
+    // page 1's last patch (the 4th) went out with page 2 already listed and read from etcd
+    assert.deepEqual(seenAtPatch[3], { lists: 2, etcdReads: 2 });
+    assert.deepEqual(seenAtPatch[7], { lists: 3, etcdReads: 3 });
+    assert.equal(cluster.lists.length, 3, 'no page listed twice');
+  });
+});

@@ -307,10 +307,12 @@ describe('reconcileStep: a brownout fails no object', () => {
 
   it('patches that keep failing transiently stop the step at its checkpoint; the next step goes on', async () => {
     const h = lifecycle(rotated());
-    let pages = 0;
-    // the apiserver browns out after the first page
-    h.cluster.afterList = () => {
-      if (++pages === 2) h.cluster.patchesFailWith = brownout;
+    // the apiserver browns out once the first page (10 objects) is rewritten
+    const patch = h.cluster.noOpPatch.bind(h.cluster);
+    let patches = 0;
+    h.cluster.noOpPatch = (resource, ref, options) => {
+      if (++patches === 11) h.cluster.patchesFailWith = brownout;
+      return patch(resource, ref, options);
     };
 
     const o = asStep(await h.step());
