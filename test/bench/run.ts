@@ -160,6 +160,7 @@ try {
       report.emit('rekey_reencrypted_per_second', median(rates), 'objects/s', seeded, rates.length);
     }
     emitCpu(rekeyRuns, seeded);
+    emitTimeline(rekeyRuns, seeded);
     if (PHASES.has('sizes')) {
       const scan = await timeEtcdScan(sb);
       report.emit('etcd_scan_seconds', scan.ms / 1000, 's', scan.values, 1);
@@ -234,6 +235,35 @@ function emitCpu(runs: readonly AcrossRotation[], n: number): void {
     const values = per.map((c) => c[part]);
     report.emit(`${part}_cpu_seconds_per_1000`, median(values), 's', n, values.length);
   }
+}
+
+/**
+ * Where the migration's wall-clock time went (test/bench/timeline.ts), as shares of it: with a
+ * patch in flight, with a list page or an etcd read in flight, and with no call in flight.
+ */
+function emitTimeline(runs: readonly AcrossRotation[], n: number): void {
+  const shares = runs.flatMap(({ result: r }) =>
+    r.timelineMs && r.migrateMs > 0
+      ? [
+          {
+            patch: r.timelineMs.patch / r.migrateMs,
+            listOrEtcd: (r.timelineMs.list + r.timelineMs.etcdRead) / r.migrateMs,
+            verify: r.timelineMs.verify / r.migrateMs,
+            idle: 1 - r.timelineMs.busy / r.migrateMs,
+          },
+        ]
+      : [],
+  );
+  if (shares.length === 0) return;
+  for (const part of ['patch', 'listOrEtcd', 'verify', 'idle'] as const) {
+    const values = shares.map((s) => s[part] * 100);
+    report.emit(`rekey_time_share_${snake(part)}`, median(values), '%', n, values.length);
+  }
+  log(`rewrite concurrency chosen: ${JSON.stringify(runs.map((r) => r.result.concurrency))}`);
+}
+
+function snake(s: string): string {
+  return s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
 /** The started-at-the-key-change figures, on a second sandbox of two apiservers. */

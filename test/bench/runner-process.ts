@@ -9,6 +9,7 @@ import { kubeConfig } from '../support/kube.ts';
 import { rekeySettings } from '../support/rekey-fixture.ts';
 import type { TestSandbox } from '../support/sandbox-fixture.ts';
 import { type CpuSeconds, formatCpuPids } from './proc-cpu.ts';
+import type { TimelineMs } from './timeline.ts';
 
 const RUNNER = fileURLToPath(new URL('./runner.ts', import.meta.url));
 /**
@@ -33,6 +34,10 @@ export interface RunnerResult {
   /** Epoch ms of the first patch the apiserver accepted; absent when nothing was patched. */
   firstRewriteAt?: number;
   maxRssKb: number;
+  /** Where the migration's wall-clock time went (test/bench/timeline.ts). */
+  timelineMs?: TimelineMs;
+  /** The adaptive rewrite concurrency: its last and highest value (absent when fixed). */
+  concurrency?: { last?: number; max: number };
 }
 
 export interface RunnerHandle {
