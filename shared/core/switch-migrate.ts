@@ -21,6 +21,7 @@ import {
   parseGroupResource,
 } from '../domain/group-resource.ts';
 import { emptyCounts, type MigrationCounts, sumCounts } from '../domain/migration-counts.ts';
+import { isRevisionSecret } from '../domain/revision-secret.ts';
 import { resourceForKey } from '../domain/storage-paths.ts';
 import type { StoredConfigRevision } from '../ports/config-revisions.ts';
 import type { ObjectRef } from '../ports/object-rewriter.ts';
@@ -73,8 +74,11 @@ export interface MigrateAllOptions {
   progress?: StageProgress | undefined;
   /** Persists the progress after each page; false: another runner changed it (stop). */
   save: (progress: StageProgress) => Promise<boolean>;
-  /** An object saving the progress writes anyway (the revision's own Secret): left alone. */
-  ownWrite?: ((ref: ObjectRef) => boolean) | undefined;
+  /**
+   * The Secret that stores the revision `save` writes: saving writes it anyway, so it is left alone
+   * (only as a Secret: an object of another resource with its namespace and name is the user's).
+   */
+  revisionObject?: { namespace: string; name: string } | undefined;
 }
 
 /** Rewrites every object of `resources` once, from the saved progress; the apiserver moves stale ones. */
@@ -84,6 +88,7 @@ export async function migrateAll(
   o: MigrateAllOptions,
 ): Promise<MigrationResult> {
   let progress = o.progress ?? emptyStageProgress();
+  const revision = o.revisionObject;
   let pages = 0;
   const totals: MigrationCounts[] = [];
   for (const resource of resources) {
@@ -101,7 +106,9 @@ export async function migrateAll(
         ...(deps.concurrency ? { concurrency: deps.concurrency } : {}),
         ...(deps.limit ? { limit: deps.limit } : {}),
         ...(deps.sleep ? { sleep: deps.sleep } : {}),
-        ...(o.ownWrite ? { ownWrite: o.ownWrite } : {}),
+        ...(revision
+          ? { ownWrite: (ref: ObjectRef) => isRevisionSecret(resource, ref, revision) }
+          : {}),
         onPage: async (cp, failures) => {
           pages++;
           const names = failures.map((f) => `${resource} ${f.namespace ?? ''}/${f.name}`);
@@ -183,7 +190,6 @@ export async function migrateStage(
     note(
       `${resuming ? 'resuming the migration of' : 'migrating'} ${resources.join(', ')} from ${sw.from} to ${sw.to}`,
     );
-    const own = deps.revisions.objectOf?.(s.record.number);
     const m = await migrateAll(deps, resources, {
       deadline,
       progress: s.record.progress,
@@ -194,9 +200,7 @@ export async function migrateStage(
         s = { ...s, record: changed(s, { progress }), version };
         return true;
       },
-      ...(own
-        ? { ownWrite: (ref) => ref.namespace === own.namespace && ref.name === own.name }
-        : {}),
+      revisionObject: deps.revisions.objectOf?.(s.record.number),
     });
     const c = m.counts;
     if (m.timedOut) {
