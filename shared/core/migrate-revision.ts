@@ -11,6 +11,7 @@ import type { ResourceCheckpoint } from '../domain/checkpoint.ts';
 import type { ObjectFailure } from '../domain/migration-counts.ts';
 import { relistResources, widenProgress } from '../domain/migration-progress.ts';
 import { phaseFor, type Step } from '../domain/phase.ts';
+import { isRevisionSecret } from '../domain/revision-secret.ts';
 import { isRetryable } from '../ports/retryable.ts';
 import { migrateSlice, type SkipCurrent } from './migrate-slice.ts';
 import type { ActionResult, StepContext } from './step-context.ts';
@@ -95,12 +96,11 @@ async function migrateResource(
       ...(session.revision.forced ? { forcedMarker: session.revision.name } : {}),
       ...skipCurrentFor(ctx, checkpoint.resource),
       ...(deps.sleep ? { sleep: deps.sleep } : {}),
-      // the revision is a Secret: an object of another resource with its name is the user's
       ownWrite: (ref) =>
-        checkpoint.resource === 'secrets' &&
-        config.namespace !== undefined &&
-        ref.namespace === config.namespace &&
-        ref.name === session.revision.name,
+        isRevisionSecret(checkpoint.resource, ref, {
+          namespace: config.namespace,
+          name: session.revision.name,
+        }),
       onPage,
     });
     if (result.stoppedBy === 'done') return undefined;

@@ -6,6 +6,8 @@
 // the key-rotation engine's (./migrate-slice.ts), checkpointed after every page through `save`
 // (the switch keeps it on its `write` revision), so a run that stops at its deadline is resumed by
 // the next one from the page it stopped at; an expired continue token restarts the listing there.
+// Each outcome is recorded on that revision too (`migrated`, then `verified`), so the stage machine
+// (./switch-encryption.ts) moves on to removing the old provider only once the proof holds.
 import type { EncryptionKind } from '../domain/encrypted-value.ts';
 import {
   advanceStageProgress,
@@ -19,10 +21,14 @@ import {
   parseGroupResource,
 } from '../domain/group-resource.ts';
 import { emptyCounts, type MigrationCounts, sumCounts } from '../domain/migration-counts.ts';
+import { isRevisionSecret } from '../domain/revision-secret.ts';
 import { resourceForKey } from '../domain/storage-paths.ts';
+import type { StoredConfigRevision } from '../ports/config-revisions.ts';
 import type { ObjectRef } from '../ports/object-rewriter.ts';
 import { migrateSlice } from './migrate-slice.ts';
 import type { SwitchDeps } from './switch-deps.ts';
+import type { SwitchOutcome } from './switch-run.ts';
+import { changed, save } from './switch-save.ts';
 
 /** The write key a stored value names in its prefix: `identity`, `kms:<name>`, `aescbc:<key>`. */
 export function storedWriteKey(v: { kind: EncryptionKind; provider?: string }): string {
@@ -68,8 +74,11 @@ export interface MigrateAllOptions {
   progress?: StageProgress | undefined;
   /** Persists the progress after each page; false: another runner changed it (stop). */
   save: (progress: StageProgress) => Promise<boolean>;
-  /** An object saving the progress writes anyway (the revision's own Secret): left alone. */
-  ownWrite?: ((ref: ObjectRef) => boolean) | undefined;
+  /**
+   * The Secret that stores the revision `save` writes: saving writes it anyway, so it is left alone
+   * (only as a Secret: an object of another resource with its namespace and name is the user's).
+   */
+  revisionObject?: { namespace: string; name: string } | undefined;
 }
 
 /** Rewrites every object of `resources` once, from the saved progress; the apiserver moves stale ones. */
@@ -79,6 +88,7 @@ export async function migrateAll(
   o: MigrateAllOptions,
 ): Promise<MigrationResult> {
   let progress = o.progress ?? emptyStageProgress();
+  const revision = o.revisionObject;
   let pages = 0;
   const totals: MigrationCounts[] = [];
   for (const resource of resources) {
@@ -96,7 +106,9 @@ export async function migrateAll(
         ...(deps.concurrency ? { concurrency: deps.concurrency } : {}),
         ...(deps.limit ? { limit: deps.limit } : {}),
         ...(deps.sleep ? { sleep: deps.sleep } : {}),
-        ...(o.ownWrite ? { ownWrite: o.ownWrite } : {}),
+        ...(revision
+          ? { ownWrite: (ref: ObjectRef) => isRevisionSecret(resource, ref, revision) }
+          : {}),
         onPage: async (cp, failures) => {
           pages++;
           const names = failures.map((f) => `${resource} ${f.namespace ?? ''}/${f.name}`);
@@ -155,4 +167,74 @@ export async function scanForOldProvider(
     return { available: false, reason: `etcd scan failed: ${(err as Error).message}` };
   }
   return { available: true, scanned, underOld, examples };
+}
+
+/**
+ * Stage 3 on its `write` revision, one step per call: the rewrite (recorded `migrated`, or Degraded
+ * naming the objects the apiserver refused), then the proof from etcd (recorded `verified`, or the
+ * rewrite once more for values still under the old provider). Undefined: decide again from the
+ * stored revisions.
+ */
+export async function migrateStage(
+  deps: SwitchDeps,
+  revision: StoredConfigRevision,
+  deadline: number,
+  note: (line: string) => void,
+): Promise<SwitchOutcome | undefined> {
+  let s = revision;
+  const sw = s.record.switch;
+  if (!sw) throw new Error(`revision ${s.record.number} has no switch record`);
+  const resources = await concreteResources(deps, sw.resources);
+  if (s.record.migration !== 'migrated') {
+    const resuming = s.record.progress !== undefined;
+    note(
+      `${resuming ? 'resuming the migration of' : 'migrating'} ${resources.join(', ')} from ${sw.from} to ${sw.to}`,
+    );
+    const m = await migrateAll(deps, resources, {
+      deadline,
+      progress: s.record.progress,
+      // after every page: the next run goes on from there
+      save: async (progress) => {
+        const version = await deps.revisions.update(changed(s, { progress }), s.version);
+        if (version === false) return false;
+        s = { ...s, record: changed(s, { progress }), version };
+        return true;
+      },
+      revisionObject: deps.revisions.objectOf?.(s.record.number),
+    });
+    const c = m.counts;
+    if (m.timedOut) {
+      return {
+        state: 'timeout',
+        message: `stage 3 (migration) not finished: listed=${c.listed} so far (the next run goes on from there)`,
+      };
+    }
+    note(
+      `migrated: listed=${c.listed} re-encrypted=${c.reencrypted} unchanged=${c.unchanged} conflicts=${c.conflicts} gone=${c.gone} failed=${c.failed}`,
+    );
+    if (m.failed.length > 0) {
+      const reason = `the apiserver refused to rewrite ${m.failed.slice(0, 5).join(', ')}`;
+      // the next run rewrites everything again, retrying the refused objects with the rest
+      await save(deps, s, { degraded: reason, progress: undefined });
+      return { state: 'degraded', message: reason };
+    }
+    await save(deps, s, { migration: 'migrated', degraded: undefined, progress: undefined });
+    return undefined;
+  }
+  const scan = await scanForOldProvider(deps, resources, sw.from);
+  if (!scan.available) {
+    return {
+      state: 'unverifiable',
+      message: `migrated, but ${scan.reason}; ${sw.from} is not removed`,
+    };
+  }
+  if (scan.underOld > 0) {
+    // written meanwhile by a client through an old revision? migrate once more
+    note(`${scan.underOld} value(s) still under ${sw.from}: migrating again`);
+    await save(deps, s, { migration: undefined, progress: undefined });
+    return undefined;
+  }
+  note(`etcd: ${scan.scanned} value(s) in scope, none under ${sw.from}`);
+  await save(deps, s, { migration: 'verified' });
+  return undefined;
 }

@@ -24,8 +24,9 @@ export interface ConfigRevisionStore {
   /** The revision's new version, or false when it was not at `expectedVersion`. */
   update(record: ConfigRevisionRecord, expectedVersion: string): Promise<string | false>;
   /**
-   * The object that stores revision `number` (in the cluster: its Secret), when it is one the
-   * stage 3 rewrite lists: saving progress writes it anyway, so the rewrite leaves it alone.
+   * The Secret that stores revision `number`, when it is one the stage 3 rewrite lists: saving
+   * progress writes it anyway, so the rewrite leaves it alone (as a Secret only: an object of
+   * another resource with this namespace and name is the user's, and is rewritten).
    */
   objectOf?(number: number): { namespace: string; name: string } | undefined;
 }

@@ -47,6 +47,8 @@ export function fakeSwitchCluster() {
   const reloadFailures = new Map<string, number>();
   /** Every no-op patch, by object name, in order. */
   const patches: string[] = [];
+  /** The same patches as `<resource> <namespace>/<name>`: every resource lists the same objects. */
+  const resourcePatches: string[] = [];
   /** Continue tokens the apiserver answers 410 for (etcd compacted past them). */
   const expiredTokens = new Set<string>();
   let listings = 0;
@@ -66,6 +68,7 @@ export function fakeSwitchCluster() {
     nodeWrites,
     reloadFailures,
     patches,
+    resourcePatches,
     expiredTokens,
     revisionObjects,
     /** Objects per list page (undefined: the caller's limit). */
@@ -121,8 +124,9 @@ export function fakeSwitchCluster() {
         ...(rest.length > page.length && last ? { continue: `${listing}:${last}` } : {}),
       };
     },
-    async noOpPatch(_resource, ref) {
+    async noOpPatch(resource, ref) {
       patches.push(ref.name);
+      resourcePatches.push(`${resource} ${ref.namespace}/${ref.name}`);
       etcd.set(ref.name, cluster.writesWith('node-a'));
       return { ok: true, before: '1', after: '2' };
     },
