@@ -16,6 +16,7 @@ import {
 import type { Step } from '../domain/phase.ts';
 import { planRetry } from '../domain/retry-plan.ts';
 import { afterRetry } from '../domain/retry-schedule.ts';
+import { isRevisionSecret } from '../domain/revision-secret.ts';
 import { isRetryable } from '../ports/retryable.ts';
 import { type FinalOutcome, rewriteObject } from './rewrite-object.ts';
 import type { ActionResult, StepContext } from './step-context.ts';
@@ -104,9 +105,10 @@ async function retryOne(ctx: StepContext, object: ObjectName): Promise<Settled> 
         ...(session.revision.forced ? { forcedMarker: session.revision.name } : {}),
         ...(deps.sleep ? { sleep: deps.sleep } : {}),
         ownWrite: (x) =>
-          config.namespace !== undefined &&
-          x.namespace === config.namespace &&
-          x.name === session.revision.name,
+          isRevisionSecret(object.resource, x, {
+            namespace: config.namespace,
+            name: session.revision.name,
+          }),
       },
       object.resource,
       ref,

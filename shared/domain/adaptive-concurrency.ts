@@ -2,14 +2,15 @@
 // the time its own patches take and the apiserver's pushback (429 from API Priority and Fairness,
 // 5xx, no answer). Pure: the caller measures, this decides.
 //
-// The rule, per round (as many answered patches as the limit allows in flight):
+// The rule, per round (as many answered patches as the limit, and at least `MIN_ROUND`):
 // - pushback in the round: halve the limit at once (at most once per round), as TCP does on loss;
-// - the round's median latency above `BACK_OFF_ABOVE` x the best recent round: shrink by a fifth
-//   (the apiserver is queueing rekey's own requests, so other clients wait too);
+// - the round's median latency above `BACK_OFF_ABOVE` x the best recent round, two rounds in a
+//   row: shrink by a fifth (the apiserver is queueing rekey's own requests, so other clients wait
+//   too); one such round alone is a spike and changes nothing;
 // - otherwise grow by a quarter, as long as growing pays: by Little's law a round moves
 //   limit / median patches per ms, and a growth that did not raise that by `MIN_SHARE` of what it
-//   added (half: 20% more slots must bring at least 10% more) means the apiserver is saturated, so the limit steps back to where it was and holds `HOLD_ROUNDS`
-//   rounds before it probes again.
+//   added (half: 20% more slots must bring at least 10% more) means the apiserver is saturated, so
+//   the limit steps back to where it was and holds `HOLD_ROUNDS` rounds before it probes again.
 // "Best recent" is the lowest median of the last `BASELINE_ROUNDS` rounds, so a slower phase
 // (bigger objects, a busy etcd) becomes the new normal instead of pinning rekey at the floor.
 
@@ -35,6 +36,8 @@ export interface AdaptiveConcurrency {
   beforeGrowth?: { limit: number; rate: number };
   /** Rounds to hold before probing higher again. */
   hold: number;
+  /** Rounds in a row whose median was over `BACK_OFF_ABOVE` x the best: one alone is a spike. */
+  slowRounds: number;
 }
 
 /** What one answered patch says: `pushback` for 429, 5xx and no answer; `refused` for other 4xx. */
@@ -48,6 +51,20 @@ const BACK_OFF_ABOVE = 2;
 const MIN_SHARE = 0.5;
 const HOLD_ROUNDS = 10;
 const BASELINE_ROUNDS = 30;
+/**
+ * A round is at least this many answers, however low the limit: the median of one or two
+ * latencies is noise, and a baseline taken as the least of such medians is far below the usual,
+ * which shrank the limit round after round down to 1 on a busy 2-core sandbox (the bench).
+ */
+const MIN_ROUND = 32;
+/** Slow rounds in a row before the limit backs off: a single slow round is a spike (a GC pause, a
+ * list page read from etcd beside the patches), not the apiserver queueing rekey's work. */
+const SLOW_ROUNDS_TO_BACK_OFF = 2;
+
+/** How many answers make the current round. */
+export function roundSize(state: Pick<AdaptiveConcurrency, 'limit'>): number {
+  return Math.max(state.limit, MIN_ROUND);
+}
 
 function clamp(n: number, { min, max }: ConcurrencyBounds): number {
   return Math.max(min, Math.min(max, Math.round(n)));
@@ -67,6 +84,7 @@ export function startConcurrency(bounds: ConcurrencyBounds = DEFAULT_BOUNDS): Ad
     pushbacks: 0,
     cutThisRound: false,
     hold: 0,
+    slowRounds: 0,
   };
 }
 
@@ -93,11 +111,11 @@ export function observeConcurrency(
     }
     // a burst of pushbacks is one signal per round; a round that ends in pushback may cut again
     const pushbacks = state.pushbacks + 1;
-    if (state.round.length + pushbacks < state.limit) return { ...rest, pushbacks };
+    if (state.round.length + pushbacks < roundSize(state)) return { ...rest, pushbacks };
     return { ...rest, round: [], pushbacks: 0, cutThisRound: false };
   }
   const round = [...state.round, sample.latencyMs];
-  if (round.length + state.pushbacks < state.limit) return { ...state, round };
+  if (round.length + state.pushbacks < roundSize(state)) return { ...state, round };
   // a round with pushback in it ends without growing
   if (state.pushbacks > 0) return { ...state, round: [], pushbacks: 0, cutThisRound: false };
   return decide({ ...state, round });
@@ -112,8 +130,16 @@ function decide(state: AdaptiveConcurrency): AdaptiveConcurrency {
   const next = { ...state, recent, round: [], pushbacks: 0, cutThisRound: false };
   const { beforeGrowth: _, ...settled } = next;
   if (m > best * BACK_OFF_ABOVE) {
-    return { ...settled, limit: clamp(Math.min(state.limit - 1, state.limit * 0.8), state.bounds) };
+    if (state.slowRounds + 1 < SLOW_ROUNDS_TO_BACK_OFF) {
+      return { ...settled, slowRounds: state.slowRounds + 1 };
+    }
+    return {
+      ...settled,
+      limit: clamp(Math.min(state.limit - 1, state.limit * 0.8), state.bounds),
+      slowRounds: 0,
+    };
   }
+  settled.slowRounds = 0;
   const before = state.beforeGrowth;
   if (before && rate < before.rate * (1 + (state.limit / before.limit - 1) * MIN_SHARE)) {
     // the last growth bought nothing: saturated, go back and stay a while
