@@ -293,6 +293,7 @@ function webhookWiring(
         ? {
             rotate: rotateThenStep(rotator, webhookStep, {
               onStepError: (err) => logger.warn({ err }, 'webhook: the step after rotate failed'),
+              onRotateError: (err) => logger.warn({ err }, 'webhook: rotate failed'),
             }),
           }
         : {}),

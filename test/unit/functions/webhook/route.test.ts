@@ -397,12 +397,12 @@ function gaxError(code: grpcStatus): Error {
 }
 
 /** What the AWS SDK rejects with for a KMS error answer. */
-function awsError(name: string, httpStatusCode: number): KMSServiceException {
+function awsError(name: string, httpStatusCode: number, message = name): KMSServiceException {
   return new KMSServiceException({
     name,
     $fault: 'client',
     $metadata: { httpStatusCode },
-    message: name,
+    message,
   });
 }
 
@@ -452,7 +452,7 @@ describe('webhook: rotate failures follow Knative retry rules', () => {
     assert.equal(res.status, 503, JSON.stringify(b));
     assert.equal(res.headers.get('Retry-After'), '5');
     assert.equal(b.error, 'unavailable');
-    assert.match(String(b.message), /^rotate: Cloud KMS CreateCryptoKeyVersion .*: UNAVAILABLE/);
+    assert.equal(b.message, "rotate: the KMS answered UNAVAILABLE (its words are in rekey's log)");
     assert.deepEqual(calls, ['rotate']);
   });
 
@@ -493,6 +493,36 @@ describe('webhook: rotate failures follow Knative retry rules', () => {
       assert.deepEqual(calls, ['rotate']);
     });
   }
+
+  it("a refused rotation's answer names the code, never the KMS's words (they name rekey's role)", async () => {
+    const calls: string[] = [];
+    const words =
+      'User: arn:aws:sts::111122223333:assumed-role/rekey-webhook/i-0abc is not authorized to ' +
+      'perform: kms:RotateKeyOnDemand on resource: arn:aws:kms:us-west-2:111122223333:key/1234abcd';
+    const err = toAwsKmsError(awsError('AccessDeniedException', 400, words), 'RotateKeyOnDemand');
+    const logged: unknown[] = [];
+    const { app } = testApp({ name: 'webhook' });
+    const step = async () => STEP;
+    mountWebhook(
+      app,
+      {
+        provider: 'aws-kms',
+        step,
+        status: async () => ({}),
+        rotate: rotateThenStep(failingRotator(err, calls), step, {
+          onRotateError: (e) => logged.push(e),
+        }),
+      },
+      { secrets: [OLD], claims: new MemoryReplayClaims() },
+    );
+    const res = await app.request('/webhook', signed(OLD, { command: 'rotate' }));
+    const text = await res.text();
+    assert.equal(res.status, 422);
+    assert.match(text, /the KMS answered AccessDeniedException/);
+    assert.doesNotMatch(text, /arn:aws|111122223333|assumed-role/);
+    assert.equal(logged.length, 1, 'the whole error goes to the log');
+    assert.match(String((logged[0] as Error).message), /assumed-role\/rekey-webhook/);
+  });
 
   it('a step that fails after a successful rotation still answers 200: a retry would rotate again', async () => {
     const calls: string[] = [];
