@@ -19,8 +19,9 @@
 //                              BENCH_SECRETS, with kubectl, the ceiling and the migrators), sizes
 //                              (rekey across a rotation at each size: rate, RSS, CPU, etcd scan,
 //                              the projection to 1M), stale (rekey on a half-stale cluster),
-//                              key-change (the second sandbox). Without comparison, BENCH_SECRETS
-//                              is measured as one more size.
+//                              key-change (the second sandbox), transport (the client's and the
+//                              apiserver's CPU per request over HTTP/1.1 and HTTP/2). Without
+//                              comparison, BENCH_SECRETS is measured as one more size.
 //   BENCH_PROJECT_TO           the size the projection is made for (default 1000000)
 //
 // The storage version migrators are built on first use (test/support/peers/build.ts; the in-tree
@@ -50,6 +51,7 @@ import { createReport } from './report.ts';
 import { runnerEnv, runRunner } from './runner-process.ts';
 import { median } from './stats.ts';
 import { SVM_APISERVER_ARGS, startSvm } from './svm.ts';
+import { transportCosts } from './transport.ts';
 
 const numbers = (v: string) => v.split(',').map(Number);
 const THROUGHPUT_N = Number(process.env.BENCH_SECRETS ?? 10_000);
@@ -62,11 +64,14 @@ const CLIENT_PAUSE_MS = Number(process.env.BENCH_CLIENT_PAUSE_MS ?? 100);
 const IDLE_MS = Number(process.env.BENCH_IDLE_SECONDS ?? 20) * 1000;
 const KEY_CHANGE_N = Number(process.env.BENCH_KEY_CHANGE_SECRETS ?? 1000);
 const PHASES = new Set(
-  (process.env.BENCH_PHASES ?? 'comparison,sizes,stale,key-change').split(',').filter(Boolean),
+  (process.env.BENCH_PHASES ?? 'comparison,sizes,stale,key-change,transport')
+    .split(',')
+    .filter(Boolean),
 );
+const KNOWN_PHASES = ['comparison', 'sizes', 'stale', 'key-change', 'transport'];
 for (const p of PHASES) {
-  if (!['comparison', 'sizes', 'stale', 'key-change'].includes(p)) {
-    throw new Error(`BENCH_PHASES: unknown phase ${p} (comparison, sizes, stale, key-change)`);
+  if (!KNOWN_PHASES.includes(p)) {
+    throw new Error(`BENCH_PHASES: unknown phase ${p} (${KNOWN_PHASES.join(', ')})`);
   }
 }
 const PROJECT_TO = Number(process.env.BENCH_PROJECT_TO ?? 1_000_000);
@@ -217,6 +222,15 @@ try {
       n,
       1,
     );
+  }
+  if (PHASES.has('transport')) {
+    log("transport: the same GET over HTTP/1.1 (rekey's client) and HTTP/2");
+    for (const t of await transportCosts(sb.env)) {
+      log(`transport ${t.transport}: ${JSON.stringify(t)}`);
+      report.emit(`transport_client_cpu_ms_${t.transport}`, t.clientMs, 'ms', t.requests, 1);
+      report.emit(`transport_apiserver_cpu_ms_${t.transport}`, t.apiserverMs, 'ms', t.requests, 1);
+      report.emit(`transport_per_second_${t.transport}`, t.perSecond, 'requests/s', t.requests, 1);
+    }
   }
 } finally {
   for (const p of started) await p.stop();

@@ -99,28 +99,29 @@ describe('migration with etcd readable: only stale objects are patched', () => {
   });
 });
 
-describe('migrateSlice with skipCurrent', () => {
-  function slice(cluster: FakeCluster, clock: FakeClock, over: Partial<MigrateSliceOptions> = {}) {
-    const pages: number[] = [];
-    return {
-      pages,
-      run: () =>
-        migrateSlice({
-          rewriter: cluster,
-          checkpoint: { resource: 'secrets', done: false, counts: emptyCounts() },
-          failures: [],
-          clock,
-          deadline: clock.now().getTime() + 60_000,
-          pageSize: 4,
-          onPage: async (cp) => {
-            pages.push(cp.counts.listed);
-            return true;
-          },
-          ...over,
-        }),
-    };
-  }
+/** One slice over secrets, 4 a page, recording the count listed at each saved checkpoint. */
+function slice(cluster: FakeCluster, clock: FakeClock, over: Partial<MigrateSliceOptions> = {}) {
+  const pages: number[] = [];
+  return {
+    pages,
+    run: () =>
+      migrateSlice({
+        rewriter: cluster,
+        checkpoint: { resource: 'secrets', done: false, counts: emptyCounts() },
+        failures: [],
+        clock,
+        deadline: clock.now().getTime() + 60_000,
+        pageSize: 4,
+        onPage: async (cp) => {
+          pages.push(cp.counts.listed);
+          return true;
+        },
+        ...over,
+      }),
+  };
+}
 
+describe('migrateSlice with skipCurrent', () => {
   it('names a refused stale object, judging by hash where only the hash is known', async () => {
     const clock = new FakeClock();
     const cluster = new FakeCluster(clock, 'k1', 4);
@@ -184,24 +185,15 @@ describe('migrateSlice: the next page is read while the current one is patched',
       seenAtPatch.push({ lists: cluster.lists.length, etcdReads: reader.reads.length });
       return patch(resource, ref, options);
     };
-    const pages: number[] = [];
-    const r = await migrateSlice({
-      rewriter: cluster,
-      checkpoint: { resource: 'secrets', done: false, counts: emptyCounts() },
-      failures: [],
-      clock,
-      deadline: clock.now().getTime() + 60_000,
-      pageSize: 4,
+    const s = slice(cluster, clock, {
       concurrency: 2,
       skipCurrent: {
         reader,
         target: { provider: P, key: { keyId: 'k2', keyIdHash: keyIdHash('k2') } },
       },
-      onPage: async (cp) => {
-        pages.push(cp.counts.listed);
-        return true;
-      },
     });
+    const r = await s.run();
+    const pages = s.pages;
     assert.equal(r.stoppedBy, 'done');
     assert.deepEqual(pages, [4, 8, 12], 'still counted and saved page by page, in order');
     assert.equal(seenAtPatch.length, 12);
