@@ -5,7 +5,10 @@
 // the composition root (compose.ts); reads no environment, so tests build the same graph against
 // a sandbox.
 // Namespaces: rekey's own records (revision Secrets, the runner Lease) live in the state namespace
-// (stateNamespaceOf: REKEY_STATE_NAMESPACE, else REKEY_NAMESPACE); key-id reports in REKEY_NAMESPACE.
+// (stateNamespaceOf: REKEY_STATE_NAMESPACE, else REKEY_NAMESPACE); the webhook's replay claims in
+// the replay namespace (replayNamespaceOf: REKEY_REPLAY_NAMESPACE, else the state namespace), so
+// its identity need not hold Lease verbs where the runner Lease is; key-id reports in
+// REKEY_NAMESPACE.
 // etcd: the client certificate files are read once, on first use of the verifier or the scanner,
 // or at start-up when the caller asks (etcdFiles: 'now', or requireEtcdFiles()): a process that
 // runs steps refuses unreadable files at start-up (a ConfigError naming the variable, exit 2); a
@@ -45,6 +48,7 @@ import {
   ConfigError,
   maxConcurrencyOf,
   type RekeyConfig,
+  replayNamespaceOf,
   stateNamespaceOf,
 } from '../config/config.ts';
 import {
@@ -65,7 +69,7 @@ export interface ReconcilePorts {
   reconcile: ReconcileConfig;
   /** TokenReviews, for the functions' sender authentication. */
   authentication: AuthenticationApi;
-  /** Webhook replay claims, shared by every replica (Leases in the state namespace). */
+  /** Webhook replay claims, shared by every replica (Leases in the replay namespace). */
   webhookClaims: ReplayClaims;
   /**
    * Reads the etcd client certificate files now (once), if etcd verification is configured; an
@@ -219,7 +223,7 @@ export function reconcilePortsFor(
   };
   // on the raw client, as rekey's own state
   const webhookClaims = createLeaseReplayClaims(raw, {
-    namespace: stateNamespace,
+    namespace: replayNamespaceOf(config),
     holder: reconcile.holder,
     clock,
   });

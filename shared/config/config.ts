@@ -23,6 +23,10 @@ const list = z
   )
   .refine((xs) => xs.length > 0, 'must list at least one value');
 const optionalList = z.preprocess(emptyIsUnset, list.optional());
+/** A Kubernetes namespace name (a DNS-1123 label). */
+const namespaceName = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name');
 
 /** An optional list whose entries must each pass `ok`; `bad` says what is wrong with entry `n`. */
 function optionalListOf(ok: (entry: string) => boolean, bad: (entry: string, n: number) => string) {
@@ -78,18 +82,18 @@ export const configSchema = z.object({
   REKEY_PROVIDER: z.preprocess(emptyIsUnset, z.string().optional()),
   /** An explicit scope; unset = what the reported EncryptionConfiguration gives the provider. */
   REKEY_RESOURCES: optionalList,
-  REKEY_NAMESPACE: z
-    .string()
-    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name')
-    .default('rekey-system'),
+  REKEY_NAMESPACE: namespaceName.default('rekey-system'),
   /**
-   * Where rekey keeps its own records (revision Secrets, webhook replay claims); unset = REKEY_NAMESPACE.
+   * Where rekey keeps its own records (revision Secrets, the runner Lease); unset = REKEY_NAMESPACE.
    * A namespace of their own keeps the identities that write them away from rekey's credentials.
    */
-  REKEY_STATE_NAMESPACE: z
-    .string()
-    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name')
-    .optional(),
+  REKEY_STATE_NAMESPACE: namespaceName.optional(),
+  /**
+   * Where the webhook keeps its replay claims (one Lease per webhook-id); unset = the state
+   * namespace. A namespace of their own lets the webhook's identity hold Lease verbs there only,
+   * away from the runner Lease.
+   */
+  REKEY_REPLAY_NAMESPACE: namespaceName.optional(),
   /** kubeconfig file; unset = in-cluster service account. */
   KUBECONFIG: z.string().optional(),
   /** Every apiserver, each scraped for its own key_id metric; unset = discovered (EndpointSlices). */
@@ -213,6 +217,13 @@ export function stateNamespaceOf(
   config: Pick<RekeyConfig, 'REKEY_NAMESPACE' | 'REKEY_STATE_NAMESPACE'>,
 ): string {
   return config.REKEY_STATE_NAMESPACE ?? config.REKEY_NAMESPACE;
+}
+
+/** The namespace of the webhook's replay claims: REKEY_REPLAY_NAMESPACE, else the state namespace. */
+export function replayNamespaceOf(
+  config: Pick<RekeyConfig, 'REKEY_NAMESPACE' | 'REKEY_STATE_NAMESPACE' | 'REKEY_REPLAY_NAMESPACE'>,
+): string {
+  return config.REKEY_REPLAY_NAMESPACE ?? stateNamespaceOf(config);
 }
 
 /**

@@ -8,7 +8,9 @@
 //     info), must be exactly what infra/ means to grant: "cannot do more" for all verbs and
 //     resources, not only for the ones a table thought of;
 //   - no identity but reconcile (whose cluster-wide `list` is the rewrite) may read a Secret of
-//     rekey-system, where the operator's credentials are: rekey's records are in rekey-state.
+//     rekey-system, where the operator's credentials are: rekey's records are in rekey-state;
+//   - the internet-facing webhook holds Lease verbs only in rekey-replay, where its replay claims
+//     are, so it can neither take nor delete the runner Lease in rekey-state.
 // And, on every kustomize build: only the reconcile function's pod mounts the etcd client Secret
 // or sees the REKEY_ETCD_* settings; only kms-event and webhook take rekey-credentials (each its
 // own key), through the kubelet, not the API.
@@ -46,8 +48,11 @@ import {
   NS,
   READ_CREDENTIALS,
   RECONCILE,
+  REPLAY_CLAIMS,
+  RUNNER_LEASE_WRITES,
   show,
   TABLES,
+  WEBHOOK,
 } from '../support/infra/rbac-expectations.ts';
 import { kubeConfig } from '../support/kube.ts';
 import { startSandbox, type TestSandbox } from '../support/sandbox-fixture.ts';
@@ -234,6 +239,11 @@ describe('least privilege of every identity infra/ creates, proven on a real api
     it(`${t.who}: can do what it calls`, () => expectAll(t.user, t.allowed, true));
     it(`${t.who}: cannot do more`, () => expectAll(t.user, t.denied, false));
   }
+
+  it('the webhook cannot take, renew or delete the runner Lease: its replay claims are Leases in rekey-replay', async () => {
+    await expectAll(WEBHOOK, RUNNER_LEASE_WRITES, false);
+    await expectAll(WEBHOOK, REPLAY_CLAIMS, true);
+  });
 
   it("no identity but reconcile may read a Secret of rekey-system (the operator's credentials)", async () => {
     for (const [who, user] of NOT_REWRITERS) {

@@ -1,6 +1,7 @@
 // infra/ as built by kustomize (base, each overlay, each component): what no dry run can check,
 // because no Knative controller runs here to resolve it: each function's Service, the Triggers
-// that route every consumed event type to it, the sources and SinkBinding, the ApiServerSources.
+// that route every consumed event type to it, the sources and SinkBinding, the ApiServerSources,
+// and the namespace of the webhook's replay claims (the one where it may write Leases).
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import {
   FUNCTIONS,
   functionServices,
   NS,
+  REPLAY_NS,
   ROUTES_ALWAYS,
   ROUTES_BY_OVERLAY,
   SERVING,
@@ -138,6 +140,56 @@ describe('kustomize builds: functions, routes and sources', () => {
       const dlsPod = specOf<WithPodTemplate>(dls).template.spec;
       assert.equal(dlsPod.automountServiceAccountToken, false, `${build}: dead letters, no token`);
       assertLockedDown(`${build}: rekey-dead-letters`, dlsPod.containers[0] as Container);
+    });
+  });
+
+  it("the webhook's replay claims: their own namespace, the only one where the webhook may write Leases", () => {
+    each((build, objects) => {
+      const replayNs = (s: Manifest) =>
+        envOf(
+          specOf<WithPodTemplate>(s).template.spec.containers[0] as Container,
+          'REKEY_REPLAY_NAMESPACE',
+        );
+      // set on the webhook's Service alone: no other function keeps claims
+      assert.deepEqual(
+        functionServices(objects)
+          .filter((s) => replayNs(s) !== undefined)
+          .map((s) => [s.metadata?.name, replayNs(s)]),
+        [['rekey-webhook', REPLAY_NS]],
+        `${build}: REKEY_REPLAY_NAMESPACE`,
+      );
+      assert.equal(settings(objects).REKEY_REPLAY_NAMESPACE, undefined, `${build}: not shared`);
+      assert.notEqual(REPLAY_NS, settings(objects).REKEY_STATE_NAMESPACE, build);
+      assert.ok(
+        ofKind(objects, 'Namespace').some((n) => n.metadata?.name === REPLAY_NS),
+        `${build}: the Namespace ${REPLAY_NS} is part of the install`,
+      );
+      // where rekey-webhook may create, update or delete Leases, through any binding
+      const writes = new Set<string>();
+      for (const b of [
+        ...ofKind(objects, 'RoleBinding'),
+        ...ofKind(objects, 'ClusterRoleBinding'),
+      ]) {
+        if (!b.subjects?.some((x) => x.kind === 'ServiceAccount' && x.name === 'rekey-webhook')) {
+          continue;
+        }
+        const ns = b.kind === 'RoleBinding' ? b.metadata?.namespace : undefined;
+        const role = objects.find(
+          (o) =>
+            o.kind === b.roleRef?.kind &&
+            o.metadata?.name === b.roleRef?.name &&
+            (o.kind === 'ClusterRole' || o.metadata?.namespace === ns),
+        );
+        assert.ok(role, `${build}: ${b.kind} ${b.metadata?.name} names a Role of the install`);
+        const leaseWrites = (role.rules ?? []).some(
+          (r) =>
+            r.apiGroups?.some((g) => g === 'coordination.k8s.io' || g === '*') &&
+            r.resources?.some((x) => x === 'leases' || x === '*') &&
+            r.verbs.some((v) => ['create', 'update', 'patch', 'delete', '*'].includes(v)),
+        );
+        if (leaseWrites) writes.add(ns ?? '(cluster-wide)');
+      }
+      assert.deepEqual([...writes], [REPLAY_NS], `${build}: where the webhook may write Leases`);
     });
   });
 

@@ -1,10 +1,12 @@
 // Webhook replay protection shared by replicas, on a real apiserver: two webhook function
 // "replicas" (two app instances, each with its own claims and clients, as two pods) share the
-// cluster's Leases, as rekey's least-privilege identity. The same signed `rotate`, sent to both at
-// once and again later (also to a third instance, as after a scale to zero), rotates the key on
-// the local AWS KMS endpoint exactly once, and every replay answers the recorded result. A
-// rotation that fails releases the claim, so the sender's retry runs, at the other replica; the
-// claim of a holder that died (no renewal for its duration) is taken over.
+// cluster's Leases, as the webhook's own ServiceAccount (a token the apiserver issued, infra/'s
+// RBAC) with the claims in their own namespace, as infra/ deploys it (REKEY_REPLAY_NAMESPACE):
+// none lands in rekey-state, where that identity holds no Lease verb. The same signed `rotate`,
+// sent to both at once and again later (also to a third instance, as after a scale to zero),
+// rotates the key on the local AWS KMS endpoint exactly once, and every replay answers the
+// recorded result. A rotation that fails releases the claim, so the sender's retry runs, at the
+// other replica; the claim of a holder that died (no renewal for its duration) is taken over.
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,13 +14,15 @@ import { after, before, describe, it } from 'node:test';
 import { CreateKeyCommand, KMSClient, ListKeyRotationsCommand } from '@aws-sdk/client-kms';
 import { Webhook } from 'standardwebhooks';
 import { mountWebhook } from '../../functions/webhook/route.ts';
+import { connectionFromKubeconfig } from '../../shared/adapters/k8s/connection.ts';
 import { claimLeaseName } from '../../shared/adapters/k8s/replay-claims.ts';
 import { microTime } from '../../shared/adapters/k8s/typed-api.ts';
 import { composeApp, type RekeyApp } from '../../shared/app/compose.ts';
 import { loadConfig } from '../../shared/config/config.ts';
 import { type AwsKmsServer, startAwsKmsServer } from '../support/aws-kms-server/server.ts';
-import { connection, coordinationApi } from '../support/kube.ts';
-import { rekeySettings, STATE_NAMESPACE } from '../support/rekey-fixture.ts';
+import { serviceAccountKubeConfig } from '../support/deployed-functions.ts';
+import { coordinationApi } from '../support/kube.ts';
+import { REPLAY_NAMESPACE, rekeySettings, STATE_NAMESPACE } from '../support/rekey-fixture.ts';
 import { waitFor } from '../support/sandbox/net.ts';
 import { startSandbox, type TestSandbox } from '../support/sandbox-fixture.ts';
 
@@ -28,8 +32,8 @@ process.env.AWS_ACCESS_KEY_ID = credentials.accessKeyId;
 process.env.AWS_SECRET_ACCESS_KEY = credentials.secretAccessKey;
 
 const SECRET = `whsec_${Buffer.from('rekey webhook replay test secret').toString('base64')}`;
-// the claims are Leases in rekey's state namespace (rekeySettings sets it, as infra/ does)
-const NAMESPACE = STATE_NAMESPACE;
+// the claims are Leases in their own namespace, as infra/ sets for the webhook
+const NAMESPACE = REPLAY_NAMESPACE;
 
 type Json = Record<string, unknown>;
 
@@ -53,6 +57,8 @@ describe('webhook: replay protection shared by replicas (real apiserver)', () =>
   let aws: AwsKmsServer;
   let arn: string;
   let broker: Server;
+  /** The webhook ServiceAccount's kubeconfig, with a token the sandbox apiserver issued. */
+  let webhookKubeconfig = '';
   const apps: RekeyApp[] = [];
 
   before(async () => {
@@ -68,6 +74,7 @@ describe('webhook: replay protection shared by replicas (real apiserver)', () =>
     });
     await new Promise<void>((r) => broker.listen(0, '127.0.0.1', r));
     sb = await startSandbox();
+    webhookKubeconfig = (await serviceAccountKubeConfig(sb.env, 'rekey-webhook')).exportConfig();
   });
   after(async () => {
     for (const a of apps) a.close();
@@ -76,7 +83,7 @@ describe('webhook: replay protection shared by replicas (real apiserver)', () =>
     await aws?.close();
   });
 
-  /** One webhook replica: its own app, claims and clients, as rekey's own identity. */
+  /** One webhook replica: its own app, claims and clients, as the webhook's ServiceAccount. */
   function replica(holder: string) {
     const app = composeApp(
       loadConfig(
@@ -85,12 +92,13 @@ describe('webhook: replay protection shared by replicas (real apiserver)', () =>
           REKEY_WEBHOOK_SECRETS: SECRET,
           REKEY_KMS_KEY: arn,
           REKEY_AWS_ENDPOINT: aws.endpoint,
+          REKEY_REPLAY_NAMESPACE: REPLAY_NAMESPACE,
           REKEY_STEP_MODE: 'delegate',
           K_SINK: `http://127.0.0.1:${(broker.address() as AddressInfo).port}/`,
           LOG_LEVEL: 'fatal',
         }),
       ),
-      { connection: connection(sb.env, { user: 'rekey' }) },
+      { connection: connectionFromKubeconfig(webhookKubeconfig) },
     );
     apps.push(app);
     const fns = app.functions('webhook', ['webhook']);
@@ -112,11 +120,11 @@ describe('webhook: replay protection shared by replicas (real apiserver)', () =>
     }
   }
 
-  async function claimLease(id: string) {
+  async function claimLease(id: string, namespace = NAMESPACE) {
     try {
       return await coordinationApi(sb.env).readNamespacedLease({
         name: claimLeaseName(id),
-        namespace: NAMESPACE,
+        namespace,
       });
     } catch (err) {
       if ((err as { code?: number }).code === 404) return undefined;
@@ -154,6 +162,11 @@ describe('webhook: replay protection shared by replicas (real apiserver)', () =>
     assert.equal((await rotations()) - before1, 1, 'the KMS rotated once');
     const lease = await claimLease('rotate-once');
     assert.equal(lease?.metadata?.annotations?.['rekey.dev/webhook-state'], 'done');
+    assert.equal(
+      await claimLease('rotate-once', STATE_NAMESPACE),
+      undefined,
+      'none in rekey-state',
+    );
   });
 
   it('a rotation that fails releases the claim: the retry runs at the other replica, once', async () => {

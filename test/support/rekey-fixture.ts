@@ -16,6 +16,12 @@ import type { SandboxEnv } from './sandbox/env-file.ts';
  * (REKEY_STATE_NAMESPACE), so the sandbox's identities exercise the same roles as an install.
  */
 export const STATE_NAMESPACE = 'rekey-state';
+/**
+ * Where the webhook keeps its replay claims, as infra/ sets on the webhook's Service alone
+ * (REKEY_REPLAY_NAMESPACE). rekeySettings leave it unset (the claims then go to the state
+ * namespace), so the Knative tier's webhook takes it from infra/ as a pod would.
+ */
+export const REPLAY_NAMESPACE = 'rekey-replay';
 
 /** Settings rekey would get from its environment for this sandbox. */
 export function rekeySettings(

@@ -1,6 +1,8 @@
 // The ReplayClaims port on coordination.k8s.io Leases, so every replica of the webhook function
 // (and every process after a scale to zero) shares one record per `webhook-id`. One Lease per id,
-// `rekey-webhook-<first 40 hex digits of sha256(id)>` in rekey's state namespace:
+// `rekey-webhook-<first 40 hex digits of sha256(id)>` in the replay namespace
+// (REKEY_REPLAY_NAMESPACE, else the state namespace; infra/ gives the claims a namespace of their
+// own, the only one where the webhook's identity holds Lease verbs, away from the runner Lease):
 // - create is the compare-and-swap: 409 means another replica claimed the id first;
 // - while its command runs, the holder renews the Lease (every third of its duration), so a claim
 //   whose renewTime + leaseDurationSeconds has passed belongs to a holder that died and may be

@@ -17,6 +17,8 @@ import {
 export const NS = 'rekey-system';
 /** rekey's records (REKEY_STATE_NAMESPACE in the settings). */
 export const STATE_NS = 'rekey-state';
+/** The webhook's replay claims (REKEY_REPLAY_NAMESPACE on the webhook's Service). */
+export const REPLAY_NS = 'rekey-replay';
 export const SERVING = 'serving.knative.dev';
 
 /** The four functions: their Service, and the paths their routes serve (functions/<f>/route.ts). */

@@ -2,12 +2,19 @@
 // the tables test/integration/infra-rbac.test.ts checks on a real apiserver. Each function has its
 // own ServiceAccount; only rekey-reconcile lists and patches cluster-wide, because the trigger
 // functions hand their steps to it (REKEY_STEP_MODE=delegate, shared/app/hand-off.ts).
-// rekey's records (revision Secrets, the runner Lease, webhook replay claims) are in STATE_NS, so
-// that no identity but reconcile (whose cluster-wide `list` is the rewrite) may read a Secret of
-// NS, where the credentials are.
+// rekey's records (revision Secrets, the runner Lease) are in STATE_NS, so that no identity but
+// reconcile (whose cluster-wide `list` is the rewrite) may read a Secret of NS, where the
+// credentials are. The webhook's replay claims are in REPLAY_NS, the one namespace where the
+// internet-facing webhook holds Lease verbs: RBAC cannot narrow them by name, and in STATE_NS they
+// would let it take or delete the runner Lease.
 
 export const NS = 'rekey-system';
 export const STATE_NS = 'rekey-state';
+/** The webhook's replay claims (REKEY_REPLAY_NAMESPACE on its Service). */
+export const REPLAY_NS = 'rekey-replay';
+/** The reconcile runner's Lease in STATE_NS, `rekey-<provider>` (one runner per provider). */
+export const RUNNER_LEASE = 'rekey-sandbox-kms';
+const LEASES = 'coordination.k8s.io';
 /** The operator's Secrets in NS: mounted into the pods that need them, read by no identity. */
 export const CREDENTIALS = ['rekey-credentials', 'rekey-etcd-client'];
 const sa = (name: string) => `system:serviceaccount:${NS}:${name}`;
@@ -126,6 +133,27 @@ const SWITCH_BEYOND_DRIVING: Ask[] = [
   r('patch', 'encryptionswitches', '', SWITCHES, 'status'),
 ];
 
+/** Replay claims: one Lease per webhook-id, created, read, renewed, released; each by its name. */
+export const REPLAY_CLAIMS: Ask[] = each(
+  ['create', 'get', 'update', 'delete'],
+  'leases',
+  REPLAY_NS,
+  LEASES,
+);
+
+/** The runner Lease, and any Lease of STATE_NS: taking, renewing or deleting it. */
+export const RUNNER_LEASE_WRITES: Ask[] = [
+  ...['get', 'update', 'patch', 'delete'].map(
+    (verb): Ask => ({ verb, resource: 'leases', ns: STATE_NS, group: LEASES, name: RUNNER_LEASE }),
+  ),
+  ...each(
+    ['get', 'create', 'update', 'patch', 'delete', 'list', 'watch', 'deletecollection'],
+    'leases',
+    STATE_NS,
+    LEASES,
+  ),
+];
+
 export interface IdentityTable {
   who: string;
   user: string;
@@ -186,6 +214,8 @@ export const TABLES: IdentityTable[] = [
         'coordination.k8s.io',
       ),
       ...each(['list', 'get', 'create'], 'leases', 'default', 'coordination.k8s.io'),
+      // the webhook's replay claims are not its business
+      ...each(['get', 'create', 'update', 'delete', 'list'], 'leases', REPLAY_NS, LEASES),
       ...NOT_BEYOND_ENDPOINTS,
     ],
   },
@@ -211,6 +241,7 @@ export const TABLES: IdentityTable[] = [
       r('list', 'configmaps', STATE_NS),
       ...each(['list', 'create', 'update'], 'leases', NS, 'coordination.k8s.io'),
       ...each(['get', 'create', 'update'], 'leases', STATE_NS, 'coordination.k8s.io'),
+      ...each(['get', 'create', 'update'], 'leases', REPLAY_NS, LEASES),
     ],
   },
   {
@@ -227,6 +258,7 @@ export const TABLES: IdentityTable[] = [
       ...each(['get', 'list'], 'configmaps', NS),
       ...each(['get', 'create', 'update'], 'leases', NS, 'coordination.k8s.io'),
       ...each(['get', 'create', 'update'], 'leases', STATE_NS, 'coordination.k8s.io'),
+      ...each(['get', 'create', 'update'], 'leases', REPLAY_NS, LEASES),
     ],
   },
   {
@@ -234,8 +266,8 @@ export const TABLES: IdentityTable[] = [
     user: WEBHOOK,
     allowed: [
       r('list', 'secrets', STATE_NS),
-      // replay claims: one Lease per webhook-id, created, read, renewed, released
-      ...each(['create', 'get', 'update', 'delete'], 'leases', STATE_NS, 'coordination.k8s.io'),
+      // replay claims, in their own namespace
+      ...REPLAY_CLAIMS,
       ...ADOPTION,
     ],
     denied: [
@@ -248,8 +280,13 @@ export const TABLES: IdentityTable[] = [
       ...each(['get', 'watch', 'create', 'update', 'delete', 'patch'], 'secrets', STATE_NS),
       ...each(['get', 'list'], 'configmaps', NS),
       ...each(['get', 'create', 'update'], 'leases', NS, 'coordination.k8s.io'),
+      // no Lease verb where the runner Lease is: it cannot take, renew or delete it
+      ...RUNNER_LEASE_WRITES,
       // no list of the claims (nor watch): each is reached by its name
-      ...each(['list', 'watch', 'deletecollection'], 'leases', STATE_NS, 'coordination.k8s.io'),
+      ...each(['list', 'watch', 'deletecollection', 'patch'], 'leases', REPLAY_NS, LEASES),
+      // nothing but Leases in the claims' namespace
+      ...each(['get', 'list', 'create'], 'secrets', REPLAY_NS),
+      ...each(['get', 'list', 'create'], 'configmaps', REPLAY_NS),
       ...NOT_BEYOND_ENDPOINTS,
     ],
   },
@@ -340,8 +377,12 @@ const RECONCILE_EVERYWHERE = [
   ...TOKENREVIEWS,
   ...METRICS,
 ];
-/** The same grant in every namespace but NS and STATE_NS, which get their own. */
+/**
+ * The same grant in every namespace but NS and STATE_NS, which get their own (REPLAY_NS too: only
+ * the webhook holds anything of its own there).
+ */
 const elsewhere = (everywhere: string[]) => ({
+  [REPLAY_NS]: everywhere,
   'kube-system': everywhere,
   default: everywhere,
   'team-a': everywhere,
@@ -365,6 +406,7 @@ export const EXPECTED: Record<string, Record<string, string[]>> = {
       ...rule(['get', 'list', 'create', 'update', 'delete'], 'secrets'),
       ...rule(['get', 'create', 'update', 'delete'], 'leases', 'coordination.k8s.io'),
     ],
+    [REPLAY_NS]: RECONCILE_EVERYWHERE,
     'kube-system': [...RECONCILE_EVERYWHERE, ...IDENTITY_LEASES],
     default: [...RECONCILE_EVERYWHERE, ...APISERVER_ENDPOINTS],
     'team-a': RECONCILE_EVERYWHERE,
@@ -381,11 +423,10 @@ export const EXPECTED: Record<string, Record<string, string[]>> = {
   [CLUSTER_EVENT]: { [NS]: TOKENREVIEWS, [STATE_NS]: TOKENREVIEWS, ...elsewhere(TOKENREVIEWS) },
   [WEBHOOK]: {
     [NS]: METRICS,
-    [STATE_NS]: [
-      ...METRICS,
-      ...rule(['list'], 'secrets'),
-      ...rule(['create', 'get', 'update', 'delete'], 'leases', 'coordination.k8s.io'),
-    ],
+    // `status` reads the revisions; no Lease verb beside the runner Lease
+    [STATE_NS]: [...METRICS, ...rule(['list'], 'secrets')],
+    // the replay claims, and nothing else
+    [REPLAY_NS]: [...METRICS, ...rule(['create', 'get', 'update', 'delete'], 'leases', LEASES)],
     'kube-system': [...METRICS, ...IDENTITY_LEASES],
     default: [...METRICS, ...APISERVER_ENDPOINTS],
     'team-a': METRICS,

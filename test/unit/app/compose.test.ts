@@ -2,11 +2,17 @@
 // settings, the KMS rotator is built once and only for a key the cloud can rotate, a setting that
 // can never work is refused while composing (a ConfigError, exit 2 at every entry point), and the
 // webhook's `rotate` reaches the rotator the settings name, and runs nothing while the cluster that
-// holds its replay claims cannot be reached. No apiserver answers.
+// holds its replay claims cannot be reached, and the claims go to the replay namespace. No
+// apiserver answers (one local HTTPS server refuses every call, to show where they went).
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { mountWebhook } from '../../../functions/webhook/route.ts';
@@ -14,6 +20,7 @@ import type { Connection } from '../../../shared/adapters/k8s/connection.ts';
 import { composeApp } from '../../../shared/app/compose.ts';
 import { ConfigError, loadConfig } from '../../../shared/config/config.ts';
 import { MemoryReplayClaims } from '../../../shared/http/replay-cache.ts';
+import { createPki } from '../../support/sandbox/pki.ts';
 
 /** An apiserver nobody calls: composing builds clients but sends nothing. */
 const connection: Connection = { server: 'https://127.0.0.1:1', authorize: async () => {} };
@@ -156,6 +163,84 @@ describe('composeApp', () => {
       assert.equal(same.reconcile.namespace, 'rekey-system', 'unset: rekey-system');
     } finally {
       same.close();
+    }
+  });
+
+  it("keeps the webhook's replay claims in REKEY_REPLAY_NAMESPACE; unset, in the state namespace", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rekey-compose-replay-'));
+    const seen: string[] = [];
+    let server: HttpsServer | undefined;
+    try {
+      const pki = await createPki(dir);
+      const { certFile, keyFile } = await pki.issueServing('apiserver', ['127.0.0.1'], []);
+      // an apiserver that refuses every call: the claim is asked for, and nothing runs
+      server = createHttpsServer(
+        { cert: readFileSync(certFile), key: readFileSync(keyFile) },
+        (req, res) => {
+          seen.push(`${req.method} ${req.url}`);
+          req.resume();
+          res.writeHead(403, { 'content-type': 'application/json' }).end('{}');
+        },
+      );
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      const { port } = server.address() as { port: number };
+      const apiserver: Connection = {
+        server: `https://127.0.0.1:${port}`,
+        authorize: async (opts) => {
+          opts.ca = pki.caPem;
+        },
+      };
+      const secret = `whsec_${randomBytes(24).toString('base64')}`;
+      const claimedIn = async (settings: Record<string, string>) => {
+        const rekey = composeApp(
+          loadConfig({
+            REKEY_PROVIDER: 'aws-kms',
+            LOG_LEVEL: 'fatal',
+            REKEY_WEBHOOK_SECRETS: secret,
+            ...settings,
+          }),
+          { connection: apiserver },
+        );
+        const fns = rekey.functions('webhook', ['webhook']);
+        assert.ok(fns.webhook);
+        mountWebhook(fns.http, fns.webhook.deps, fns.webhook.verify);
+        const id = `msg_replay_ns_${seen.length}`;
+        const at = new Date();
+        const body = JSON.stringify({ command: 'status' });
+        seen.length = 0;
+        try {
+          const res = await fns.http.request('/webhook', {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              'webhook-id': id,
+              'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+              'webhook-signature': new Webhook(secret).sign(id, at, body),
+            },
+            body,
+          });
+          assert.equal(res.status, 503, 'no claim, no command');
+          return [...seen];
+        } finally {
+          fns.close();
+        }
+      };
+      const claims = (ns: string) => `POST /apis/coordination.k8s.io/v1/namespaces/${ns}/leases`;
+      assert.deepEqual(
+        await claimedIn({
+          REKEY_STATE_NAMESPACE: 'rekey-state',
+          REKEY_REPLAY_NAMESPACE: 'rekey-replay',
+        }),
+        [claims('rekey-replay')],
+      );
+      assert.deepEqual(await claimedIn({ REKEY_STATE_NAMESPACE: 'rekey-state' }), [
+        claims('rekey-state'),
+      ]);
+      assert.deepEqual(await claimedIn({}), [claims('rekey-system')]);
+    } finally {
+      server?.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

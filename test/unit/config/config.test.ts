@@ -3,7 +3,12 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig } from '../../../shared/config/config.ts';
+import {
+  ConfigError,
+  loadConfig,
+  replayNamespaceOf,
+  stateNamespaceOf,
+} from '../../../shared/config/config.ts';
 
 /** Asserts that `env` is rejected with a ConfigError, and returns its message. */
 function rejected(env: Record<string, string | undefined>): string {
@@ -189,18 +194,41 @@ describe('loadConfig', () => {
     });
   }
 
-  for (const namespace of ['Rekey-System', 'rekey_system', '-rekey', 'rekey.system']) {
-    it(`rejects the namespace name ${JSON.stringify(namespace)}`, () => {
-      const message = rejected({ REKEY_PROVIDER: 'p', REKEY_NAMESPACE: namespace });
-      assert.match(message, /REKEY_NAMESPACE/);
-      assert.match(message, /namespace name/);
-    });
+  for (const variable of ['REKEY_NAMESPACE', 'REKEY_STATE_NAMESPACE', 'REKEY_REPLAY_NAMESPACE']) {
+    for (const namespace of ['Rekey-System', 'rekey_system', '-rekey', 'rekey.system']) {
+      it(`rejects ${variable}=${JSON.stringify(namespace)}: not a namespace name`, () => {
+        const message = rejected({ REKEY_PROVIDER: 'p', [variable]: namespace });
+        assert.match(message, new RegExp(`${variable}: must be a namespace name`));
+      });
+    }
   }
 
   it('accepts a valid namespace name', () => {
     assert.equal(
       loadConfig({ REKEY_PROVIDER: 'p', REKEY_NAMESPACE: 'kube-system' }).REKEY_NAMESPACE,
       'kube-system',
+    );
+  });
+
+  it("the webhook's replay claims: REKEY_REPLAY_NAMESPACE, else the state namespace, else REKEY_NAMESPACE", () => {
+    const replayOf = (env: Record<string, string>) =>
+      replayNamespaceOf(loadConfig({ REKEY_PROVIDER: 'p', ...env }));
+    assert.equal(replayOf({}), 'rekey-system');
+    assert.equal(replayOf({ REKEY_STATE_NAMESPACE: 'rekey-state' }), 'rekey-state');
+    assert.equal(
+      replayOf({ REKEY_STATE_NAMESPACE: 'rekey-state', REKEY_REPLAY_NAMESPACE: 'rekey-replay' }),
+      'rekey-replay',
+    );
+    // the revisions and the runner Lease stay where they were
+    assert.equal(
+      stateNamespaceOf(
+        loadConfig({
+          REKEY_PROVIDER: 'p',
+          REKEY_STATE_NAMESPACE: 'rekey-state',
+          REKEY_REPLAY_NAMESPACE: 'rekey-replay',
+        }),
+      ),
+      'rekey-state',
     );
   });
 
