@@ -163,6 +163,11 @@ export async function migrateSlice(o: MigrateSliceOptions): Promise<SliceResult>
   const overBudget = () => pages >= (o.minPages ?? 0) && o.clock.now().getTime() >= o.deadline;
   if (checkpoint.done) return { checkpoint, failures, stoppedBy: 'done' };
   if (overBudget()) return { checkpoint, failures, stoppedBy: 'budget' };
+  // cancels the page read ahead when the slice stops before taking it (shared/core/read-ahead.ts)
+  const readingAhead = new AbortController();
+  const listSignal = o.signal
+    ? AbortSignal.any([o.signal, readingAhead.signal])
+    : readingAhead.signal;
   const listing = listPages({
     rewriter: o.rewriter,
     resource,
@@ -171,13 +176,14 @@ export async function migrateSlice(o: MigrateSliceOptions): Promise<SliceResult>
     ...(o.maxAttempts ? { maxAttempts: o.maxAttempts } : {}),
     ...(o.sleep ? { sleep: o.sleep } : {}),
     ...(o.random ? { random: o.random } : {}),
-    ...(o.signal ? { signal: o.signal } : {}),
+    signal: listSignal,
   });
   // as last saved: what an aborted slice leaves behind
   let saved = { checkpoint, failures };
   const stopHere = (): SliceResult => ({ ...saved, stoppedBy: 'aborted' });
   for await (const { page, stale, current } of readAhead(
     splitPages(o, resource, endsWhenAborted(listing, o)),
+    { onStop: () => readingAhead.abort(new Error('the slice stopped before this page')) },
   )) {
     if (aborted(o)) return stopHere();
     // a restarted listing rewrites its first pages twice: harmless, the counts say so

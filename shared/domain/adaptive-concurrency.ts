@@ -3,7 +3,8 @@
 // 5xx, no answer). Pure: the caller measures, this decides.
 //
 // The rule, per round (as many answered patches as the limit, and at least `MIN_ROUND`):
-// - pushback in the round: halve the limit at once (at most once per round), as TCP does on loss;
+// - pushback: halve the limit at once, as TCP does on loss, and again after every `limit`
+//   answers while it lasts (pushback is a clear signal: it needs no longer rounds);
 // - the round's median latency above `BACK_OFF_ABOVE` x the best recent round, two rounds in a
 //   row: shrink by a fifth (the apiserver is queueing rekey's own requests, so other clients wait
 //   too); one such round alone is a spike and changes nothing;
@@ -107,11 +108,12 @@ export function observeConcurrency(
     const { beforeGrowth: _, ...rest } = state;
     if (!state.cutThisRound) {
       const limit = clamp(state.limit / 2, state.bounds);
-      return { ...rest, limit, round: [], pushbacks: 0, cutThisRound: true };
+      return { ...rest, limit, round: [], pushbacks: 0, cutThisRound: true, slowRounds: 0 };
     }
-    // a burst of pushbacks is one signal per round; a round that ends in pushback may cut again
+    // a burst of pushbacks is one signal per round; a round that ends in pushback may cut again.
+    // Pushback needs no smoothing: under sustained 429s it may cut again after `limit` answers.
     const pushbacks = state.pushbacks + 1;
-    if (state.round.length + pushbacks < roundSize(state)) return { ...rest, pushbacks };
+    if (state.round.length + pushbacks < state.limit) return { ...rest, pushbacks };
     return { ...rest, round: [], pushbacks: 0, cutThisRound: false };
   }
   const round = [...state.round, sample.latencyMs];
@@ -131,7 +133,8 @@ function decide(state: AdaptiveConcurrency): AdaptiveConcurrency {
   const { beforeGrowth: _, ...settled } = next;
   if (m > best * BACK_OFF_ABOVE) {
     if (state.slowRounds + 1 < SLOW_ROUNDS_TO_BACK_OFF) {
-      return { ...settled, slowRounds: state.slowRounds + 1 };
+      // a spike, or the growth just made saturating: the growth is judged by the next round
+      return { ...next, slowRounds: state.slowRounds + 1 };
     }
     return {
       ...settled,

@@ -59,4 +59,59 @@ describe('readAhead', () => {
     }
     assert.ok(s.log.includes('read 2'));
   });
+  it('a read that fails while the consumer is busy is thrown when asked for, never unhandled', async () => {
+    const unhandled: unknown[] = [];
+    const note = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', note);
+    try {
+      async function* failsSecond() {
+        yield 1;
+        throw new Error('list refused (403)');
+      }
+      const seen: number[] = [];
+      await assert.rejects(async () => {
+        for await (const i of readAhead(failsSecond())) {
+          // the consumer is busy (its page's patches) long enough for the read to fail meanwhile
+          await new Promise((r) => setTimeout(r, 20));
+          seen.push(i);
+        }
+      }, /list refused/);
+      assert.deepEqual(seen, [1]);
+      assert.deepEqual(unhandled, [], 'no unhandled rejection in between');
+    } finally {
+      process.off('unhandledRejection', note);
+    }
+  });
+
+  it('a consumer that stops early has the read ahead cancelled first (onStop), then waited out', async () => {
+    let cancel: () => void = () => {};
+    const cancelled = new Promise<void>((r) => {
+      cancel = r;
+    });
+    async function* slowSecond() {
+      yield 1;
+      // a list waiting out a long Retry-After: it ends only when cancelled
+      await cancelled;
+      throw new Error('cancelled');
+    }
+    let stops = 0;
+    for await (const i of readAhead(slowSecond(), {
+      onStop: () => {
+        stops++;
+        cancel();
+      },
+    })) {
+      if (i === 1) break;
+    }
+    assert.equal(stops, 1);
+  });
+
+  it('onStop is not called when the source ends by itself', async () => {
+    let stops = 0;
+    const s = source(2);
+    for await (const _ of readAhead(s.items, { onStop: () => stops++ })) {
+      // take everything
+    }
+    assert.equal(stops, 0);
+  });
 });

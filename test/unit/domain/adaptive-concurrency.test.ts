@@ -70,6 +70,27 @@ describe('adaptive concurrency', () => {
     assert.equal(s.limit, Math.round(grown * 0.8));
   });
 
+  it('a growth whose first round is slow is still judged: it steps back when it bought nothing', () => {
+    let s = round(startConcurrency({ min: 1, max: 64, start: 8 }), 10); // 8 -> 10 at 0.8 per ms
+    assert.equal(s.limit, 10);
+    s = round(s, 30); // over 2x the best: one slow round changes nothing yet
+    assert.equal(s.limit, 10);
+    s = round(s, 12.5); // 10 / 12.5 ms = 0.8 per ms: the growth bought nothing
+    assert.equal(s.limit, 8, 'back to where it was, not grown again');
+  });
+
+  it('under sustained pushback it cuts again after every `limit` answers', () => {
+    let s = startConcurrency({ min: 1, max: 64, start: 32 });
+    let answers = 0;
+    while (s.limit > 1) {
+      s = observeConcurrency(s, { latencyMs: 1, answer: 'pushback' });
+      answers++;
+    }
+    // 32 -> 16 at once; each later cut comes once the current limit's answers are in, so the
+    // answer after 16, 8, 4 and 2 more: 1 + 17 + 9 + 5 + 3 (rounds of 32 would take 133)
+    assert.equal(answers, 35);
+  });
+
   it('a slow round between normal ones (a spike) never backs off', () => {
     let s = round(startConcurrency({ min: 1, max: 64, start: 10 }), 10);
     for (let i = 0; i < 10; i++) {
