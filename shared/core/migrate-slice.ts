@@ -151,8 +151,8 @@ async function* splitPages(
  * Rewrites pages of `checkpoint.resource` until it is done, the budget is spent, or onPage says
  * stop. The next page is listed and split while the current one is patched
  * (shared/core/read-ahead.ts), so the apiserver is not left idle between pages; pages are still
- * patched, counted and checkpointed one after another. A slice that stops leaves at most that one
- * page read and not patched, which the next slice lists again.
+ * patched, counted and checkpointed one after another. A slice that stops cancels the page it
+ * read ahead, which the next slice lists again.
  */
 export async function migrateSlice(o: MigrateSliceOptions): Promise<SliceResult> {
   const limit = o.limit ?? fixedLimit(o.concurrency ?? 16);
