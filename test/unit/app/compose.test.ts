@@ -14,13 +14,13 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { Webhook } from 'standardwebhooks';
 import { mountWebhook } from '../../../functions/webhook/route.ts';
 import type { Connection } from '../../../shared/adapters/k8s/connection.ts';
 import { composeApp } from '../../../shared/app/compose.ts';
 import { ConfigError, loadConfig } from '../../../shared/config/config.ts';
 import { MemoryReplayClaims } from '../../../shared/http/replay-cache.ts';
 import { createPki } from '../../support/sandbox/pki.ts';
+import { signedWebhook } from '../../support/signed-webhook.ts';
 
 /** An apiserver nobody calls: composing builds clients but sends nothing. */
 const connection: Connection = { server: 'https://127.0.0.1:1', authorize: async () => {} };
@@ -206,20 +206,12 @@ describe('composeApp', () => {
         assert.ok(fns.webhook);
         mountWebhook(fns.http, fns.webhook.deps, fns.webhook.verify);
         const id = `msg_replay_ns_${seen.length}`;
-        const at = new Date();
-        const body = JSON.stringify({ command: 'status' });
         seen.length = 0;
         try {
-          const res = await fns.http.request('/webhook', {
-            method: 'POST',
-            headers: {
-              'content-type': 'application/json',
-              'webhook-id': id,
-              'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
-              'webhook-signature': new Webhook(secret).sign(id, at, body),
-            },
-            body,
-          });
+          const res = await fns.http.request(
+            '/webhook',
+            signedWebhook(secret, id, { command: 'status' }),
+          );
           assert.equal(res.status, 503, 'no claim, no command');
           return [...seen];
         } finally {
@@ -253,20 +245,7 @@ describe('composeApp', () => {
     });
     const fns = rekey.functions('webhook', ['webhook']);
     assert.ok(fns.webhook?.deps.rotate, 'rotate is served');
-    const request = (id: string) => {
-      const at = new Date();
-      const body = JSON.stringify({ command: 'rotate' });
-      return {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'webhook-id': id,
-          'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
-          'webhook-signature': new Webhook(secret).sign(id, at, body),
-        },
-        body,
-      };
-    };
+    const request = (id: string) => signedWebhook(secret, id, { command: 'rotate' });
     // as composed, the claims are Leases on the (unreachable) apiserver: no claim, no rotation
     mountWebhook(fns.http, fns.webhook.deps, fns.webhook.verify, '/webhook-composed');
     // with claims this process can take, the rotation reaches the settings' KMS

@@ -11,7 +11,6 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { Webhook } from 'standardwebhooks';
 import { mountClusterEvent } from '../../../functions/cluster-event/route.ts';
 import { mountKmsEvent } from '../../../functions/kms-event/route.ts';
 import { mountWebhook } from '../../../functions/webhook/route.ts';
@@ -29,6 +28,7 @@ import type { ReconcileDeps } from '../../../shared/core/deps.ts';
 import { MemoryReplayClaims } from '../../../shared/http/replay-cache.ts';
 import type { AdoptionSnapshot } from '../../../shared/ports/adoption-reader.ts';
 import { systemClock } from '../../../shared/ports/clock.ts';
+import { signedWebhook } from '../../support/signed-webhook.ts';
 import { cloudEventRequest, fixture, type Json } from '../../support/unit/functions-fixtures.ts';
 
 const PROVIDER = 'aws-kms';
@@ -438,19 +438,10 @@ describe('functions as shared/app composes them', () => {
     });
     assert.ok(fns.webhook);
     mountWebhook(fns.http, fns.webhook.deps, fns.webhook.verify);
-    const id = 'msg_rotate_1';
-    const at = new Date();
-    const payload = JSON.stringify({ command: 'rotate' });
-    const res = await fns.http.request('/webhook', {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'webhook-id': id,
-        'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
-        'webhook-signature': new Webhook(WEBHOOK_SECRET).sign(id, at, payload),
-      },
-      body: payload,
-    });
+    const res = await fns.http.request(
+      '/webhook',
+      signedWebhook(WEBHOOK_SECRET, 'msg_rotate_1', { command: 'rotate' }),
+    );
     assert.equal(res.status, 200);
     const body = (await res.json()) as { result: { current: string; step: { kind: string } } };
     assert.deepEqual([body.result.current, body.result.step.kind], ['material-2', 'busy']);
