@@ -49,7 +49,7 @@ export function emitComparison(report: Report, runs: ComparisonRun[], n: number)
     '%',
     {
       op: '>=',
-      value: 50,
+      value: 85,
     },
   );
 

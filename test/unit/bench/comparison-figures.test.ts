@@ -85,4 +85,17 @@ describe('storage version migrators beside rekey', () => {
     }
     assert.equal(figures.has('lost_updates_idle'), false);
   });
+
+  it('holds rekey alone against the no-op ceiling at the ≥ 85% target, and kubectl at ≥ 5x', () => {
+    const { report, figures } = capture();
+    emitComparison(report, [run], 1000);
+    // rekey alone: 1000 objects in 1 s against a 900/s ceiling
+    const share = figures.get('rekey_share_of_ceiling');
+    assert.ok(Math.abs((share?.value ?? 0) - 111.11) < 0.01, `share ${share?.value}`);
+    assert.deepEqual(share?.target, { op: '>=', value: 85 });
+    assert.deepEqual(figures.get('rekey_vs_kubectl_replace'), {
+      value: 10,
+      target: { op: '>=', value: 5 },
+    });
+  });
 });
