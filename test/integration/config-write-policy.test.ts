@@ -12,6 +12,7 @@ import {
   configRevisionName,
   configRevisionToSecret,
 } from '../../shared/adapters/k8s/config-revision-store.ts';
+import type { ConfigRevisionRecord } from '../../shared/domain/encryption-revisions/switch-state.ts';
 import {
   agentApis,
   installConfigWriteGrant,
@@ -24,6 +25,19 @@ import { startSandbox, type TestSandbox } from '../support/sandbox-fixture.ts';
 
 const TEXT =
   'apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources: []\n';
+
+/** Revision 1 as the agent records it (the store's own codec), with any changes a test makes. */
+function found(
+  over: Partial<ConfigRevisionRecord> = {},
+  annotations: Record<string, string> = {},
+): V1Secret {
+  const record: ConfigRevisionRecord = { number: 1, stage: 'found', hash: 'h', state: 'applied' };
+  const s = configRevisionToSecret({ ...record, ...over }, STATE_NAMESPACE, TEXT);
+  return {
+    ...s,
+    metadata: { ...s.metadata, annotations: { ...s.metadata?.annotations, ...annotations } },
+  };
+}
 
 describe('components/config-write: the node agent creates revision 1 as found, nothing else', () => {
   let sb: TestSandbox;
@@ -54,45 +68,15 @@ describe('components/config-write: the node agent creates revision 1 as found, n
 
   it('refuses a revision rolling out, a revision 1 that carries a switch, and any other Secret', async () => {
     await assertRefused('revision 2 rolling out', rolloutRevisionByTheAgent(2));
-    const withSwitch = configRevisionToSecret(
-      { number: 1, stage: 'found', hash: 'h', state: 'applied' },
-      STATE_NAMESPACE,
-      TEXT,
-    );
-    withSwitch.metadata = {
-      ...withSwitch.metadata,
-      annotations: { ...withSwitch.metadata?.annotations, 'rekey.dev/config-switch': '{}' },
-    };
-    await assertRefused('revision 1 with a switch', withSwitch);
-    await assertRefused('revision 1 rolling out', {
-      ...configRevisionToSecret(
-        { number: 1, stage: 'found', hash: 'h', state: 'rolling-out' },
-        STATE_NAMESPACE,
-        TEXT,
-      ),
-    });
-    const renumbered = configRevisionToSecret(
-      { number: 1, stage: 'found', hash: 'h', state: 'applied' },
-      STATE_NAMESPACE,
-      TEXT,
-    );
-    renumbered.metadata = {
-      ...renumbered.metadata,
-      annotations: { ...renumbered.metadata?.annotations, 'rekey.dev/config-number': '7' },
-    };
-    await assertRefused('revision 1 numbered 7', renumbered);
+    await assertRefused('revision 1 rolling out', found({ state: 'rolling-out' }));
+    await assertRefused('revision 1 with a switch', found({}, { 'rekey.dev/config-switch': '{}' }));
+    await assertRefused('revision 1 numbered 7', found({}, { 'rekey.dev/config-number': '7' }));
     await assertRefused('another Secret', { metadata: { name: 'not-a-revision' }, type: 'Opaque' });
   });
 
   it('creates revision 1 as the agent records it, and holds rekey itself to nothing', async () => {
-    const found = await create(
-      configRevisionToSecret(
-        { number: 1, stage: 'found', hash: 'h', state: 'applied' },
-        STATE_NAMESPACE,
-        TEXT,
-      ),
-    );
-    assert.equal(found.metadata?.name, configRevisionName(1));
+    const created = await create(found());
+    assert.equal(created.metadata?.name, configRevisionName(1));
     // the revisions after it are rekey's to write (here the admin stands in for reconcile)
     const next = await coreApi(sb.env).createNamespacedSecret({
       namespace: STATE_NAMESPACE,
