@@ -107,6 +107,23 @@ const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
  */
 export const SCAN_MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
 
+/**
+ * The next page's limit after a page that fit at a reduced `limit`: as many entries as would fill
+ * half an answer at the size of the largest entry (key and value) just read, never fewer than now nor more than
+ * the page size. Large values cluster (one namespace's bundles, say): past them the scan is back
+ * to full pages, not one small page at a time to the end of a million keys; still among them, it
+ * stays where it fit.
+ */
+export function regrownLimit(
+  limit: number,
+  pageSize: number,
+  largestEntryBytes: number,
+  maxAnswerBytes: number,
+): number {
+  const fits = Math.floor(maxAnswerBytes / 2 / Math.max(1, largestEntryBytes));
+  return Math.min(pageSize, Math.max(limit, fits));
+}
+
 /** Where a multi-range scan stands: the revision pinned by its first page, shared by its ranges. */
 interface Snapshot {
   revision?: string;
@@ -123,7 +140,10 @@ async function* rangeUnder(
   scopeKey: string,
   pageSize: number,
   snapshot: Snapshot,
-  sleep: (ms: number) => Promise<void> = defaultSleep,
+  {
+    sleep = defaultSleep,
+    maxAnswerBytes = SCAN_MAX_RECEIVE_BYTES,
+  }: { sleep?: (ms: number) => Promise<void>; maxAnswerBytes?: number } = {},
 ): AsyncGenerator<{ key: Uint8Array; value: Uint8Array }, void, undefined> {
   const scope = encoder.encode(scopeKey);
   const end = prefixRangeEnd(scope);
@@ -155,6 +175,10 @@ async function* rangeUnder(
       continue;
     }
     snapshot.revision ??= page.revision;
+    if (limit < pageSize) {
+      const largest = page.kvs.reduce((m, kv) => Math.max(m, kv.key.length + kv.value.length), 0);
+      limit = regrownLimit(limit, pageSize, largest, maxAnswerBytes);
+    }
     yield* page.kvs;
     const last = page.kvs.at(-1);
     if (!page.more || !last) return;
@@ -199,11 +223,19 @@ export async function* scanPrefix(
     prefix = '/registry',
     pageSize = 500,
     sleep,
-  }: { prefix?: string; pageSize?: number; sleep?: (ms: number) => Promise<void> } = {},
+    maxAnswerBytes,
+  }: {
+    prefix?: string;
+    pageSize?: number;
+    sleep?: (ms: number) => Promise<void>;
+    /** The client's largest answer (default {@link SCAN_MAX_RECEIVE_BYTES}). */
+    maxAnswerBytes?: number;
+  } = {},
 ): AsyncGenerator<ScannedValue, void, undefined> {
   checkPageSize(pageSize);
   const scope = `${prefix.replace(/\/+$/, '')}/`;
-  for await (const kv of rangeUnder(read, scope, pageSize, {}, sleep)) {
+  const options = { ...(sleep ? { sleep } : {}), ...(maxAnswerBytes ? { maxAnswerBytes } : {}) };
+  for await (const kv of rangeUnder(read, scope, pageSize, {}, options)) {
     yield { key: decoder.decode(kv.key), ...classifyValue(kv.value) };
   }
 }

@@ -7,6 +7,7 @@ import {
   EtcdInspectionError,
   prefixRangeEnd,
   type RangeReader,
+  regrownLimit,
   scanPrefix,
   scanReports,
   summariseStream,
@@ -168,8 +169,10 @@ describe('scanReports', () => {
 });
 
 describe('scanPrefix over values larger than one gRPC answer', () => {
-  /** An answer carrying more than `maxValues` values is refused as gRPC refuses one over its limit. */
-  function limited(read: RangeReader, maxValues: number, breakerOpenFor = 0) {
+  const bytesOf = (kvs: readonly { key: Uint8Array; value: Uint8Array }[]) =>
+    kvs.reduce((n, kv) => n + kv.key.length + kv.value.length, 0);
+  /** An answer over `maxBytes` (keys and values) is refused as gRPC refuses one over its limit. */
+  function limited(read: RangeReader, maxBytes: number, breakerOpenFor = 0) {
     let open = 0;
     const limited: RangeReader = async (req) => {
       if (open > 0) {
@@ -177,7 +180,7 @@ describe('scanPrefix over values larger than one gRPC answer', () => {
         throw new Error('Execution prevented because the circuit breaker is open');
       }
       const page = await read(req);
-      if (page.kvs.length > maxValues) {
+      if (bytesOf(page.kvs) > maxBytes) {
         open = breakerOpenFor;
         throw Object.assign(new Error('Received message larger than max (5899511 vs 4194304)'), {
           code: 8,
@@ -189,11 +192,16 @@ describe('scanPrefix over values larger than one gRPC answer', () => {
   }
   const big: Record<string, string> = {};
   for (let i = 0; i < 23; i++) big[`/registry/secrets/ns/r${String(i).padStart(2, '0')}`] = '{}';
+  const ENTRY = '/registry/secrets/ns/r00'.length + 2;
 
   it('asks for the same page again in halves, and reads every value once', async () => {
     const { read, calls } = fakeEtcd(big);
     const seen: string[] = [];
-    for await (const v of scanPrefix(limited(read, 4), { pageSize: 16 })) seen.push(v.key);
+    for await (const v of scanPrefix(limited(read, 4 * ENTRY), {
+      pageSize: 16,
+      maxAnswerBytes: 4 * ENTRY,
+    }))
+      seen.push(v.key);
     assert.deepEqual(seen, Object.keys(big).sort());
     assert.deepEqual(
       calls.slice(0, 3).map((c) => c.limit),
@@ -201,12 +209,39 @@ describe('scanPrefix over values larger than one gRPC answer', () => {
     );
   });
 
+  it('past a cluster of large values, goes back to full pages', async () => {
+    // 4 values of 1,000 bytes, then 19 small ones; answers over 2,500 bytes are refused
+    const mixed: Record<string, string> = {};
+    for (let i = 0; i < 23; i++) {
+      mixed[`/registry/secrets/ns/m${String(i).padStart(2, '0')}`] =
+        i < 4 ? 'x'.repeat(1000) : '{}';
+    }
+    const { read, calls } = fakeEtcd(mixed);
+    const seen: string[] = [];
+    for await (const v of scanPrefix(limited(read, 2500), { pageSize: 16, maxAnswerBytes: 2500 }))
+      seen.push(v.key);
+    assert.deepEqual(seen, Object.keys(mixed).sort());
+    assert.deepEqual(
+      calls.map((c) => c.limit),
+      // refused at 16, 8 and 4; 2 large values a page while they last; full pages after
+      [16, 8, 4, 2, 2, 2, 16, 16],
+    );
+  });
+
+  it('regrownLimit: half an answer at the largest value just read, within [limit, pageSize]', () => {
+    assert.equal(regrownLimit(2, 500, 1000, 64_000), 32);
+    assert.equal(regrownLimit(2, 500, 100_000, 64_000), 2, 'never fewer than now');
+    assert.equal(regrownLimit(2, 500, 10, 64_000), 500, 'never more than the page size');
+    assert.equal(regrownLimit(2, 500, 0, 64_000), 500, 'empty values');
+  });
+
   it("waits out the client's open breaker after a refused answer, then goes on", async () => {
     const { read } = fakeEtcd(big);
     const waits: number[] = [];
     const seen: string[] = [];
-    for await (const v of scanPrefix(limited(read, 8, 3), {
+    for await (const v of scanPrefix(limited(read, 8 * ENTRY, 3), {
       pageSize: 16,
+      maxAnswerBytes: 8 * ENTRY,
       sleep: async (ms) => void waits.push(ms),
     }))
       seen.push(v.key);
