@@ -1,13 +1,17 @@
-// Fault 1: the served rekey process is SIGKILLed mid-slice (what an OOM kill or a lost node does
-// to a function instance) and a new one is started: it waits out the dead holder's Lease, resumes
+// Fault 1: the served rekey process is SIGKILLed mid-slice, while its step holds the provider's
+// Lease (what an OOM kill or a lost node does to a function instance), and a new one is started: it waits out the dead holder's Lease, resumes
 // from the checkpoint, and nothing is skipped or lost.
 import '../../support/knative/in-private-network.ts';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { CoordinationV1Api } from '@kubernetes/client-node';
 import type { ProgressLog } from '../../faults/progress.ts';
 import { prepareRotation, type Rotation } from '../../faults/rotation.ts';
 import { recordAndAssert } from '../../faults/verdict.ts';
 import { startWriters } from '../../faults/writers.ts';
+import { kubeConfig } from '../../support/kube.ts';
+import { STATE_NAMESPACE } from '../../support/rekey-fixture.ts';
+import { waitFor } from '../../support/sandbox/net.ts';
 
 describe('fault: SIGKILL of the runner mid-slice', () => {
   let r: Rotation;
@@ -23,11 +27,30 @@ describe('fault: SIGKILL of the runner mid-slice', () => {
     r.track(writers.stop);
     const served = await r.serve();
     const at = await r.midMigration(0.3);
-    // let one step start, then kill it while it is in flight: mid-slice, not between slices
+    // kill a step while it holds the provider's Lease: mid-slice, not between slices. A step
+    // deletes the Lease when it ends, so the Lease still there after the kill proves the kill
+    // landed mid-slice; if the step ended first, a new instance is started and it is tried again
+    const leases = kubeConfig(r.sb.env).makeApiClient(CoordinationV1Api);
+    const holderNow = async () =>
+      (await leases.listNamespacedLease({ namespace: STATE_NAMESPACE })).items.find((l) =>
+        l.metadata?.name?.startsWith('rekey-'),
+      )?.spec?.holderIdentity;
     r.resume();
-    await served.gate.inFlight();
-    const killedAt = Date.now();
-    await served.kill();
+    let tries = 0;
+    let killedAt = 0;
+    for (;;) {
+      tries++;
+      await served.gate.inFlight();
+      const holder = await waitFor('a step to hold the Lease', async () => holderNow(), {
+        timeoutMs: 30_000,
+        intervalMs: 20,
+      });
+      killedAt = Date.now();
+      await served.kill();
+      if ((await holderNow()) === holder) break;
+      assert.ok(tries < 5, `no kill of 5 landed while a step held the Lease`);
+      await served.start();
+    }
     const left = await (r.progress as ProgressLog).newest();
     assert.equal(left?.phase, 'Migrating', 'killed mid-migration');
     assert.ok(
@@ -48,6 +71,7 @@ describe('fault: SIGKILL of the runner mid-slice', () => {
       recoverSeconds: recover ?? null,
       details: {
         restartSeconds: Number(((restartedAt - killedAt) / 1000).toFixed(1)),
+        killsUntilMidSlice: tries,
         writes: writers.record.writes,
         writeErrors: writers.record.errors,
       },

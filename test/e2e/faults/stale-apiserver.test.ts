@@ -57,6 +57,7 @@ describe('fault: one apiserver back on K1 while clients write through it', () =>
     const liftedAt = Date.now();
     await rotate({ dir: r.sb.dir, to: r.k2, only: [STALE] });
     await waitForKeyId(r.k2, { dir: r.sb.dir });
+    const backAt = Date.now();
 
     const proof = await r.finish(240_000, async () => {
       const w = await writers.stop();
@@ -68,7 +69,7 @@ describe('fault: one apiserver back on K1 while clients write through it', () =>
       proof,
       {
         fault: '12. one apiserver back on K1, clients writing through it',
-        injected: `apiserver ${STALE} of 2 back on K1 at ${at.listed}/${at.total} listed for ${((liftedAt - staleAt) / 1000).toFixed(0)} s, ${staleWrites} client writes through it meanwhile`,
+        injected: `apiserver ${STALE} of 2 back on K1 at ${at.listed}/${at.total} listed for ${((backAt - staleAt) / 1000).toFixed(0)} s, ${staleWrites} client writes through it meanwhile`,
         recoverSeconds: progress.recoveredAfter(liftedAt) ?? null,
         details: {
           phaseWhileStale: phaseWhileStale ?? 'none',
