@@ -12,9 +12,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { CoreV1Api } from '@kubernetes/client-node';
+import { readReports } from '../../shared/adapters/k8s/key-id-reports.ts';
 import { putRaw, rawValue, readAllValues } from '../support/independent-etcd.ts';
+import { coreApi } from '../support/kube.ts';
 import { type ManagedSwitch, SECOND, startManagedSwitch } from '../support/managed-switch.ts';
 import { rotate, waitForKeyId } from '../support/sandbox/key-status.ts';
+import { waitFor } from '../support/sandbox/net.ts';
 import { PROVIDER_NAME } from '../support/sandbox/sandbox.ts';
 import { seedSecrets } from '../support/secrets.ts';
 
@@ -91,6 +94,15 @@ describe('rekey follows the new provider after a KMS -> KMS switch', () => {
   it("a rotation of sandbox-kms-b's key: a new revision of sandbox-kms-b, migrated and verified", async () => {
     const keyId = await rotate({ dir: h.sb.dir, provider: SECOND });
     await waitForKeyId(keyId, { dir: h.sb.dir, provider: SECOND, timeoutMs: 600_000 });
+    // the apiservers use it; rekey sees it once a node agent reported it (every 2 s): until then a
+    // step finds nothing to do, and --until-complete would end on the earlier revision
+    const api = coreApi(h.sb.env);
+    await waitFor(
+      `a node agent to report ${keyId}`,
+      async () =>
+        (await readReports(api, 'rekey-system', SECOND)).some((x) => x.keyId === keyId) ||
+        undefined,
+    );
     const { code, last, out } = await reconcileUnpinned();
     assert.equal(code, 0, out);
     assert.equal(last.provider, SECOND);
