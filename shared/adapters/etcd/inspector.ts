@@ -109,10 +109,10 @@ export const SCAN_MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
 
 /**
  * The next page's limit after a page that fit at a reduced `limit`: as many entries as would fill
- * half an answer at the size of the largest entry (key and value) just read, never fewer than now nor more than
- * the page size. Large values cluster (one namespace's bundles, say): past them the scan is back
- * to full pages, not one small page at a time to the end of a million keys; still among them, it
- * stays where it fit.
+ * half an answer at the size of the largest entry (key and value) just read, never fewer than now
+ * nor more than the page size. Large values cluster (one namespace's bundles, say): past them the
+ * scan is back to full pages, not one small page at a time to the end of a million keys; still
+ * among them, it stays where it fit.
  */
 export function regrownLimit(
   limit: number,

@@ -1,6 +1,7 @@
 // Fault 1: the served rekey process is SIGKILLed mid-slice, while its step holds the provider's
-// Lease (what an OOM kill or a lost node does to a function instance), and a new one is started: it waits out the dead holder's Lease, resumes
-// from the checkpoint, and nothing is skipped or lost.
+// Lease (what an OOM kill or a lost node does to a function instance), and a new one is started:
+// it waits out the dead holder's Lease, resumes from the checkpoint, and nothing is skipped or
+// lost.
 import '../../support/knative/in-private-network.ts';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
