@@ -15,6 +15,11 @@ export interface ProgressLog {
   samples: Sample[];
   /** Reads that failed (the apiserver or etcd being down, say). */
   readErrors: number;
+  /**
+   * When the latest failed read was sent (epoch ms; undefined if none failed). What rekey saves
+   * after it, it saved once the apiserver answered again.
+   */
+  lastReadErrorAt: number | undefined;
   newest(): Promise<Revision | undefined>;
   /** Resolves with the newest revision once `pred` holds for it. */
   waitFor(what: string, pred: (r: Revision) => boolean, limitMs: number): Promise<Revision>;
@@ -35,6 +40,7 @@ export function watchProgress(
 ): ProgressLog {
   const samples: Sample[] = [];
   let readErrors = 0;
+  let lastReadErrorAt: number | undefined;
   let running = true;
   const newest = async () => {
     const all = await rekey.deps.store.list(rekey.config.provider);
@@ -42,6 +48,7 @@ export function watchProgress(
   };
   const poller = (async () => {
     while (running) {
+      const sent = Date.now();
       try {
         const r = await newest();
         if (r?.keyIdHash === keyIdHash && r.updatedAt) {
@@ -54,6 +61,7 @@ export function watchProgress(
         }
       } catch {
         readErrors++;
+        lastReadErrorAt = sent;
       }
       await new Promise((res) => setTimeout(res, pollMs));
     }
@@ -62,6 +70,9 @@ export function watchProgress(
     samples,
     get readErrors() {
       return readErrors;
+    },
+    get lastReadErrorAt() {
+      return lastReadErrorAt;
     },
     newest,
     async waitFor(what, pred, limitMs) {

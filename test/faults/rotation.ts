@@ -15,6 +15,7 @@ import { type FaultKnativeTier, upFaultTier } from './knative-tier.ts';
 import { type ProgressLog, watchProgress } from './progress.ts';
 import { appendRow, type FaultRow } from './report.ts';
 import { type FaultServedRekey, serveReconcile } from './served-rekey.ts';
+import { untilNoStepWorks } from './step-lease.ts';
 
 export interface Proof {
   completed: boolean;
@@ -54,7 +55,8 @@ export interface Rotation {
   /**
    * Holds rekey's gate, then lets one step through at a time until `fraction` of the seeded
    * secrets are listed: the migration is then mid-way and stays there, whatever rekey's speed,
-   * until `resume()` (or `finish()`). Fails if one step took it to the end.
+   * until `resume()` (or `finish()`); no step holds the provider's Lease when it returns. Fails if
+   * one step took it to the end.
    */
   midMigration(fraction: number, limitMs?: number): Promise<{ listed: number; total: number }>;
   /** Lets every tick and continuation through again. */
@@ -168,6 +170,11 @@ function rotation(
         await gate.step();
         rev = await p.newest();
       }
+      // the gate says no step works; the Lease says so too, or a step it lost track of ends first
+      await untilNoStepWorks(sb.env);
+      rev = await p.newest();
+      if (!rev || rev.keyIdHash !== hash)
+        throw new Error(`not mid-migration: the newest revision is ${rev?.number}`);
       const listed = countsOf(rev).listed;
       if (rev.phase !== 'Migrating' || listed >= total)
         throw new Error(`not mid-migration: phase ${rev.phase}, ${listed} of ${total} listed`);

@@ -10,7 +10,8 @@
 // - the InMemoryChannel delivers synchronously, so a step's continuation reaches the gate while
 //   the step's own delivery is still open (rekey waits up to 10 s for its emit to be taken). A
 //   step has done its work once it emits: a continuation stamped (`ce-time`) after a delivery was
-//   let through ends that delivery's work, even if its answer waits on the emit;
+//   let through ends that delivery's work, even if its answer waits on the emit, when that
+//   delivery is the only working one that could have sent it;
 // - the filter gives up on a delivery after the Trigger's timeout (120 s, infra/base/knative/
 //   triggers.yaml) and retries it: a delivery whose sender went away while it waited is dropped
 //   from the queue (its retry queues again);
@@ -105,11 +106,17 @@ export async function startStepGate(
       queue.shift()?.admit();
     }
   };
-  /** A continuation stamped after a delivery was let through: that delivery's step is over. */
+  /**
+   * A continuation stamped after a delivery was let through: that delivery's step is over. Only
+   * when one working delivery could have sent it: with several (the gate open, a delivery still
+   * setting up while another's step ends), guessing could mark one over whose step is about to
+   * take the Lease, so each stays working until reconcile answers it.
+   */
   const stepOver = (a: Arrival) => {
     if (a.type !== CONTINUATION_TYPE || a.source !== 'rekey/reconcile') return;
     const stamped = Date.parse(a.time);
-    const mine = admitted.find((x) => x.working && x.at <= stamped);
+    const could = admitted.filter((x) => x.working && x.at <= stamped);
+    const mine = could.length === 1 ? could[0] : undefined;
     if (mine) {
       mine.working = false;
       notify();

@@ -2,12 +2,14 @@
 // has still to rewrite, mid-migration, then is lifted. rekey must name the refused object, and
 // once the policy is gone complete by itself on later steps, verified, without a forced rewrite.
 import '../../support/knative/in-private-network.ts';
+import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AdmissionregistrationV1Api } from '@kubernetes/client-node';
 import type { ProgressLog } from '../../faults/progress.ts';
 import { prepareRotation, type Rotation } from '../../faults/rotation.ts';
 import { recordAndAssert } from '../../faults/verdict.ts';
 import { startWriters } from '../../faults/writers.ts';
+import { keyIdsInEtcd } from '../../support/etcd-keys.ts';
 import { kubeConfig, mergePatch } from '../../support/kube.ts';
 import { waitFor } from '../../support/sandbox/net.ts';
 
@@ -23,10 +25,14 @@ describe('fault: an admission policy denies one object, then is lifted', () => {
   });
 
   it('names the refused object, then completes after the lift without --force: nothing lost', async (t) => {
-    // the writers own the first 40; the guarded one is the last seeded, still ahead of rekey
+    // the writers own the first 40; the guarded one is the last rekey lists (etcd's key order:
+    // namespace, then name, byte by byte), the furthest ahead of it mid-migration
     const writers = startWriters(r.api, r.seeded.slice(0, 40));
     r.track(writers.stop);
-    const guarded = r.seeded.at(-1);
+    const inListingOrder = r.seeded
+      .map((s) => ({ s, key: `${s.namespace}/${s.name}` }))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const guarded = inListingOrder.at(-1)?.s;
     if (!guarded) throw new Error('nothing seeded');
     const adm = kubeConfig(r.sb.env).makeApiClient(AdmissionregistrationV1Api);
     /** Whether an update of the guarded secret is admitted now (a dry run writes nothing). */
@@ -86,13 +92,40 @@ describe('fault: an admission policy denies one object, then is lifted', () => {
       (await admitted()) ? undefined : true,
     );
     const deniedAt = Date.now();
-    r.resume();
-    const refused = await progress.waitFor(
-      'rekey to name the refused secret',
-      (x) =>
-        x.progress.failed.some((f) => f.namespace === guarded.namespace && f.name === guarded.name),
-      150_000,
+    /** The guarded secret's key_id in etcd now. */
+    const guardedKey = async () =>
+      (await keyIdsInEtcd(r.sb.env, guarded.namespace)).get(guarded.name);
+    // rekey is held at the gate and no step holds the Lease: the guarded secret must still be
+    // ahead of it, or the test proves nothing
+    const keyWhenDenied = await guardedKey();
+    assert.ok(
+      keyWhenDenied !== undefined && keyWhenDenied !== r.k2,
+      `the guarded secret is still under the old key when the policy takes effect (${keyWhenDenied})`,
     );
+    const arrivalsBefore = r.served?.gate.arrivals.length ?? 0;
+    r.resume();
+    const refused = await progress
+      .waitFor(
+        'rekey to name the refused secret',
+        (x) =>
+          x.progress.failed.some(
+            (f) => f.namespace === guarded.namespace && f.name === guarded.name,
+          ),
+        150_000,
+      )
+      .catch(async (err: Error) => {
+        // what a failure needs to be told apart: a false completion or a missed denial
+        const newest = await progress.newest().catch(() => undefined);
+        const steps = (r.served?.gate.arrivals ?? [])
+          .slice(arrivalsBefore)
+          .map((a) => `${a.type.split('.').at(-1)}@${a.at - deniedAt}ms=${a.status ?? '-'}`);
+        throw new Error(
+          `${err.message}; the guarded secret is under ${await guardedKey()} in etcd now ` +
+            `(K2 ${r.k2}); newest revision ${newest?.number} ${newest?.phase}, failed ` +
+            `${JSON.stringify(newest?.progress.failed)}; deliveries since the denial: ` +
+            `${steps.join(' ')}\n${r.served?.output().slice(-4000) ?? ''}`,
+        );
+      });
 
     await adm.deleteValidatingAdmissionPolicyBinding({ name: POLICY });
     await adm.deleteValidatingAdmissionPolicy({ name: POLICY });

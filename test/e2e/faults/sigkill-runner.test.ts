@@ -5,13 +5,11 @@
 import '../../support/knative/in-private-network.ts';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { CoordinationV1Api } from '@kubernetes/client-node';
 import type { ProgressLog } from '../../faults/progress.ts';
 import { prepareRotation, type Rotation } from '../../faults/rotation.ts';
+import { stepLeaseHolder } from '../../faults/step-lease.ts';
 import { recordAndAssert } from '../../faults/verdict.ts';
 import { startWriters } from '../../faults/writers.ts';
-import { kubeConfig } from '../../support/kube.ts';
-import { STATE_NAMESPACE } from '../../support/rekey-fixture.ts';
 import { waitFor } from '../../support/sandbox/net.ts';
 
 describe('fault: SIGKILL of the runner mid-slice', () => {
@@ -31,11 +29,7 @@ describe('fault: SIGKILL of the runner mid-slice', () => {
     // kill a step while it holds the provider's Lease: mid-slice, not between slices. A step
     // deletes the Lease when it ends, so the Lease still there after the kill proves the kill
     // landed mid-slice; if the step ended first, a new instance is started and it is tried again
-    const leases = kubeConfig(r.sb.env).makeApiClient(CoordinationV1Api);
-    const holderNow = async () =>
-      (await leases.listNamespacedLease({ namespace: STATE_NAMESPACE })).items.find((l) =>
-        l.metadata?.name?.startsWith('rekey-'),
-      )?.spec?.holderIdentity;
+    const holderNow = () => stepLeaseHolder(r.sb.env);
     r.resume();
     let tries = 0;
     let killedAt = 0;
