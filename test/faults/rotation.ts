@@ -5,7 +5,7 @@ import type { CoreV1Api } from '@kubernetes/client-node';
 import { keyIdHash } from '../../shared/domain/key-id.ts';
 import type { Revision } from '../../shared/domain/revision.ts';
 import { etcdSummary, keyIdsInEtcd } from '../support/etcd-keys.ts';
-import { coreApi } from '../support/kube.ts';
+import { coordinationApi, coreApi } from '../support/kube.ts';
 import { type RekeyUnderTest, rekeyFor } from '../support/rekey-fixture.ts';
 import { rotate, waitForKeyId } from '../support/sandbox/sandbox.ts';
 import { startSandbox, type TestSandbox } from '../support/sandbox-fixture.ts';
@@ -55,8 +55,8 @@ export interface Rotation {
   /**
    * Holds rekey's gate, then lets one step through at a time until `fraction` of the seeded
    * secrets are listed: the migration is then mid-way and stays there, whatever rekey's speed,
-   * until `resume()` (or `finish()`); no step holds the provider's Lease when it returns. Fails if
-   * one step took it to the end.
+   * until `resume()` (or `finish()`); no step holds the provider's Lease (unexpired) when it
+   * returns. Fails if one step took it to the end.
    */
   midMigration(fraction: number, limitMs?: number): Promise<{ listed: number; total: number }>;
   /** Lets every tick and continuation through again. */
@@ -170,8 +170,9 @@ function rotation(
         await gate.step();
         rev = await p.newest();
       }
-      // the gate says no step works; the Lease says so too, or a step it lost track of ends first
-      await untilNoStepWorks(sb.env);
+      // the gate says no step works; the Lease says so too, or a step it lost track of that holds
+      // the Lease ends first
+      await untilNoStepWorks(coordinationApi(sb.env), monitor.config.provider);
       rev = await p.newest();
       if (!rev || rev.keyIdHash !== hash)
         throw new Error(`not mid-migration: the newest revision is ${rev?.number}`);

@@ -25,8 +25,8 @@ describe('fault: an admission policy denies one object, then is lifted', () => {
   });
 
   it('names the refused object, then completes after the lift without --force: nothing lost', async (t) => {
-    // the guarded one is the last rekey lists (etcd's key order: namespace, then name, byte by
-    // byte), the furthest ahead of it mid-migration; the writers own 40 others
+    // the guarded one is the last seeded secret rekey lists (etcd's key order: namespace, then
+    // name, byte by byte), the furthest ahead of it mid-migration; the writers own 40 others
     const inListingOrder = r.seeded
       .map((s) => ({ s, key: `${s.namespace}/${s.name}` }))
       .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));

@@ -10,6 +10,7 @@ import { prepareRotation, type Rotation } from '../../faults/rotation.ts';
 import { stepLeaseHolder } from '../../faults/step-lease.ts';
 import { recordAndAssert } from '../../faults/verdict.ts';
 import { startWriters } from '../../faults/writers.ts';
+import { coordinationApi } from '../../support/kube.ts';
 import { waitFor } from '../../support/sandbox/net.ts';
 
 describe('fault: SIGKILL of the runner mid-slice', () => {
@@ -29,7 +30,8 @@ describe('fault: SIGKILL of the runner mid-slice', () => {
     // kill a step while it holds the provider's Lease: mid-slice, not between slices. A step
     // deletes the Lease when it ends, so the Lease still there after the kill proves the kill
     // landed mid-slice; if the step ended first, a new instance is started and it is tried again
-    const holderNow = () => stepLeaseHolder(r.sb.env);
+    const leases = coordinationApi(r.sb.env);
+    const holderNow = () => stepLeaseHolder(leases, r.monitor.config.provider);
     r.resume();
     let tries = 0;
     let killedAt = 0;
