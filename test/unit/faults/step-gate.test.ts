@@ -150,4 +150,38 @@ describe('step gate', () => {
     await gate.close();
     await rekey.close();
   });
+
+  it('with two steps working, a continuation ends neither: hold waits for both answers', async () => {
+    const answer = new Map<string, () => void>();
+    const rekey = await fakeRekey(
+      (id) => new Promise<void>((r) => answer.set(id, r)), // answered when the test says
+    );
+    const gate = await startStepGate(() => rekey.url, { open: true });
+    const a = fetch(`${gate.address}/reconcile`, event('a', TICK_TYPE));
+    await until(() => answer.has('a'));
+    const b = fetch(`${gate.address}/reconcile`, event('b', TICK_TYPE));
+    await until(() => answer.has('b'));
+    let held = false;
+    const holding = gate.hold().then(() => {
+      held = true;
+    });
+    // one of them emitted it, but the gate cannot tell which: it must not guess (the oldest, a,
+    // is what it used to pick, while a could be the one still working)
+    const c = fetch(`${gate.address}/reconcile`, event('c'));
+    await until(() => gate.waiting() === 1);
+    answer.get('b')?.();
+    assert.equal((await b).status, 200);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(held, false, 'a may still be working: hold does not resolve');
+    answer.get('a')?.();
+    await holding;
+    assert.equal((await a).status, 200);
+    assert.deepEqual([...answer.keys()], ['a', 'b'], 'the continuation waited at the held gate');
+    gate.open();
+    await until(() => answer.has('c'));
+    answer.get('c')?.();
+    assert.equal((await c).status, 200);
+    await gate.close();
+    await rekey.close();
+  });
 });
