@@ -27,10 +27,11 @@ describe('fault: an admission policy denies one object, then is lifted', () => {
   it('names the refused object, then completes after the lift without --force: nothing lost', async (t) => {
     // the guarded one is the last seeded secret rekey lists (etcd's key order: namespace, then
     // name, byte by byte), the furthest ahead of it mid-migration; the writers own 40 others
-    const inListingOrder = r.seeded
-      .map((s) => ({ s, key: `${s.namespace}/${s.name}` }))
-      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    const guarded = inListingOrder.at(-1)?.s;
+    const keyOf = (s: { namespace: string; name: string }) => `${s.namespace}/${s.name}`;
+    const guarded = r.seeded.reduce<(typeof r.seeded)[number] | undefined>(
+      (last, s) => (last && keyOf(last) > keyOf(s) ? last : s),
+      undefined,
+    );
     if (!guarded) throw new Error('nothing seeded');
     const writers = startWriters(r.api, r.seeded.filter((s) => s !== guarded).slice(0, 40));
     r.track(writers.stop);
